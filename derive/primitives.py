@@ -1,0 +1,369 @@
+"""Named primitives: the functions a textbook gives a name of its own.
+
+Each primitive is a SymPy :class:`~sympy.core.function.Function` subclass that
+knows four things about itself:
+
+* its textbook derivative (``fdiff``), so ``diff(sigmoid(x), x)`` gives
+  ``sigmoid(x)*(1 - sigmoid(x))`` instead of a tangle of exponentials;
+* its plain definition (``rewrite(exp)`` / :func:`expand_primitives`), which is
+  how every textbook form is *proven* equal to SymPy's raw derivative;
+* its LaTeX symbol (``σ``, ``\\operatorname{softplus}``);
+* the name of the stable NumPy kernel in :mod:`numeric._kernels` that evaluates
+  it (``numpy_kernel``), used by :mod:`derive.codegen`.
+
+Vector primitives act on the last axis of an array: the symbols they take stand
+for whole vectors.  :func:`components` expands such an expression into one
+scalar expression per component so that SymPy can check it at a concrete size.
+
+Examples
+--------
+>>> from sympy import Symbol, diff, exp, simplify
+>>> x = Symbol("x", real=True)
+>>> diff(sigmoid(x), x)
+(1 - sigmoid(x))*sigmoid(x)
+>>> simplify(expand_primitives(sigmoid(x)) - 1 / (1 + exp(-x)))
+0
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import sympy as sp
+from sympy import Add, Function, Mul, Pow, S, exp, log
+
+
+class Primitive(Function):
+    """Base class of scalar named primitives."""
+
+    #: name of the function in :mod:`numeric._kernels` that evaluates it
+    numpy_kernel: str = ""
+    #: LaTeX operator name
+    latex_name: str = ""
+
+    is_real = True
+
+    def _latex(self, printer, exp=None):  # noqa: D401 - SymPy printer hook
+        arg = printer._print(self.args[0])
+        base = rf"{self.latex_name}\left({arg}\right)"
+        return base if exp is None else rf"{self.latex_name}^{{{exp}}}\left({arg}\right)"
+
+    pretty_name = ""
+
+    def definition(self) -> sp.Expr:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _eval_rewrite_as_exp(self, *args, **kwargs):
+        return self.definition()
+
+
+class sigmoid(Primitive):
+    r"""Logistic sigmoid :math:`\sigma(x) = 1/(1 + e^{-x})`."""
+
+    numpy_kernel = "sigmoid"
+    latex_name = r"\sigma"
+    pretty_name = "σ"
+
+    def fdiff(self, argindex=1):
+        s = sigmoid(self.args[0])
+        return s * (1 - s)
+
+    @classmethod
+    def eval(cls, arg):
+        if arg is S.Zero:
+            return S.Half
+
+    def definition(self):
+        return 1 / (1 + exp(-self.args[0]))
+
+
+class softplus(Primitive):
+    r"""Softplus :math:`\log(1 + e^{x})`."""
+
+    numpy_kernel = "softplus"
+    latex_name = r"\operatorname{softplus}"
+    pretty_name = "softplus"
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0])
+
+    @classmethod
+    def eval(cls, arg):
+        if arg is S.Zero:
+            return log(2)
+
+    def definition(self):
+        return log(1 + exp(self.args[0]))
+
+
+class sech2(Primitive):
+    r"""Squared hyperbolic secant :math:`\operatorname{sech}^2 x = 1 - \tanh^2 x`."""
+
+    numpy_kernel = "sech2"
+    latex_name = r"\operatorname{sech}^2"
+    pretty_name = "sech²"
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return -2 * sech2(x) * sp.tanh(x)
+
+    @classmethod
+    def eval(cls, arg):
+        if arg is S.Zero:
+            return S.One
+
+    def definition(self):
+        x = self.args[0]
+        return 4 / (exp(x) + exp(-x)) ** 2
+
+
+class ndtr(Primitive):
+    r"""Standard normal CDF :math:`\Phi(x) = \tfrac12(1 + \operatorname{erf}(x/\sqrt2))`."""
+
+    numpy_kernel = "ndtr"
+    latex_name = r"\Phi"
+    pretty_name = "Φ"
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return gauss(x)
+
+    def definition(self):
+        return (1 + sp.erf(self.args[0] / sp.sqrt(2))) / 2
+
+    def _eval_rewrite_as_erf(self, *args, **kwargs):
+        return self.definition()
+
+
+class erfc(Primitive):
+    r"""Complementary error function :math:`1 - \operatorname{erf}(x)`.
+
+    Unlike :class:`sympy.erfc` it never rewrites ``erfc(-u)`` as ``2 - erfc(u)``,
+    which would undo the cancellation it exists to avoid.
+    """
+
+    numpy_kernel = "erfc"
+    latex_name = r"\operatorname{erfc}"
+    pretty_name = "erfc"
+
+    def fdiff(self, argindex=1):
+        u = self.args[0]
+        return -2 * exp(-u**2) / sp.sqrt(sp.pi)
+
+    def definition(self):
+        return 1 - sp.erf(self.args[0])
+
+
+class gauss(Primitive):
+    r"""Standard normal density :math:`\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}`."""
+
+    numpy_kernel = "gauss"
+    latex_name = r"\varphi"
+    pretty_name = "φ"
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return -x * gauss(x)
+
+    def definition(self):
+        x = self.args[0]
+        return exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
+
+
+class xlogy(Function):
+    r"""``x*log(y)``, defined as 0 where x = 0 (also when y = 0)."""
+
+    numpy_kernel = "xlogy"
+    is_real = True
+
+    def fdiff(self, argindex=1):
+        x, y = self.args
+        return log(y) if argindex == 1 else x / y
+
+    def _eval_rewrite_as_exp(self, *args, **kwargs):
+        x, y = self.args
+        return x * log(y)
+
+    def _latex(self, printer, exp=None):
+        x, y = (printer._print(a) for a in self.args)
+        return rf"{x} \log {y}" if exp is None else rf"\left({x} \log {y}\right)^{{{exp}}}"
+
+
+class xlog1py(Function):
+    r"""``x*log1p(y)``, defined as 0 where x = 0 (also when y = -1)."""
+
+    numpy_kernel = "xlog1py"
+    is_real = True
+
+    def fdiff(self, argindex=1):
+        x, y = self.args
+        return sp.log(1 + y) if argindex == 1 else x / (1 + y)
+
+    def _eval_rewrite_as_exp(self, *args, **kwargs):
+        x, y = self.args
+        return x * log(1 + y)
+
+    def _latex(self, printer, exp=None):
+        x, y = (printer._print(a) for a in self.args)
+        base = rf"{x} \log\left(1 + {y}\right)"
+        return base if exp is None else rf"\left({base}\right)^{{{exp}}}"
+
+
+SCALAR_PRIMITIVES: tuple[type[Function], ...] = (
+    sigmoid, softplus, sech2, ndtr, erfc, gauss, xlogy, xlog1py)
+
+
+# --------------------------------------------------------------------------
+# Vector primitives: act on the last axis.  Arguments are symbols (or
+# elementwise expressions of symbols) that stand for whole vectors.
+# --------------------------------------------------------------------------
+
+
+class VectorPrimitive(Function):
+    """A reduction or normalisation over the last axis."""
+
+    numpy_kernel: str = ""
+    latex_name: str = ""
+    #: True when the result has one value per row (broadcast against the row)
+    reduces: bool = True
+    is_real = True
+
+    def _latex(self, printer, exp=None):
+        args = ", ".join(printer._print(a) for a in self.args)
+        base = rf"{self.latex_name}\left({args}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
+
+
+class rowsum(VectorPrimitive):
+    r""":math:`\sum_k u_k` over the last axis."""
+
+    numpy_kernel = "rowsum"
+    latex_name = r"\textstyle\sum"
+
+
+class logsumexp(VectorPrimitive):
+    r""":math:`\log \sum_k e^{z_k}` over the last axis."""
+
+    numpy_kernel = "logsumexp"
+    latex_name = r"\operatorname{LSE}"
+
+
+class softmax(VectorPrimitive):
+    r""":math:`e^{z_j} / \sum_k e^{z_k}`: one value per component."""
+
+    numpy_kernel = "softmax"
+    latex_name = r"\operatorname{softmax}"
+    reduces = False
+
+
+class softmax_complement(VectorPrimitive):
+    r""":math:`1 - \operatorname{softmax}(z)_j`, computed without cancellation."""
+
+    numpy_kernel = "softmax_complement"
+    latex_name = r"\overline{\operatorname{softmax}}"
+    reduces = False
+
+
+class log_softmax(VectorPrimitive):
+    r""":math:`z_j - \log\sum_k e^{z_k}`: one value per component."""
+
+    numpy_kernel = "log_softmax"
+    latex_name = r"\log\operatorname{softmax}"
+    reduces = False
+
+
+VECTOR_PRIMITIVES: tuple[type[Function], ...] = (
+    rowsum,
+    logsumexp,
+    softmax,
+    softmax_complement,
+    log_softmax,
+)
+
+
+def expand_primitives(expr: sp.Expr) -> sp.Expr:
+    """Replace every scalar named primitive by its plain definition.
+
+    Examples
+    --------
+    >>> from sympy import Symbol
+    >>> x = Symbol("x")
+    >>> expand_primitives(softplus(x))
+    log(exp(x) + 1)
+    """
+    replacements = {}
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, Primitive):
+            replacements[node] = node.definition()
+        elif isinstance(node, xlogy):
+            replacements[node] = node.args[0] * log(node.args[1])
+        elif isinstance(node, xlog1py):
+            replacements[node] = node.args[0] * log(1 + node.args[1])
+    if not replacements:
+        return expr
+    return expand_primitives(expr.xreplace(replacements))
+
+
+def components(
+    expr: sp.Expr, vectors: dict[sp.Symbol, Sequence[sp.Expr]], index: int
+) -> sp.Expr:
+    """Component ``index`` of a vector expression at a concrete size.
+
+    ``vectors`` maps each vector symbol to its list of scalar components.
+    Elementwise operations act per component; vector primitives are expanded
+    into their sums.
+
+    Examples
+    --------
+    >>> from sympy import symbols
+    >>> z, a, b = symbols("z a b")
+    >>> components(softmax(z), {z: [a, b]}, 0)
+    exp(a)/(exp(a) + exp(b))
+    """
+    size = len(next(iter(vectors.values())))
+
+    def comp(e: sp.Expr, i: int) -> sp.Expr:
+        if e in vectors:
+            return vectors[e][i]
+        if isinstance(e, rowsum):
+            return Add(*[comp(e.args[0], k) for k in range(size)])
+        if isinstance(e, logsumexp):
+            return log(Add(*[exp(comp(e.args[0], k)) for k in range(size)]))
+        if isinstance(e, softmax):
+            denominator = Add(*[exp(comp(e.args[0], k)) for k in range(size)])
+            return exp(comp(e.args[0], i)) / denominator
+        if isinstance(e, softmax_complement):
+            return 1 - comp(softmax(e.args[0]), i)
+        if isinstance(e, log_softmax):
+            return comp(e.args[0], i) - comp(logsumexp(e.args[0]), i)
+        if not e.args:
+            return e
+        return e.func(*[comp(a, i) for a in e.args])
+
+    return comp(expr, index)
+
+
+__all__ = [
+    "Primitive",
+    "sigmoid",
+    "softplus",
+    "sech2",
+    "ndtr",
+    "erfc",
+    "gauss",
+    "xlogy",
+    "xlog1py",
+    "VectorPrimitive",
+    "rowsum",
+    "logsumexp",
+    "softmax",
+    "softmax_complement",
+    "log_softmax",
+    "SCALAR_PRIMITIVES",
+    "VECTOR_PRIMITIVES",
+    "expand_primitives",
+    "components",
+]
+
+# Keep linters quiet about names used only in docstrings.
+_ = (Mul, Pow)

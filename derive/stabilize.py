@@ -1,0 +1,421 @@
+"""Stabilize: rewrite expressions into numerically stable primitives.
+
+The rules are small named objects in one list, :data:`RULES`, applied bottom-up
+until nothing changes.  They apply to the catalogue and to a user's own
+expressions alike, so ``log(1 + exp(x))`` becomes ``softplus(x)`` (finite at
+x = 1000) whoever wrote it.  Two subsets matter:
+
+* :data:`RECOGNITION_RULES` only name what a textbook names (σ, softplus, Φ, φ,
+  softmax); :func:`recognize` uses them to print derivatives in textbook form.
+* :data:`RULES` adds the purely numerical rewrites (log1p, expm1, xlogy, σ(−u)
+  for 1 − σ(u), sech² for 1 − tanh², …).
+
+Each rule is an exact identity; ``tests/test_stabilize.py`` proves every rule
+with SymPy and measures the error it removes.
+
+Examples
+--------
+>>> from sympy import Symbol, exp, log
+>>> x = Symbol("x", real=True)
+>>> stabilize(log(1 + exp(x)))
+softplus(x)
+>>> stabilize(1 - 1 / (1 + exp(-x)))
+sigmoid(-x)
+>>> stabilize(exp(x) - 1)
+expm1(x)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import sympy as sp
+from sympy import Add, Mul, Pow, S, exp, log
+from sympy.codegen.cfunctions import expm1, log1p
+
+from .primitives import (
+    erfc,
+    gauss,
+    log_softmax,
+    logsumexp,
+    ndtr,
+    rowsum,
+    sech2,
+    sigmoid,
+    softmax,
+    softmax_complement,
+    softplus,
+    xlog1py,
+    xlogy,
+)
+
+Rewrite = Callable[[sp.Expr], Optional[sp.Expr]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named rewrite: ``apply(node)`` returns the new node or ``None``."""
+
+    name: str
+    pattern: str
+    why: str
+    apply: Rewrite
+
+    def __repr__(self) -> str:
+        return f"Rule({self.name}: {self.pattern})"
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _pair_rewrite(node: sp.Expr, combine: Callable[[sp.Expr, sp.Expr], Optional[sp.Expr]]):
+    """In an Add, replace the first pair of terms (a, b) that ``combine`` merges."""
+    if not isinstance(node, Add):
+        return None
+    terms = list(node.args)
+    for i, a in enumerate(terms):
+        for j, b in enumerate(terms):
+            if i == j:
+                continue
+            merged = combine(a, b)
+            if merged is not None:
+                rest = [t for k, t in enumerate(terms) if k not in (i, j)]
+                return Add(merged, *rest)
+    return None
+
+
+def _constant_plus(func: type, build: Callable[[sp.Expr, sp.Expr], sp.Expr], sign: int):
+    """Rewrite ``c + sign*c*func(u)`` to ``build(c, u)``; ``c`` a non-zero number
+    or any factor free of ``func``."""
+
+    def combine(a: sp.Expr, b: sp.Expr):
+        if a.has(func) or a == 0:
+            return None
+        coeff, rest = b.as_coeff_Mul() if b.is_Mul else (S.One, b)
+        if isinstance(rest, Mul):
+            factors = [f for f in rest.args if isinstance(f, func)]
+            if len(factors) != 1:
+                return None
+            fcall = factors[0]
+            other = Mul(coeff, *[f for f in rest.args if f is not fcall])
+        elif isinstance(rest, func):
+            fcall, other = rest, coeff
+        else:
+            return None
+        if sp.simplify(other - sign * a) != 0:
+            return None
+        return build(a, fcall.args[0])
+
+    return lambda node: _pair_rewrite(node, combine)
+
+
+def _constant_plus_power(func: type, power: int, build, sign: int):
+    """Rewrite ``c + sign*c*func(u)**power`` to ``build(c, u)``."""
+
+    def combine(a: sp.Expr, b: sp.Expr):
+        if a.has(func) or a == 0:
+            return None
+        factors = Mul.make_args(b)
+        powers = [f for f in factors if isinstance(f, Pow) and isinstance(f.base, func)
+                  and f.exp == power]
+        if len(powers) != 1:
+            return None
+        other = Mul(*[f for f in factors if f is not powers[0]])
+        if sp.simplify(other - sign * a) != 0:
+            return None
+        return build(a, powers[0].base.args[0])
+
+    return lambda node: _pair_rewrite(node, combine)
+
+
+def _reciprocal_one_plus_exp(node):
+    # 1/(1 + exp(u)) -> sigmoid(-u)
+    if isinstance(node, Pow) and node.exp == -1 and isinstance(node.base, Add):
+        terms = node.base.args
+        if len(terms) == 2 and S.One in terms:
+            other = terms[0] if terms[1] == 1 else terms[1]
+            if isinstance(other, exp):
+                return sigmoid(-other.args[0])
+    return None
+
+
+def _exp_times_sigmoid(node):
+    # exp(u) * sigmoid(-u) -> sigmoid(u)
+    if not isinstance(node, Mul):
+        return None
+    factors = list(node.args)
+    for f in factors:
+        if isinstance(f, exp):
+            for s in factors:
+                if isinstance(s, sigmoid) and sp.simplify(s.args[0] + f.args[0]) == 0:
+                    rest = [t for t in factors if t is not f and t is not s]
+                    return Mul(sigmoid(f.args[0]), *rest)
+    return None
+
+
+def _log_one_plus_exp(node):
+    # log(1 + exp(u)) -> softplus(u)
+    if isinstance(node, log) and isinstance(node.args[0], Add):
+        terms = node.args[0].args
+        if len(terms) == 2 and S.One in terms:
+            other = terms[0] if terms[1] == 1 else terms[1]
+            if isinstance(other, exp):
+                return softplus(other.args[0])
+    return None
+
+
+def _log_of_sigmoid(node):
+    # log(sigmoid(u)) -> -softplus(-u)
+    if isinstance(node, log) and isinstance(node.args[0], sigmoid):
+        return -softplus(-node.args[0].args[0])
+    if isinstance(node, log) and isinstance(node.args[0], Pow):
+        base, e = node.args[0].as_base_exp()
+        if isinstance(base, sigmoid):
+            return -e * softplus(-base.args[0])
+    return None
+
+
+def _erfc_to_ndtr(node):
+    # erfc(c*x) -> 2*ndtr(-sqrt(2)*c*x) when sqrt(2)*c is rational (no rounded sqrt(2))
+    if isinstance(node, erfc):
+        scaled = sp.expand(-sp.sqrt(2) * node.args[0])
+        if not scaled.has(sp.sqrt(2)):
+            return 2 * ndtr(scaled)
+    return None
+
+
+def _exp_half_square(node):
+    # exp(-v**2/2) -> sqrt(2*pi)*gauss(v)
+    if isinstance(node, exp):
+        arg = node.args[0]
+        coeff, rest = arg.as_coeff_Mul()
+        if coeff == -S.Half and isinstance(rest, Pow) and rest.exp == 2:
+            return sp.sqrt(2 * sp.pi) * gauss(rest.base)
+    return None
+
+
+def _log_one_plus(node):
+    # log(1 + u) -> log1p(u)
+    if isinstance(node, log) and isinstance(node.args[0], Add):
+        terms = node.args[0].args
+        if S.One in terms:
+            return log1p(Add(*[t for t in terms if t != 1]))
+    return None
+
+
+def _times_log(node):
+    # a*log(b) -> xlogy(a, b); a*log1p(b) -> xlog1py(a, b)   (a not a number)
+    if not isinstance(node, Mul):
+        return None
+    factors = list(node.args)
+    logs = [f for f in factors if isinstance(f, (log, log1p))]
+    if len(logs) != 1:
+        return None
+    rest = [f for f in factors if f is not logs[0]]
+    coeff = Mul(*[f for f in rest if f.is_number])
+    weight = Mul(*[f for f in rest if not f.is_number])
+    if weight == 1:
+        return None
+    kernel = xlogy if isinstance(logs[0], log) else xlog1py
+    return coeff * kernel(weight, logs[0].args[0])
+
+
+def _log_rowsum_exp(node):
+    # log(rowsum(exp(z))) -> logsumexp(z)
+    if isinstance(node, log) and isinstance(node.args[0], rowsum):
+        inner = node.args[0].args[0]
+        if isinstance(inner, exp):
+            return logsumexp(inner.args[0])
+    return None
+
+
+def _log_softmax(node):
+    # z - logsumexp(z) -> log_softmax(z)
+    def combine(a, b):
+        if isinstance(-b, logsumexp) and (-b).args[0] == a:
+            return log_softmax(a)
+        return None
+
+    return _pair_rewrite(node, combine)
+
+
+def _softmax(node):
+    # exp(z) / rowsum(exp(z)) -> softmax(z)
+    if not isinstance(node, Mul):
+        return None
+    factors = list(node.args)
+    for f in factors:
+        if isinstance(f, exp):
+            denominator = Pow(rowsum(f), -1)
+            if denominator in factors:
+                rest = [t for t in factors if t is not f and t != denominator]
+                return Mul(softmax(f.args[0]), *rest)
+    return None
+
+
+_COMPLEMENT = {sigmoid: lambda u: sigmoid(-u), softmax: softmax_complement}
+
+
+def _probability_difference(node):
+    # p - y -> p*(1 - y) - y*(1 - p) for a probability p (sigmoid, softmax) and a
+    # target y in [0, 1]: when both are close to 1 the difference is formed from
+    # the small complements instead of cancelling.
+    if not isinstance(node, Add) or len(node.args) != 2:
+        return None
+    a, b = node.args
+    for p, y in ((a, -b), (b, -a)):
+        if type(p) in _COMPLEMENT and isinstance(y, sp.Symbol):
+            return p * (1 - y) - y * _COMPLEMENT[type(p)](p.args[0])
+    return None
+
+
+def _expand_if_cancels(node):
+    # a*(exp(x) - 1) + a -> a*exp(x): expand an Add when terms cancel
+    if isinstance(node, Add):
+        expanded = sp.expand_mul(node)
+        if isinstance(expanded, Add) and len(expanded.args) < len(node.args):
+            return expanded
+        if not isinstance(expanded, Add):
+            return expanded
+    return None
+
+
+def _c_sigmoid_neg(c, u):
+    return c * sigmoid(-u)
+
+
+RECOGNITION_RULES: tuple[Rule, ...] = (
+    Rule("sigmoid", "1/(1 + exp(u)) → σ(−u)", "1/(1+e^{-u}) overflows for u < −709",
+         _reciprocal_one_plus_exp),
+    Rule("sigmoid_from_ratio", "exp(u)·σ(−u) → σ(u)", "e^u overflows for u > 709",
+         _exp_times_sigmoid),
+    Rule("softplus", "log(1 + exp(u)) → softplus(u)",
+         "exp overflows for u > 709 and 1 + e^u rounds to 1 for u < −37",
+         _log_one_plus_exp),
+    Rule("log_sigmoid", "log σ(u) → −softplus(−u)", "σ(u) underflows to 0 for u < −745",
+         _log_of_sigmoid),
+    Rule("erfc", "c + c·erf(u) → c·erfc(−u)",
+         "1 + erf(u) cancels for u < −1 and vanishes for u < −6",
+         _constant_plus(sp.erf, lambda c, u: c * erfc(-u), +1)),
+    Rule("erfc_minus", "c − c·erf(u) → c·erfc(u)", "1 − erf(u) cancels for u > 1",
+         _constant_plus(sp.erf, lambda c, u: c * erfc(u), -1)),
+    Rule("ndtr", "erfc(−x/√2) → 2Φ(x)",
+         "the normal CDF evaluated without rounding x/√2 first", _erfc_to_ndtr),
+    Rule("gauss", "exp(−v²/2) → √(2π)·φ(v)",
+         "v² is formed exactly, so the tail keeps its digits", _exp_half_square),
+    Rule("logsumexp", "log Σ exp(z) → logsumexp(z)", "exp overflows for z > 709",
+         _log_rowsum_exp),
+    Rule("log_softmax", "z − logsumexp(z) → log_softmax(z)",
+         "the dominant term is separated, so small log-probabilities keep their digits",
+         _log_softmax),
+    Rule("softmax", "exp(z)/Σexp(z) → softmax(z)", "exp overflows for z > 709", _softmax),
+)
+
+NUMERICAL_RULES: tuple[Rule, ...] = (
+    Rule("sigmoid_complement", "c − c·σ(u) → c·σ(−u)", "1 − σ(u) cancels for u > 0",
+         _constant_plus(sigmoid, _c_sigmoid_neg, -1)),
+    Rule("one_plus_tanh", "c + c·tanh(u) → 2c·σ(2u)", "1 + tanh(u) cancels for u < 0",
+         _constant_plus(sp.tanh, lambda c, u: 2 * c * sigmoid(2 * u), +1)),
+    Rule("one_minus_tanh", "c − c·tanh(u) → 2c·σ(−2u)", "1 − tanh(u) cancels for u > 0",
+         _constant_plus(sp.tanh, lambda c, u: 2 * c * sigmoid(-2 * u), -1)),
+    Rule("sech2", "c − c·tanh²(u) → c·sech²(u)", "1 − tanh² cancels for |u| > 1",
+         _constant_plus_power(sp.tanh, 2, lambda c, u: c * sech2(u), -1)),
+    Rule("softmax_complement", "c − c·softmax(z) → c·(1 − softmax)(z)",
+         "1 − softmax cancels when one logit dominates",
+         _constant_plus(softmax, lambda c, u: c * softmax_complement(u), -1)),
+    Rule("probability_difference", "p − y → p(1 − y) − y(1 − p)",
+         "p − y cancels when both are close to 1; the complements keep the digits",
+         _probability_difference),
+    Rule("expm1", "c·exp(u) − c → c·expm1(u)", "e^u − 1 cancels for |u| < 1",
+         _constant_plus(exp, lambda c, u: -c * expm1(u), -1)),
+    Rule("log1p", "log(1 + u) → log1p(u)", "1 + u rounds away u when |u| < 1e−16",
+         _log_one_plus),
+    Rule("xlogy", "a·log(b) → xlogy(a, b)", "0·log 0 is 0, not NaN", _times_log),
+)
+
+#: every rule, in the order they are tried at each node
+RULES: tuple[Rule, ...] = RECOGNITION_RULES + NUMERICAL_RULES
+
+_PRE_PASS = Rule("cancel", "a(e^x − 1) + a → a·e^x", "terms that cancel exactly are removed "
+                 "before evaluation", _expand_if_cancels)
+
+
+def _bottom_up(expr: sp.Expr, rules: tuple[Rule, ...], log_: list[str] | None) -> sp.Expr:
+    if not expr.args or isinstance(expr, (sp.Symbol, sp.Number)):
+        return expr
+    if isinstance(expr, sp.Piecewise):
+        pieces = [(_bottom_up(e, rules, log_), c) for e, c in expr.args]
+        return sp.Piecewise(*pieces)
+    if isinstance(expr, sp.logic.boolalg.Boolean) or isinstance(expr, sp.core.relational.Relational):
+        return expr
+    node = expr.func(*[_bottom_up(a, rules, log_) for a in expr.args])
+    for _ in range(20):
+        for rule in rules:
+            new = rule.apply(node)
+            if new is not None and new != node:
+                if log_ is not None:
+                    log_.append(rule.name)
+                node = new
+                if node.args:
+                    node = node.func(*[_bottom_up(a, rules, log_) for a in node.args]) \
+                        if not isinstance(node, sp.Piecewise) else node
+                break
+        else:
+            return node
+    return node
+
+
+def _pre_pass(expr: sp.Expr, log_: list[str] | None) -> sp.Expr:
+    if not expr.args or isinstance(expr, sp.core.relational.Relational):
+        return expr
+    if isinstance(expr, sp.Piecewise):
+        return sp.Piecewise(*[(_pre_pass(e, log_), c) for e, c in expr.args])
+    node = expr.func(*[_pre_pass(a, log_) for a in expr.args])
+    new = _PRE_PASS.apply(node)
+    if new is not None and new != node:
+        if log_ is not None:
+            log_.append(_PRE_PASS.name)
+        return new
+    return node
+
+
+def recognize(expr: sp.Expr) -> sp.Expr:
+    """Name what a textbook names (σ, softplus, Φ, φ, softmax), nothing more.
+
+    >>> from sympy import Symbol, exp
+    >>> x = Symbol("x", real=True)
+    >>> recognize(exp(-x) / (1 + exp(-x))**2)
+    sigmoid(x)*sigmoid(-x)
+    """
+    return _bottom_up(sp.sympify(expr), RECOGNITION_RULES, None)
+
+
+def stabilize(expr: sp.Expr, applied: list[str] | None = None) -> sp.Expr:
+    """Rewrite ``expr`` into numerically stable primitives.
+
+    Parameters
+    ----------
+    expr
+        Any SymPy expression.
+    applied
+        If given, the names of the rules applied are appended to it.
+
+    Returns
+    -------
+    sympy.Expr
+        An expression equal to ``expr`` for every real input.
+
+    Examples
+    --------
+    >>> from sympy import Symbol, tanh
+    >>> x = Symbol("x", real=True)
+    >>> used = []
+    >>> stabilize(1 - tanh(x)**2, used), used
+    (sech2(x), ['sech2'])
+    """
+    expr = _pre_pass(sp.sympify(expr), applied)
+    return _bottom_up(expr, RULES, applied)
+
+
+__all__ = ["Rule", "RULES", "RECOGNITION_RULES", "NUMERICAL_RULES", "stabilize", "recognize"]

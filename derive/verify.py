@@ -1,0 +1,665 @@
+"""Verify: a certificate for every generated function and derivative.
+
+For each catalogue entry the generated NumPy code (``numeric``) is measured
+against an independent reference: the entry's plain definition and SymPy's raw
+derivative of it, evaluated with mpmath at 50 digits and then at more (80,
+160, …) until the value rounded to float64 stops changing.  The grid holds the
+float64 tails as well as the everyday range (0, ±5e−324, ±1e−300, ±1e−8, ±1,
+±20, ±37, ±40, ±100, ±709.78, ±710, ±745, ±750, ±1e4, ±1e300 and a few
+thousand points between them).
+
+A certificate records
+
+* the proof of the textbook derivative (symbolic, or numeric at 50 digits);
+* the maximum error in ULPs of the function and of its derivative, and where;
+* points next to an *interior zero* (a sign change away from x = 0, e.g.
+  silu' at x ≈ −1.278), where relative error is unbounded for any
+  floating-point formula: there the absolute error is measured instead,
+  against 8·eps·max(1, |x|), within 0.5·max(1, |x₀|) of the zero x₀;
+* a finite-difference check of the derivative against the generated forward
+  function (Richardson-extrapolated central differences), at points where
+  finite differences can resolve the derivative, away from kinks;
+* non-finite results where the true value is finite, and warnings raised;
+* float32: the same functions on float32 inputs against the same reference,
+  in float32 ULPs.
+
+Examples
+--------
+>>> cert = certify("softplus", points=200)
+>>> cert.passed, cert.forward.max_ulp <= 4
+(True, True)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Callable, Sequence
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+import numeric
+from numeric.accuracy import ulp_error
+from numeric.finite_differences import derivative as fd_derivative
+from numeric.finite_differences import gradient as fd_gradient
+
+from .calculus import derive
+from .catalogue import ENTRIES, Entry, N, g, get
+from .primitives import components
+
+#: maximum error allowed, in ULPs
+ULP_BOUND = 4.0
+#: relative error allowed between the derivative and finite differences
+FD_BOUND = 1e-7
+#: absolute error allowed near an interior zero, in units of eps·max(1, |x|)
+ZERO_BOUND = 8.0
+#: half-width of the window around an interior zero x₀, in units of max(1, |x₀|)
+ZERO_WINDOW = 0.5
+#: the everyday range, reported separately from the float64 tails
+CORE_RANGE = 20.0
+
+SPECIAL_POINTS = (0.0, 5e-324, 1e-300, 1e-8, 1.0, 20.0, 37.0, 40.0, 100.0, 709.78, 710.0,
+                  745.0, 750.0, 1e4, 1e300)
+
+
+def scalar_grid(points: int = 3000) -> np.ndarray:
+    """Sorted grid: the special points with both signs; ``points``·2/3 points
+    evenly on [−20, 20]; the rest log-spaced from 1e−300 to 1e5 and on
+    [20, 800] (where exp over- and underflows), and 40 points out to 1e300."""
+    special = np.array(SPECIAL_POINTS)
+    dense = np.linspace(-20.0, 20.0, max(2 * points // 3, 41) | 1)
+    logs = np.logspace(-300, 5, max(points // 8, 20))
+    wide = np.linspace(20.0, 800.0, max(points // 12, 10))
+    far = np.logspace(5, 300, 20)
+    grid = np.concatenate([special, -special, dense, logs, -logs, wide, -wide, far, -far])
+    return np.unique(grid)
+
+
+@dataclass
+class Measurement:
+    """Errors of one generated function against its mpmath reference."""
+
+    function: str
+    points: int
+    max_ulp: float
+    worst_input: str
+    worst_output: float
+    worst_reference: str
+    nonfinite: int = 0
+    warnings: list[str] = field(default_factory=list)
+    near_zero_points: int = 0
+    near_zero_max_abs: float = 0.0  # in units of eps·max(1, |x|)
+    near_zero_worst_ulp: float = 0.0
+    max_ulp_core: float = 0.0  # over |x| ≤ 20 (activations)
+    failures: list[str] = field(default_factory=list)
+    bound: float = ULP_BOUND
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures and self.nonfinite == 0 and not self.warnings
+
+
+@dataclass
+class GradientCheck:
+    """The derivative against finite differences of the forward function."""
+
+    points: int
+    unresolvable: int
+    skipped_kinks: int
+    max_relative_error: float
+    worst_input: str
+
+    @property
+    def passed(self) -> bool:
+        return self.max_relative_error <= FD_BOUND
+
+
+@dataclass
+class Certificate:
+    """Everything measured about one catalogue entry."""
+
+    name: str
+    kind: str
+    proof: str
+    code_proof: str
+    forward: Measurement
+    derivative: Measurement
+    gradient_check: GradientCheck
+    float32: list[Measurement]
+    exceptions: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        parts = [self.forward, self.derivative, *self.float32]
+        return all(m.passed for m in parts) and self.gradient_check.passed
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["passed"] = self.passed
+        return d
+
+
+# --------------------------------------------------------------- references
+
+
+def _mp_exp(a):
+    # exp of an argument below −1e5 is below 2^-144000: it rounds to 0 in any
+    # float format, and mpmath would spend milliseconds reducing the argument.
+    if a < -100000:
+        return mpmath.mpf(2) ** -200000
+    return mpmath.exp(a)
+
+
+def _mp_function(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
+    return sp.lambdify(list(symbols), expr, modules=[{"exp": _mp_exp}, "mpmath"])
+
+
+def _starting_digits(args: Sequence[float]) -> int:
+    """Digits enough to resolve cancellations the arguments can cause: e.g.
+    log(1 + e^-745) needs ~330 digits, 1 − (1 − 1e−300) needs 300."""
+    digits = 50
+    for a in args:
+        a = abs(float(a))
+        if a == 0 or not math.isfinite(a):
+            continue
+        if a < 1:
+            digits = max(digits, 50 + int(-math.log10(a)))
+        else:
+            digits = max(digits, 50 + int(min(a, 1e5) / 2.3))
+    # beyond ~330 digits a cancellation can only hide values below the
+    # smallest subnormal, which round to 0 anyway
+    return min(digits, 400)
+
+
+def reference(f: Callable, args: Sequence[float]):
+    """f(*args) in mpmath at ≥ 50 digits, with more digits until the value
+    rounded to float64 stops changing.
+
+    A small value may be what is left of a cancellation (1 + erf(−26) ≈ 1e−298),
+    so the next try always has at least 50 digits more than the value's
+    magnitude, and a zero is confirmed at up to 1600 digits.
+    """
+    previous = None
+    dps = _starting_digits(args)
+    while True:
+        with mpmath.workdps(dps):
+            try:
+                value = +f(*[mpmath.mpf(a) for a in args])
+            except ZeroDivisionError:
+                return mpmath.mpf("nan")
+        if previous is not None and _same_float(value, previous) and (value != 0 or dps >= 400):
+            return value
+        previous = value
+        if value == 0 or not mpmath.isfinite(value):
+            needed = 2 * dps
+        else:
+            needed = max(2 * dps, 60 + int(-mpmath.log10(abs(value))))
+        if needed > 1600 or (value == 0 and needed > 800):
+            return value
+        dps = needed
+
+
+def _same_float(a, b) -> bool:
+    try:
+        return float(a) == float(b) or (mpmath.isnan(a) and mpmath.isnan(b))
+    except (OverflowError, ValueError):
+        return a == b
+
+
+def _interior_zeros(f_mp: Callable, xs: np.ndarray, refs: list) -> list[float]:
+    zeros = []
+    for i in range(len(xs) - 1):
+        a, b = refs[i], refs[i + 1]
+        if a == 0 or b == 0 or mpmath.isnan(a) or mpmath.isnan(b):
+            continue
+        if (a > 0) != (b > 0) and not (xs[i] <= 0 <= xs[i + 1]):
+            lo, hi = mpmath.mpf(xs[i]), mpmath.mpf(xs[i + 1])
+            with mpmath.workdps(30):
+                f_lo = f_mp(lo)
+                for _ in range(80):
+                    mid = (lo + hi) / 2
+                    f_mid = f_mp(mid)
+                    if (f_mid > 0) == (f_lo > 0):
+                        lo, f_lo = mid, f_mid
+                    else:
+                        hi = mid
+                root = (lo + hi) / 2
+            zeros.append(float(root))
+    return zeros
+
+
+def _measure(name: str, computed: np.ndarray, refs: list, inputs: list[str],
+             xs_for_zero: np.ndarray | None, zeros: Sequence[float], dtype=np.float64,
+             caught: Sequence[str] = ()) -> Measurement:
+    worst, worst_i = -1.0, 0
+    nonfinite = 0
+    near_points, near_abs, near_ulp = 0, 0.0, 0.0
+    core = 0.0
+    failures = []
+    eps = float(np.finfo(dtype).eps)
+    for i, (c, r) in enumerate(zip(computed, refs)):
+        if mpmath.isnan(r):
+            continue
+        err = ulp_error(float(c), r, dtype)
+        finite_ref = abs(r) <= float(np.finfo(dtype).max)
+        if not np.isfinite(float(c)) and finite_ref:
+            nonfinite += 1
+            failures.append(f"non-finite {c} at {inputs[i]} (true {mpmath.nstr(r, 17)})")
+            continue
+        x = xs_for_zero[i] if xs_for_zero is not None else None
+        zero = next((z for z in zeros if x is not None and abs(x - z) <= ZERO_WINDOW * max(1, abs(z))),
+                    None)
+        if zero is not None:
+            near_points += 1
+            absolute = float(abs(r - float(c))) / (eps * max(1.0, abs(x)))
+            near_abs = max(near_abs, absolute)
+            near_ulp = max(near_ulp, err)
+            if err > ULP_BOUND and absolute > ZERO_BOUND:
+                failures.append(f"{absolute:.3g}·eps·max(1,|x|) absolute error at {inputs[i]} "
+                                f"next to the zero at {zero:.6g}")
+            continue
+        if err > worst:
+            worst, worst_i = err, i
+        if x is not None and abs(x) <= CORE_RANGE:
+            core = max(core, err)
+        if err > ULP_BOUND:
+            failures.append(f"{err:.3g} ULP at {inputs[i]}")
+    return Measurement(
+        function=name, points=len(refs), max_ulp=float(max(worst, 0.0)),
+        worst_input=inputs[worst_i], worst_output=float(computed[worst_i]),
+        worst_reference=mpmath.nstr(refs[worst_i], 20), nonfinite=nonfinite,
+        warnings=list(caught), near_zero_points=near_points, near_zero_max_abs=near_abs,
+        near_zero_worst_ulp=near_ulp, max_ulp_core=core, failures=failures[:20],
+    )
+
+
+def _call(fn: Callable, *args):
+    # NumPy's default error state: overflow, division by zero and invalid
+    # operations warn; underflow (to a subnormal or 0) is how float64 works.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
+            out = fn(*args)
+    return out, sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+
+
+# ------------------------------------------------------------- activations
+
+
+def _activation_certificate(entry: Entry, points: int) -> Certificate:
+    d = derive(entry)
+    x = entry.variable
+    defaults = entry.defaults
+    f_mp = _mp_function(entry.definition.subs(defaults), [x])
+    df_mp = _mp_function(sp.diff(entry.definition, x).subs(defaults), [x])
+    xs = scalar_grid(points)
+    forward = getattr(numeric, entry.name)
+    grad = getattr(numeric, entry.name + "_grad")
+    refs_f = [reference(f_mp, [v]) for v in xs]
+    refs_d = [reference(df_mp, [v]) for v in xs]
+    inputs = [f"x={v!r}" for v in xs]
+    zf = _interior_zeros(f_mp, xs, refs_f)
+    zd = _interior_zeros(df_mp, xs, refs_d)
+    yf, wf = _call(forward, xs)
+    yd, wd = _call(grad, xs)
+    m_f = _measure(entry.name, yf, refs_f, inputs, xs, zf, caught=wf)
+    m_d = _measure(entry.name + "_grad", yd, refs_d, inputs, xs, zd, caught=wd)
+    # the combined function must agree with the separate ones
+    both, wb = _call(getattr(numeric, entry.name + "_and_grad"), xs)
+    if not (np.array_equal(both[0], yf, equal_nan=True) and np.array_equal(both[1], yd, equal_nan=True)):
+        m_d.failures.append(f"{entry.name}_and_grad differs from {entry.name} and {entry.name}_grad")
+    m_d.warnings += wb
+    # float32: inputs that are float32 numbers, reference at those inputs
+    xs32 = np.unique(xs[np.abs(xs) < 3e38].astype(np.float32))
+    xs32 = xs32[np.isfinite(xs32)]
+    in32 = [f"x={float(v)!r} (float32)" for v in xs32]
+    r32f = [reference(f_mp, [float(v)]) for v in xs32]
+    r32d = [reference(df_mp, [float(v)]) for v in xs32]
+    y32f, w32f = _call(forward, xs32)
+    y32d, w32d = _call(grad, xs32)
+    dtype_failures = [] if y32f.dtype == np.float32 and y32d.dtype == np.float32 else \
+        [f"float32 in, {y32f.dtype}/{y32d.dtype} out"]
+    m32f = _measure(entry.name + " (float32)", y32f, r32f, in32, xs32.astype(np.float64),
+                    zf, np.float32, w32f)
+    m32d = _measure(entry.name + "_grad (float32)", y32d, r32d, in32, xs32.astype(np.float64),
+                    zd, np.float32, w32d)
+    m32f.failures += dtype_failures
+    # finite differences on [-20, 20], away from kinks
+    xs_fd = xs[(np.abs(xs) <= 20)]
+    check = _fd_activation(forward, yd, xs, xs_fd, entry)
+    return Certificate(entry.name, entry.kind, str(d.proof), str(d.code_proof), m_f, m_d, check,
+                       [m32f, m32d])
+
+
+def _fd_activation(forward, yd_all, xs_all, xs, entry: Entry) -> GradientCheck:
+    mask = np.isin(xs_all, xs)
+    yd = yd_all[mask]
+    estimate, bound = fd_derivative(lambda v: forward(v), xs)
+    h = 2.0**-10 * np.maximum(1, np.abs(xs))
+    near_kink = np.zeros(xs.shape, bool)
+    for k in entry.kinks:
+        near_kink |= np.abs(xs - k) <= 2 * h
+    scale = np.abs(yd)
+    resolvable = (bound <= 1e-9 * scale) & ~near_kink
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(resolvable, np.abs(estimate - yd) / np.where(scale > 0, scale, 1), 0.0)
+    # exact zero derivative (flat pieces): finite differences must give 0 too
+    flat = (yd == 0) & ~near_kink
+    rel = np.where(flat, np.abs(estimate), rel)
+    i = int(np.argmax(rel))
+    return GradientCheck(points=int(resolvable.sum() + flat.sum()),
+                         unresolvable=int((~resolvable & ~near_kink & ~flat).sum()),
+                         skipped_kinks=int(near_kink.sum()), max_relative_error=float(rel[i]),
+                         worst_input=f"x={xs[i]!r}")
+
+
+# ------------------------------------------------------------------ losses
+
+_PROBABILITIES = np.unique(np.concatenate([
+    [5e-324, 1e-300, 1e-100, 1e-20, 1e-8, 1e-3, 0.1, 0.25, 0.5, 0.75, 0.9, 1 - 1e-3, 1 - 1e-8,
+     1 - 2**-52, 1.0],
+    np.linspace(0.01, 0.99, 99),
+    np.logspace(-300, -1, 60),
+]))
+
+
+def _targets(entry: Entry) -> list[float]:
+    if entry.target_kind == "sign":
+        return [-1.0, 1.0]
+    if entry.domain == (0.0, 1.0) or entry.name == "binary_cross_entropy_with_logits":
+        return [0.0, 0.3, 1.0]
+    return [-1.5, 0.0, 0.3, 1.0, 1e4]
+
+
+def _elementwise_loss_certificate(entry: Entry, points: int) -> Certificate:
+    d = derive(entry)
+    p, t = entry.variables
+    defaults = entry.defaults
+    f_mp = _mp_function(entry.definition.subs(defaults), [p, t])
+    df_mp = _mp_function(sp.diff(entry.definition, p).subs(defaults), [p, t])
+    if entry.domain == (0.0, 1.0):
+        preds = _PROBABILITIES[(_PROBABILITIES > 0) & (_PROBABILITIES < 1)]
+    else:
+        preds = scalar_grid(max(points // 4, 200))
+    loss = getattr(numeric, entry.name)
+    grad = getattr(numeric, entry.name + "_grad")
+    rows = []
+    for tv in _targets(entry):
+        for pv in preds:
+            rows.append((float(pv), tv))
+    inputs = [f"pred={a!r}, target={b!r}" for a, b in rows]
+    refs_f = [reference(f_mp, r) for r in rows]
+    refs_d = [reference(df_mp, r) for r in rows]
+    yf, wf, yd, wd = [], [], [], []
+    for a, b in rows:  # one element: N = 1, the loss is ℓ itself
+        out, w = _call(loss, np.array([a]), np.array([b]))
+        yf.append(out)
+        wf += w
+        out, w = _call(grad, np.array([a]), np.array([b]))
+        yd.append(out[0])
+        wd += w
+    m_f = _measure(entry.name, np.array(yf), refs_f, inputs, None, (), caught=sorted(set(wf)))
+    m_d = _measure(entry.name + "_grad", np.array(yd), refs_d, inputs, None, (),
+                   caught=sorted(set(wd)))
+    check = _fd_loss(entry)
+    return Certificate(entry.name, entry.kind, str(d.proof), str(d.code_proof), m_f, m_d, check,
+                       [])
+
+
+def _fd_loss(entry: Entry) -> GradientCheck:
+    rng = np.random.default_rng(7)
+    loss = getattr(numeric, entry.name)
+    grad = getattr(numeric, entry.name + "_grad")
+    shape = (4, 3)
+    if entry.domain == (0.0, 1.0):
+        pred = rng.uniform(0.05, 0.95, shape)
+        if entry.target_kind == "distribution":
+            pred /= pred.sum(axis=-1, keepdims=True)
+    else:
+        pred = rng.normal(0, 3, shape)
+    if entry.target_kind == "sign":
+        target = rng.choice([-1.0, 1.0], shape)
+    elif entry.target_kind == "distribution":
+        target = rng.dirichlet(np.ones(shape[-1]), shape[0])
+    else:
+        target = rng.uniform(0, 1, shape)
+    # keep away from kinks of piecewise losses
+    if entry.kinks:
+        margin = np.abs(pred * target - 1) if entry.name == "hinge" else np.abs(pred - target)
+        pred = np.where(margin < 0.05, pred + 0.2, pred)
+    analytic = grad(pred, target)
+    estimate, bound = fd_gradient(lambda v: float(loss(v, target)), pred)
+    scale = np.maximum(np.abs(analytic), 1e-300)
+    resolvable = bound <= 1e-9 * scale
+    rel = np.where(resolvable, np.abs(estimate - analytic) / scale, 0.0)
+    flat = analytic == 0
+    rel = np.where(flat, np.abs(estimate), rel)
+    i = int(np.argmax(rel))
+    return GradientCheck(int(resolvable.sum()), int((~resolvable).sum()), 0, float(rel.flat[i]),
+                         f"element {np.unravel_index(i, shape)} of a {shape} batch")
+
+
+# ------------------------------------------------------ vector maps, row losses
+
+
+def vector_rows(k: int = 3, count: int = 300, seed: int = 11) -> np.ndarray:
+    """Rows of logits: dominated, tied, huge (±700, ±1e4) and ordinary ones."""
+    rng = np.random.default_rng(seed)
+    magnitudes = np.array([0.0, 1e-8, 1.0, 20.0, 40.0, 100.0, 700.0, 1e4])
+    special = [[40.0, -0.5, 0.0], [-2.89, 0.0, -3.40], [700, -700, 0], [1e4, -1e4, 0],
+               [0.0, 0.0, 0.0], [1.0, 1.0, -1.0], [-745.0, -745.0, -750.0], [710.0, 709.78, 0]]
+    rows = [r[:k] + [0.0] * (k - len(r)) for r in special]
+    for _ in range(count - len(rows)):
+        rows.append(list(rng.choice(magnitudes, k) * rng.choice([-1.0, 1.0], k)
+                         + rng.normal(0, 1, k) * rng.choice([0.0, 1.0])))
+    return np.array(rows, dtype=np.float64)
+
+
+def _vector_certificate(entry: Entry, points: int) -> Certificate:
+    d = derive(entry)
+    k = 3
+    zsyms = sp.symbols(f"z1:{k + 1}", real=True)
+    gsyms = sp.symbols(f"g1:{k + 1}", real=True)
+    ysyms = sp.symbols(f"y1:{k + 1}", real=True)
+    var = entry.variable
+    comps = {var: zsyms, g: gsyms}
+    if len(entry.variables) > 1:
+        comps[entry.variables[1]] = ysyms
+    rows = vector_rows(k, max(points // 10, 60))
+    rng = np.random.default_rng(5)
+    if entry.kind == "vector_map":
+        outputs = [components(entry.definition, comps, i) for i in range(k)]
+        f_mps = [_mp_function(o, zsyms) for o in outputs]
+        vjp = [sum(gsyms[i] * sp.diff(outputs[i], zsyms[j]) for i in range(k)) for j in range(k)]
+        d_mps = [_mp_function(v, [*zsyms, *gsyms]) for v in vjp]
+        cot = rng.normal(0, 1, rows.shape)
+        fwd, wf = _call(getattr(numeric, entry.name), rows)
+        back, wd = _call(getattr(numeric, entry.name + "_vjp"), rows, cot)
+        refs_f, refs_d, yf, yd, inputs = [], [], [], [], []
+        for r, (zr, gr) in enumerate(zip(rows, cot)):
+            for j in range(k):
+                inputs.append(f"z={zr.tolist()}, g={np.round(gr, 3).tolist()}, component {j}")
+                refs_f.append(reference(f_mps[j], zr))
+                refs_d.append(reference(d_mps[j], [*zr, *gr]))
+                yf.append(fwd[r, j])
+                yd.append(back[r, j])
+        m_f = _measure(entry.name, np.array(yf), refs_f, inputs, None, (), caught=wf)
+        # the VJP is a difference g − ⟨g, s⟩: near its zeros only an absolute
+        # accuracy relative to the terms is meaningful
+        m_d = _measure_vjp(entry.name + "_vjp", np.array(yd), refs_d, inputs, rows, cot, wd)
+        check = _fd_vector(entry, rows[8:20], cot[8:20])
+    else:
+        ys = np.zeros_like(rows)
+        ys[np.arange(len(rows)), rng.integers(0, k, len(rows))] = 1.0
+        soft = rng.dirichlet(np.ones(k), len(rows) // 3)
+        ys[: len(soft)] = soft
+        if entry.domain == (0.0, 1.0):
+            rows = np.array([numeric.softmax(r / max(1.0, np.abs(r).max() / 30)) for r in rows])
+            rows = np.where(rows <= 0, 1e-300, rows)
+        loss = components(entry.definition, comps, 0)
+        f_mp = _mp_function(loss, [*zsyms, *ysyms])
+        d_mps = [_mp_function(sp.diff(loss, zsyms[j]), [*zsyms, *ysyms]) for j in range(k)]
+        refs_f, refs_d, yf, yd, inputs, inputs_d = [], [], [], [], [], []
+        fn, gn = getattr(numeric, entry.name), getattr(numeric, entry.name + "_grad")
+        wf, wd = [], []
+        for zr, yr in zip(rows, ys):
+            out, w = _call(fn, zr[None, :], yr[None, :])
+            wf += w
+            yf.append(out)
+            refs_f.append(reference(f_mp, [*zr, *yr]))
+            inputs.append(f"pred={zr.tolist()}, target={np.round(yr, 4).tolist()}")
+            grad_row, w = _call(gn, zr[None, :], yr[None, :])
+            wd += w
+            for j in range(k):
+                # the reference sums targets exactly as given; the rounded
+                # targets need not sum to 1, so use the general gradient
+                if entry.name == "softmax_cross_entropy":
+                    # the contract's targets sum to 1; rounded soft targets miss by
+                    # an ulp, so the reference is softmax(z) − y as the contract states
+                    ref = reference(_softmax_minus_target(k, j), [*zr, *yr])
+                else:
+                    ref = reference(d_mps[j], [*zr, *yr])
+                refs_d.append(ref)
+                yd.append(grad_row[0, j])
+                inputs_d.append(inputs[-1] + f", component {j}")
+        m_f = _measure(entry.name, np.array(yf), refs_f, inputs, None, (), caught=sorted(set(wf)))
+        m_d = _measure(entry.name + "_grad", np.array(yd), refs_d, inputs_d, None, (),
+                       caught=sorted(set(wd)))
+        check = _fd_loss(entry)
+    return Certificate(entry.name, entry.kind, str(d.proof), str(d.code_proof), m_f, m_d, check,
+                       [])
+
+
+def _softmax_minus_target(k: int, j: int) -> Callable:
+    def f(*args):
+        zs, ys = args[:k], args[k:]
+        return mpmath.exp(zs[j]) / mpmath.fsum(mpmath.exp(v) for v in zs) - ys[j]
+
+    return f
+
+
+def _measure_vjp(name, computed, refs, inputs, rows, cot, caught) -> Measurement:
+    """VJP components: ULPs, or absolute error ≤ 8·eps·Σ|g_i s_i| where the
+    difference g_j − ⟨g, s⟩ cancels (a condition of the problem, not the code)."""
+    m = _measure(name, computed, refs, inputs, None, (), caught=caught)
+    eps = float(np.finfo(np.float64).eps)
+    failures, worst, near = [], 0.0, 0
+    k = rows.shape[1]
+    for idx, (c, r) in enumerate(zip(computed, refs)):
+        err = ulp_error(float(c), r)
+        if err <= ULP_BOUND:
+            worst = max(worst, err)
+            continue
+        row = idx // k
+        s = numeric.softmax(rows[row])
+        scale = float(np.sum(np.abs(cot[row] * s)) + np.abs(cot[row]).max()) * float(
+            np.abs(s).max())
+        absolute = float(abs(r - float(c))) / (eps * max(scale, 1e-300))
+        near += 1
+        if absolute > ZERO_BOUND:
+            failures.append(f"{err:.3g} ULP ({absolute:.3g}·eps·scale) at {inputs[idx]}")
+    m.failures = failures[:20]
+    m.near_zero_points = near
+    return m
+
+
+def _fd_vector(entry: Entry, rows, cot) -> GradientCheck:
+    fn = getattr(numeric, entry.name)
+    vjp = getattr(numeric, entry.name + "_vjp")
+    worst, where, count, unresolved = 0.0, "", 0, 0
+    for zr, gr in zip(rows, cot):
+        analytic = vjp(zr, gr)
+        estimate, bound = fd_gradient(lambda v: float(np.dot(gr, fn(v))), zr)
+        for j in range(len(zr)):
+            if bound[j] > 1e-9 * abs(analytic[j]) and analytic[j] != 0:
+                unresolved += 1
+                continue
+            count += 1
+            rel = abs(estimate[j] - analytic[j]) / max(abs(analytic[j]), 1e-300)
+            if rel > worst:
+                worst, where = rel, f"z={zr.tolist()}, component {j}"
+    return GradientCheck(count, unresolved, 0, worst, where)
+
+
+# ------------------------------------------------------------------ driver
+
+
+@lru_cache(maxsize=None)
+def _certify(name: str, points: int) -> Certificate:
+    entry = get(name)
+    if entry.kind == "activation":
+        cert = _activation_certificate(entry, points)
+    elif entry.kind == "vector_map" or entry.reduction == "mean_rows":
+        cert = _vector_certificate(entry, points)
+    else:
+        cert = _elementwise_loss_certificate(entry, points)
+    for m in [cert.forward, cert.derivative, *cert.float32]:
+        for failure in m.failures[:3]:
+            cert.exceptions.append(f"{m.function}: {failure}")
+    if not cert.gradient_check.passed:
+        cert.exceptions.append(
+            f"finite differences: relative error {cert.gradient_check.max_relative_error:.3g} "
+            f"at {cert.gradient_check.worst_input}")
+    return cert
+
+
+def certify(name: str, *, points: int = 3000) -> Certificate:
+    """The certificate of one catalogue entry (cached per ``points``)."""
+    return _certify(name, points)
+
+
+def _certify_in_worker(args: tuple[str, int]) -> Certificate:
+    return certify(args[0], points=args[1])
+
+
+def verify(names: Sequence[str] | None = None, *, points: int = 3000,
+           jobs: int = 1) -> list[Certificate]:
+    """Certificates for ``names`` (every catalogue entry when ``None``), computed
+    in ``jobs`` processes."""
+    chosen = list(names) if names else [e.name for e in ENTRIES]
+    for n in chosen:
+        get(n)  # unknown names fail before any work
+    if jobs > 1 and len(chosen) > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            return pool.map(_certify_in_worker, [(n, points) for n in chosen], chunksize=1)
+    return [certify(n, points=points) for n in chosen]
+
+
+def certificate_table(certificates: Sequence[Certificate]) -> str:
+    """A plain-text table of certificates, one row per entry."""
+    header = (f"{'name':34} {'proof':9} {'max ULP f':>10} {'max ULP df':>10} "
+              f"{'f32 ULP':>8} {'FD rel err':>10} {'near-0 pts':>10}  status")
+    lines = [header, "-" * len(header)]
+    for c in certificates:
+        f32 = max((m.max_ulp for m in c.float32), default=float("nan"))
+        near = c.forward.near_zero_points + c.derivative.near_zero_points
+        lines.append(
+            f"{c.name:34} {c.proof.split(':')[0]:9} {c.forward.max_ulp:10.3g} "
+            f"{c.derivative.max_ulp:10.3g} {f32:8.3g} "
+            f"{c.gradient_check.max_relative_error:10.2g} {near:10d}  "
+            f"{'ok' if c.passed else 'EXCEPTION'}")
+    failed = [c for c in certificates if not c.passed]
+    if failed:
+        lines.append("")
+        lines.append("Measured exceptions:")
+        for c in failed:
+            for e in c.exceptions:
+                lines.append(f"  {c.name}: {e}")
+    return "\n".join(lines)
+
+
+def certificates_json(certificates: Sequence[Certificate]) -> str:
+    """Certificates as JSON text."""
+    return json.dumps([c.to_dict() for c in certificates], indent=2, default=str)
+
+
+__all__ = ["Certificate", "Measurement", "GradientCheck", "certify", "verify",
+           "certificate_table", "certificates_json", "scalar_grid", "reference",
+           "ULP_BOUND", "FD_BOUND", "N"]

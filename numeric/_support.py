@@ -1,0 +1,62 @@
+"""Input handling shared by the generated functions (NumPy only).
+
+Everything after the marker line below is copied verbatim into standalone
+modules written by ``nnderive codegen -o FILE``.
+"""
+
+import numpy as np
+
+# --- support functions ---
+
+
+def _float_array(x):
+    """x as a floating array: float32 and float64 kept, everything else float64."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f" or x.dtype.itemsize > 8:
+        x = x.astype(np.float64)
+    return x
+
+
+def _like(value, x):
+    """value with x's dtype and shape; a 0-d result becomes a NumPy scalar."""
+    value = np.asarray(value)
+    if value.dtype != x.dtype:
+        value = value.astype(x.dtype)
+    if value.shape != x.shape:
+        value = np.broadcast_to(value, x.shape).copy()
+    return value[()] if value.ndim == 0 else value
+
+
+def _same_shape(name, a, b):
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name}: shapes {a.shape} and {b.shape} differ; both arguments must have the same shape"
+        )
+
+
+def _loss_inputs(name, pred, target, rows):
+    """pred and target as arrays of pred's dtype and the same shape."""
+    pred = _float_array(pred)
+    target = np.asarray(target)
+    if target.dtype != pred.dtype:
+        target = target.astype(pred.dtype)
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"{name}: pred has shape {pred.shape} but target has shape {target.shape}; "
+            "they must be the same"
+        )
+    if pred.size == 0:
+        raise ValueError(f"{name}: empty input of shape {pred.shape}")
+    if rows and pred.ndim == 0:
+        raise ValueError(f"{name}: needs at least one axis (classes on the last axis)")
+    return pred, target
+
+
+def _terms(pred, rows):
+    """N, the number of terms in the mean: rows for row losses, else elements."""
+    return pred.size // pred.shape[-1] if rows else pred.size
+
+
+def _mean(values, n, pred):
+    """Σ values / n, as a scalar of pred's dtype."""
+    return pred.dtype.type(np.sum(values, dtype=pred.dtype) / n)

@@ -1,0 +1,83 @@
+"""Finite-difference derivatives: the independent check of every gradient.
+
+Central differences extrapolated with Richardson's method: with
+D(h) = (f(x+h) − f(x−h))/2h, the estimate (4·D(h/2) − D(h))/3 has truncation
+error O(h⁴); the step is chosen per point, h = 2⁻¹⁰·max(1, |x|), and rounded
+so that x ± h is exact.  Besides the estimate, each function returns a bound
+on its rounding error, eps·|f(x)|/h, so a caller can tell an error of the
+derivative from a point where finite differences cannot resolve it (e.g.
+sigmoid'(30) ≈ 9e−14 next to sigmoid(30) ≈ 1).
+
+Examples
+--------
+>>> import numpy as np
+>>> d, bound = derivative(np.sin, np.array([0.0, 1.0]))
+>>> np.allclose(d, np.cos([0.0, 1.0]), rtol=1e-11)
+True
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["derivative", "gradient", "STEP_FRACTION"]
+
+#: step as a fraction of max(1, |x|)
+STEP_FRACTION = 2.0**-10
+
+
+def _steps(x: np.ndarray) -> np.ndarray:
+    h = STEP_FRACTION * np.maximum(1.0, np.abs(x))
+    return (x + h) - x  # exactly representable
+
+
+def derivative(f: Callable[[np.ndarray], np.ndarray], x) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise derivative of a vectorised ``f`` at ``x`` (float64).
+
+    Returns
+    -------
+    estimate, rounding_bound : ndarray
+        The Richardson-extrapolated central difference, and the size of the
+        rounding error it may carry.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    h = _steps(x)
+    d1 = (f(x + h) - f(x - h)) / (2 * h)
+    d2 = (f(x + h / 2) - f(x - h / 2)) / h
+    estimate = (4 * d2 - d1) / 3
+    bound = 4 * np.finfo(np.float64).eps * np.abs(f(x)) / h
+    return estimate, bound
+
+
+def gradient(f: Callable[[np.ndarray], float], x) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient of a scalar function of an array, one element at a time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g, _ = gradient(lambda v: float(np.sum(v**3)), np.array([1.0, 2.0]))
+    >>> np.round(g, 9).tolist()
+    [3.0, 12.0]
+    """
+    x = np.array(x, dtype=np.float64)
+    estimate = np.empty_like(x)
+    bound = np.empty_like(x)
+    flat_x, flat_e, flat_b = x.reshape(-1), estimate.reshape(-1), bound.reshape(-1)
+    f0 = abs(f(x))
+    for i in range(flat_x.size):
+        xi = flat_x[i]
+        h = float(_steps(np.array(xi)))
+
+        def at(offset: float) -> float:
+            flat_x[i] = xi + offset
+            value = f(x)
+            flat_x[i] = xi
+            return value
+
+        d1 = (at(h) - at(-h)) / (2 * h)
+        d2 = (at(h / 2) - at(-h / 2)) / h
+        flat_e[i] = (4 * d2 - d1) / 3
+        flat_b[i] = 4 * np.finfo(np.float64).eps * f0 / h
+    return estimate, bound

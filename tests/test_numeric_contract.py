@@ -1,0 +1,125 @@
+"""The public contract of ``numeric``: names, dtypes, shapes, bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import numeric
+from derive.catalogue import ENTRIES
+from derive.codegen import contract_names
+
+ROOT = Path(__file__).resolve().parent.parent
+ACTIVATIONS = [e.name for e in ENTRIES if e.kind == "activation"]
+LOSSES = [e for e in ENTRIES if e.kind == "loss"]
+
+
+def test_every_contract_name_is_exported():
+    for entry in ENTRIES:
+        for name in contract_names(entry):
+            assert callable(getattr(numeric, name)), name
+    assert callable(numeric.dense) and callable(numeric.dense_backward)
+
+
+def test_import_numeric_does_not_import_sympy():
+    code = "import sys, numeric; sys.exit(1 if 'sympy' in sys.modules or 'derive' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_numeric_never_imports_derive():
+    import re
+
+    for path in (ROOT / "numeric").glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"^\s*(import derive|from derive[ .])", text, re.M), path.name
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_dtypes_and_shapes(name, dtype):
+    x = np.linspace(-3, 3, 24, dtype=dtype).reshape(2, 3, 4)
+    f, df, both = (getattr(numeric, n) for n in (name, name + "_grad", name + "_and_grad"))
+    y, dy = both(x)
+    for out in (f(x), df(x), y, dy):
+        assert out.dtype == dtype and out.shape == x.shape
+    np.testing.assert_array_equal(y, f(x))
+    np.testing.assert_array_equal(dy, df(x))
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_accepts_python_scalars(name):
+    value = getattr(numeric, name)(0.5)
+    assert np.ndim(value) == 0 and isinstance(float(value), float)
+    assert np.ndim(getattr(numeric, name + "_grad")(1)) == 0
+
+
+def test_relu_family_conventions_at_kinks():
+    # as PyTorch: relu'(0) = 0, leaky_relu'(0) = alpha, elu'(0) = alpha,
+    # hardsigmoid'(±3) = 0, hardtanh'(±1) = 0
+    assert numeric.relu_grad(0.0) == 0.0
+    assert numeric.leaky_relu_grad(0.0) == pytest.approx(0.01)
+    assert numeric.leaky_relu_grad(0.0, alpha=0.2) == pytest.approx(0.2)
+    assert numeric.elu_grad(0.0) == 1.0 and numeric.elu_grad(0.0, alpha=0.5) == 0.5
+    assert numeric.selu_grad(0.0) == pytest.approx(1.0507009873554805 * 1.6732632423543772)
+    np.testing.assert_array_equal(numeric.hard_sigmoid_grad([-3.0, 3.0, 0.0]), [0, 0, 1 / 6])
+    np.testing.assert_array_equal(numeric.hard_tanh_grad([-1.0, 1.0, 0.0]), [0, 0, 1])
+    assert numeric.mae_grad(np.array([1.0]), np.array([1.0]))[0] == 0.0
+    assert numeric.hinge_grad(np.array([1.0]), np.array([1.0]))[0] == 0.0
+
+
+def test_vector_maps_over_last_axis():
+    z = np.array([[-2.89, 0.0, -3.40], [1.0, 2.0, 3.0]])
+    s = numeric.softmax(z)
+    np.testing.assert_allclose(s.sum(axis=-1), 1.0)
+    assert int(np.argmax(s[0])) == 1
+    np.testing.assert_allclose(numeric.log_softmax(z), np.log(s))
+    g = np.array([[1.0, -2.0, 0.5], [0.0, 1.0, 0.0]])
+    jac = np.stack([np.diag(r) - np.outer(r, r) for r in s])
+    np.testing.assert_allclose(numeric.softmax_vjp(z, g), np.einsum("bi,bij->bj", g, jac))
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
+        numeric.softmax_vjp(z, g.T)
+
+
+@pytest.mark.parametrize("entry", LOSSES, ids=lambda e: e.name)
+def test_loss_shape_mismatch_names_both_shapes(entry):
+    loss, grad = getattr(numeric, entry.name), getattr(numeric, entry.name + "_grad")
+    pred, target = np.full((4, 3), 0.3), np.full((3, 4), 0.3)
+    for fn in (loss, grad):
+        with pytest.raises(ValueError, match=r"\(4, 3\).*\(3, 4\)"):
+            fn(pred, target)
+
+
+@pytest.mark.parametrize("entry", LOSSES, ids=lambda e: e.name)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_loss_dtypes(entry, dtype):
+    pred = np.full((4, 3), 0.3, dtype=dtype)
+    target = np.eye(4, 3, dtype=dtype) if entry.target_kind != "sign" else np.ones((4, 3), dtype)
+    value = getattr(numeric, entry.name)(pred, target)
+    grad = getattr(numeric, entry.name + "_grad")(pred, target)
+    assert np.ndim(value) == 0 and value.dtype == dtype
+    assert grad.shape == pred.shape and grad.dtype == dtype
+
+
+def test_loss_means():
+    pred, target = np.array([[1.0, 2.0], [3.0, 5.0]]), np.zeros((2, 2))
+    assert numeric.mse(pred, target) == pytest.approx((1 + 4 + 9 + 25) / 4)
+    np.testing.assert_allclose(numeric.mse_grad(pred, target), 2 * pred / 4)
+    logits, onehot = np.array([[-2.89, 0.0, -3.40]]), np.array([[0.0, 1.0, 0.0]])
+    p = np.exp(logits) / np.exp(logits).sum()
+    assert numeric.softmax_cross_entropy(logits, onehot) == pytest.approx(-np.log(p[0, 1]))
+    np.testing.assert_allclose(numeric.softmax_cross_entropy_grad(logits, onehot), p - onehot)
+
+
+def test_dense_layer():
+    rng = np.random.default_rng(0)
+    x, W, b = rng.normal(size=(5, 3)), rng.normal(size=(4, 3)), rng.normal(size=4)
+    np.testing.assert_allclose(numeric.dense(x, W, b), x @ W.T + b)
+    g = rng.normal(size=(5, 4))
+    dx, dW, db = numeric.dense_backward(x, W, g)
+    np.testing.assert_allclose(dx, g @ W)
+    np.testing.assert_allclose(dW, g.T @ x)
+    np.testing.assert_allclose(db, g.sum(0))
+    with pytest.raises(ValueError, match=r"\(4, 2\).*\(5, 3\)"):
+        numeric.dense(x, W[:, :2], b)

@@ -74,7 +74,9 @@ def _plain(expr: sp.Expr) -> sp.Expr:
     """Primitives and numerical functions rewritten into exp/log/erf."""
     from sympy.codegen.cfunctions import expm1, log1p
 
-    expr = expand_primitives(expr)
+    from .stabilize import ratio
+
+    expr = expand_primitives(expr).replace(ratio, lambda a, b: a / b)
     return expr.replace(expm1, lambda u: sp.exp(u) - 1).replace(log1p, lambda u: sp.log(1 + u))
 
 

@@ -32,7 +32,7 @@ Examples
 >>> get("sigmod")
 Traceback (most recent call last):
 ...
-derive.catalogue.UnknownNameError: unknown function 'sigmod'; did you mean 'sigmoid'?
+derive.catalogue.UnknownNameError: unknown function 'sigmod'; did you mean 'sigmoid' or 'log_sigmoid' or 'hard_sigmoid'?
 """
 
 from __future__ import annotations
@@ -209,6 +209,9 @@ ENTRIES: tuple[Entry, ...] = (
         "softsign", "activation", "softsign x/(1 + |x|)",
         definition=x / (1 + Abs(x)), variables=(x,),
         textbook=1 / (1 + Abs(x)) ** 2,
+        conventions="softsign'(0) = 1; the second derivative jumps at 0, so finite "
+                    "differences skip it",
+        kinks=(0.0,),
         reference="Bergstra et al. (2009); Glorot & Bengio (2010)",
     ),
     Entry(

@@ -55,9 +55,20 @@ class StablePrinter(NumPyPrinter):
             return f"_{kernel}({args})"
         return super()._print_Function(expr)
 
+    def _print_ratio(self, expr):
+        a, b = expr.args
+        return f"({self._print(a)})/{self._print(b)}"
+
+    def _print_erfc(self, expr):
+        # the nnderive primitive erfc (which never rewrites erfc(-u)) shares
+        # SymPy's class name
+        return self._print_Function(expr)
+
     def _print__Clip(self, expr):
         value, lo, hi = expr.args
         text = self._print(value)
+        if lo.free_symbols or hi.free_symbols:
+            return f"np.clip({text}, {self._print(lo)}, {self._print(hi)})"
         if lo != -sp.oo:
             text = f"np.maximum({text}, {self._print(lo)})"
         if hi != sp.oo:
@@ -82,7 +93,8 @@ class StablePrinter(NumPyPrinter):
         if e == -1:
             return f"1/{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])}"
         if e.is_Integer and e < 0:
-            return f"1/{self._print(sp.Pow(base, -e))}"
+            # (1/u)**n underflows quietly where 1/u**n would overflow first
+            return f"(1/{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])})**{-e}"
         if e == sp.S.Half:
             return f"np.sqrt({self._print(base)})"
         return super()._print_Pow(expr, rational=rational)
@@ -146,9 +158,27 @@ def clip_branches(expr: sp.Expr) -> sp.Expr:
         return expr
     if isinstance(expr, sp.Piecewise):
         pieces = [(clip_branches(e), c) for e, c in expr.args]
-        return sp.Piecewise(*[(_clip_to_region(e, _region(pieces, i)), c)
+        return sp.Piecewise(*[(_clip_bounded(_clip_to_region(e, _region(pieces, i)), c), c)
                               for i, (e, c) in enumerate(pieces)], evaluate=False)
     return expr.func(*[clip_branches(a) for a in expr.args])
+
+
+def _clip_bounded(value: sp.Expr, cond) -> sp.Expr:
+    """In a branch taken where |E| ≤ c, evaluate E clipped to [−c, c], so that
+    the branch cannot overflow where it is not taken (Huber's (ŷ − y)²/2 at
+    ŷ = 1e300)."""
+    if not isinstance(cond, (sp.LessThan, sp.StrictLessThan, sp.GreaterThan,
+                             sp.StrictGreaterThan)):
+        return value
+    small, big = (cond.lhs, cond.rhs) if isinstance(cond, (sp.LessThan, sp.StrictLessThan)) \
+        else (cond.rhs, cond.lhs)
+    if not isinstance(small, sp.Abs) or big.has(sp.Abs):
+        return value
+    inner = small.args[0]
+    if not value.has(inner) and not value.has(-inner):
+        return value
+    clipped = _Clip(inner, -big, big)
+    return value.xreplace({inner: clipped, -inner: -clipped})
 
 
 def _fold_constants(expr: sp.Expr) -> sp.Expr:
@@ -399,3 +429,67 @@ def committed_modules() -> dict[str, str]:
 
 __all__ = ["generate_module", "committed_modules", "contract_names", "entry_source",
            "StablePrinter", "HEADER", "GENERATED_MODULES", "Derived", "primitives"]
+
+
+def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *,
+                      derivative: bool = False, doc: str | None = None) -> str:
+    """Standalone NumPy source of one function of a user's expression.
+
+    The expression goes through :func:`derive.stabilize.stabilize` first, so the
+    code uses the same stable primitives as the catalogue.  With
+    ``derivative=True`` a second function ``NAME_grad`` returns the derivatives
+    with respect to each variable (a tuple when there are several).
+
+    Examples
+    --------
+    >>> from sympy import Symbol, exp, log
+    >>> x = Symbol("x", real=True)
+    >>> source = expression_source("f", log(1 + exp(x)), [x])
+    >>> "_softplus(x)" in source
+    True
+    """
+    from .stabilize import stabilize
+
+    names = [v.name for v in variables]
+    body = []
+    kernels: set[str] = set()
+    forward = _fold_constants(stabilize(expr))
+    lines, texts, used = _print_block([forward])
+    kernels |= used
+    formula = _formula_text(expr)
+    args = ", ".join(names)
+    setup = [f"    {n} = _float_array({n})" for n in names]
+    body.append("\n".join([f"def {name}({args}):", f'    """{doc or formula}\n\n    f = {formula}\n    """',
+                           *setup, *lines, f"    return _like({texts[0]}, {names[0]})"]))
+    if derivative:
+        grads = [_fold_constants(stabilize(sp.diff(expr, v))) for v in variables]
+        lines, texts, used = _print_block(grads)
+        kernels |= used
+        result = ", ".join(f"_like({t}, {names[0]})" for t in texts)
+        body.append("\n".join([f"def {name}_grad({args}):",
+                               f'    """Derivatives of {name} with respect to {args}."""',
+                               *setup, *lines, f"    return {result}"]))
+    parts = [HEADER.replace("derive/catalogue.py", "a user expression"), "import numpy as np", "",
+             _support_source(), "", _kernel_source(kernels) if kernels else "", "",
+             "\n\n\n".join(body)]
+    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(parts)) + "\n"
+
+
+def compile_expression(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
+                       derivative: bool = False):
+    """The function (and, with ``derivative=True``, its gradient) that
+    :func:`expression_source` prints, compiled.  Only generated source is
+    executed, never a user's string.
+
+    Examples
+    --------
+    >>> from sympy import Symbol, exp, log
+    >>> x = Symbol("x", real=True)
+    >>> f = compile_expression(log(1 + exp(x)), [x])
+    >>> float(f(1000.0))
+    1000.0
+    """
+    source = expression_source("f", expr, variables, derivative=derivative)
+    namespace: dict = {}
+    exec(compile(source, "<nnderive generated>", "exec"), namespace)  # noqa: S102 - our own code
+    return (namespace["f"], namespace["f_grad"]) if derivative else namespace["f"]

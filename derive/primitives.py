@@ -56,6 +56,9 @@ class Primitive(Function):
     def _eval_rewrite_as_exp(self, *args, **kwargs):
         return self.definition()
 
+    def _eval_evalf(self, prec):
+        return self.definition().evalf(sp.core.evalf.prec_to_dps(prec))
+
 
 class sigmoid(Primitive):
     r"""Logistic sigmoid :math:`\sigma(x) = 1/(1 + e^{-x})`."""

@@ -281,6 +281,34 @@ def _expand_if_cancels(node):
     return None
 
 
+def _linear_through_zero(node):
+    # x/6 + 1/2 -> (x + 3)/6: x + 3 is exact near x = -3 (Sterbenz), so the
+    # value near the zero keeps its digits
+    if isinstance(node, Add) and len(node.args) == 2:
+        const = [a for a in node.args if a.is_Rational]
+        other = [a for a in node.args if not a.is_Rational]
+        if len(const) == 1 and len(other) == 1:
+            coeff, var = other[0].as_coeff_Mul()
+            if isinstance(var, sp.Symbol) and coeff.is_Rational and coeff not in (1, -1):
+                shift = const[0] / coeff
+                if shift.is_Integer and (1 / coeff).is_Integer:
+                    return ratio(var + shift, 1 / coeff)
+    return None
+
+
+class ratio(sp.Function):
+    """``a/b`` kept as one division (SymPy would distribute ``(x + 3)/6``)."""
+
+    is_real = True
+
+    def _eval_rewrite_as_exp(self, *args, **kwargs):
+        return self.args[0] / self.args[1]
+
+    def _latex(self, printer, exp=None):
+        a, b = (printer._print(v) for v in self.args)
+        return rf"\frac{{{a}}}{{{b}}}"
+
+
 def _c_sigmoid_neg(c, u):
     return c * sigmoid(-u)
 
@@ -332,6 +360,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
     Rule("log1p", "log(1 + u) → log1p(u)", "1 + u rounds away u when |u| < 1e−16",
          _log_one_plus),
     Rule("xlogy", "a·log(b) → xlogy(a, b)", "0·log 0 is 0, not NaN", _times_log),
+    Rule("linear_zero", "x/c + d → (x + c·d)/c", "x + c·d is exact next to the zero",
+         _linear_through_zero),
 )
 
 #: every rule, in the order they are tried at each node
@@ -385,8 +415,8 @@ def recognize(expr: sp.Expr) -> sp.Expr:
 
     >>> from sympy import Symbol, exp
     >>> x = Symbol("x", real=True)
-    >>> recognize(exp(-x) / (1 + exp(-x))**2)
-    sigmoid(x)*sigmoid(-x)
+    >>> recognize(x / (1 + exp(-x)))
+    x*sigmoid(x)
     """
     return _bottom_up(sp.sympify(expr), RECOGNITION_RULES, None)
 
@@ -418,4 +448,4 @@ def stabilize(expr: sp.Expr, applied: list[str] | None = None) -> sp.Expr:
     return _bottom_up(expr, RULES, applied)
 
 
-__all__ = ["Rule", "RULES", "RECOGNITION_RULES", "NUMERICAL_RULES", "stabilize", "recognize"]
+__all__ = ["ratio", "Rule", "RULES", "RECOGNITION_RULES", "NUMERICAL_RULES", "stabilize", "recognize"]

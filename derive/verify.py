@@ -278,6 +278,23 @@ def _measure(name: str, computed: np.ndarray, refs: list, inputs: list[str],
     )
 
 
+def _warnings_where_finite(fn: Callable, xs: np.ndarray, refs: list, caught: list[str]) -> list[str]:
+    """Keep a warning only if it is raised at a point whose true value is finite
+    (an overflow warning where the true value overflows is the right answer)."""
+    if not caught:
+        return caught
+    big = float(np.finfo(np.float64).max)
+    found = set()
+    for x, r in zip(xs, refs):
+        if mpmath.isnan(r) or abs(r) > big:
+            continue
+        _, w = _call(fn, np.array([x]))
+        found.update(f"{message} (at x={x!r})" for message in w)
+        if len(found) >= 3:
+            break
+    return sorted(found)
+
+
 def _call(fn: Callable, *args):
     # NumPy's default error state: overflow, division by zero and invalid
     # operations warn; underflow (to a subnormal or 0) is how float64 works.
@@ -307,6 +324,8 @@ def _activation_certificate(entry: Entry, points: int) -> Certificate:
     zd = _interior_zeros(df_mp, xs, refs_d)
     yf, wf = _call(forward, xs)
     yd, wd = _call(grad, xs)
+    wf = _warnings_where_finite(forward, xs, refs_f, wf)
+    wd = _warnings_where_finite(grad, xs, refs_d, wd)
     m_f = _measure(entry.name, yf, refs_f, inputs, xs, zf, caught=wf)
     m_d = _measure(entry.name + "_grad", yd, refs_d, inputs, xs, zd, caught=wd)
     # the combined function must agree with the separate ones
@@ -396,13 +415,14 @@ def _elementwise_loss_certificate(entry: Entry, points: int) -> Certificate:
     refs_f = [reference(f_mp, r) for r in rows]
     refs_d = [reference(df_mp, r) for r in rows]
     yf, wf, yd, wd = [], [], [], []
-    for a, b in rows:  # one element: N = 1, the loss is ℓ itself
+    big = float(np.finfo(np.float64).max)
+    for (a, b), rf, rd in zip(rows, refs_f, refs_d):  # one element: N = 1, the loss is ℓ
         out, w = _call(loss, np.array([a]), np.array([b]))
         yf.append(out)
-        wf += w
+        wf += [f"{m} (at pred={a!r}, target={b!r})" for m in w if abs(rf) <= big]
         out, w = _call(grad, np.array([a]), np.array([b]))
         yd.append(out[0])
-        wd += w
+        wd += [f"{m} (at pred={a!r}, target={b!r})" for m in w if abs(rd) <= big]
     m_f = _measure(entry.name, np.array(yf), refs_f, inputs, None, (), caught=sorted(set(wf)))
     m_d = _measure(entry.name + "_grad", np.array(yd), refs_d, inputs, None, (),
                    caught=sorted(set(wd)))

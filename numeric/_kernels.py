@@ -76,9 +76,10 @@ def erfc(x):
 
 def _exact_square(x):
     """x² as hi + lo with hi = fl(x²) (Dekker's product; float64)."""
+    # beyond 1e150, x² overflows: e^{-x²/2} is 0 there, and so it stays clipped
+    x = np.where(np.abs(x) < 1e150, x, 1e150)
     hi = x * x
     split = x * 134217729.0
-    split = np.where(np.isfinite(split), split, 0.0)
     xh = split - (split - x)
     xl = x - xh
     lo = ((xh * xh - hi) + 2 * xh * xl) + xl * xl

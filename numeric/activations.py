@@ -528,6 +528,8 @@ def softsign(x):
 
     f(x) = x/(Abs(x) + 1)
 
+Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differences skip it.
+
     Parameters
     ----------
     x : array_like
@@ -541,12 +543,14 @@ def softsign_grad(x):
 
     f'(x) = (Abs(x) + 1)^(-2)
 
+Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differences skip it.
+
     Parameters
     ----------
     x : array_like
     """
     x = _float_array(x)
-    return _like(1/(np.abs(x) + 1)**2, x)
+    return _like((1/(np.abs(x) + 1))**2, x)
 
 
 def softsign_and_grad(x):
@@ -561,7 +565,7 @@ def softsign_and_grad(x):
     """
     x = _float_array(x)
     t0 = np.abs(x) + 1
-    return _like(x/t0, x), _like(1/t0**2, x)
+    return _like(x/t0, x), _like((1/t0)**2, x)
 
 
 def silu(x):
@@ -660,7 +664,7 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     x : array_like
     """
     x = _float_array(x)
-    return _like(np.where((x <= -3), 0, np.where((x >= 3), 1, (1/6)*x + 1/2)), x)
+    return _like(np.where((x <= -3), 0, np.where((x >= 3), 1, (x + 3)/6)), x)
 
 
 def hard_sigmoid_grad(x):
@@ -691,7 +695,7 @@ def hard_sigmoid_and_grad(x):
     x = _float_array(x)
     t0 = (x <= -3)
     t1 = (x >= 3)
-    return _like(np.where(t0, 0, np.where(t1, 1, (1/6)*x + 1/2)), x), _like(np.where(t0 | t1, 0, 1/6), x)
+    return _like(np.where(t0, 0, np.where(t1, 1, (x + 3)/6)), x), _like(np.where(t0 | t1, 0, 1/6), x)
 
 
 def hard_tanh(x):

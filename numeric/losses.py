@@ -121,7 +121,7 @@ Convention: delta = 1 and mean over every element (as PyTorch's HuberLoss).
     N = _terms(pred, rows=False)
     t0 = pred - target
     t1 = np.abs(t0)
-    return _mean(np.where((delta >= t1), (1/2)*t0**2, delta*(-1/2*delta + t1)), N, pred)
+    return _mean(np.where((delta >= t1), (1/2)*np.clip(t0, -delta, delta)**2, delta*(-1/2*delta + t1)), N, pred)
 
 
 def huber_grad(pred, target, delta=1.0):
@@ -140,7 +140,7 @@ Convention: delta = 1 and mean over every element (as PyTorch's HuberLoss).
     pred, target = _loss_inputs('huber', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred - target
-    return _like(np.where((delta >= np.abs(t0)), t0, delta*np.sign(t0))/N, pred)
+    return _like(np.where((delta >= np.abs(t0)), np.clip(t0, -delta, delta), delta*np.sign(t0))/N, pred)
 
 
 def binary_cross_entropy(pred, target):

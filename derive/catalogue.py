@@ -101,6 +101,10 @@ class Entry:
     target_kind: Literal["any", "binary", "sign", "distribution"] = "any"
     reference: str = ""
     tags: tuple[str, ...] = field(default=())
+    #: beyond ±grad_clip the derivative equals its value at ±grad_clip in
+    #: float64; codegen clips there so that overflowing polynomial factors
+    #: (x³ at 1e300) never meet a vanishing one (0·inf = NaN)
+    grad_clip: float | None = None
 
     @property
     def defaults(self) -> dict[sp.Symbol, sp.Expr]:
@@ -196,6 +200,7 @@ ENTRIES: tuple[Entry, ...] = (
         + x / 2 * (1 - tanh(_gelu_c * (x + _gelu_k * x**3)) ** 2)
         * _gelu_c * (1 + 3 * _gelu_k * x**2),
         conventions="the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and PyTorch",
+        grad_clip=1e10,
         reference="Hendrycks & Gimpel (2016), eq. for the tanh approximation",
     ),
     Entry(

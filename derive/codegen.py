@@ -107,6 +107,15 @@ class StablePrinter(NumPyPrinter):
 
     def _print_Piecewise(self, expr):
         pieces = list(expr.args)
+        if len(pieces) == 2 and pieces[1][1] is sp.true:
+            (value, cond), (other, _) = pieces
+            # max(v, 0): one pass, and NaN stays NaN
+            if other == 0 and isinstance(cond, sp.StrictGreaterThan) and cond.rhs == 0 \
+                    and cond.lhs == value:
+                return f"np.maximum({self._print(value)}, 0)"
+            # an indicator: the boolean array, cast to the input's dtype by the caller
+            if value == 1 and other == 0:
+                return self._print(cond)
         text = self._print(pieces[-1][0])
         for value, cond in reversed(pieces[:-1]):
             text = f"np.where({self._print(cond)}, {self._print(value)}, {text})"
@@ -231,6 +240,9 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     rename = _code_symbols(entry)
     forward = _fold_constants(d.forward_code.xreplace(rename))
     gradient = _fold_constants(d.derivative_code.xreplace(rename))
+    if entry.grad_clip is not None:
+        var = rename[entry.variable]
+        gradient = gradient.xreplace({var: _Clip(var, -entry.grad_clip, entry.grad_clip)})
     definition = _formula_text(entry.definition.xreplace(rename))
     textbook = _formula_text(d.textbook.xreplace(rename))
     params = "".join(

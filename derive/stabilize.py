@@ -309,6 +309,18 @@ class ratio(sp.Function):
         return rf"\frac{{{a}}}{{{b}}}"
 
 
+def _log_ratio(node):
+    # xlogy(a, b) - xlogy(a, c) -> xlog1py(a, (b - c)/c): b - c is exact when
+    # b ≈ c, so log(b/c) keeps its digits instead of two nearly equal logs cancelling
+    def combine(p, q):
+        if isinstance(p, xlogy) and isinstance(-q, xlogy) and p.args[0] == (-q).args[0]:
+            b, c = p.args[1], (-q).args[1]
+            return xlog1py(p.args[0], (b - c) / c)
+        return None
+
+    return _pair_rewrite(node, combine)
+
+
 def _c_sigmoid_neg(c, u):
     return c * sigmoid(-u)
 
@@ -360,6 +372,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
     Rule("log1p", "log(1 + u) → log1p(u)", "1 + u rounds away u when |u| < 1e−16",
          _log_one_plus),
     Rule("xlogy", "a·log(b) → xlogy(a, b)", "0·log 0 is 0, not NaN", _times_log),
+    Rule("log_ratio", "a·log b − a·log c → a·log1p((b − c)/c)",
+         "the two logarithms nearly cancel when b ≈ c (KL divergence)", _log_ratio),
     Rule("linear_zero", "x/c + d → (x + c·d)/c", "x + c·d is exact next to the zero",
          _linear_through_zero),
 )

@@ -197,7 +197,7 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     x : array_like
     """
     x = _float_array(x)
-    return _like(np.where((x > 0), x, 0), x)
+    return _like(np.maximum(x, 0), x)
 
 
 def relu_grad(x):
@@ -212,7 +212,7 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     x : array_like
     """
     x = _float_array(x)
-    return _like(np.where((x > 0), 1, 0), x)
+    return _like((x > 0), x)
 
 
 def relu_and_grad(x):
@@ -227,7 +227,7 @@ def relu_and_grad(x):
     """
     x = _float_array(x)
     t0 = (x > 0)
-    return _like(np.where(t0, x, 0), x), _like(np.where(t0, 1, 0), x)
+    return _like(np.where(t0, x, 0), x), _like(t0, x)
 
 
 def leaky_relu(x, alpha=0.01):
@@ -459,8 +459,9 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     x : array_like
     """
     x = _float_array(x)
-    t0 = x**3
-    return _like(0.3989422804014327*x*((26829/200000)*x**2 + 1)*_sech2(0.035677408136300125*t0 + 0.7978845608028654*x) + _sigmoid(0.07135481627260025*t0 + 1.5957691216057308*x), x)
+    t0 = np.minimum(np.maximum(x, -10000000000.0), 10000000000.0)
+    t1 = t0**3
+    return _like(0.3989422804014327*t0*((26829/200000)*t0**2 + 1)*_sech2(0.7978845608028654*t0 + 0.035677408136300125*t1) + _sigmoid(1.5957691216057308*t0 + 0.07135481627260025*t1), x)
 
 
 def gelu_tanh_and_grad(x):
@@ -474,9 +475,9 @@ def gelu_tanh_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    t0 = x**3
-    t1 = _sigmoid(0.07135481627260025*t0 + 1.5957691216057308*x)
-    return _like(t1*x, x), _like(t1 + 0.3989422804014327*x*((26829/200000)*x**2 + 1)*_sech2(0.035677408136300125*t0 + 0.7978845608028654*x), x)
+    t0 = np.minimum(np.maximum(x, -10000000000.0), 10000000000.0)
+    t1 = t0**3
+    return _like(x*_sigmoid(0.07135481627260025*x**3 + 1.5957691216057308*x), x), _like(0.3989422804014327*t0*((26829/200000)*t0**2 + 1)*_sech2(0.7978845608028654*t0 + 0.035677408136300125*t1) + _sigmoid(1.5957691216057308*t0 + 0.07135481627260025*t1), x)
 
 
 def softplus(x):

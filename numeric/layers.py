@@ -39,10 +39,18 @@ def dense(x, W, b):
     return y
 
 
-def dense_backward(x, W, g):
+def dense_backward(x, W, g, input_grad=True):
     """Gradients of a dense layer given g = ∂L/∂y of shape (batch, out).
 
     dx = g W,  dW = gᵀ x,  db = Σ_batch g.
+
+    Parameters
+    ----------
+    x, W, g : array_like
+        The layer's input (batch, in), weights (out, in) and upstream gradient.
+    input_grad : bool, default True
+        If false, dx is not computed (None): the first layer of a network
+        needs no gradient with respect to the data.
 
     Returns
     -------
@@ -56,4 +64,4 @@ def dense_backward(x, W, g):
             f"dense_backward: g has shape {g.shape}, expected (batch, out) = "
             f"{(x.shape[0], W.shape[0])} from x {x.shape} and W {W.shape}"
         )
-    return g @ W, g.T @ x, g.sum(axis=0)
+    return (g @ W if input_grad else None), g.T @ x, g.sum(axis=0)

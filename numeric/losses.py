@@ -319,7 +319,7 @@ Convention: ŷ are probabilities (not log-probabilities as in PyTorch's kl_div);
     """
     pred, target = _loss_inputs('kl_divergence', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    return _mean(_rowsum(-_xlogy(target, pred) + _xlogy(target, target)), N, pred)
+    return _mean(_rowsum(_xlog1py(target, (-pred + target)/pred)), N, pred)
 
 
 def kl_divergence_grad(pred, target):

@@ -14,6 +14,8 @@ from numeric.accuracy import ulp_error
 
 x = sp.Symbol("x", real=True)
 y = sp.Symbol("y", real=True)
+p = sp.Symbol("p", positive=True)
+q = sp.Symbol("q", positive=True)
 
 # rule name, expression, point(s), naive float64 result is off (inf/nan/0 or > 1000 ULP)
 CASES = [
@@ -34,6 +36,7 @@ CASES = [
     ("log1p", sp.log(1 + x), {x: 1e-20}),
     ("xlogy", y * sp.log(x), {x: 0.0, y: 0.0}),
     ("linear_zero", x / 6 + sp.Rational(1, 2), {x: -2.9999}),
+    ("log_ratio", p * sp.log(p) - p * sp.log(q), {q: 0.7000000001, p: 0.7}),
     ("cancel", y * (sp.exp(x) - 1) + y, {x: -40.0, y: 2.0}),
 ]
 

@@ -31,6 +31,11 @@ def generate(names: Sequence[str] | None = None, *, standalone: bool = True) -> 
     return generate_module(names, standalone=standalone)
 
 
+# Import the submodule first: ``import derive.verify`` then finds it loaded and
+# leaves the function below in place of the module attribute.
+from . import verify as _verify_module  # noqa: E402,F401
+
+
 def verify(names: Sequence[str] | None = None, *, points: int = 3000):
     """Certificates for ``names`` (every entry when ``None``); see :mod:`derive.verify`."""
     from .verify import verify as _verify

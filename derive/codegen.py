@@ -431,7 +431,8 @@ def committed_modules() -> dict[str, str]:
     out = {}
     for filename, kind in GENERATED_MODULES.items():
         names = [e.name for e in ENTRIES if e.kind == kind]
-        doc = f"Generated {kind.replace('_', ' ')}s of the nnderive catalogue (NumPy only)."
+        plural = {"activation": "activations", "vector_map": "vector maps", "loss": "losses"}
+        doc = f"Generated {plural[kind]} of the nnderive catalogue (NumPy only)."
         out[filename] = generate_module(names, module_doc=doc)
     from .layers import layers_module_source
 

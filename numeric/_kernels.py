@@ -39,28 +39,69 @@ __all__ = [
 
 
 def sigmoid(x):
-    """σ(x) = 1/(1 + e⁻ˣ), from e^{-|x|} so that nothing overflows."""
-    e = np.exp(-np.abs(x))
-    numerator = np.where(x >= 0, 1, e)
-    e += 1
-    return np.divide(numerator, e, out=numerator)
+    """σ(x) = 1/(1 + e⁻ˣ) = max(e, [x ≥ 0])/(1 + e) with e = e^{-|x|}: nothing overflows.
+
+    Evaluated in blocks of 32768 elements, so that the temporaries stay in cache
+    and the input and the output are each streamed through memory once.
+    """
+    x = np.asarray(x)
+    y = np.empty(x.shape, np.result_type(x, 1.0))
+    xs, ys = x.reshape(-1), y.reshape(-1)
+    e = np.empty(min(xs.size, 32768), y.dtype)
+    nonnegative = np.empty(e.size, bool)
+    for start in range(0, xs.size, 32768):
+        xb, yb = xs[start:start + 32768], ys[start:start + 32768]
+        e, nonnegative = e[:xb.size], nonnegative[:xb.size]
+        np.abs(xb, out=e)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        np.greater_equal(xb, 0, out=nonnegative)
+        np.maximum(e, nonnegative, out=yb)  # 1 where x ≥ 0, else e (NaN stays NaN)
+        e += 1
+        yb /= e
+    return y
 
 
 def softplus(x):
-    """log(1 + eˣ) = max(x, 0) + log1p(e^{-|x|})."""
-    y = np.log1p(np.exp(-np.abs(x)))
-    y += np.maximum(x, 0)
+    """log(1 + eˣ) = max(x, 0) + log1p(e^{-|x|}), in cache-sized blocks (see sigmoid)."""
+    x = np.asarray(x)
+    y = np.empty(x.shape, np.result_type(x, 1.0))
+    xs, ys = x.reshape(-1), y.reshape(-1)
+    e = np.empty(min(xs.size, 32768), y.dtype)
+    for start in range(0, xs.size, 32768):
+        xb, yb = xs[start:start + 32768], ys[start:start + 32768]
+        e = e[:xb.size]
+        np.abs(xb, out=e)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        np.log1p(e, out=e)
+        np.maximum(xb, 0, out=yb)
+        yb += e
     return y
 
 
 def sech2(x):
-    """sech²(x) = 4e^{-2|x|}/(1 + e^{-2|x|})², no overflow, no cancellation."""
-    e = np.exp(-2 * np.abs(x))
-    d = e + 1
-    d *= d
-    e *= 4
-    e /= d
-    return e
+    """sech²(x) = 4e/(1 + e)² with e = e^{-2|x|}: no overflow, no cancellation.
+
+    In cache-sized blocks (see sigmoid).
+    """
+    x = np.asarray(x)
+    y = np.empty(x.shape, np.result_type(x, 1.0))
+    xs, ys = x.reshape(-1), y.reshape(-1)
+    e = np.empty(min(xs.size, 32768), y.dtype)
+    d = np.empty(e.size, y.dtype)
+    for start in range(0, xs.size, 32768):
+        xb, yb = xs[start:start + 32768], ys[start:start + 32768]
+        e, d = e[:xb.size], d[:xb.size]
+        np.abs(xb, out=e)
+        np.minimum(e, 400, out=e)  # sech²(400) is 0 already; −2|x| overflows near the top
+        e *= -2
+        np.exp(e, out=e)
+        np.add(e, 1, out=d)
+        d *= d
+        e *= 4
+        np.divide(e, d, out=yb)
+    return y
 
 
 def _scipy_special():
@@ -74,16 +115,26 @@ def erfc(x):
     return _scipy_special().erfc(x)
 
 
-def _exact_square(x):
-    """x² as hi + lo with hi = fl(x²) (Dekker's product; float64)."""
-    # beyond 1e150, x² overflows: e^{-x²/2} is 0 there, and so it stays clipped
-    x = np.where(np.abs(x) < 1e150, x, 1e150)
-    hi = x * x
-    split = x * 134217729.0
-    xh = split - (split - x)
-    xl = x - xh
-    lo = ((xh * xh - hi) + 2 * xh * xl) + xl * xl
-    return hi, np.where(np.isfinite(hi), lo, 0.0)
+def _exact_square(a, hi, lo, t):
+    """hi + lo = a² exactly with hi = fl(a²), for float64 a (|a| ≤ 1e150): Dekker's product.
+
+    Veltkamp's split a = ah + al into halves of 26 bits, whose products are
+    exact; then lo = ((ah² − hi) + 2·ah·al) + al².  In place: a becomes al and
+    t holds ah; hi and lo are returned.
+    """
+    np.multiply(a, a, out=hi)
+    np.multiply(a, 134217729.0, out=t)  # 2^27 + 1
+    np.subtract(t, a, out=lo)
+    t -= lo  # ah
+    a -= t  # al
+    np.multiply(t, t, out=lo)
+    lo -= hi
+    t *= a
+    t *= 2
+    lo += t  # (ah² − hi) + 2·ah·al
+    a *= a
+    lo += a
+    return hi, lo
 
 
 def _as_float64(x):
@@ -92,25 +143,73 @@ def _as_float64(x):
 
 
 def gauss(x):
-    """Standard normal density φ(x) = e^{-x²/2}/√(2π), with x² formed exactly."""
-    x, dtype = _as_float64(x)
-    hi, lo = _exact_square(x)
-    y = np.exp(-0.5 * hi)
-    y *= 1 - 0.5 * lo
-    y *= 0.3989422804014327
-    return y.astype(dtype, copy=False)
+    """Standard normal density φ(x) = e^{-x²/2}/√(2π), with x² formed exactly.
+
+    With x² = hi + lo (see _exact_square), e^{-x²/2} = e^{-hi/2}·(1 − lo/2).
+    Computed in float64 (and returned in x's dtype), in blocks of 16384
+    elements so that the temporaries stay in cache.
+    """
+    x = np.asarray(x)
+    y = np.empty(x.shape, np.result_type(x, 1.0))
+    xs, ys = x.reshape(-1), y.reshape(-1)
+    work = np.empty((4, min(xs.size, 16384)))
+    for start in range(0, xs.size, 16384):
+        xb, yb = xs[start:start + 16384], ys[start:start + 16384]
+        a, hi, lo, t = work[:, :xb.size]
+        np.abs(xb, out=a)
+        np.minimum(a, 40.0, out=a)  # φ(40) = e^{-800}/√(2π) is 0 already (NaN stays NaN)
+        _exact_square(a, hi, lo, t)
+        hi *= -0.5
+        np.exp(hi, out=hi)
+        lo *= -0.5
+        lo += 1
+        hi *= lo
+        np.multiply(hi, 0.3989422804014327, out=yb, casting="same_kind")
+    return y
 
 
 def ndtr(x):
-    """Standard normal CDF Φ(x); the left tail as erfcx(−x/√2)·e^{-x²/2}/2."""
-    x, dtype = _as_float64(x)
+    """Standard normal CDF Φ(x); the left tail as erfcx(−x/√2)·e^{-x²/2}/2.
+
+    For x ≥ −1, ½·erfc(−x/√2).  For x < −1, erfc of the rounded −x/√2 would
+    err by about x² rounding errors, so ½·erfcx(−x/√2)·e^{-x²/2} with x²
+    formed exactly (see _exact_square).  SciPy's functions (imported on first
+    use) run only on the elements that need each; in blocks of 16384 elements;
+    computed in float64 and returned in x's dtype.
+    """
+    x = np.asarray(x)
     special = _scipy_special()
-    tail = x < -1
-    body = 0.5 * special.erfc(np.where(tail, 0.0, x) * -0.7071067811865476)
-    xt = np.where(tail, x, -1.0)
-    hi, lo = _exact_square(xt)
-    left = 0.5 * special.erfcx(xt * -0.7071067811865476) * np.exp(-0.5 * hi) * (1 - 0.5 * lo)
-    return np.where(tail, left, body).astype(dtype, copy=False)
+    y = np.empty(x.shape, np.result_type(x, 1.0))
+    xs, ys = x.reshape(-1), y.reshape(-1)
+    work = np.empty((5, min(xs.size, 16384)))
+    tail = np.empty(work.shape[1], bool)
+    for start in range(0, xs.size, 16384):
+        xb, yb = xs[start:start + 16384], ys[start:start + 16384]
+        in_tail = np.less(xb, -1, out=tail[:xb.size])
+        body = np.flatnonzero(~in_tail)
+        if body.size:
+            u = xb.take(body).astype(np.float64, copy=False)
+            u *= -0.7071067811865476
+            special.erfc(u, out=u)
+            u *= 0.5
+            yb[body] = u
+        if body.size == xb.size:
+            continue
+        left = np.flatnonzero(in_tail)
+        a, q, hi, lo, t = work[:, :left.size]
+        np.negative(xb.take(left), out=a, casting="same_kind")
+        np.minimum(a, 40.0, out=a)  # Φ(−40) is 0 already
+        np.multiply(a, 0.7071067811865476, out=q)
+        special.erfcx(q, out=q)
+        q *= 0.5
+        _exact_square(a, hi, lo, t)
+        hi *= -0.5
+        q *= np.exp(hi, out=hi)
+        lo *= -0.5
+        lo += 1
+        q *= lo
+        yb[left] = q
+    return y
 
 
 def xlogy(x, y):
@@ -128,50 +227,103 @@ def rowsum(u):
     return np.sum(u, axis=-1, keepdims=True)
 
 
-def _shifted(z):
-    """(z − max, its rounding error, e, s, max): e = exp(z − max), s = Σ e over all but one maximal entry.
+def _shifted(z, width):
+    """The common work of the softmax family, over blocks of rows of z.
 
-    z − max is rounded, and exp magnifies that rounding by |z − max| (250 ULP at
-    a difference of 700); the rounding error is recovered exactly (Knuth's
-    TwoSum) and folded back in as exp(hi + lo) = exp(hi)·(1 + lo).
+    Returns ``(out, blocks)``: ``out`` is a new array shaped like z but with a
+    last axis of length ``width`` (the number of classes, or 1), and ``blocks``
+    yields, for successive blocks of rows, ``(shifted, lost, e, s, top, target)``:
+
+    * shifted = z − max, rounded, and lost its rounding error, recovered exactly
+      (Knuth's TwoSum): exp magnifies that rounding by |z − max| (250 ULP at a
+      difference of 700), so it is folded back in as exp(hi + lo) = exp(hi)·(1 + lo);
+    * e = exp(shifted)·(1 + lost);
+    * s = Σ e over all entries but one maximal entry (a tied maximum counts 1),
+      so that log1p(s) and 1/(1 + s) keep the digits of a sum far below 1;
+    * top = the maximum; target = the block of ``out`` to write.
+
+    The arrays are in a work layout whose reductions run over the axis of
+    length 1 in ``s`` and ``top``: for short rows (≤ 32 classes) the classes
+    come first, so that every NumPy loop runs down the rows rather than over a
+    handful of classes.  A block holds about 16384 numbers, so that the
+    temporaries are few, reused and in cache.
     """
-    top = np.max(z, axis=-1, keepdims=True)
-    shifted = z - top
-    back = shifted - z
-    lost = (z - (shifted - back)) - (top + back)
-    e = np.exp(shifted)
-    e *= lost + 1
-    below = shifted < 0
-    s = np.sum(e, axis=-1, keepdims=True, where=below)
-    ties = z.shape[-1] - np.sum(below, axis=-1, keepdims=True) - 1
-    if np.any(ties):
-        s = s + ties
-    return shifted, lost, e, s, top
+    z = np.asarray(z)
+    if z.ndim == 0:
+        np.max(z, axis=-1)  # NumPy's own error: there is no last axis
+    classes = z.shape[-1]
+    out = np.empty(z.shape[:-1] + (width,), np.result_type(z, 1.0))
+    rows_in, rows_out = z.reshape(-1, classes), out.reshape(-1, width)
+    step = max(1, 16384 // max(classes, 1))
+    transposed = classes <= 32
+    first = min(step, rows_in.shape[0])
+    axis = 0 if transposed else -1
+    work = np.empty((4, classes, first) if transposed else (4, first, classes), out.dtype)
+    below = np.empty(work.shape[1:], bool)
+
+    def blocks():
+        for start in range(0, rows_in.shape[0], step):
+            zb, target = rows_in[start:start + step], rows_out[start:start + step]
+            n = zb.shape[0]
+            if transposed:
+                zb, target = zb.T, target.T
+                w, shifted, back, e = work[:, :, :n]
+                mask = below[:, :n]
+            else:
+                w, shifted, back, e = work[:, :n]
+                mask = below[:n]
+            np.copyto(w, zb)
+            top = np.max(w, axis=axis, keepdims=True)
+            np.subtract(w, top, out=shifted)
+            np.subtract(shifted, w, out=back)
+            np.subtract(shifted, back, out=e)
+            w -= e
+            back += top
+            lost = np.subtract(w, back, out=w)  # (z − (shifted − back)) − (top + back)
+            np.exp(shifted, out=e)
+            np.add(lost, 1, out=back)
+            e *= back
+            np.less(shifted, 0, out=mask)
+            s = np.sum(np.multiply(e, mask, out=back), axis=axis, keepdims=True)
+            if np.count_nonzero(mask) != n * (classes - 1):  # tied maxima: the others count 1
+                s += classes - 1 - np.sum(mask, axis=axis, keepdims=True)
+            yield shifted, lost, e, s, top, target
+
+    return out, blocks()
 
 
 def logsumexp(z):
     """log Σ exp(z) over the last axis = max + log1p(Σ of the other terms)."""
-    _, _, _, s, top = _shifted(z)
-    return top + np.log1p(s)
+    out, blocks = _shifted(z, 1)
+    for _, _, _, s, top, target in blocks:
+        np.add(top, np.log1p(s, out=s), out=target)
+    return out
 
 
 def log_softmax(z):
     """z − logsumexp(z) = (z − max) − log1p(Σ others), exact for the top entry."""
-    shifted, lost, _, s, _ = _shifted(z)
-    return (shifted - np.log1p(s)) + lost
+    out, blocks = _shifted(z, np.shape(z)[-1] if np.ndim(z) else 1)
+    for shifted, lost, _, s, _, target in blocks:
+        shifted -= np.log1p(s, out=s)
+        np.add(shifted, lost, out=target)
+    return out
 
 
 def softmax(z):
     """exp(z − max)/(1 + Σ others)."""
-    _, _, e, s, _ = _shifted(z)
-    s += 1
-    e /= s
-    return e
+    out, blocks = _shifted(z, np.shape(z)[-1] if np.ndim(z) else 1)
+    for _, _, e, s, _, target in blocks:
+        s += 1
+        np.divide(e, s, out=target)
+    return out
 
 
 def softmax_complement(z):
-    """1 − softmax(z), without cancellation at the dominant entry."""
-    shifted, _, e, s, _ = _shifted(z)
-    total = s + 1
-    top_entry = shifted == 0
-    return np.where(top_entry, s / total, 1 - e / total)
+    """1 − softmax(z), without cancellation at the dominant entry: s/(1 + s) there."""
+    out, blocks = _shifted(z, np.shape(z)[-1] if np.ndim(z) else 1)
+    for shifted, _, e, s, _, target in blocks:
+        total = s + 1
+        e /= total
+        np.subtract(1, e, out=target)
+        np.copyto(target, np.broadcast_to(s / total, e.shape), where=shifted == 0)
+    return out

@@ -129,7 +129,38 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_diff(args: argparse.Namespace) -> int:
     from . import diff_command
 
-    return diff_command.run(args)
+    status = diff_command.run(args)
+    if status != 0 or not (args.codegen or args.verify):
+        return status
+    from .codegen import expression_source
+    from .parsing import parse_expression, parse_variables
+
+    expr = parse_expression(args.expr)
+    variables = parse_variables(args.wrt) if args.wrt else tuple(
+        sorted(expr.free_symbols, key=lambda s: s.name))
+    if args.codegen:
+        print()
+        print(expression_source("f", expr, variables, derivative=True), end="")
+    if args.verify and expr.free_symbols - set(variables):
+        raise UsageError("--verify needs numbers for every symbol but the variable: "
+                         "substitute them in EXPR")
+    if args.verify:
+        from .verify import certificate_table, verify_expression
+
+        if len(variables) != 1:
+            raise UsageError("--verify checks expressions of one variable; give one --wrt VAR")
+        try:
+            lo, hi = (float(v) for v in args.domain.split(","))
+        except ValueError:
+            raise UsageError(f"--domain must be LO,HI (two numbers), got {args.domain!r}")
+        cert = verify_expression(expr, variables[0], domain=(lo, hi), points=args.points)
+        print()
+        print(f"certificate on [{lo:g}, {hi:g}] ({cert.forward.points} points, mpmath reference):")
+        print("\n".join(certificate_table([cert]).splitlines()[2:3]))
+        for line in cert.exceptions:
+            print(f"  {line}")
+        return 0 if cert.passed else 1
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -179,6 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     if diff_command is not None:
         p = sub.add_parser("diff", help="differentiate your own expression")
         diff_command.configure_parser(p)
+        p.add_argument("--codegen", action="store_true",
+                       help="print stable NumPy code of the function and its derivative")
+        p.add_argument("--verify", action="store_true",
+                       help="certify that code against mpmath and finite differences")
+        p.add_argument("--domain", default="-20,20", metavar="LO,HI",
+                       help="interval for --verify (default -20,20)")
+        p.add_argument("--points", type=int, default=2001, help="grid size for --verify")
         p.set_defaults(func=_cmd_diff)
 
     try:

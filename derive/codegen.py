@@ -445,7 +445,8 @@ __all__ = ["generate_module", "committed_modules", "contract_names", "entry_sour
 
 
 def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *,
-                      derivative: bool = False, doc: str | None = None) -> str:
+                      derivative: bool = False, doc: str | None = None,
+                      wrt: Sequence[sp.Symbol] | None = None) -> str:
     """Standalone NumPy source of one function of a user's expression.
 
     The expression goes through :func:`derive.stabilize.stabilize` first, so the
@@ -464,23 +465,27 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     from .stabilize import stabilize
 
     names = [v.name for v in variables]
+    extra = sorted((s for s in expr.free_symbols if s not in set(variables)),
+                   key=lambda s: s.name)
+    wrt = list(wrt) if wrt is not None else list(variables)
     body = []
     kernels: set[str] = set()
     forward = _fold_constants(stabilize(expr))
     lines, texts, used = _print_block([forward])
     kernels |= used
     formula = _formula_text(expr)
-    args = ", ".join(names)
+    args = ", ".join(names + [f"{s.name}=1.0" for s in extra])
     setup = [f"    {n} = _float_array({n})" for n in names]
     body.append("\n".join([f"def {name}({args}):", f'    """{doc or formula}\n\n    f = {formula}\n    """',
                            *setup, *lines, f"    return _like({texts[0]}, {names[0]})"]))
     if derivative:
-        grads = [_fold_constants(stabilize(sp.diff(expr, v))) for v in variables]
+        grads = [_fold_constants(stabilize(sp.diff(expr, v))) for v in wrt]
         lines, texts, used = _print_block(grads)
         kernels |= used
         result = ", ".join(f"_like({t}, {names[0]})" for t in texts)
         body.append("\n".join([f"def {name}_grad({args}):",
-                               f'    """Derivatives of {name} with respect to {args}."""',
+                               f'    """Derivatives of {name} with respect to '
+                               f'{", ".join(v.name for v in wrt)}."""',
                                *setup, *lines, f"    return {result}"]))
     parts = [HEADER.replace("derive/catalogue.py", "a user expression"), "import numpy as np", "",
              _support_source(), "", _kernel_source(kernels) if kernels else "", "",

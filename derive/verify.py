@@ -654,6 +654,56 @@ def _fd_vector(entry: Entry, rows, cot) -> GradientCheck:
     return GradientCheck(count, unresolved, 0, worst, where)
 
 
+# --------------------------------------------------------- user expressions
+
+
+def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
+                      domain: tuple[float, float] = (-20.0, 20.0),
+                      points: int = 2001) -> Certificate:
+    """The catalogue's certificate for a user's expression of one variable.
+
+    The code is what :func:`derive.codegen.compile_expression` generates (the
+    same stabilize stage as the catalogue); the references are the expression
+    and SymPy's derivative of it in mpmath.  The grid is ``points`` evenly on
+    ``domain`` plus the special points inside it.
+
+    Examples
+    --------
+    >>> from sympy import Symbol, exp, log
+    >>> x = Symbol("x", real=True)
+    >>> cert = verify_expression(log(1 + exp(x)), x, domain=(-800, 800), points=101)
+    >>> cert.passed
+    True
+    """
+    from .codegen import compile_expression
+
+    lo, hi = float(domain[0]), float(domain[1])
+    if not lo < hi:
+        raise ValueError(f"empty domain [{lo}, {hi}]")
+    special = np.array([s * v for v in SPECIAL_POINTS for s in (1, -1)])
+    xs = np.unique(np.concatenate([np.linspace(lo, hi, points),
+                                   special[(special >= lo) & (special <= hi)]]))
+    forward, grad = compile_expression(expr, [variable], derivative=True)
+    derivative = sp.diff(expr, variable)
+    f_mp = _mp_function(expr, [variable])
+    df_mp = _mp_function(derivative, [variable])
+    refs_f = [reference(f_mp, [v]) for v in xs]
+    refs_d = [reference(df_mp, [v]) for v in xs]
+    inputs = [f"{variable.name}={v!r}" for v in xs]
+    yf, wf = _call(forward, xs)
+    yd, wd = _call(grad, xs)
+    wf = _warnings_where_finite(forward, xs, refs_f, wf)
+    wd = _warnings_where_finite(grad, xs, refs_d, wd)
+    m_f = _measure("f", yf, refs_f, inputs, xs, _interior_zeros(f_mp, xs, refs_f), caught=wf)
+    m_d = _measure("f'", yd, refs_d, inputs, xs, _interior_zeros(df_mp, xs, refs_d), caught=wd)
+    probe = Entry("expression", "activation", str(expr), expr, (variable,))
+    check = _fd_activation(forward, yd, xs, xs[np.abs(xs) <= max(20.0, 0.0)], probe)
+    cert = Certificate("expression", "expression", "", "", m_f, m_d, check, [])
+    for m in (m_f, m_d):
+        cert.exceptions += [f"{m.function}: {f}" for f in m.failures[:3]]
+    return cert
+
+
 # ------------------------------------------------------------------ driver
 
 
@@ -733,6 +783,6 @@ def certificates_json(certificates: Sequence[Certificate]) -> str:
     return json.dumps([c.to_dict() for c in certificates], indent=2, default=str)
 
 
-__all__ = ["Certificate", "Measurement", "GradientCheck", "certify", "verify",
+__all__ = ["Certificate", "Measurement", "GradientCheck", "certify", "verify", "verify_expression",
            "certificate_table", "certificates_json", "scalar_grid", "reference",
            "ULP_BOUND", "FD_BOUND", "N"]

@@ -83,3 +83,24 @@ def test_python_dash_m_derive():
     result = subprocess.run([sys.executable, "-m", "derive", "show", "tanh"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0 and "tanh(x)²" in result.stdout
+
+
+def test_diff_codegen_emits_stable_code(capsys):
+    assert main(["diff", "log(1 + exp(a*x))", "--wrt", "x", "--codegen"]) == 0
+    out = capsys.readouterr().out
+    assert "def f(x, a=1.0):" in out and "_softplus(a*x)" in out and "_sigmoid(a*x)" in out
+    namespace = {}
+    exec(compile(out[out.index("# Generated"):], "<generated>", "exec"), namespace)
+    assert float(namespace["f"](1000.0)) == 1000.0  # naive log(1 + exp(x)) is inf
+
+
+def test_diff_verify_certifies_a_user_expression(capsys):
+    assert main(["diff", "x*sin(x)", "--wrt", "x", "--verify", "--domain=-10,10",
+                 "--points", "301"]) == 0
+    out = capsys.readouterr().out
+    assert "certificate on [-10, 10]" in out and " ok" in out
+
+
+def test_diff_verify_rejects_a_bad_domain(capsys):
+    assert main(["diff", "x*sin(x)", "--wrt", "x", "--verify", "--domain", "ten"]) == 2
+    assert "--domain must be LO,HI" in capsys.readouterr().err

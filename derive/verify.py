@@ -662,7 +662,7 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
                       points: int = 2001) -> Certificate:
     """The catalogue's certificate for a user's expression of one variable.
 
-    The code is what :func:`derive.codegen.compile_expression` generates (the
+    The code is what ``derive.codegen.compile_expression`` generates (the
     same stabilize stage as the catalogue); the references are the expression
     and SymPy's derivative of it in mpmath.  The grid is ``points`` evenly on
     ``domain`` plus the special points inside it.

@@ -339,21 +339,16 @@ def _kernel_source(names: set[str]) -> str:
     """Source of the kernels used, renamed with a leading underscore."""
     from numeric import _kernels
 
-    needed = set(names)
-    # kernels that call helpers or other kernels
-    helpers = {"erfc": ["_scipy_special"], "ndtr": ["_scipy_special", "_as_float64", "_exact_square"],
-               "gauss": ["_as_float64", "_exact_square"],
-               "logsumexp": ["_shifted"], "log_softmax": ["_shifted"], "softmax": ["_shifted"],
-               "softmax_complement": ["_shifted"]}
+    # the private helpers each kernel calls, found in its source (and theirs)
     ordered_helpers: list[str] = []
-    for name in sorted(needed):
-        for h in helpers.get(name, []):
-            if h not in ordered_helpers:
-                ordered_helpers.append(h)
-    blocks = []
-    for h in ordered_helpers:
-        blocks.append(inspect.getsource(getattr(_kernels, h)))
-    for name in sorted(needed):
+    pending = [inspect.getsource(getattr(_kernels, n)) for n in sorted(names)]
+    while pending:
+        for helper in re.findall(r"\b(_[a-z][a-z0-9_]*)\(", pending.pop(0)):
+            if helper not in ordered_helpers and callable(getattr(_kernels, helper, None)):
+                ordered_helpers.append(helper)
+                pending.append(inspect.getsource(getattr(_kernels, helper)))
+    blocks = [inspect.getsource(getattr(_kernels, h)) for h in ordered_helpers]
+    for name in sorted(names):
         src = inspect.getsource(getattr(_kernels, name))
         blocks.append(re.sub(rf"^def {name}\(", f"def _{name}(", src, flags=re.M))
     return "\n\n".join(b.rstrip() for b in blocks)

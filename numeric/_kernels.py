@@ -137,11 +137,6 @@ def _exact_square(a, hi, lo, t):
     return hi, lo
 
 
-def _as_float64(x):
-    x = np.asarray(x)
-    return x.astype(np.float64) if x.dtype != np.float64 else x, x.dtype
-
-
 def gauss(x):
     """Standard normal density φ(x) = e^{-x²/2}/√(2π), with x² formed exactly.
 

@@ -298,8 +298,7 @@ def speed(args):
             continue
         if name == LOSS:
             data = (z, y)
-            impls = {"generated": lambda: (numeric.softmax_cross_entropy(z, y),
-                                           numeric.softmax_cross_entropy_grad(z, y))}
+            impls = {"generated": lambda: numeric.softmax_cross_entropy_and_grad(z, y)}
             lam = _lambdify_sce(classes)
             number = args.loss_number
         else:
@@ -321,7 +320,7 @@ def speed(args):
         hand = medians["hand NumPy"]
         results.append({
             "function": name,
-            "workload": (f"{name}(z) + {name}_grad(z), z {rows}x{classes}, one-hot targets"
+            "workload": (f"{name}_and_grad(z, y), z {rows}x{classes}, one-hot targets"
                          if name == LOSS else f"{name}_and_grad(x), {args.size} float64"),
             "median_s": medians,
             "min_s": {k: min(v) for k, v in samples.items()},

@@ -40,6 +40,69 @@ class _Clip(sp.Function):
     """``clip(x, lo, hi)`` printed as ``np.minimum``/``np.maximum``."""
 
 
+class _Maximum(sp.Function):
+    """Elementwise maximum, printed ``np.maximum`` (NaN stays NaN); opaque to SymPy."""
+
+
+class _Minimum(sp.Function):
+    """Elementwise minimum, printed ``np.minimum``; opaque to SymPy."""
+
+
+class _NonNegative(sp.Function):
+    """The indicator [u ≥ 0] (a boolean array), opaque to SymPy."""
+
+
+def lower_primitives(expr: sp.Expr) -> sp.Expr:
+    """Write σ, softplus and sech² with the operations of their kernels.
+
+    An elementwise function evaluated over cache-sized blocks then needs no
+    kernel call per block, and σ(u), σ(−u), softplus(±u) and sech²(u) of the
+    same u share e = e^{-|u|} (or e^{-2|u|}) through common-subexpression
+    elimination.  The operations are the kernels' own (see
+    :mod:`numeric._kernels`): σ(u) = max(e, [u ≥ 0])/(1 + e),
+    softplus(u) = max(u, 0) + log1p(e), sech²(u) = 4e₂/(1 + e₂)² with
+    e₂ = e^{-2 min(|u|, 400)}; and σ(u)·σ(−u) = e/(1 + e)², since one of
+    max(e, [u ≥ 0]) and max(e, [−u ≥ 0]) is 1 and the other e.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> lower_primitives(primitives.sigmoid(x) * primitives.sigmoid(-x))
+    exp(-Abs(x))/(1 + exp(-Abs(x)))**2
+    """
+    def e_of(u):
+        return sp.exp(-sp.Abs(u))
+
+    def sigmoid(u):
+        return _Maximum(e_of(u), _NonNegative(u)) / (1 + e_of(u))
+
+    def softplus(u):
+        if u.could_extract_minus_sign():  # max(−v, 0) = −min(v, 0): no negated copy of v
+            return -_Minimum(-u, 0) + sp.codegen.cfunctions.log1p(e_of(u))
+        return _Maximum(u, 0) + sp.codegen.cfunctions.log1p(e_of(u))
+
+    def sech2(u):
+        e2 = sp.exp(-2 * _Minimum(sp.Abs(u), 400))
+        return 4 * e2 / (1 + e2) ** 2
+
+    def pair(node):
+        """σ(u)·σ(−u) inside a product → e/(1 + e)²."""
+        if not isinstance(node, sp.Mul):
+            return node
+        sigmoids = [f for f in node.args if isinstance(f, primitives.sigmoid)]
+        for f in sigmoids:
+            partner = primitives.sigmoid(-f.args[0])
+            if partner in node.args:
+                u = f.args[0]
+                rest = [a for a in node.args if a not in (f, partner)]
+                return sp.Mul(*rest, e_of(u) / (1 + e_of(u)) ** 2)
+        return node
+
+    expr = expr.replace(lambda n: isinstance(n, sp.Mul), pair)
+    return expr.replace(primitives.sigmoid, sigmoid).replace(primitives.softplus, softplus) \
+        .replace(primitives.sech2, sech2)
+
+
 class StablePrinter(NumPyPrinter):
     """NumPy printer that calls the stable kernels and prints plain operators."""
 
@@ -120,6 +183,15 @@ class StablePrinter(NumPyPrinter):
         for value, cond in reversed(pieces[:-1]):
             text = f"np.where({self._print(cond)}, {self._print(value)}, {text})"
         return text
+
+    def _print__Maximum(self, expr):
+        return f"np.maximum({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print__Minimum(self, expr):
+        return f"np.minimum({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print__NonNegative(self, expr):
+        return f"({self._print(expr.args[0])} >= 0)"
 
     def _print_sign(self, expr):
         return f"np.sign({self._print(expr.args[0])})"
@@ -205,13 +277,100 @@ def _code_symbols(entry: Entry) -> dict[sp.Symbol, sp.Symbol]:
     return {s: sp.Symbol(CODE_NAMES.get(s.name, s.name), real=True) for s in entry.variables}
 
 
-def _print_block(outputs: Sequence[sp.Expr], indent: str = "    ") -> tuple[list[str], list[str], set]:
-    """CSE over ``outputs``: lines of assignments, the output texts, kernels used."""
-    printer = StablePrinter()
+def _fuse(outputs: Sequence[sp.Expr]) -> tuple[list[tuple[list[sp.Symbol], str, sp.Expr, list[str]]], list[sp.Expr]]:
+    """Group the primitives that one fused kernel can compute in a single pass.
+
+    Every primitive with a ``fused_kernel`` (σ and softplus: ``logistic``; the
+    softmax family: ``softmax_family``) is grouped by kernel and argument, σ(−u)
+    and softplus(−u) joining the group of u as ``sigmoid_neg`` and
+    ``softplus_neg``.  A group of two or more becomes one kernel call whose
+    results replace the primitives.
+
+    Returns ``(calls, outputs)``: each call is ``(symbols, kernel, argument,
+    members)``, innermost arguments first; ``outputs`` with the primitives
+    replaced by the symbols.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> calls, out = _fuse([primitives.sigmoid(x) * primitives.sigmoid(-x)])
+    >>> calls, out
+    ([([f0, f1], 'logistic', x, ['sigmoid', 'sigmoid_neg'])], [f0*f1])
+    """
+    groups: dict[tuple[str, sp.Expr], dict[str, sp.Expr]] = {}
+    for expr in outputs:
+        for node in sp.preorder_traversal(expr):
+            kernel = getattr(type(node), "fused_kernel", "")
+            if not kernel:
+                continue
+            member, arg = type(node).numpy_kernel, node.args[0]
+            if kernel == "logistic" and arg.could_extract_minus_sign():
+                member, arg = member + "_neg", -arg
+            groups.setdefault((kernel, arg), {})[member] = node
+    fused = [(kernel, arg, members) for (kernel, arg), members in groups.items() if len(members) > 1]
+    fused.sort(key=lambda g: (sp.count_ops(g[1]), g[0], sp.default_sort_key(g[1])))
+    names = sp.numbered_symbols("f")
+    calls, replace = [], {}
+    for kernel, arg, members in fused:
+        order = sorted(members)
+        symbols = [next(names) for _ in order]
+        calls.append((symbols, kernel, arg.xreplace(replace), order))
+        replace.update({members[m]: sym for m, sym in zip(order, symbols)})
+    return calls, [o.xreplace(replace) for o in outputs]
+
+
+def _eliminate(outputs: Sequence[sp.Expr]):
+    """Fused kernel calls (see _fuse), then common subexpressions: ``(calls, replacements, reduced)``."""
+    calls, fused = _fuse([clip_branches(o) for o in outputs])
     replacements, reduced = sp.cse(
-        [clip_branches(o) for o in outputs], symbols=sp.numbered_symbols("t"), optimizations=None, order="canonical"
+        fused, symbols=sp.numbered_symbols("t"), optimizations=None, order="canonical"
     )
-    lines = [f"{indent}{sym} = {printer.doprint(value)}" for sym, value in replacements]
+    return calls, replacements, reduced
+
+
+def _keep(calls, replacements, reduced, keep: Sequence[int]):
+    """Only the fused calls and subexpressions that the outputs ``keep`` need.
+
+    ``NAME`` and ``NAME_grad`` are printed from the common subexpressions of
+    the pair (forward, gradient), keeping what each needs, so that they compute
+    bit for bit what ``NAME_and_grad`` computes.
+    """
+    reduced = [reduced[i] for i in keep]
+    needed = set().union(*(r.free_symbols for r in reduced))
+    kept = []
+    for symbol, value in reversed(replacements):
+        if symbol in needed:
+            kept.append((symbol, value))
+            needed |= value.free_symbols
+    kept_calls = []
+    for call in reversed(calls):  # a call's argument may use an earlier call's results
+        if needed & set(call[0]):
+            kept_calls.append(call)
+            needed |= call[2].free_symbols
+    return list(reversed(kept_calls)), list(reversed(kept)), reduced
+
+
+def _call_lines(calls, printer, indent: str) -> list[str]:
+    lines = []
+    for symbols, kernel, arg, members in calls:
+        printer.kernels_used.add(kernel)
+        quoted = ", ".join(repr(m) for m in members)
+        lines.append(f"{indent}{', '.join(map(str, symbols))} = _{kernel}({printer.doprint(arg)}, {quoted})")
+    return lines
+
+
+def _print_block(outputs: Sequence[sp.Expr], indent: str = "    ",
+                 keep: Sequence[int] | None = None) -> tuple[list[str], list[str], set]:
+    """Fused kernel calls, then CSE over ``outputs``: lines of assignments, the output texts, kernels used.
+
+    With ``keep``, only those outputs are printed (see _keep).
+    """
+    printer = StablePrinter()
+    calls, replacements, reduced = _eliminate(outputs)
+    if keep is not None:
+        calls, replacements, reduced = _keep(calls, replacements, reduced, keep)
+    lines = _call_lines(calls, printer, indent)
+    lines += [f"{indent}{sym} = {printer.doprint(value)}" for sym, value in replacements]
     texts = [printer.doprint(r) for r in reduced]
     return lines, texts, printer.kernels_used
 
@@ -225,13 +384,53 @@ def _signature(args: Iterable[str], entry: Entry) -> str:
     return ", ".join(list(args) + params)
 
 
-def _function(name, args, entry, docstring, body_setup, outputs, result_template):
-    lines, texts, kernels = _print_block(outputs)
+def _function(name, args, entry, docstring, body_setup, outputs, result_template, keep=None):
+    lines, texts, kernels = _print_block(outputs, keep=keep)
     doc = docstring.strip()
     src = [f"def {name}({_signature(args, entry)}):", '    """' + doc + '\n    """']
     src += body_setup + lines
     src.append("    return " + result_template.format(*texts))
     return "\n".join(src), kernels
+
+
+def _blocked_function(name, entry, docstring, outputs, keep):
+    """An elementwise function of x, evaluated in place over cache-sized blocks of x.
+
+    Every operation writes into a preallocated work row (see
+    :mod:`derive.blocked`), so the only full-size arrays made are the
+    outputs; a chain of NumPy operations on 1e6 elements would otherwise make
+    a fresh 8 MB array (and its page faults) per operation.  The work is done
+    in float64 (a float32 input is rounded once, at the end).
+    """
+    from .blocked import emit_statements
+
+    block = sp.Symbol("xb", real=True)
+    x = sp.Symbol("x", real=True)
+    printer = StablePrinter()
+    lowered = [lower_primitives(o.xreplace({x: block})) for o in outputs]
+    calls, replacements, reduced = _keep(*_eliminate(lowered), keep)
+    outputs = [outputs[i] for i in keep]
+    targets = [f"b{i}" for i in range(len(outputs))]
+    statements, rows, masks = emit_statements(replacements, reduced, targets, printer)
+    indent = "        "
+    doc = docstring.strip()
+    n = len(outputs)
+    outs = ", ".join(f"y{i}" for i in range(n)) + ("," if n == 1 else "")
+    blocks = ", ".join(targets) + ("," if n == 1 else "")
+    src = [f"def {name}({_signature(['x'], entry)}):", '    """' + doc + '\n    """',
+           "    x = _float_array(x)",
+           f"    {outs} = _outputs(x, {n})"]
+    if rows or masks:
+        src.append(f"    work, masks = _work(x, {rows}, {masks})")
+    src.append(f"    for xb, ({blocks}) in _blocks(x, {outs.rstrip(',')}):")
+    if rows:
+        src.append(f"{indent}{', '.join(f'w{i}' for i in range(rows))}{',' if rows == 1 else ''} = work[:, :xb.size]")
+    if masks:
+        src.append(f"{indent}{', '.join(f'm{i}' for i in range(masks))}{',' if masks == 1 else ''} = masks[:, :xb.size]")
+    src += _call_lines(calls, printer, indent)
+    src += [indent + line for line in statements]
+    src.append("    return " + ", ".join(f"_result(y{i}, x)" for i in range(n)))
+    return "\n".join(src), printer.kernels_used
 
 
 def entry_source(entry: Entry) -> tuple[str, set[str]]:
@@ -285,11 +484,10 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     ----------
     x : array_like{params}
     """
-        add(_function(entry.name, ["x"], entry, fdoc, setup, [forward], "_like({0}, x)"))
-        add(_function(f"{entry.name}_grad", ["x"], entry, gdoc, setup, [gradient],
-                      "_like({0}, x)"))
-        add(_function(f"{entry.name}_and_grad", ["x"], entry, bdoc, setup, [forward, gradient],
-                      "_like({0}, x), _like({1}, x)"))
+        pair = [forward, gradient]
+        add(_blocked_function(entry.name, entry, fdoc, pair, [0]))
+        add(_blocked_function(f"{entry.name}_grad", entry, gdoc, pair, [1]))
+        add(_blocked_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1]))
     elif entry.kind == "vector_map":
         setup = ["    z = _float_array(z)"]
         fdoc = f"""{entry.summary[0].upper()}{entry.summary[1:]}.
@@ -328,30 +526,49 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     ----------
     pred, target : array_like of the same shape{params}
     """
-        add(_function(entry.name, ["pred", "target"], entry, ldoc, setup, [forward],
-                      "_mean({0}, N, pred)"))
-        add(_function(f"{entry.name}_grad", ["pred", "target"], entry, gdoc, setup, [gradient],
-                      "_like({0}, pred)"))
+        add(_function(entry.name, ["pred", "target"], entry, ldoc, setup, [forward, gradient],
+                      "_mean({0}, N, pred)", keep=[0]))
+        add(_function(f"{entry.name}_grad", ["pred", "target"], entry, gdoc, setup, [forward, gradient],
+                      "_like({0}, pred)", keep=[1]))
+        bdoc = f"""The {entry.name} loss and its gradient ∂L/∂pred, sharing their common work.
+
+    ℓ(pred, target) = {definition}
+    L = Σ ℓ / N
+    ∂L/∂pred = {textbook}
+
+    Parameters
+    ----------
+    pred, target : array_like of the same shape{params}
+    """
+        add(_function(f"{entry.name}_and_grad", ["pred", "target"], entry, bdoc, setup,
+                      [forward, gradient], "_mean({0}, N, pred), _like({1}, pred)"))
     return "\n\n\n".join(chunks), kernels
 
 
 def _kernel_source(names: set[str]) -> str:
-    """Source of the kernels used, renamed with a leading underscore."""
+    """Source of the kernels used, renamed with a leading underscore.
+
+    The kernels and private helpers each kernel calls (found in its source,
+    and theirs) come too; calls between kernels are renamed alike.
+    """
     from numeric import _kernels
 
-    # the private helpers each kernel calls, found in its source (and theirs)
-    ordered_helpers: list[str] = []
+    public = set(_kernels.__all__)
+    kernels, helpers = set(names), []
     pending = [inspect.getsource(getattr(_kernels, n)) for n in sorted(names)]
     while pending:
-        for helper in re.findall(r"\b(_[a-z][a-z0-9_]*)\(", pending.pop(0)):
-            if helper not in ordered_helpers and callable(getattr(_kernels, helper, None)):
-                ordered_helpers.append(helper)
-                pending.append(inspect.getsource(getattr(_kernels, helper)))
-    blocks = [inspect.getsource(getattr(_kernels, h)) for h in ordered_helpers]
-    for name in sorted(names):
-        src = inspect.getsource(getattr(_kernels, name))
-        blocks.append(re.sub(rf"^def {name}\(", f"def _{name}(", src, flags=re.M))
-    return "\n\n".join(b.rstrip() for b in blocks)
+        for called in re.findall(r"(?<![.\w])(_?[a-z][a-z0-9_]*)\(", pending.pop(0)):
+            if called in public and called not in kernels:
+                kernels.add(called)
+            elif called.startswith("_") and callable(getattr(_kernels, called, None)) and called not in helpers:
+                helpers.append(called)
+            else:
+                continue
+            pending.append(inspect.getsource(getattr(_kernels, called)))
+    rename = re.compile(r"(?<![.\w])(" + "|".join(sorted(kernels, key=len, reverse=True)) + r")\(")
+    blocks = [inspect.getsource(getattr(_kernels, h)) for h in helpers]
+    blocks += [inspect.getsource(getattr(_kernels, k)) for k in sorted(kernels)]
+    return "\n\n".join(rename.sub(r"_\1(", b).rstrip() for b in blocks)
 
 
 def _support_source() -> str:
@@ -394,7 +611,7 @@ def generate_module(names: Sequence[str] | None = None, *, standalone: bool = Fa
     if standalone:
         parts += [_support_source(), "", "", _kernel_source(kernels) if kernels else ""]
     else:
-        parts.append("from ._support import _float_array, _like, _loss_inputs, _mean, _same_shape, _terms")
+        parts.append("from ._support import (\n    _blocks, _float_array, _like, _loss_inputs, _mean, _outputs, _result, _same_shape, _terms, _work,\n)")
         if kernels:
             parts.append("from ._kernels import (\n" + "".join(
                 f"    {k} as _{k},\n" for k in sorted(kernels)) + ")")
@@ -410,7 +627,7 @@ def contract_names(entry: Entry) -> list[str]:
         return [entry.name, f"{entry.name}_grad", f"{entry.name}_and_grad"]
     if entry.kind == "vector_map":
         return [entry.name, f"{entry.name}_vjp"]
-    return [entry.name, f"{entry.name}_grad"]
+    return [entry.name, f"{entry.name}_grad", f"{entry.name}_and_grad"]
 
 
 #: the committed generated modules: file under numeric/ → catalogue kind

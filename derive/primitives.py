@@ -38,6 +38,10 @@ class Primitive(Function):
 
     #: name of the function in :mod:`numeric._kernels` that evaluates it
     numpy_kernel: str = ""
+    #: name of a kernel that evaluates it together with its relatives in one
+    #: pass (``logistic``: σ(±u) and softplus(±u) from one e^{-|u|}); code
+    #: generation calls it when an expression needs more than one of them
+    fused_kernel: str = ""
     #: LaTeX operator name
     latex_name: str = ""
 
@@ -64,6 +68,7 @@ class sigmoid(Primitive):
     r"""Logistic sigmoid :math:`\sigma(x) = 1/(1 + e^{-x})`."""
 
     numpy_kernel = "sigmoid"
+    fused_kernel = "logistic"
     latex_name = r"\sigma"
     pretty_name = "σ"
 
@@ -84,6 +89,7 @@ class softplus(Primitive):
     r"""Softplus :math:`\log(1 + e^{x})`."""
 
     numpy_kernel = "softplus"
+    fused_kernel = "logistic"
     latex_name = r"\operatorname{softplus}"
     pretty_name = "softplus"
 
@@ -226,6 +232,8 @@ class VectorPrimitive(Function):
     """A reduction or normalisation over the last axis."""
 
     numpy_kernel: str = ""
+    #: a kernel that computes this primitive together with its relatives (see Primitive)
+    fused_kernel: str = ""
     latex_name: str = ""
     #: True when the result has one value per row (broadcast against the row)
     reduces: bool = True
@@ -248,6 +256,7 @@ class logsumexp(VectorPrimitive):
     r""":math:`\log \sum_k e^{z_k}` over the last axis."""
 
     numpy_kernel = "logsumexp"
+    fused_kernel = "softmax_family"
     latex_name = r"\operatorname{LSE}"
 
 
@@ -255,6 +264,7 @@ class softmax(VectorPrimitive):
     r""":math:`e^{z_j} / \sum_k e^{z_k}`: one value per component."""
 
     numpy_kernel = "softmax"
+    fused_kernel = "softmax_family"
     latex_name = r"\operatorname{softmax}"
     reduces = False
 
@@ -263,6 +273,7 @@ class softmax_complement(VectorPrimitive):
     r""":math:`1 - \operatorname{softmax}(z)_j`, computed without cancellation."""
 
     numpy_kernel = "softmax_complement"
+    fused_kernel = "softmax_family"
     latex_name = r"\overline{\operatorname{softmax}}"
     reduces = False
 
@@ -271,6 +282,7 @@ class log_softmax(VectorPrimitive):
     r""":math:`z_j - \log\sum_k e^{z_k}`: one value per component."""
 
     numpy_kernel = "log_softmax"
+    fused_kernel = "softmax_family"
     latex_name = r"\log\operatorname{softmax}"
     reduces = False
 

@@ -24,6 +24,7 @@ import numpy as np
 __all__ = [
     "sigmoid",
     "softplus",
+    "logistic",
     "sech2",
     "erfc",
     "ndtr",
@@ -35,6 +36,7 @@ __all__ = [
     "softmax",
     "softmax_complement",
     "log_softmax",
+    "softmax_family",
 ]
 
 
@@ -78,6 +80,57 @@ def softplus(x):
         np.maximum(xb, 0, out=yb)
         yb += e
     return y
+
+
+def logistic(u, *wanted):
+    """The members of the logistic family asked for, sharing one e = e^{-|u|} per element.
+
+    The names ("sigmoid", "sigmoid_neg", "softplus", "softplus_neg") stand for σ(u), σ(−u), softplus(u) and
+    softplus(−u), each computed as its own kernel computes it:
+    σ(±u) = max(e, [±u ≥ 0])/(1 + e) and softplus(±u) = max(±u, 0) + log1p(e).
+    In cache-sized blocks (see sigmoid); one array per name is returned.
+
+    Examples
+    --------
+    >>> s, s_neg = logistic(np.array([-800.0, 0.0, 40.0]), "sigmoid", "sigmoid_neg")
+    >>> s.tolist(), s_neg.tolist()
+    ([0.0, 0.5, 1.0], [1.0, 0.5, 4.248354255291589e-18])
+    """
+    known = ("sigmoid", "sigmoid_neg", "softplus", "softplus_neg")
+    if set(wanted) - set(known):
+        raise ValueError(f"logistic: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
+    x = np.asarray(u)
+    dtype = np.result_type(x, 1.0)
+    outs = [np.empty(x.shape, dtype) for _ in wanted]
+    xs, flat = x.reshape(-1), [o.reshape(-1) for o in outs]
+    size = min(xs.size, 32768)
+    e, d, log1p_e = np.empty((3, size), dtype)
+    mask = np.empty(size, bool)
+    for start in range(0, xs.size, 32768):
+        xb = xs[start:start + 32768]
+        k = xb.size
+        eb, db, lb, mb = e[:k], d[:k], log1p_e[:k], mask[:k]
+        np.abs(xb, out=eb)
+        np.negative(eb, out=eb)
+        np.exp(eb, out=eb)
+        np.add(eb, 1, out=db)
+        if "softplus" in wanted or "softplus_neg" in wanted:
+            np.log1p(eb, out=lb)
+        for name, out in zip(wanted, flat):
+            yb = out[start:start + 32768]
+            if name == "sigmoid":
+                np.maximum(eb, np.greater_equal(xb, 0, out=mb), out=yb)
+                yb /= db
+            elif name == "sigmoid_neg":
+                np.maximum(eb, np.less_equal(xb, 0, out=mb), out=yb)
+                yb /= db
+            elif name == "softplus":
+                np.maximum(xb, 0, out=yb)
+                yb += lb
+            else:
+                np.minimum(xb, 0, out=yb)
+                np.subtract(lb, yb, out=yb)
+    return tuple(outs)
 
 
 def sech2(x):
@@ -222,12 +275,13 @@ def rowsum(u):
     return np.sum(u, axis=-1, keepdims=True)
 
 
-def _shifted(z, width):
+def _shifted(z, *widths):
     """The common work of the softmax family, over blocks of rows of z.
 
-    Returns ``(out, blocks)``: ``out`` is a new array shaped like z but with a
-    last axis of length ``width`` (the number of classes, or 1), and ``blocks``
-    yields, for successive blocks of rows, ``(shifted, lost, e, s, top, target)``:
+    Returns ``(outs, blocks)``: ``outs`` holds a new array for each width,
+    shaped like z but with a last axis of length ``width`` (the number of
+    classes, or 1), and ``blocks`` yields, for successive blocks of rows,
+    ``(shifted, lost, e, s, top, targets)``:
 
     * shifted = z − max, rounded, and lost its rounding error, recovered exactly
       (Knuth's TwoSum): exp magnifies that rounding by |z − max| (250 ULP at a
@@ -235,7 +289,7 @@ def _shifted(z, width):
     * e = exp(shifted)·(1 + lost);
     * s = Σ e over all entries but one maximal entry (a tied maximum counts 1),
       so that log1p(s) and 1/(1 + s) keep the digits of a sum far below 1;
-    * top = the maximum; target = the block of ``out`` to write.
+    * top = the maximum; targets = the blocks of ``outs`` to write.
 
     The arrays are in a work layout whose reductions run over the axis of
     length 1 in ``s`` and ``top``: for short rows (≤ 32 classes) the classes
@@ -247,21 +301,24 @@ def _shifted(z, width):
     if z.ndim == 0:
         np.max(z, axis=-1)  # NumPy's own error: there is no last axis
     classes = z.shape[-1]
-    out = np.empty(z.shape[:-1] + (width,), np.result_type(z, 1.0))
-    rows_in, rows_out = z.reshape(-1, classes), out.reshape(-1, width)
+    dtype = np.result_type(z, 1.0)
+    outs = [np.empty(z.shape[:-1] + (width,), dtype) for width in widths]
+    rows_in = z.reshape(-1, classes)
+    rows_out = [out.reshape(-1, width) for out, width in zip(outs, widths)]
     step = max(1, 16384 // max(classes, 1))
     transposed = classes <= 32
     first = min(step, rows_in.shape[0])
     axis = 0 if transposed else -1
-    work = np.empty((4, classes, first) if transposed else (4, first, classes), out.dtype)
+    work = np.empty((4, classes, first) if transposed else (4, first, classes), dtype)
     below = np.empty(work.shape[1:], bool)
 
     def blocks():
         for start in range(0, rows_in.shape[0], step):
-            zb, target = rows_in[start:start + step], rows_out[start:start + step]
+            zb = rows_in[start:start + step]
+            targets = [rows[start:start + step] for rows in rows_out]
             n = zb.shape[0]
             if transposed:
-                zb, target = zb.T, target.T
+                zb, targets = zb.T, [t.T for t in targets]
                 w, shifted, back, e = work[:, :, :n]
                 mask = below[:, :n]
             else:
@@ -282,43 +339,61 @@ def _shifted(z, width):
             s = np.sum(np.multiply(e, mask, out=back), axis=axis, keepdims=True)
             if np.count_nonzero(mask) != n * (classes - 1):  # tied maxima: the others count 1
                 s += classes - 1 - np.sum(mask, axis=axis, keepdims=True)
-            yield shifted, lost, e, s, top, target
+            yield shifted, lost, e, s, top, targets
 
-    return out, blocks()
+    return outs, blocks()
+
+
+def softmax_family(z, *wanted):
+    """The members of the softmax family asked for, by name, from one pass over z.
+
+    Each is computed as its own kernel computes it (softmax, softmax_complement,
+    log_softmax, logsumexp), sharing the shifted exponentials and their sum.
+
+    Examples
+    --------
+    >>> p, logp = softmax_family(np.array([40.0, -0.5, 0.0]), "softmax", "log_softmax")
+    >>> bool(np.allclose(np.exp(logp), p))
+    True
+    """
+    known = ("softmax", "softmax_complement", "log_softmax", "logsumexp")
+    if set(wanted) - set(known):
+        raise ValueError(f"softmax_family: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
+    classes = np.shape(z)[-1] if np.ndim(z) else 1
+    outs, blocks = _shifted(z, *[1 if name == "logsumexp" else classes for name in wanted])
+    for shifted, lost, e, s, top, targets in blocks:
+        log1p_s = np.log1p(s)
+        total = s + 1
+        for name, target in zip(wanted, targets):
+            if name == "softmax":
+                np.divide(e, total, out=target)
+            elif name == "softmax_complement":
+                np.divide(e, total, out=target)
+                np.subtract(1, target, out=target)
+                np.copyto(target, np.broadcast_to(s / total, e.shape), where=shifted == 0)
+            elif name == "log_softmax":
+                np.subtract(shifted, log1p_s, out=target)
+                target += lost
+            else:
+                np.add(top, log1p_s, out=target)
+    return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 def logsumexp(z):
     """log Σ exp(z) over the last axis = max + log1p(Σ of the other terms)."""
-    out, blocks = _shifted(z, 1)
-    for _, _, _, s, top, target in blocks:
-        np.add(top, np.log1p(s, out=s), out=target)
-    return out
+    return softmax_family(z, "logsumexp")
 
 
 def log_softmax(z):
     """z − logsumexp(z) = (z − max) − log1p(Σ others), exact for the top entry."""
-    out, blocks = _shifted(z, np.shape(z)[-1] if np.ndim(z) else 1)
-    for shifted, lost, _, s, _, target in blocks:
-        shifted -= np.log1p(s, out=s)
-        np.add(shifted, lost, out=target)
-    return out
+    return softmax_family(z, "log_softmax")
 
 
 def softmax(z):
     """exp(z − max)/(1 + Σ others)."""
-    out, blocks = _shifted(z, np.shape(z)[-1] if np.ndim(z) else 1)
-    for _, _, e, s, _, target in blocks:
-        s += 1
-        np.divide(e, s, out=target)
-    return out
+    return softmax_family(z, "softmax")
 
 
 def softmax_complement(z):
     """1 − softmax(z), without cancellation at the dominant entry: s/(1 + s) there."""
-    out, blocks = _shifted(z, np.shape(z)[-1] if np.ndim(z) else 1)
-    for shifted, _, e, s, _, target in blocks:
-        total = s + 1
-        e /= total
-        np.subtract(1, e, out=target)
-        np.copyto(target, np.broadcast_to(s / total, e.shape), where=shifted == 0)
-    return out
+    return softmax_family(z, "softmax_complement")

@@ -3,13 +3,12 @@
 
 import numpy as np
 
-from ._support import _float_array, _like, _loss_inputs, _mean, _same_shape, _terms
+from ._support import (
+    _blocks, _float_array, _like, _loss_inputs, _mean, _outputs, _result, _same_shape, _terms, _work,
+)
 from ._kernels import (
     gauss as _gauss,
     ndtr as _ndtr,
-    sech2 as _sech2,
-    sigmoid as _sigmoid,
-    softplus as _softplus,
 )
 
 __all__ = [
@@ -74,7 +73,10 @@ def identity(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(x, x)
+    y0, = _outputs(x, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        b0[...] = xb
+    return _result(y0, x)
 
 
 def identity_grad(x):
@@ -87,7 +89,10 @@ def identity_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(1, x)
+    y0, = _outputs(x, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        b0[...] = 1
+    return _result(y0, x)
 
 
 def identity_and_grad(x):
@@ -101,7 +106,11 @@ def identity_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(x, x), _like(1, x)
+    y0, y1 = _outputs(x, 2)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        b0[...] = xb
+        b1[...] = 1
+    return _result(y0, x), _result(y1, x)
 
 
 def sigmoid(x):
@@ -114,7 +123,19 @@ def sigmoid(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(_sigmoid(x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 2, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.add(w0, 1, out=w1)
+        np.greater_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=b0)
+        np.divide(b0, w1, out=b0)
+    return _result(y0, x)
 
 
 def sigmoid_grad(x):
@@ -127,7 +148,17 @@ def sigmoid_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(_sigmoid(-x)*_sigmoid(x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 3, 0)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1, w2 = work[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.add(w0, 1, out=w1)
+        np.square(w1, out=w2)
+        np.divide(w0, w2, out=b0)
+    return _result(y0, x)
 
 
 def sigmoid_and_grad(x):
@@ -141,8 +172,21 @@ def sigmoid_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    t0 = _sigmoid(x)
-    return _like(t0, x), _like(t0*_sigmoid(-x), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 3, 1)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        w0, w1, w2 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.add(w0, 1, out=w1)
+        np.greater_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=b0)
+        np.divide(b0, w1, out=b0)
+        np.square(w1, out=w2)
+        np.divide(w0, w2, out=b1)
+    return _result(y0, x), _result(y1, x)
 
 
 def tanh(x):
@@ -155,7 +199,10 @@ def tanh(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(np.tanh(x), x)
+    y0, = _outputs(x, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        np.tanh(xb, out=b0)
+    return _result(y0, x)
 
 
 def tanh_grad(x):
@@ -168,7 +215,19 @@ def tanh_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(_sech2(x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 3, 0)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1, w2 = work[:, :xb.size]
+        np.abs(xb, out=w0)
+        np.minimum(w0, 400, out=w0)
+        np.multiply(w0, -2, out=w0)
+        np.exp(w0, out=w0)
+        np.multiply(w0, 4, out=b0)
+        np.add(w0, 1, out=w2)
+        np.square(w2, out=w1)
+        np.divide(b0, w1, out=b0)
+    return _result(y0, x)
 
 
 def tanh_and_grad(x):
@@ -182,7 +241,20 @@ def tanh_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(np.tanh(x), x), _like(_sech2(x), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 3, 0)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        w0, w1, w2 = work[:, :xb.size]
+        np.abs(xb, out=w0)
+        np.minimum(w0, 400, out=w0)
+        np.multiply(w0, -2, out=w0)
+        np.exp(w0, out=w0)
+        np.tanh(xb, out=b0)
+        np.multiply(w0, 4, out=b1)
+        np.add(w0, 1, out=w2)
+        np.square(w2, out=w1)
+        np.divide(b1, w1, out=b1)
+    return _result(y0, x), _result(y1, x)
 
 
 def relu(x):
@@ -197,7 +269,13 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     x : array_like
     """
     x = _float_array(x)
-    return _like(np.maximum(x, 0), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 0, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        m0, = masks[:, :xb.size]
+        m0[...] = (xb > 0)
+        b0[...] = np.where(m0, xb, 0)
+    return _result(y0, x)
 
 
 def relu_grad(x):
@@ -212,7 +290,13 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     x : array_like
     """
     x = _float_array(x)
-    return _like((x > 0), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 0, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        m0, = masks[:, :xb.size]
+        m0[...] = (xb > 0)
+        b0[...] = m0
+    return _result(y0, x)
 
 
 def relu_and_grad(x):
@@ -226,8 +310,14 @@ def relu_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    t0 = (x > 0)
-    return _like(np.where(t0, x, 0), x), _like(t0, x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 0, 1)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        m0, = masks[:, :xb.size]
+        m0[...] = (xb > 0)
+        b0[...] = np.where(m0, xb, 0)
+        b1[...] = m0
+    return _result(y0, x), _result(y1, x)
 
 
 def leaky_relu(x, alpha=0.01):
@@ -244,7 +334,13 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
         slope for x < 0.
     """
     x = _float_array(x)
-    return _like(np.where((x > 0), x, alpha*x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 0, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        m0, = masks[:, :xb.size]
+        m0[...] = (xb > 0)
+        b0[...] = np.where(m0, xb, alpha*xb)
+    return _result(y0, x)
 
 
 def leaky_relu_grad(x, alpha=0.01):
@@ -261,7 +357,13 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
         slope for x < 0.
     """
     x = _float_array(x)
-    return _like(np.where((x > 0), 1, alpha), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 0, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        m0, = masks[:, :xb.size]
+        m0[...] = (xb > 0)
+        b0[...] = np.where(m0, 1, alpha)
+    return _result(y0, x)
 
 
 def leaky_relu_and_grad(x, alpha=0.01):
@@ -277,8 +379,14 @@ def leaky_relu_and_grad(x, alpha=0.01):
         slope for x < 0.
     """
     x = _float_array(x)
-    t0 = (x > 0)
-    return _like(np.where(t0, x, alpha*x), x), _like(np.where(t0, 1, alpha), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 0, 1)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        m0, = masks[:, :xb.size]
+        m0[...] = (xb > 0)
+        b0[...] = np.where(m0, xb, alpha*xb)
+        b1[...] = np.where(m0, 1, alpha)
+    return _result(y0, x), _result(y1, x)
 
 
 def elu(x, alpha=1.0):
@@ -295,7 +403,15 @@ Convention: elu'(0) = alpha, the left derivative (as PyTorch); continuous when a
         saturation value -alpha for x -> -inf.
     """
     x = _float_array(x)
-    return _like(np.where((x > 0), x, alpha*np.expm1(np.minimum(x, 0))), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 1, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        m0[...] = (xb > 0)
+        w0[...] = np.minimum(xb, 0)
+        b0[...] = np.where(m0, xb, alpha*np.expm1(w0))
+    return _result(y0, x)
 
 
 def elu_grad(x, alpha=1.0):
@@ -312,7 +428,15 @@ Convention: elu'(0) = alpha, the left derivative (as PyTorch); continuous when a
         saturation value -alpha for x -> -inf.
     """
     x = _float_array(x)
-    return _like(np.where((x > 0), 1, alpha*np.exp(np.minimum(x, 0))), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 1, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        m0[...] = (xb > 0)
+        w0[...] = np.minimum(xb, 0)
+        b0[...] = np.where(m0, 1, alpha*np.exp(w0))
+    return _result(y0, x)
 
 
 def elu_and_grad(x, alpha=1.0):
@@ -328,9 +452,16 @@ def elu_and_grad(x, alpha=1.0):
         saturation value -alpha for x -> -inf.
     """
     x = _float_array(x)
-    t0 = (x > 0)
-    t1 = np.minimum(x, 0)
-    return _like(np.where(t0, x, alpha*np.expm1(t1)), x), _like(np.where(t0, 1, alpha*np.exp(t1)), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 1, 1)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        w0, = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        m0[...] = (xb > 0)
+        w0[...] = np.minimum(xb, 0)
+        b0[...] = np.where(m0, xb, alpha*np.expm1(w0))
+        b1[...] = np.where(m0, 1, alpha*np.exp(w0))
+    return _result(y0, x), _result(y1, x)
 
 
 def selu(x, alpha=1.6732632423543772, scale=1.0507009873554805):
@@ -349,7 +480,16 @@ Convention: selu'(0) = scale*alpha, the left derivative (as PyTorch).
         output scale.
     """
     x = _float_array(x)
-    return _like(scale*np.where((x > 0), x, alpha*np.expm1(np.minimum(x, 0))), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 2, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        m0[...] = (xb > 0)
+        w0[...] = np.minimum(xb, 0)
+        w1[...] = np.where(m0, xb, alpha*np.expm1(w0))
+        np.multiply(scale, w1, out=b0)
+    return _result(y0, x)
 
 
 def selu_grad(x, alpha=1.6732632423543772, scale=1.0507009873554805):
@@ -368,7 +508,16 @@ Convention: selu'(0) = scale*alpha, the left derivative (as PyTorch).
         output scale.
     """
     x = _float_array(x)
-    return _like(scale*np.where((x > 0), 1, alpha*np.exp(np.minimum(x, 0))), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 2, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        m0[...] = (xb > 0)
+        w0[...] = np.minimum(xb, 0)
+        w1[...] = np.where(m0, 1, alpha*np.exp(w0))
+        np.multiply(scale, w1, out=b0)
+    return _result(y0, x)
 
 
 def selu_and_grad(x, alpha=1.6732632423543772, scale=1.0507009873554805):
@@ -386,9 +535,18 @@ def selu_and_grad(x, alpha=1.6732632423543772, scale=1.0507009873554805):
         output scale.
     """
     x = _float_array(x)
-    t0 = (x > 0)
-    t1 = np.minimum(x, 0)
-    return _like(scale*np.where(t0, x, alpha*np.expm1(t1)), x), _like(scale*np.where(t0, 1, alpha*np.exp(t1)), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 2, 1)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        w0, w1 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        m0[...] = (xb > 0)
+        w0[...] = np.minimum(xb, 0)
+        w1[...] = np.where(m0, xb, alpha*np.expm1(w0))
+        np.multiply(scale, w1, out=b0)
+        w1[...] = np.where(m0, 1, alpha*np.exp(w0))
+        np.multiply(scale, w1, out=b1)
+    return _result(y0, x), _result(y1, x)
 
 
 def gelu(x):
@@ -401,7 +559,13 @@ def gelu(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(x*_ndtr(x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 1, 0)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, = work[:, :xb.size]
+        w0[...] = _ndtr(xb)
+        np.multiply(w0, xb, out=b0)
+    return _result(y0, x)
 
 
 def gelu_grad(x):
@@ -414,7 +578,15 @@ def gelu_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(x*_gauss(x) + _ndtr(x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 3, 0)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1, w2 = work[:, :xb.size]
+        w0[...] = _ndtr(xb)
+        w2[...] = _gauss(xb)
+        np.multiply(xb, w2, out=w1)
+        np.add(w0, w1, out=b0)
+    return _result(y0, x)
 
 
 def gelu_and_grad(x):
@@ -428,8 +600,16 @@ def gelu_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    t0 = _ndtr(x)
-    return _like(t0*x, x), _like(t0 + x*_gauss(x), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 3, 0)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        w0, w1, w2 = work[:, :xb.size]
+        w0[...] = _ndtr(xb)
+        np.multiply(w0, xb, out=b0)
+        w2[...] = _gauss(xb)
+        np.multiply(xb, w2, out=w1)
+        np.add(w0, w1, out=b1)
+    return _result(y0, x), _result(y1, x)
 
 
 def gelu_tanh(x):
@@ -444,7 +624,25 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     x : array_like
     """
     x = _float_array(x)
-    return _like(x*_sigmoid(0.07135481627260025*x**3 + 1.5957691216057308*x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 3, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1, w2 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.square(xb, out=w1)
+        np.multiply(w1, xb, out=w1)
+        np.multiply(0.07135481627260025, w1, out=w0)
+        np.multiply(1.5957691216057308, xb, out=w1)
+        np.add(w0, w1, out=w0)
+        np.abs(w0, out=w2)
+        np.negative(w2, out=w1)
+        np.exp(w1, out=w1)
+        np.greater_equal(w0, 0, out=m0)
+        np.maximum(w1, m0, out=w2)
+        np.multiply(xb, w2, out=b0)
+        np.add(w1, 1, out=w2)
+        np.divide(b0, w2, out=b0)
+    return _result(y0, x)
 
 
 def gelu_tanh_grad(x):
@@ -459,9 +657,41 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     x : array_like
     """
     x = _float_array(x)
-    t0 = np.minimum(np.maximum(x, -10000000000.0), 10000000000.0)
-    t1 = t0**3
-    return _like(0.3989422804014327*t0*((26829/200000)*t0**2 + 1)*_sech2(0.7978845608028654*t0 + 0.035677408136300125*t1) + _sigmoid(1.5957691216057308*t0 + 0.07135481627260025*t1), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 8, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1, w2, w3, w4, w5, w6, w7 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        w0[...] = np.minimum(np.maximum(xb, -10000000000.0), 10000000000.0)
+        np.multiply(1.5957691216057308, w0, out=w1)
+        np.square(w0, out=w2)
+        np.multiply(w2, w0, out=w2)
+        np.multiply(0.07135481627260025, w2, out=w4)
+        np.add(w1, w4, out=w3)
+        np.abs(w3, out=w5)
+        np.negative(w5, out=w4)
+        np.exp(w4, out=w4)
+        np.multiply(0.035677408136300125, w2, out=w5)
+        np.multiply(0.7978845608028654, w0, out=w6)
+        np.add(w5, w6, out=w5)
+        np.abs(w5, out=w5)
+        np.minimum(w5, 400, out=w5)
+        np.multiply(w5, -2, out=w5)
+        np.exp(w5, out=w5)
+        np.greater_equal(w3, 0, out=m0)
+        np.maximum(w4, m0, out=b0)
+        np.add(w4, 1, out=w2)
+        np.divide(b0, w2, out=b0)
+        np.multiply(w1, w5, out=w2)
+        np.square(w0, out=w6)
+        np.multiply(w6, 0.134145, out=w6)
+        np.add(w6, 1, out=w6)
+        np.multiply(w2, w6, out=w2)
+        np.add(w5, 1, out=w7)
+        np.square(w7, out=w6)
+        np.divide(w2, w6, out=w2)
+        np.add(b0, w2, out=b0)
+    return _result(y0, x)
 
 
 def gelu_tanh_and_grad(x):
@@ -475,9 +705,54 @@ def gelu_tanh_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    t0 = np.minimum(np.maximum(x, -10000000000.0), 10000000000.0)
-    t1 = t0**3
-    return _like(x*_sigmoid(0.07135481627260025*x**3 + 1.5957691216057308*x), x), _like(0.3989422804014327*t0*((26829/200000)*t0**2 + 1)*_sech2(0.7978845608028654*t0 + 0.035677408136300125*t1) + _sigmoid(1.5957691216057308*t0 + 0.07135481627260025*t1), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 9, 1)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        w0, w1, w2, w3, w4, w5, w6, w7, w8 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.square(xb, out=w1)
+        np.multiply(w1, xb, out=w1)
+        np.multiply(0.07135481627260025, w1, out=w0)
+        np.multiply(1.5957691216057308, xb, out=w1)
+        np.add(w0, w1, out=w0)
+        np.abs(w0, out=w2)
+        np.negative(w2, out=w1)
+        np.exp(w1, out=w1)
+        w2[...] = np.minimum(np.maximum(xb, -10000000000.0), 10000000000.0)
+        np.multiply(1.5957691216057308, w2, out=w3)
+        np.square(w2, out=w4)
+        np.multiply(w4, w2, out=w4)
+        np.multiply(0.07135481627260025, w4, out=w6)
+        np.add(w3, w6, out=w5)
+        np.abs(w5, out=w7)
+        np.negative(w7, out=w6)
+        np.exp(w6, out=w6)
+        np.multiply(0.035677408136300125, w4, out=w7)
+        np.multiply(0.7978845608028654, w2, out=w8)
+        np.add(w7, w8, out=w7)
+        np.abs(w7, out=w7)
+        np.minimum(w7, 400, out=w7)
+        np.multiply(w7, -2, out=w7)
+        np.exp(w7, out=w7)
+        np.greater_equal(w0, 0, out=m0)
+        np.maximum(w1, m0, out=w4)
+        np.multiply(xb, w4, out=b0)
+        np.add(w1, 1, out=w4)
+        np.divide(b0, w4, out=b0)
+        np.greater_equal(w5, 0, out=m0)
+        np.maximum(w6, m0, out=b1)
+        np.add(w6, 1, out=w1)
+        np.divide(b1, w1, out=b1)
+        np.multiply(w3, w7, out=w1)
+        np.square(w2, out=w0)
+        np.multiply(w0, 0.134145, out=w0)
+        np.add(w0, 1, out=w0)
+        np.multiply(w1, w0, out=w1)
+        np.add(w7, 1, out=w4)
+        np.square(w4, out=w0)
+        np.divide(w1, w0, out=w1)
+        np.add(b1, w1, out=b1)
+    return _result(y0, x), _result(y1, x)
 
 
 def softplus(x):
@@ -492,7 +767,17 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     x : array_like
     """
     x = _float_array(x)
-    return _like(_softplus(x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 2, 0)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1 = work[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.maximum(xb, 0, out=b0)
+        np.log1p(w0, out=w1)
+        np.add(b0, w1, out=b0)
+    return _result(y0, x)
 
 
 def softplus_grad(x):
@@ -507,7 +792,19 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     x : array_like
     """
     x = _float_array(x)
-    return _like(_sigmoid(x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 2, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.greater_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=b0)
+        np.add(w0, 1, out=w1)
+        np.divide(b0, w1, out=b0)
+    return _result(y0, x)
 
 
 def softplus_and_grad(x):
@@ -521,7 +818,22 @@ def softplus_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(_softplus(x), x), _like(_sigmoid(x), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 2, 1)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        w0, w1 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.maximum(xb, 0, out=b0)
+        np.log1p(w0, out=w1)
+        np.add(b0, w1, out=b0)
+        np.greater_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=b1)
+        np.add(w0, 1, out=w1)
+        np.divide(b1, w1, out=b1)
+    return _result(y0, x), _result(y1, x)
 
 
 def softsign(x):
@@ -536,7 +848,14 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     x : array_like
     """
     x = _float_array(x)
-    return _like(x/(np.abs(x) + 1), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 1, 0)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, = work[:, :xb.size]
+        np.abs(xb, out=w0)
+        np.add(w0, 1, out=w0)
+        np.divide(xb, w0, out=b0)
+    return _result(y0, x)
 
 
 def softsign_grad(x):
@@ -551,7 +870,15 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     x : array_like
     """
     x = _float_array(x)
-    return _like((1/(np.abs(x) + 1))**2, x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 1, 0)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, = work[:, :xb.size]
+        np.abs(xb, out=w0)
+        np.add(w0, 1, out=w0)
+        np.divide(1, w0, out=b0)
+        np.power(b0, 2, out=b0)
+    return _result(y0, x)
 
 
 def softsign_and_grad(x):
@@ -565,8 +892,16 @@ def softsign_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    t0 = np.abs(x) + 1
-    return _like(x/t0, x), _like((1/t0)**2, x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 1, 0)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        w0, = work[:, :xb.size]
+        np.abs(xb, out=w0)
+        np.add(w0, 1, out=w0)
+        np.divide(xb, w0, out=b0)
+        np.divide(1, w0, out=b1)
+        np.power(b1, 2, out=b1)
+    return _result(y0, x), _result(y1, x)
 
 
 def silu(x):
@@ -579,7 +914,21 @@ def silu(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(x*_sigmoid(x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 4, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1, w2, w3 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.greater_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=w1)
+        np.add(w0, 1, out=w3)
+        np.divide(1, w3, out=w2)
+        np.multiply(w2, xb, out=w0)
+        np.multiply(w1, w0, out=b0)
+    return _result(y0, x)
 
 
 def silu_grad(x):
@@ -592,7 +941,26 @@ def silu_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like((x*_sigmoid(-x) + 1)*_sigmoid(x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 6, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.greater_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=w1)
+        np.add(w0, 1, out=w3)
+        np.divide(1, w3, out=w2)
+        np.multiply(w2, xb, out=w3)
+        np.multiply(w1, w2, out=b0)
+        np.less_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=w5)
+        np.multiply(w3, w5, out=w4)
+        np.add(w4, 1, out=w4)
+        np.multiply(b0, w4, out=b0)
+    return _result(y0, x)
 
 
 def silu_and_grad(x):
@@ -606,8 +974,27 @@ def silu_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    t0 = _sigmoid(x)
-    return _like(t0*x, x), _like(t0*(x*_sigmoid(-x) + 1), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 6, 1)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.greater_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=w1)
+        np.add(w0, 1, out=w3)
+        np.divide(1, w3, out=w2)
+        np.multiply(w2, xb, out=w3)
+        np.multiply(w1, w3, out=b0)
+        np.multiply(w1, w2, out=b1)
+        np.less_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=w5)
+        np.multiply(w3, w5, out=w4)
+        np.add(w4, 1, out=w4)
+        np.multiply(b1, w4, out=b1)
+    return _result(y0, x), _result(y1, x)
 
 
 def mish(x):
@@ -620,7 +1007,19 @@ def mish(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(x*np.tanh(_softplus(x)), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 3, 0)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1, w2 = work[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.maximum(xb, 0, out=w1)
+        np.log1p(w0, out=w2)
+        np.add(w1, w2, out=w1)
+        np.tanh(w1, out=w0)
+        np.multiply(w0, xb, out=b0)
+    return _result(y0, x)
 
 
 def mish_grad(x):
@@ -633,8 +1032,34 @@ def mish_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    t0 = _softplus(x)
-    return _like(x*_sech2(t0)*_sigmoid(x) + np.tanh(t0), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 6, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.maximum(xb, 0, out=w1)
+        np.log1p(w0, out=w2)
+        np.add(w1, w2, out=w1)
+        np.tanh(w1, out=w2)
+        np.abs(w1, out=w3)
+        np.minimum(w3, 400, out=w3)
+        np.multiply(w3, -2, out=w3)
+        np.exp(w3, out=w3)
+        np.multiply(w3, xb, out=w1)
+        np.greater_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=w4)
+        np.multiply(w1, w4, out=w1)
+        np.multiply(w1, 4, out=w1)
+        np.add(w0, 1, out=w4)
+        np.divide(w1, w4, out=w1)
+        np.add(w3, 1, out=w5)
+        np.square(w5, out=w4)
+        np.divide(w1, w4, out=w1)
+        np.add(w2, w1, out=b0)
+    return _result(y0, x)
 
 
 def mish_and_grad(x):
@@ -648,9 +1073,35 @@ def mish_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    t0 = _softplus(x)
-    t1 = np.tanh(t0)
-    return _like(t1*x, x), _like(t1 + x*_sech2(t0)*_sigmoid(x), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 6, 1)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.maximum(xb, 0, out=w1)
+        np.log1p(w0, out=w2)
+        np.add(w1, w2, out=w1)
+        np.tanh(w1, out=w2)
+        np.abs(w1, out=w3)
+        np.minimum(w3, 400, out=w3)
+        np.multiply(w3, -2, out=w3)
+        np.exp(w3, out=w3)
+        np.multiply(w2, xb, out=b0)
+        np.multiply(w3, xb, out=w1)
+        np.greater_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=w4)
+        np.multiply(w1, w4, out=w1)
+        np.multiply(w1, 4, out=w1)
+        np.add(w0, 1, out=w4)
+        np.divide(w1, w4, out=w1)
+        np.add(w3, 1, out=w5)
+        np.square(w5, out=w4)
+        np.divide(w1, w4, out=w1)
+        np.add(w2, w1, out=b1)
+    return _result(y0, x), _result(y1, x)
 
 
 def hard_sigmoid(x):
@@ -665,7 +1116,14 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     x : array_like
     """
     x = _float_array(x)
-    return _like(np.where((x <= -3), 0, np.where((x >= 3), 1, (x + 3)/6)), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 0, 2)
+    for xb, (b0,) in _blocks(x, y0):
+        m0, m1 = masks[:, :xb.size]
+        m0[...] = (xb <= -3)
+        m1[...] = (xb >= 3)
+        b0[...] = np.where(m0, 0, np.where(m1, 1, (xb + 3)/6))
+    return _result(y0, x)
 
 
 def hard_sigmoid_grad(x):
@@ -680,7 +1138,14 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     x : array_like
     """
     x = _float_array(x)
-    return _like(np.where((x >= 3) | (x <= -3), 0, 1/6), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 0, 2)
+    for xb, (b0,) in _blocks(x, y0):
+        m0, m1 = masks[:, :xb.size]
+        m0[...] = (xb <= -3)
+        m1[...] = (xb >= 3)
+        b0[...] = np.where(m0 | m1, 0, 1/6)
+    return _result(y0, x)
 
 
 def hard_sigmoid_and_grad(x):
@@ -694,9 +1159,15 @@ def hard_sigmoid_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    t0 = (x <= -3)
-    t1 = (x >= 3)
-    return _like(np.where(t0, 0, np.where(t1, 1, (x + 3)/6)), x), _like(np.where(t0 | t1, 0, 1/6), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 0, 2)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        m0, m1 = masks[:, :xb.size]
+        m0[...] = (xb <= -3)
+        m1[...] = (xb >= 3)
+        b0[...] = np.where(m0, 0, np.where(m1, 1, (xb + 3)/6))
+        b1[...] = np.where(m0 | m1, 0, 1/6)
+    return _result(y0, x), _result(y1, x)
 
 
 def hard_tanh(x):
@@ -711,7 +1182,14 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     x : array_like
     """
     x = _float_array(x)
-    return _like(np.where((x <= -1), -1, np.where((x >= 1), 1, x)), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 0, 2)
+    for xb, (b0,) in _blocks(x, y0):
+        m0, m1 = masks[:, :xb.size]
+        m0[...] = (xb <= -1)
+        m1[...] = (xb >= 1)
+        b0[...] = np.where(m0, -1, np.where(m1, 1, xb))
+    return _result(y0, x)
 
 
 def hard_tanh_grad(x):
@@ -726,7 +1204,14 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     x : array_like
     """
     x = _float_array(x)
-    return _like(np.where((x >= 1) | (x <= -1), 0, 1), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 0, 2)
+    for xb, (b0,) in _blocks(x, y0):
+        m0, m1 = masks[:, :xb.size]
+        m0[...] = (xb <= -1)
+        m1[...] = (xb >= 1)
+        b0[...] = np.where(m0 | m1, 0, 1)
+    return _result(y0, x)
 
 
 def hard_tanh_and_grad(x):
@@ -740,9 +1225,15 @@ def hard_tanh_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    t0 = (x <= -1)
-    t1 = (x >= 1)
-    return _like(np.where(t0, -1, np.where(t1, 1, x)), x), _like(np.where(t0 | t1, 0, 1), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 0, 2)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        m0, m1 = masks[:, :xb.size]
+        m0[...] = (xb <= -1)
+        m1[...] = (xb >= 1)
+        b0[...] = np.where(m0, -1, np.where(m1, 1, xb))
+        b1[...] = np.where(m0 | m1, 0, 1)
+    return _result(y0, x), _result(y1, x)
 
 
 def log_sigmoid(x):
@@ -755,7 +1246,17 @@ def log_sigmoid(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(-_softplus(-x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 2, 0)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1 = work[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.minimum(xb, 0, out=b0)
+        np.log1p(w0, out=w1)
+        np.subtract(b0, w1, out=b0)
+    return _result(y0, x)
 
 
 def log_sigmoid_grad(x):
@@ -768,7 +1269,19 @@ def log_sigmoid_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    return _like(_sigmoid(-x), x)
+    y0, = _outputs(x, 1)
+    work, masks = _work(x, 2, 1)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.less_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=b0)
+        np.add(w0, 1, out=w1)
+        np.divide(b0, w1, out=b0)
+    return _result(y0, x)
 
 
 def log_sigmoid_and_grad(x):
@@ -782,5 +1295,19 @@ def log_sigmoid_and_grad(x):
     x : array_like
     """
     x = _float_array(x)
-    t0 = -x
-    return _like(-_softplus(t0), x), _like(_sigmoid(t0), x)
+    y0, y1 = _outputs(x, 2)
+    work, masks = _work(x, 2, 1)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        w0, w1 = work[:, :xb.size]
+        m0, = masks[:, :xb.size]
+        np.abs(xb, out=w1)
+        np.negative(w1, out=w0)
+        np.exp(w0, out=w0)
+        np.minimum(xb, 0, out=b0)
+        np.log1p(w0, out=w1)
+        np.subtract(b0, w1, out=b0)
+        np.less_equal(xb, 0, out=m0)
+        np.maximum(w0, m0, out=b1)
+        np.add(w0, 1, out=w1)
+        np.divide(b1, w1, out=b1)
+    return _result(y0, x), _result(y1, x)

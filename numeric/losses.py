@@ -3,14 +3,13 @@
 
 import numpy as np
 
-from ._support import _float_array, _like, _loss_inputs, _mean, _same_shape, _terms
+from ._support import (
+    _blocks, _float_array, _like, _loss_inputs, _mean, _outputs, _result, _same_shape, _terms, _work,
+)
 from ._kernels import (
-    log_softmax as _log_softmax,
+    logistic as _logistic,
     rowsum as _rowsum,
-    sigmoid as _sigmoid,
-    softmax as _softmax,
-    softmax_complement as _softmax_complement,
-    softplus as _softplus,
+    softmax_family as _softmax_family,
     xlog1py as _xlog1py,
     xlogy as _xlogy,
 )
@@ -18,22 +17,31 @@ from ._kernels import (
 __all__ = [
     'mse',
     'mse_grad',
+    'mse_and_grad',
     'mae',
     'mae_grad',
+    'mae_and_grad',
     'huber',
     'huber_grad',
+    'huber_and_grad',
     'binary_cross_entropy',
     'binary_cross_entropy_grad',
+    'binary_cross_entropy_and_grad',
     'binary_cross_entropy_with_logits',
     'binary_cross_entropy_with_logits_grad',
+    'binary_cross_entropy_with_logits_and_grad',
     'cross_entropy',
     'cross_entropy_grad',
+    'cross_entropy_and_grad',
     'softmax_cross_entropy',
     'softmax_cross_entropy_grad',
+    'softmax_cross_entropy_and_grad',
     'hinge',
     'hinge_grad',
+    'hinge_and_grad',
     'kl_divergence',
     'kl_divergence_grad',
+    'kl_divergence_and_grad',
 ]
 
 
@@ -51,7 +59,8 @@ Convention: mean over every element (N = number of elements), as PyTorch's defau
     """
     pred, target = _loss_inputs('mse', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _mean((pred - target)**2, N, pred)
+    t0 = pred - target
+    return _mean(t0**2, N, pred)
 
 
 def mse_grad(pred, target):
@@ -67,7 +76,25 @@ Convention: mean over every element (N = number of elements), as PyTorch's defau
     """
     pred, target = _loss_inputs('mse', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _like(2*(pred - target)/N, pred)
+    t0 = pred - target
+    return _like(2*t0/N, pred)
+
+
+def mse_and_grad(pred, target):
+    """The mse loss and its gradient ∂L/∂pred, sharing their common work.
+
+    ℓ(pred, target) = (pred - target)^2
+    L = Σ ℓ / N
+    ∂L/∂pred = 2*(pred - target)/N
+
+    Parameters
+    ----------
+    pred, target : array_like of the same shape
+    """
+    pred, target = _loss_inputs('mse', pred, target, rows=False)
+    N = _terms(pred, rows=False)
+    t0 = pred - target
+    return _mean(t0**2, N, pred), _like(2*t0/N, pred)
 
 
 def mae(pred, target):
@@ -84,7 +111,8 @@ Convention: derivative sign(0) = 0 at ŷ = y (as PyTorch); mean over every eleme
     """
     pred, target = _loss_inputs('mae', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _mean(np.abs(pred - target), N, pred)
+    t0 = pred - target
+    return _mean(np.abs(t0), N, pred)
 
 
 def mae_grad(pred, target):
@@ -100,7 +128,25 @@ Convention: derivative sign(0) = 0 at ŷ = y (as PyTorch); mean over every eleme
     """
     pred, target = _loss_inputs('mae', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _like(np.sign(pred - target)/N, pred)
+    t0 = pred - target
+    return _like(np.sign(t0)/N, pred)
+
+
+def mae_and_grad(pred, target):
+    """The mae loss and its gradient ∂L/∂pred, sharing their common work.
+
+    ℓ(pred, target) = Abs(pred - target)
+    L = Σ ℓ / N
+    ∂L/∂pred = sign(pred - target)/N
+
+    Parameters
+    ----------
+    pred, target : array_like of the same shape
+    """
+    pred, target = _loss_inputs('mae', pred, target, rows=False)
+    N = _terms(pred, rows=False)
+    t0 = pred - target
+    return _mean(np.abs(t0), N, pred), _like(np.sign(t0)/N, pred)
 
 
 def huber(pred, target, delta=1.0):
@@ -120,8 +166,10 @@ Convention: delta = 1 and mean over every element (as PyTorch's HuberLoss).
     pred, target = _loss_inputs('huber', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred - target
-    t1 = np.abs(t0)
-    return _mean(np.where((delta >= t1), (1/2)*np.clip(t0, -delta, delta)**2, delta*(-1/2*delta + t1)), N, pred)
+    t1 = np.clip(t0, -delta, delta)
+    t2 = np.abs(t0)
+    t3 = (delta >= t2)
+    return _mean(np.where(t3, (1/2)*t1**2, delta*(-1/2*delta + t2)), N, pred)
 
 
 def huber_grad(pred, target, delta=1.0):
@@ -140,7 +188,32 @@ Convention: delta = 1 and mean over every element (as PyTorch's HuberLoss).
     pred, target = _loss_inputs('huber', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred - target
-    return _like(np.where((delta >= np.abs(t0)), np.clip(t0, -delta, delta), delta*np.sign(t0))/N, pred)
+    t1 = np.clip(t0, -delta, delta)
+    t2 = np.abs(t0)
+    t3 = (delta >= t2)
+    return _like(np.where(t3, t1, delta*np.sign(t0))/N, pred)
+
+
+def huber_and_grad(pred, target, delta=1.0):
+    """The huber loss and its gradient ∂L/∂pred, sharing their common work.
+
+    ℓ(pred, target) = Piecewise(((pred - target)^2/2, delta >= Abs(pred - target)), (delta*(-delta/2 + Abs(pred - target)), True))
+    L = Σ ℓ / N
+    ∂L/∂pred = Piecewise((pred - target, delta >= Abs(pred - target)), (-delta*sign(-pred + target), True))/N
+
+    Parameters
+    ----------
+    pred, target : array_like of the same shape
+    delta : float, default 1.0
+        where the quadratic part meets the linear part.
+    """
+    pred, target = _loss_inputs('huber', pred, target, rows=False)
+    N = _terms(pred, rows=False)
+    t0 = pred - target
+    t1 = np.clip(t0, -delta, delta)
+    t2 = np.abs(t0)
+    t3 = (delta >= t2)
+    return _mean(np.where(t3, (1/2)*t1**2, delta*(-1/2*delta + t2)), N, pred), _like(np.where(t3, t1, delta*np.sign(t0))/N, pred)
 
 
 def binary_cross_entropy(pred, target):
@@ -176,6 +249,22 @@ Convention: 0·log 0 = 0 (targets of exactly 0 or 1 are fine); no clamping of th
     return _like((pred - target)/(N*pred*(1 - pred)), pred)
 
 
+def binary_cross_entropy_and_grad(pred, target):
+    """The binary_cross_entropy loss and its gradient ∂L/∂pred, sharing their common work.
+
+    ℓ(pred, target) = -target*log(pred) - (1 - target)*log(1 - pred)
+    L = Σ ℓ / N
+    ∂L/∂pred = (pred - target)/(N*pred*(1 - pred))
+
+    Parameters
+    ----------
+    pred, target : array_like of the same shape
+    """
+    pred, target = _loss_inputs('binary_cross_entropy', pred, target, rows=False)
+    N = _terms(pred, rows=False)
+    return _mean(-_xlog1py(1 - target, -pred) - _xlogy(target, pred), N, pred), _like((pred - target)/(N*pred*(1 - pred)), pred)
+
+
 def binary_cross_entropy_with_logits(pred, target):
     """Binary cross-entropy on logits z: -(y log σ(z) + (1 - y) log(1 - σ(z))), the mean over the elements (N = number of elements).
 
@@ -188,7 +277,9 @@ def binary_cross_entropy_with_logits(pred, target):
     """
     pred, target = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _mean(target*_softplus(-pred) + (1 - target)*_softplus(pred), N, pred)
+    f0, f1, f2, f3 = _logistic(pred, 'sigmoid', 'sigmoid_neg', 'softplus', 'softplus_neg')
+    t0 = 1 - target
+    return _mean(f2*t0 + f3*target, N, pred)
 
 
 def binary_cross_entropy_with_logits_grad(pred, target):
@@ -202,7 +293,27 @@ def binary_cross_entropy_with_logits_grad(pred, target):
     """
     pred, target = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _like((-target*_sigmoid(-pred) + (1 - target)*_sigmoid(pred))/N, pred)
+    f0, f1, f2, f3 = _logistic(pred, 'sigmoid', 'sigmoid_neg', 'softplus', 'softplus_neg')
+    t0 = 1 - target
+    return _like((f0*t0 - f1*target)/N, pred)
+
+
+def binary_cross_entropy_with_logits_and_grad(pred, target):
+    """The binary_cross_entropy_with_logits loss and its gradient ∂L/∂pred, sharing their common work.
+
+    ℓ(pred, target) = -target*log(1/(1 + exp(-pred))) - (1 - target)*log(1 - 1/(1 + exp(-pred)))
+    L = Σ ℓ / N
+    ∂L/∂pred = (-target + sigmoid(pred))/N
+
+    Parameters
+    ----------
+    pred, target : array_like of the same shape
+    """
+    pred, target = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
+    N = _terms(pred, rows=False)
+    f0, f1, f2, f3 = _logistic(pred, 'sigmoid', 'sigmoid_neg', 'softplus', 'softplus_neg')
+    t0 = 1 - target
+    return _mean(f2*t0 + f3*target, N, pred), _like((f0*t0 - f1*target)/N, pred)
 
 
 def cross_entropy(pred, target):
@@ -238,6 +349,22 @@ Convention: over the last axis, mean over the rows (N = number of rows); one-hot
     return _like(-target/(N*pred), pred)
 
 
+def cross_entropy_and_grad(pred, target):
+    """The cross_entropy loss and its gradient ∂L/∂pred, sharing their common work.
+
+    ℓ(pred, target) = -rowsum(target*log(pred))
+    L = Σ ℓ / N
+    ∂L/∂pred = -target/(N*pred)
+
+    Parameters
+    ----------
+    pred, target : array_like of the same shape
+    """
+    pred, target = _loss_inputs('cross_entropy', pred, target, rows=True)
+    N = _terms(pred, rows=True)
+    return _mean(-_rowsum(_xlogy(target, pred)), N, pred), _like(-target/(N*pred), pred)
+
+
 def softmax_cross_entropy(pred, target):
     """Cross-entropy of softmax(z) against targets y: -Σ y log softmax(z), the mean over the rows (N = number of rows).
 
@@ -252,7 +379,8 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     """
     pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    return _mean(-_rowsum(target*_log_softmax(pred)), N, pred)
+    f0, f1, f2 = _softmax_family(pred, 'log_softmax', 'softmax', 'softmax_complement')
+    return _mean(-_rowsum(f0*target), N, pred)
 
 
 def softmax_cross_entropy_grad(pred, target):
@@ -268,7 +396,25 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     """
     pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    return _like((-target*_softmax_complement(pred) + (1 - target)*_softmax(pred))/N, pred)
+    f0, f1, f2 = _softmax_family(pred, 'log_softmax', 'softmax', 'softmax_complement')
+    return _like((f1*(1 - target) - f2*target)/N, pred)
+
+
+def softmax_cross_entropy_and_grad(pred, target):
+    """The softmax_cross_entropy loss and its gradient ∂L/∂pred, sharing their common work.
+
+    ℓ(pred, target) = -rowsum(target*(pred - log(rowsum(exp(pred)))))
+    L = Σ ℓ / N
+    ∂L/∂pred = (-target + softmax(pred))/N
+
+    Parameters
+    ----------
+    pred, target : array_like of the same shape
+    """
+    pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
+    N = _terms(pred, rows=True)
+    f0, f1, f2 = _softmax_family(pred, 'log_softmax', 'softmax', 'softmax_complement')
+    return _mean(-_rowsum(f0*target), N, pred), _like((f1*(1 - target) - f2*target)/N, pred)
 
 
 def hinge(pred, target):
@@ -286,7 +432,8 @@ Convention: derivative 0 at the kink y·ŷ = 1 (as relu'(0) = 0); mean over ever
     pred, target = _loss_inputs('hinge', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred*target
-    return _mean(np.where((t0 < 1), 1 - t0, 0), N, pred)
+    t1 = (t0 < 1)
+    return _mean(np.where(t1, 1 - t0, 0), N, pred)
 
 
 def hinge_grad(pred, target):
@@ -302,7 +449,27 @@ Convention: derivative 0 at the kink y·ŷ = 1 (as relu'(0) = 0); mean over ever
     """
     pred, target = _loss_inputs('hinge', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _like(np.where((pred*target < 1), -target, 0)/N, pred)
+    t0 = pred*target
+    t1 = (t0 < 1)
+    return _like(np.where(t1, -target, 0)/N, pred)
+
+
+def hinge_and_grad(pred, target):
+    """The hinge loss and its gradient ∂L/∂pred, sharing their common work.
+
+    ℓ(pred, target) = Piecewise((-pred*target + 1, pred*target < 1), (0, True))
+    L = Σ ℓ / N
+    ∂L/∂pred = Piecewise((-target, pred*target < 1), (0, True))/N
+
+    Parameters
+    ----------
+    pred, target : array_like of the same shape
+    """
+    pred, target = _loss_inputs('hinge', pred, target, rows=False)
+    N = _terms(pred, rows=False)
+    t0 = pred*target
+    t1 = (t0 < 1)
+    return _mean(np.where(t1, 1 - t0, 0), N, pred), _like(np.where(t1, -target, 0)/N, pred)
 
 
 def kl_divergence(pred, target):
@@ -319,7 +486,8 @@ Convention: ŷ are probabilities (not log-probabilities as in PyTorch's kl_div);
     """
     pred, target = _loss_inputs('kl_divergence', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    return _mean(_rowsum(_xlog1py(target, (-pred + target)/pred)), N, pred)
+    t0 = 1/pred
+    return _mean(_rowsum(_xlog1py(target, t0*(-pred + target))), N, pred)
 
 
 def kl_divergence_grad(pred, target):
@@ -335,4 +503,22 @@ Convention: ŷ are probabilities (not log-probabilities as in PyTorch's kl_div);
     """
     pred, target = _loss_inputs('kl_divergence', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    return _like(-target/(N*pred), pred)
+    t0 = 1/pred
+    return _like(-t0*target/N, pred)
+
+
+def kl_divergence_and_grad(pred, target):
+    """The kl_divergence loss and its gradient ∂L/∂pred, sharing their common work.
+
+    ℓ(pred, target) = rowsum(-target*log(pred) + target*log(target))
+    L = Σ ℓ / N
+    ∂L/∂pred = -target/(N*pred)
+
+    Parameters
+    ----------
+    pred, target : array_like of the same shape
+    """
+    pred, target = _loss_inputs('kl_divergence', pred, target, rows=True)
+    N = _terms(pred, rows=True)
+    t0 = 1/pred
+    return _mean(_rowsum(_xlog1py(target, t0*(-pred + target))), N, pred), _like(-t0*target/N, pred)

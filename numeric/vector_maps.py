@@ -3,7 +3,9 @@
 
 import numpy as np
 
-from ._support import _float_array, _like, _loss_inputs, _mean, _same_shape, _terms
+from ._support import (
+    _blocks, _float_array, _like, _loss_inputs, _mean, _outputs, _result, _same_shape, _terms, _work,
+)
 from ._kernels import (
     log_softmax as _log_softmax,
     rowsum as _rowsum,

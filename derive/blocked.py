@@ -1,0 +1,271 @@
+"""Blocked, in-place NumPy code for elementwise functions (a codegen pass).
+
+An elementwise function of ``x`` printed as NumPy expressions makes a fresh
+array for every operation: on 1e6 float64 elements that is 8 MB written (and
+page-faulted in) per ``+`` or ``*``.  This pass prints the same expressions as
+a loop over cache-sized blocks of ``x`` in which every operation writes into a
+preallocated work row (``out=``) and the last operation of each output writes
+straight into that output's block, so the only full-size arrays made are the
+outputs themselves.
+
+The expressions come from :func:`derive.codegen._print_block`'s stages (fused
+kernels, common subexpressions); this module turns each one into three-address
+NumPy calls, reusing a work row as soon as its value is dead.  Operations it
+does not know (``Piecewise``, relations, kernels) are printed whole by the
+stable printer and copied into their row, so every expression can be printed.
+
+Examples
+--------
+>>> import sympy as sp
+>>> x = sp.Symbol("xb", real=True)
+>>> body, rows, masks = emit_statements([], [sp.exp(-x) + 1], ["b0"], _printer())
+>>> print("\\n".join(body))
+np.negative(xb, out=b0)
+np.exp(b0, out=b0)
+np.add(b0, 1, out=b0)
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
+
+#: SymPy functions printed as the NumPy ufunc of the same meaning
+UFUNCS = {
+    sp.exp: "np.exp",
+    sp.log: "np.log",
+    log1p: "np.log1p",
+    expm1: "np.expm1",
+    sp.tanh: "np.tanh",
+    sp.Abs: "np.abs",
+    sp.sin: "np.sin",
+    sp.cos: "np.cos",
+    sp.atan: "np.arctan",
+}
+
+
+def _printer():
+    from .codegen import StablePrinter
+
+    return StablePrinter()
+
+
+class _Emitter:
+    """Three-address code with work rows ``w0, w1, …`` (float) and ``m0, …`` (bool)."""
+
+    def __init__(self, printer, live_symbols: dict[sp.Symbol, str]):
+        self.printer = printer
+        self.lines: list[str] = []
+        self.names = dict(live_symbols)  # CSE symbol → the row that holds it
+        self.free_rows: list[str] = []
+        self.rows = 0
+        self.free_masks: list[str] = []
+        self.masks = 0
+
+    # -- work rows ---------------------------------------------------------
+    def row(self) -> str:
+        if self.free_rows:
+            return self.free_rows.pop()
+        self.rows += 1
+        return f"w{self.rows - 1}"
+
+    def mask(self) -> str:
+        if self.free_masks:
+            return self.free_masks.pop()
+        self.masks += 1
+        return f"m{self.masks - 1}"
+
+    def release(self, name: str) -> None:
+        if name.startswith("w") and name[1:].isdigit() and name not in self.free_rows:
+            self.free_rows.append(name)
+        elif name.startswith("m") and name[1:].isdigit() and name not in self.free_masks:
+            self.free_masks.append(name)
+
+    # -- operands ----------------------------------------------------------
+    def scalar(self, expr) -> str | None:
+        """The text of a number or a parameter (no array work), else None."""
+        if expr.is_number:
+            return self.printer.doprint(sp.Float(expr, 17) if not expr.is_Integer else expr)
+        if isinstance(expr, sp.Symbol) and expr not in self.names and not expr.name.startswith("xb"):
+            return expr.name
+        return None
+
+    def operand(self, expr) -> tuple[str, bool]:
+        """(text, owned): owned rows may be overwritten by the caller."""
+        text = self.scalar(expr)
+        if text is not None:
+            return text, False
+        if type(expr).__name__ == "_NonNegative":  # an operand of _Maximum: a boolean row
+            u, compare = expr.args[0], "greater_equal"
+            if u.could_extract_minus_sign():  # [−u ≥ 0] = [u ≤ 0]
+                u, compare = -u, "less_equal"
+            arg = self.operand(u)
+            mask = self.mask()
+            self.lines.append(f"np.{compare}({arg[0]}, 0, out={mask})")
+            self.into("", arg)
+            return mask, True
+        if isinstance(expr, sp.Symbol):
+            return self.names.get(expr, expr.name), False
+        target = self.row()
+        self.value(expr, target)
+        return target, True
+
+    def operand_in(self, item, target: str) -> tuple[str, bool]:
+        """An operand (text or expression) that may be computed in ``target`` itself."""
+        if isinstance(item, str):
+            return item, False
+        if self.scalar(item) is not None or isinstance(item, sp.Symbol) \
+                or type(item).__name__ == "_NonNegative":
+            return self.operand(item)
+        self.value(item, target)
+        return target, False
+
+    def into(self, target: str, operand: tuple[str, bool]) -> None:
+        """Release an operand's row unless it is the target."""
+        text, owned = operand
+        if owned and text != target:
+            self.release(text)
+
+    # -- expressions -------------------------------------------------------
+    def fold(self, op: str, operands: Sequence, target: str) -> None:
+        """target = operands[0] op operands[1] op …, left to right (texts or expressions)."""
+        first = self.operand_in(operands[0], target)
+        if len(operands) == 1:
+            if first[0] != target:
+                self.lines.append(f"{target}[...] = {first[0]}")
+            return
+        current = first
+        for item in operands[1:]:
+            operand = self.operand(item) if not isinstance(item, str) else (item, False)
+            if operand[0] == target:  # pragma: no cover - the target is never a later operand
+                raise AssertionError(f"{target} overwritten before use")
+            self.lines.append(f"np.{op}({current[0]}, {operand[0]}, out={target})")
+            self.into(target, current)
+            self.into(target, operand)
+            current = (target, False)
+
+    def value(self, expr, target: str) -> None:
+        """Lines that leave the value of ``expr`` in the array ``target``."""
+        emit = self.lines.append
+        if self.scalar(expr) is not None or isinstance(expr, sp.Symbol):
+            emit(f"{target}[...] = {self.operand(expr)[0]}")
+            return
+        if expr.func in UFUNCS:
+            arg = self.operand_in(expr.args[0], target)
+            emit(f"{UFUNCS[expr.func]}({arg[0]}, out={target})")
+            self.into(target, arg)
+            return
+        if isinstance(expr, sp.Add):
+            self._add(expr, target)
+            return
+        if isinstance(expr, sp.Mul):
+            self._mul(expr, target)
+            return
+        if isinstance(expr, sp.Pow):
+            self._pow(expr, target)
+            return
+        name = type(expr).__name__
+        if name in ("_Maximum", "_Minimum"):
+            self.fold(name[1:].lower(), list(expr.args), target)
+            return
+        # anything else (Piecewise, relations, kernels): printed whole
+        rows = {s: sp.Symbol(self.names[s]) for s in expr.free_symbols if s in self.names}
+        emit(f"{target}[...] = {self.printer.doprint(expr.xreplace(rows))}")
+
+    def _add(self, expr, target: str) -> None:
+        constant, terms = expr.as_coeff_add()
+        positive = [t for t in terms if not t.could_extract_minus_sign()]
+        negative = [-t for t in terms if t.could_extract_minus_sign()]
+        tail = [self.scalar(constant)] if constant else []
+        if positive:
+            self.fold("add", positive + tail, target)
+        else:
+            self.value(-negative.pop(0), target)
+            if tail:
+                self.fold("add", [target] + tail, target)
+        if negative:
+            self.fold("subtract", [target] + negative, target)
+
+    def _mul(self, expr, target: str) -> None:
+        coefficient, factors = expr.as_coeff_mul()
+        numerator = [f for f in factors if not (f.is_Pow and f.exp.is_number and f.exp < 0)]
+        denominator = [1 / f for f in factors if f not in numerator]
+        negate = coefficient == -1
+        scalars = [] if abs(coefficient) == 1 else [self.scalar(coefficient)]
+        operands = numerator + scalars
+        if not numerator:  # c/(u·…): 1/u is Pow, so here c ≠ ±1 or several factors
+            operands, negate = [self.scalar(coefficient if scalars else abs(coefficient))], negate and not scalars
+        if negate and len(operands) == 1 and not denominator:
+            operand = self.operand(operands[0]) if not isinstance(operands[0], str) else (operands[0], False)
+            self.lines.append(f"np.negative({operand[0]}, out={target})")
+            self.into(target, operand)
+            return
+        if len(operands) > 1 or not denominator:
+            self.fold("multiply", operands, target)
+            operands = [target]
+        self.fold("divide", operands + denominator, target)
+        if negate:
+            self.lines.append(f"np.negative({target}, out={target})")
+
+    def _pow(self, expr, target: str) -> None:
+        emit = self.lines.append
+        base, exponent = expr.as_base_exp()
+        operand = self.operand(base)
+        if exponent == 2:
+            emit(f"np.square({operand[0]}, out={target})")
+        elif exponent == 3:
+            emit(f"np.square({operand[0]}, out={target})")
+            emit(f"np.multiply({target}, {operand[0]}, out={target})")
+        elif exponent == sp.S.Half:
+            emit(f"np.sqrt({operand[0]}, out={target})")
+        elif exponent == -1:
+            emit(f"np.divide(1, {operand[0]}, out={target})")
+        elif exponent.is_Integer and exponent < 0:
+            # (1/u)**n: underflows quietly where 1/u**n would overflow first
+            emit(f"np.divide(1, {operand[0]}, out={target})")
+            emit(f"np.power({target}, {-int(exponent)}, out={target})")
+        else:
+            emit(f"np.power({operand[0]}, {self.printer.doprint(exponent)}, out={target})")
+        self.into(target, operand)
+
+
+def _uses(expr, symbol) -> int:
+    return sum(1 for node in sp.preorder_traversal(expr) if node == symbol)
+
+
+def emit_statements(replacements: Sequence[tuple[sp.Symbol, sp.Expr]], outputs: Sequence[sp.Expr],
+                    targets: Sequence[str], printer) -> tuple[list[str], int, int]:
+    """In-place lines computing the CSE ``replacements`` and then each output into its target.
+
+    Returns ``(lines, rows, masks)``: the statements, and how many float and
+    boolean work rows they use.  A row is reused once the symbol it holds has
+    no later use.
+    """
+    emitter = _Emitter(printer, {})
+    later = list(replacements) + [(None, o) for o in outputs]
+    for index, (symbol, expr) in enumerate(replacements):
+        if isinstance(expr, sp.logic.boolalg.Boolean):  # a condition: a boolean row
+            row = emitter.mask()
+            names = {s: sp.Symbol(emitter.names[s]) for s in expr.free_symbols if s in emitter.names}
+            emitter.lines.append(f"{row}[...] = {printer.doprint(expr.xreplace(names))}")
+        else:
+            row = emitter.row()
+            emitter.value(expr, row)
+        emitter.names[symbol] = row
+        _free_dead(emitter, later[index + 1:], replacements[:index + 1])
+    for index, (expr, target) in enumerate(zip(outputs, targets)):
+        emitter.value(expr, target)
+        _free_dead(emitter, [(None, o) for o in outputs[index + 1:]], replacements)
+    return emitter.lines, emitter.rows, emitter.masks
+
+
+def _free_dead(emitter: _Emitter, rest, defined) -> None:
+    """Release the rows of the symbols that nothing in ``rest`` uses any more."""
+    for symbol, _ in defined:
+        if symbol in emitter.names and not any(_uses(e, symbol) for _, e in rest):
+            emitter.release(emitter.names.pop(symbol))
+
+
+__all__ = ["emit_statements", "UFUNCS"]

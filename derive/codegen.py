@@ -411,7 +411,7 @@ def _blocked_function(name, entry, docstring, outputs, keep):
     calls, replacements, reduced = _keep(*_eliminate(lowered), keep)
     outputs = [outputs[i] for i in keep]
     targets = [f"b{i}" for i in range(len(outputs))]
-    statements, rows, masks = emit_statements(replacements, reduced, targets, printer)
+    statements, rows, masks, constants = emit_statements(replacements, reduced, targets, printer)
     indent = "        "
     doc = docstring.strip()
     n = len(outputs)
@@ -420,13 +420,18 @@ def _blocked_function(name, entry, docstring, outputs, keep):
     src = [f"def {name}({_signature(['x'], entry)}):", '    """' + doc + '\n    """',
            "    x = _float_array(x)",
            f"    {outs} = _outputs(x, {n})"]
-    if rows or masks:
-        src.append(f"    work, masks = _work(x, {rows}, {masks})")
+    if constants:
+        src.append(f"    work, masks, constants = _work(x, {rows}, {masks}, ({', '.join(constants)}{',' if len(constants) == 1 else ''}))")
+    elif rows or masks:
+        src.append(f"    work, masks, _ = _work(x, {rows}, {masks})")
     src.append(f"    for xb, ({blocks}) in _blocks(x, {outs.rstrip(',')}):")
     if rows:
         src.append(f"{indent}{', '.join(f'w{i}' for i in range(rows))}{',' if rows == 1 else ''} = work[:, :xb.size]")
     if masks:
         src.append(f"{indent}{', '.join(f'm{i}' for i in range(masks))}{',' if masks == 1 else ''} = masks[:, :xb.size]")
+    if constants:
+        src.append(f"{indent}{', '.join(f'c{i}' for i in range(len(constants)))}{',' if len(constants) == 1 else ''}"
+                   " = constants[:, :xb.size]")
     src += _call_lines(calls, printer, indent)
     src += [indent + line for line in statements]
     src.append("    return " + ", ".join(f"_result(y{i}, x)" for i in range(n)))

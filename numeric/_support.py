@@ -38,10 +38,12 @@ def _outputs(x, count):
     return tuple(np.empty(x.shape) for _ in range(count))
 
 
-def _work(x, rows, masks):
-    """Work rows for one block: ``rows`` float64 rows and ``masks`` boolean rows."""
+def _work(x, rows, masks, constants=()):
+    """Rows for one block: ``rows`` float64 work rows, ``masks`` boolean rows, a row of each constant."""
     size = min(x.size, BLOCK)
-    return np.empty((rows, size)), np.empty((masks, size), bool)
+    filled = np.empty((len(constants), size))
+    filled[...] = np.reshape(constants, (-1, 1))
+    return np.empty((rows, size)), np.empty((masks, size), bool), filled
 
 
 def _blocks(x, *outputs):

@@ -124,16 +124,15 @@ def sigmoid(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 2, 1)
+    work, masks, _ = _work(x, 3, 0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+        w0, w1, w2 = work[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
         np.add(w0, 1, out=w1)
-        np.greater_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=b0)
+        np.greater_equal(xb, 0, out=w2)
+        np.maximum(w0, w2, out=b0)
         np.divide(b0, w1, out=b0)
     return _result(y0, x)
 
@@ -149,7 +148,7 @@ def sigmoid_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 3, 0)
+    work, masks, _ = _work(x, 3, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2 = work[:, :xb.size]
         np.abs(xb, out=w1)
@@ -173,16 +172,15 @@ def sigmoid_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 3, 1)
+    work, masks, _ = _work(x, 3, 0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
         np.add(w0, 1, out=w1)
-        np.greater_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=b0)
+        np.greater_equal(xb, 0, out=w2)
+        np.maximum(w0, w2, out=b0)
         np.divide(b0, w1, out=b0)
         np.square(w1, out=w2)
         np.divide(w0, w2, out=b1)
@@ -216,11 +214,12 @@ def tanh_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 3, 0)
+    work, masks, constants = _work(x, 3, 0, (400.0,))
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
         np.abs(xb, out=w0)
-        np.minimum(w0, 400, out=w0)
+        np.minimum(w0, c0, out=w0)
         np.multiply(w0, -2, out=w0)
         np.exp(w0, out=w0)
         np.multiply(w0, 4, out=b0)
@@ -242,11 +241,12 @@ def tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 3, 0)
+    work, masks, constants = _work(x, 3, 0, (400.0,))
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
         np.abs(xb, out=w0)
-        np.minimum(w0, 400, out=w0)
+        np.minimum(w0, c0, out=w0)
         np.multiply(w0, -2, out=w0)
         np.exp(w0, out=w0)
         np.tanh(xb, out=b0)
@@ -270,7 +270,7 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 0, 1)
+    work, masks, _ = _work(x, 0, 1)
     for xb, (b0,) in _blocks(x, y0):
         m0, = masks[:, :xb.size]
         m0[...] = (xb > 0)
@@ -291,7 +291,7 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 0, 1)
+    work, masks, _ = _work(x, 0, 1)
     for xb, (b0,) in _blocks(x, y0):
         m0, = masks[:, :xb.size]
         m0[...] = (xb > 0)
@@ -311,7 +311,7 @@ def relu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 0, 1)
+    work, masks, _ = _work(x, 0, 1)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         m0, = masks[:, :xb.size]
         m0[...] = (xb > 0)
@@ -335,7 +335,7 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 0, 1)
+    work, masks, _ = _work(x, 0, 1)
     for xb, (b0,) in _blocks(x, y0):
         m0, = masks[:, :xb.size]
         m0[...] = (xb > 0)
@@ -358,7 +358,7 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 0, 1)
+    work, masks, _ = _work(x, 0, 1)
     for xb, (b0,) in _blocks(x, y0):
         m0, = masks[:, :xb.size]
         m0[...] = (xb > 0)
@@ -380,7 +380,7 @@ def leaky_relu_and_grad(x, alpha=0.01):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 0, 1)
+    work, masks, _ = _work(x, 0, 1)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         m0, = masks[:, :xb.size]
         m0[...] = (xb > 0)
@@ -404,7 +404,7 @@ Convention: elu'(0) = alpha, the left derivative (as PyTorch); continuous when a
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 1, 1)
+    work, masks, _ = _work(x, 1, 1)
     for xb, (b0,) in _blocks(x, y0):
         w0, = work[:, :xb.size]
         m0, = masks[:, :xb.size]
@@ -429,7 +429,7 @@ Convention: elu'(0) = alpha, the left derivative (as PyTorch); continuous when a
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 1, 1)
+    work, masks, _ = _work(x, 1, 1)
     for xb, (b0,) in _blocks(x, y0):
         w0, = work[:, :xb.size]
         m0, = masks[:, :xb.size]
@@ -453,7 +453,7 @@ def elu_and_grad(x, alpha=1.0):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 1, 1)
+    work, masks, _ = _work(x, 1, 1)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, = work[:, :xb.size]
         m0, = masks[:, :xb.size]
@@ -481,7 +481,7 @@ Convention: selu'(0) = scale*alpha, the left derivative (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 2, 1)
+    work, masks, _ = _work(x, 2, 1)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         m0, = masks[:, :xb.size]
@@ -509,7 +509,7 @@ Convention: selu'(0) = scale*alpha, the left derivative (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 2, 1)
+    work, masks, _ = _work(x, 2, 1)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         m0, = masks[:, :xb.size]
@@ -536,7 +536,7 @@ def selu_and_grad(x, alpha=1.6732632423543772, scale=1.0507009873554805):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 2, 1)
+    work, masks, _ = _work(x, 2, 1)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1 = work[:, :xb.size]
         m0, = masks[:, :xb.size]
@@ -560,7 +560,7 @@ def gelu(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 1, 0)
+    work, masks, _ = _work(x, 1, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, = work[:, :xb.size]
         w0[...] = _ndtr(xb)
@@ -579,7 +579,7 @@ def gelu_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 3, 0)
+    work, masks, _ = _work(x, 3, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2 = work[:, :xb.size]
         w0[...] = _ndtr(xb)
@@ -601,7 +601,7 @@ def gelu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 3, 0)
+    work, masks, _ = _work(x, 3, 0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2 = work[:, :xb.size]
         w0[...] = _ndtr(xb)
@@ -625,10 +625,9 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 3, 1)
+    work, masks, _ = _work(x, 4, 0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+        w0, w1, w2, w3 = work[:, :xb.size]
         np.square(xb, out=w1)
         np.multiply(w1, xb, out=w1)
         np.multiply(0.07135481627260025, w1, out=w0)
@@ -637,8 +636,8 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
         np.abs(w0, out=w2)
         np.negative(w2, out=w1)
         np.exp(w1, out=w1)
-        np.greater_equal(w0, 0, out=m0)
-        np.maximum(w1, m0, out=w2)
+        np.greater_equal(w0, 0, out=w3)
+        np.maximum(w1, w3, out=w2)
         np.multiply(xb, w2, out=b0)
         np.add(w1, 1, out=w2)
         np.divide(b0, w2, out=b0)
@@ -658,10 +657,10 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 8, 1)
+    work, masks, constants = _work(x, 8, 0, (400.0,))
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5, w6, w7 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+        c0, = constants[:, :xb.size]
         w0[...] = np.minimum(np.maximum(xb, -10000000000.0), 10000000000.0)
         np.multiply(1.5957691216057308, w0, out=w1)
         np.square(w0, out=w2)
@@ -675,11 +674,11 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
         np.multiply(0.7978845608028654, w0, out=w6)
         np.add(w5, w6, out=w5)
         np.abs(w5, out=w5)
-        np.minimum(w5, 400, out=w5)
+        np.minimum(w5, c0, out=w5)
         np.multiply(w5, -2, out=w5)
         np.exp(w5, out=w5)
-        np.greater_equal(w3, 0, out=m0)
-        np.maximum(w4, m0, out=b0)
+        np.greater_equal(w3, 0, out=w2)
+        np.maximum(w4, w2, out=b0)
         np.add(w4, 1, out=w2)
         np.divide(b0, w2, out=b0)
         np.multiply(w1, w5, out=w2)
@@ -706,10 +705,10 @@ def gelu_tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 9, 1)
+    work, masks, constants = _work(x, 9, 0, (400.0,))
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4, w5, w6, w7, w8 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+        c0, = constants[:, :xb.size]
         np.square(xb, out=w1)
         np.multiply(w1, xb, out=w1)
         np.multiply(0.07135481627260025, w1, out=w0)
@@ -731,16 +730,16 @@ def gelu_tanh_and_grad(x):
         np.multiply(0.7978845608028654, w2, out=w8)
         np.add(w7, w8, out=w7)
         np.abs(w7, out=w7)
-        np.minimum(w7, 400, out=w7)
+        np.minimum(w7, c0, out=w7)
         np.multiply(w7, -2, out=w7)
         np.exp(w7, out=w7)
-        np.greater_equal(w0, 0, out=m0)
-        np.maximum(w1, m0, out=w4)
+        np.greater_equal(w0, 0, out=w8)
+        np.maximum(w1, w8, out=w4)
         np.multiply(xb, w4, out=b0)
         np.add(w1, 1, out=w4)
         np.divide(b0, w4, out=b0)
-        np.greater_equal(w5, 0, out=m0)
-        np.maximum(w6, m0, out=b1)
+        np.greater_equal(w5, 0, out=w1)
+        np.maximum(w6, w1, out=b1)
         np.add(w6, 1, out=w1)
         np.divide(b1, w1, out=b1)
         np.multiply(w3, w7, out=w1)
@@ -768,13 +767,14 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 2, 0)
+    work, masks, constants = _work(x, 2, 0, (0.0,))
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
-        np.maximum(xb, 0, out=b0)
+        np.maximum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
         np.add(b0, w1, out=b0)
     return _result(y0, x)
@@ -793,15 +793,14 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 2, 1)
+    work, masks, _ = _work(x, 2, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
-        np.greater_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=b0)
+        np.greater_equal(xb, 0, out=w1)
+        np.maximum(w0, w1, out=b0)
         np.add(w0, 1, out=w1)
         np.divide(b0, w1, out=b0)
     return _result(y0, x)
@@ -819,18 +818,18 @@ def softplus_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 2, 1)
+    work, masks, constants = _work(x, 2, 0, (0.0,))
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+        c0, = constants[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
-        np.maximum(xb, 0, out=b0)
+        np.maximum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
         np.add(b0, w1, out=b0)
-        np.greater_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=b1)
+        np.greater_equal(xb, 0, out=w1)
+        np.maximum(w0, w1, out=b1)
         np.add(w0, 1, out=w1)
         np.divide(b1, w1, out=b1)
     return _result(y0, x), _result(y1, x)
@@ -849,7 +848,7 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 1, 0)
+    work, masks, _ = _work(x, 1, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -871,7 +870,7 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 1, 0)
+    work, masks, _ = _work(x, 1, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -893,7 +892,7 @@ def softsign_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 1, 0)
+    work, masks, _ = _work(x, 1, 0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -915,15 +914,14 @@ def silu(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 4, 1)
+    work, masks, _ = _work(x, 4, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
-        np.greater_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=w1)
+        np.greater_equal(xb, 0, out=w2)
+        np.maximum(w0, w2, out=w1)
         np.add(w0, 1, out=w3)
         np.divide(1, w3, out=w2)
         np.multiply(w2, xb, out=w0)
@@ -942,21 +940,20 @@ def silu_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 6, 1)
+    work, masks, _ = _work(x, 7, 0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+        w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
-        np.greater_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=w1)
+        np.greater_equal(xb, 0, out=w2)
+        np.maximum(w0, w2, out=w1)
         np.add(w0, 1, out=w3)
         np.divide(1, w3, out=w2)
         np.multiply(w2, xb, out=w3)
         np.multiply(w1, w2, out=b0)
-        np.less_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=w5)
+        np.less_equal(xb, 0, out=w6)
+        np.maximum(w0, w6, out=w5)
         np.multiply(w3, w5, out=w4)
         np.add(w4, 1, out=w4)
         np.multiply(b0, w4, out=b0)
@@ -975,22 +972,21 @@ def silu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 6, 1)
+    work, masks, _ = _work(x, 7, 0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+        w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
-        np.greater_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=w1)
+        np.greater_equal(xb, 0, out=w2)
+        np.maximum(w0, w2, out=w1)
         np.add(w0, 1, out=w3)
         np.divide(1, w3, out=w2)
         np.multiply(w2, xb, out=w3)
         np.multiply(w1, w3, out=b0)
         np.multiply(w1, w2, out=b1)
-        np.less_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=w5)
+        np.less_equal(xb, 0, out=w6)
+        np.maximum(w0, w6, out=w5)
         np.multiply(w3, w5, out=w4)
         np.add(w4, 1, out=w4)
         np.multiply(b1, w4, out=b1)
@@ -1008,13 +1004,14 @@ def mish(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 3, 0)
+    work, masks, constants = _work(x, 3, 0, (0.0,))
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
-        np.maximum(xb, 0, out=w1)
+        np.maximum(xb, c0, out=w1)
         np.log1p(w0, out=w2)
         np.add(w1, w2, out=w1)
         np.tanh(w1, out=w0)
@@ -1033,24 +1030,24 @@ def mish_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 6, 1)
+    work, masks, constants = _work(x, 6, 0, (0.0, 400.0))
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
-        np.maximum(xb, 0, out=w1)
+        np.maximum(xb, c0, out=w1)
         np.log1p(w0, out=w2)
         np.add(w1, w2, out=w1)
         np.tanh(w1, out=w2)
         np.abs(w1, out=w3)
-        np.minimum(w3, 400, out=w3)
+        np.minimum(w3, c1, out=w3)
         np.multiply(w3, -2, out=w3)
         np.exp(w3, out=w3)
         np.multiply(w3, xb, out=w1)
-        np.greater_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=w4)
+        np.greater_equal(xb, 0, out=w5)
+        np.maximum(w0, w5, out=w4)
         np.multiply(w1, w4, out=w1)
         np.multiply(w1, 4, out=w1)
         np.add(w0, 1, out=w4)
@@ -1074,25 +1071,25 @@ def mish_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 6, 1)
+    work, masks, constants = _work(x, 6, 0, (0.0, 400.0))
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
-        np.maximum(xb, 0, out=w1)
+        np.maximum(xb, c0, out=w1)
         np.log1p(w0, out=w2)
         np.add(w1, w2, out=w1)
         np.tanh(w1, out=w2)
         np.abs(w1, out=w3)
-        np.minimum(w3, 400, out=w3)
+        np.minimum(w3, c1, out=w3)
         np.multiply(w3, -2, out=w3)
         np.exp(w3, out=w3)
         np.multiply(w2, xb, out=b0)
         np.multiply(w3, xb, out=w1)
-        np.greater_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=w4)
+        np.greater_equal(xb, 0, out=w5)
+        np.maximum(w0, w5, out=w4)
         np.multiply(w1, w4, out=w1)
         np.multiply(w1, 4, out=w1)
         np.add(w0, 1, out=w4)
@@ -1117,7 +1114,7 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 0, 2)
+    work, masks, _ = _work(x, 0, 2)
     for xb, (b0,) in _blocks(x, y0):
         m0, m1 = masks[:, :xb.size]
         m0[...] = (xb <= -3)
@@ -1139,7 +1136,7 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 0, 2)
+    work, masks, _ = _work(x, 0, 2)
     for xb, (b0,) in _blocks(x, y0):
         m0, m1 = masks[:, :xb.size]
         m0[...] = (xb <= -3)
@@ -1160,7 +1157,7 @@ def hard_sigmoid_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 0, 2)
+    work, masks, _ = _work(x, 0, 2)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         m0, m1 = masks[:, :xb.size]
         m0[...] = (xb <= -3)
@@ -1183,7 +1180,7 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 0, 2)
+    work, masks, _ = _work(x, 0, 2)
     for xb, (b0,) in _blocks(x, y0):
         m0, m1 = masks[:, :xb.size]
         m0[...] = (xb <= -1)
@@ -1205,7 +1202,7 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 0, 2)
+    work, masks, _ = _work(x, 0, 2)
     for xb, (b0,) in _blocks(x, y0):
         m0, m1 = masks[:, :xb.size]
         m0[...] = (xb <= -1)
@@ -1226,7 +1223,7 @@ def hard_tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 0, 2)
+    work, masks, _ = _work(x, 0, 2)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         m0, m1 = masks[:, :xb.size]
         m0[...] = (xb <= -1)
@@ -1247,13 +1244,14 @@ def log_sigmoid(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 2, 0)
+    work, masks, constants = _work(x, 2, 0, (0.0,))
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
-        np.minimum(xb, 0, out=b0)
+        np.minimum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
         np.subtract(b0, w1, out=b0)
     return _result(y0, x)
@@ -1270,15 +1268,14 @@ def log_sigmoid_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks = _work(x, 2, 1)
+    work, masks, _ = _work(x, 2, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
-        np.less_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=b0)
+        np.less_equal(xb, 0, out=w1)
+        np.maximum(w0, w1, out=b0)
         np.add(w0, 1, out=w1)
         np.divide(b0, w1, out=b0)
     return _result(y0, x)
@@ -1296,18 +1293,18 @@ def log_sigmoid_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks = _work(x, 2, 1)
+    work, masks, constants = _work(x, 2, 0, (0.0,))
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+        c0, = constants[:, :xb.size]
         np.abs(xb, out=w1)
         np.negative(w1, out=w0)
         np.exp(w0, out=w0)
-        np.minimum(xb, 0, out=b0)
+        np.minimum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
         np.subtract(b0, w1, out=b0)
-        np.less_equal(xb, 0, out=m0)
-        np.maximum(w0, m0, out=b1)
+        np.less_equal(xb, 0, out=w1)
+        np.maximum(w0, w1, out=b1)
         np.add(w0, 1, out=w1)
         np.divide(b1, w1, out=b1)
     return _result(y0, x), _result(y1, x)

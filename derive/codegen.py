@@ -52,6 +52,84 @@ class _NonNegative(sp.Function):
     """The indicator [u ≥ 0] (a boolean array), opaque to SymPy."""
 
 
+class _PolyPart(sp.Function):
+    """``hi`` or ``lo`` of a polynomial in double-double arithmetic (kernel ``poly_dd``).
+
+    Arguments: the variable, then the coefficients' float64 pairs ``(hi, lo)``
+    as a flat sequence, highest degree first.
+    """
+
+    fused_kernel = "poly_dd"
+    is_real = True
+
+    @property
+    def member(self) -> str:
+        return type(self).member_name
+
+
+class PolyHi(_PolyPart):
+    numpy_kernel = member_name = "hi"
+
+
+class PolyLo(_PolyPart):
+    numpy_kernel = member_name = "lo"
+
+
+def _split(number) -> tuple[float, float]:
+    """The float64 pair (hi, lo) with hi + lo = number to about 2⁻¹⁰⁶ relative."""
+    value = sp.N(number, 40)
+    hi = float(value)
+    return hi, float(value - sp.Float(hi, 40))
+
+
+def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:
+    """σ(P) and sech²(P) of a polynomial P(x) whose rounding matters, with P in double-double.
+
+    Where P has degree ≥ 2 or a coefficient that is not a float64 number, the
+    rounded P errs by about |P|·eps, and σ(P) (or sech²(P)) then by |P|·eps
+    relative: hundreds of ULP for the tanh form of GELU (|P| ≈ 700 in its
+    tails).  With P = hi + lo from the kernel ``poly_dd``, the first-order
+    expansions σ(hi + lo) = σ(hi)·(1 + lo·σ(−hi)) and
+    sech²(hi + lo) = sech²(hi)·(1 − 2·lo·tanh(hi)) leave an error of order
+    lo² (below 10⁻²⁵).
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> compensate_arguments(primitives.sigmoid(2 * x), x)  # 2x is exact: unchanged
+    sigmoid(2*x)
+    >>> compensate_arguments(primitives.sigmoid(sp.sqrt(2) * x), x).func
+    <class 'sympy.core.mul.Mul'>
+    """
+    def needs_it(arg) -> sp.Poly | None:
+        if arg.free_symbols != {variable} or not arg.is_polynomial(variable):
+            return None
+        poly = sp.Poly(arg, variable)
+        inexact = any(_split(c)[1] != 0 for c in poly.all_coeffs())
+        return poly if poly.degree() >= 2 or inexact else None
+
+    def parts(poly):
+        pairs = [v for c in poly.all_coeffs() for v in _split(c)]
+        args = [variable] + [sp.Float(v, 17) if v else sp.S.Zero for v in pairs]
+        return PolyHi(*args), PolyLo(*args)
+
+    def sigmoid(u):
+        poly = needs_it(u)
+        if poly is None:
+            return primitives.sigmoid(u)
+        hi, lo = parts(poly)
+        return primitives.sigmoid(hi) * (1 + lo * primitives.sigmoid(-hi))
+
+    def sech2(u):
+        poly = needs_it(u)
+        if poly is None:
+            return primitives.sech2(u)
+        hi, lo = parts(poly)
+        return primitives.sech2(hi) * (1 - 2 * lo * sp.tanh(hi))
+
+    return expr.replace(primitives.sigmoid, sigmoid).replace(primitives.sech2, sech2)
+
+
 def lower_primitives(expr: sp.Expr) -> sp.Expr:
     """Write σ, softplus and sech² with the operations of their kernels.
 
@@ -297,7 +375,7 @@ def _fuse(outputs: Sequence[sp.Expr]) -> tuple[list[tuple[list[sp.Symbol], str, 
     >>> calls, out
     ([([f0, f1], 'logistic', x, ['sigmoid', 'sigmoid_neg'])], [f0*f1])
     """
-    groups: dict[tuple[str, sp.Expr], dict[str, sp.Expr]] = {}
+    groups: dict[tuple, dict[str, sp.Expr]] = {}
     for expr in outputs:
         for node in sp.preorder_traversal(expr):
             kernel = getattr(type(node), "fused_kernel", "")
@@ -306,15 +384,22 @@ def _fuse(outputs: Sequence[sp.Expr]) -> tuple[list[tuple[list[sp.Symbol], str, 
             member, arg = type(node).numpy_kernel, node.args[0]
             if kernel == "logistic" and arg.could_extract_minus_sign():
                 member, arg = member + "_neg", -arg
-            groups.setdefault((kernel, arg), {})[member] = node
-    fused = [(kernel, arg, members) for (kernel, arg), members in groups.items() if len(members) > 1]
-    fused.sort(key=lambda g: (sp.count_ops(g[1]), g[0], sp.default_sort_key(g[1])))
+            groups.setdefault((kernel, arg, node.args[1:]), {})[member] = node
+    # poly_dd returns its two parts from one evaluation, even where one is used
+    fused = [(kernel, arg, extra, members) for (kernel, arg, extra), members in groups.items()
+             if len(members) > 1 or kernel == "poly_dd"]
+    fused.sort(key=lambda g: (sp.count_ops(g[1]), g[0], sp.default_sort_key(g[1]), str(g[2])))
     names = sp.numbered_symbols("f")
     calls, replace = [], {}
-    for kernel, arg, members in fused:
+    for kernel, arg, extra, members in fused:
         order = sorted(members)
         symbols = [next(names) for _ in order]
-        calls.append((symbols, kernel, arg.xreplace(replace), order))
+        if extra:  # poly_dd: the coefficient pairs, highest degree first
+            pairs = [tuple(extra[i:i + 2]) for i in range(0, len(extra), 2)]
+            arg = sp.Tuple(arg.xreplace(replace), sp.Tuple(*[sp.Tuple(*p) for p in pairs]))
+        else:
+            arg = arg.xreplace(replace)
+        calls.append((symbols, kernel, arg, order))
         replace.update({members[m]: sym for m, sym in zip(order, symbols)})
     return calls, [o.xreplace(replace) for o in outputs]
 
@@ -355,7 +440,8 @@ def _call_lines(calls, printer, indent: str) -> list[str]:
     for symbols, kernel, arg, members in calls:
         printer.kernels_used.add(kernel)
         quoted = ", ".join(repr(m) for m in members)
-        lines.append(f"{indent}{', '.join(map(str, symbols))} = _{kernel}({printer.doprint(arg)}, {quoted})")
+        args = ", ".join(printer.doprint(a) for a in arg) if isinstance(arg, sp.Tuple) else printer.doprint(arg)
+        lines.append(f"{indent}{', '.join(map(str, symbols))} = _{kernel}({args}, {quoted})")
     return lines
 
 
@@ -442,8 +528,12 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     """NumPy source of every contract function of one catalogue entry."""
     d = derive(entry)
     rename = _code_symbols(entry)
-    forward = _fold_constants(d.forward_code.xreplace(rename))
-    gradient = _fold_constants(d.derivative_code.xreplace(rename))
+    forward, gradient = d.forward_code, d.derivative_code
+    if entry.kind == "activation":
+        forward = compensate_arguments(forward, entry.variable)
+        gradient = compensate_arguments(gradient, entry.variable)
+    forward = _fold_constants(forward.xreplace(rename))
+    gradient = _fold_constants(gradient.xreplace(rename))
     if entry.grad_clip is not None:
         var = rename[entry.variable]
         gradient = gradient.xreplace({var: _Clip(var, -entry.grad_clip, entry.grad_clip)})

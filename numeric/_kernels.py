@@ -25,6 +25,7 @@ __all__ = [
     "sigmoid",
     "softplus",
     "logistic",
+    "poly_dd",
     "sech2",
     "erfc",
     "ndtr",
@@ -131,6 +132,58 @@ def logistic(u, *wanted):
                 np.minimum(xb, 0, out=yb)
                 np.subtract(lb, yb, out=yb)
     return tuple(outs)
+
+
+def poly_dd(x, coefficients, *wanted):
+    """A polynomial P(x) = hi + lo in double-double arithmetic (Horner's rule).
+
+    ``coefficients`` are ``(hi, lo)`` pairs, highest degree first, each the
+    float64 pair nearest an exact coefficient; ``wanted`` names what to return
+    ("hi", "lo").  The products are Dekker's exact ones (Veltkamp's split),
+    the sums Knuth's TwoSum, so hi + lo carries P(x) to about 2⁻¹⁰⁵ relative:
+    σ or sech² of a rounded argument of size |P| errs by |P|·eps, which is
+    hundreds of ULP for the tanh form of GELU in its tails.  x is first
+    clipped to where no product can overflow (beyond it, P's magnitude is
+    astronomical anyway), and lo is 0 where |hi| > 1e6, where functions of
+    the argument have saturated (e^{-1e6} = 0) and a correction term such as
+    lo·σ(−hi) could only overflow; computed in float64.
+
+    Examples
+    --------
+    3 × 1/10, with 1/10 = 0.1 − 5.55e-18: exactly 3/10 = 0.3 + 1.11e-17 (where
+    the float64 product 3 × 0.1 gives 0.30000000000000004):
+
+    >>> hi, lo = poly_dd(np.array([3.0]), ((0.1, -5.551115123125783e-18), (0.0, 0.0)), "hi", "lo")
+    >>> float(hi[0]), float(lo[0])
+    (0.3, 1.1102230246251563e-17)
+    """
+    if set(wanted) - {"hi", "lo"}:
+        raise ValueError(f"poly_dd: unknown member(s) {sorted(set(wanted) - {'hi', 'lo'})}; known: ('hi', 'lo')")
+    degree = len(coefficients) - 1
+    scale = 1 + sum(abs(h) for h, _ in coefficients)
+    bound = (1e290 / scale) ** (1 / max(degree, 1))
+    x = np.clip(np.asarray(x, dtype=np.float64), -bound, bound)
+    hi = np.full(x.shape, float(coefficients[0][0]))
+    lo = np.full(x.shape, float(coefficients[0][1]))
+    for c_hi, c_lo in coefficients[1:]:
+        p = hi * x  # (p, e) = hi·x exactly (Dekker)
+        t = hi * 134217729.0
+        h1 = t - (t - hi)
+        h2 = hi - h1
+        t = x * 134217729.0
+        x1 = t - (t - x)
+        x2 = x - x1
+        e = ((h1 * x1 - p) + h1 * x2 + h2 * x1) + h2 * x2
+        e += lo * x
+        s = p + c_hi  # (s, f) = p + c_hi exactly (TwoSum)
+        v = s - p
+        f = (p - (s - v)) + (c_hi - v)
+        f += e + c_lo
+        hi = s + f  # renormalise: |lo| ≤ ulp(hi)/2
+        lo = f - (hi - s)
+    lo[np.abs(hi) > 1e6] = 0
+    members = {"hi": hi, "lo": lo}
+    return tuple(members[name] for name in wanted)
 
 
 def sech2(x):

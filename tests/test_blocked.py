@@ -1,0 +1,745 @@
+"""The blocked, in-place codegen pass and the fused kernels it calls.
+
+Every check here compares against an independent reference: SymPy's own
+``lambdify`` of the same expression, mpmath at 30 digits, or the single
+kernels of :mod:`numeric._kernels`; the contract functions (``NAME``,
+``NAME_grad``, ``NAME_and_grad``) must agree with one another bit for bit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from sympy.codegen.cfunctions import expm1, log1p
+
+import numeric
+from derive import primitives
+from derive.blocked import _printer, emit_statements
+from derive.catalogue import ENTRIES
+from derive.codegen import _fold_constants, _Maximum, _Minimum, _NonNegative, contract_names, \
+    generate_module, lower_primitives
+from numeric import _kernels
+
+XB = sp.Symbol("xb", real=True)
+ACTIVATIONS = [e for e in ENTRIES if e.kind == "activation"]
+LOSSES = [e for e in ENTRIES if e.kind == "loss"]
+
+#: what the opaque functions of codegen mean, for lambdify's namespace
+OPAQUE = {
+    "_Maximum": np.maximum,
+    "_Minimum": np.minimum,
+    "_NonNegative": lambda u: np.greater_equal(u, 0).astype(np.float64),
+    "sigmoid": _kernels.sigmoid,
+    "softplus": _kernels.softplus,
+}
+
+#: inputs where stable and naive code part ways
+SPECIALS = [0.0, -0.0, 5e-324, -5e-324, 1e-300, -1e-300, 0.5, -0.5, 20.0, -20.0, 40.0, -40.0,
+            700.0, -700.0, 710.0, -710.0, 800.0, -800.0, 1e300, -1e300, np.nan, np.inf, -np.inf]
+
+HYPOTHESIS = settings(max_examples=50, deadline=None, database=None, derandomize=True,
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def _f32(values) -> np.ndarray:
+    """float64 values cast to float32 (1e300 → inf) without an overflow warning."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values, np.float64).astype(np.float32)
+
+
+def _same(a, b) -> bool:
+    """Bit for bit: same dtype, same shape, same values (NaN equal to NaN, sign of zero kept)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    return a.tobytes() == b.tobytes() or (
+        np.array_equal(a, b, equal_nan=True) and np.array_equal(np.signbit(a), np.signbit(b)))
+
+
+def _assert_same(a, b, what=""):
+    assert _same(a, b), f"{what}: not bit for bit equal\n{np.asarray(a)!r}\n{np.asarray(b)!r}"
+
+
+# ---------------------------------------------------------------- emit_statements
+
+
+def _run_emitted(outputs, x):
+    """CSE the outputs, emit in-place statements, run them on ``x``: the outputs and the lines."""
+    replacements, reduced = sp.cse(list(outputs), symbols=sp.numbered_symbols("t"),
+                                   optimizations=None, order="canonical")
+    targets = [f"b{i}" for i in range(len(outputs))]
+    lines, rows, masks, constants = emit_statements(replacements, reduced, targets, _printer())
+    xb = np.array(x, np.float64)
+    before = xb.copy()
+    namespace = {"np": np, "xb": xb, "_sigmoid": _kernels.sigmoid, "_softplus": _kernels.softplus}
+    # rows start full of garbage, so that a value read before it is written shows
+    namespace.update({f"w{i}": np.full(xb.shape, 1.2345e300) for i in range(rows)})
+    namespace.update({f"m{i}": np.ones(xb.shape, bool) for i in range(masks)})
+    namespace.update({f"c{i}": np.full(xb.shape, float(eval(c, {"np": np})))  # noqa: S307
+                      for i, c in enumerate(constants)})
+    namespace.update({t: np.full(xb.shape, -7.77e300) for t in targets})
+    with np.errstate(all="ignore"):
+        exec("\n".join(lines), namespace)  # noqa: S102 - code emitted from our own expressions
+    _assert_same(xb, before, "the input block was written to")
+    return [namespace[t] for t in targets], lines
+
+
+def _lambdified(expr, x):
+    f = sp.lambdify(XB, expr, [OPAQUE, "numpy"])
+    with np.errstate(all="ignore"):
+        return np.broadcast_to(np.asarray(f(np.array(x, np.float64)), np.float64), np.shape(x))
+
+
+HAND_PICKED = [
+    XB,
+    sp.Integer(7),
+    sp.Rational(-3, 7),
+    -XB,
+    3 * XB - 2 * XB**2 + sp.Rational(1, 3),
+    -XB - 1,
+    1 - sp.exp(XB),
+    -sp.exp(XB) - XB - 2,
+    sp.Float(2.5) * XB * sp.exp(-XB),
+    -sp.Rational(7, 3) * XB * sp.tanh(XB),
+    XB / (1 + XB**2),
+    -2 / (XB**2 + 1),
+    3 / (XB * (XB + 1)),
+    -1 / (XB * (XB - 3)),
+    1 / XB,
+    -1 / XB,
+    XB**-2,
+    XB**2,
+    XB**3,
+    sp.sqrt(sp.Abs(XB)),
+    sp.Abs(XB) ** sp.Rational(3, 2),
+    sp.Abs(XB) ** sp.Rational(-1, 2),
+    _fold_constants(sp.exp(-XB**2 / 2) / sp.sqrt(2 * sp.pi)),  # as codegen hands it over
+    pytest.param(sp.exp(-XB**2 / 2) / sp.sqrt(2 * sp.pi), marks=pytest.mark.xfail(
+        strict=True, raises=TypeError,
+        reason="_Emitter.scalar: sp.Float(sqrt(2), 17) raises on an irrational number")),
+    sp.pi * XB + sp.E,
+    sp.log(1 + XB**2),
+    log1p(sp.Abs(XB)),
+    expm1(-sp.Abs(XB)),
+    sp.tanh(XB) ** 2 - 1,
+    sp.exp(sp.tanh(XB) * XB) / (2 + sp.sin(XB)),
+    sp.atan(XB) * sp.cos(XB),
+    sp.Piecewise((XB, XB > 0), (sp.exp(XB) - 1, True)),
+    sp.Piecewise((0, XB <= -3), (1, XB >= 3), (XB / 6 + sp.Rational(1, 2), True)),
+    XB * sp.Piecewise((1, XB**2 > 2), (sp.exp(XB), True)) + sp.exp(XB),
+    _Maximum(XB, 0) + log1p(sp.exp(-sp.Abs(XB))),
+    -_Minimum(XB, 0) + log1p(sp.exp(-sp.Abs(XB))),
+    _Maximum(sp.exp(-sp.Abs(XB)), _NonNegative(XB)) / (1 + sp.exp(-sp.Abs(XB))),
+    _Maximum(sp.exp(-sp.Abs(XB)), _NonNegative(-XB)) / (1 + sp.exp(-sp.Abs(XB))),
+    4 * sp.exp(-2 * _Minimum(sp.Abs(XB), 400)) / (1 + sp.exp(-2 * _Minimum(sp.Abs(XB), 400))) ** 2,
+    primitives.sigmoid(XB**2 - 1) * XB,  # a kernel, printed whole
+]
+
+#: several outputs sharing subexpressions: rows must not be reused while needed
+CSE_SETS = [
+    [sp.exp(-XB) / (1 + sp.exp(-XB)), sp.exp(-XB) / (1 + sp.exp(-XB)) ** 2, 1 + sp.exp(-XB)],
+    [sp.tanh(XB**2) * XB, 1 - sp.tanh(XB**2) ** 2, sp.tanh(XB**2) + XB**2, XB**2],
+    [sp.Piecewise((XB**2, XB**2 - 1 > 0), (XB, True)),
+     sp.Piecewise((sp.exp(XB), XB**2 - 1 > 0), (1, True)), XB**2 - 1],
+    [XB, -XB, XB * sp.exp(XB), sp.exp(XB), sp.exp(XB) * (1 + XB) - XB],
+    [(sp.exp(XB) + 1) ** -2, (sp.exp(XB) + 1) ** -1, sp.exp(XB) / (sp.exp(XB) + 1),
+     -sp.log(sp.exp(XB) + 1) * (sp.exp(XB) + 1)],
+]
+
+
+def _random_x(seed=0, size=257):
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.normal(scale=3.0, size=size - 7), [0.0, -0.0, 1.0, -1.0, 3.0, -3.0, 2.5]])
+    rng.shuffle(x)
+    return x
+
+
+def _assert_close(got, want, rtol, what):
+    got, want = np.asarray(got), np.asarray(want)
+    finite = np.isfinite(want)
+    assert np.array_equal(np.isnan(got), np.isnan(want)), what
+    assert np.array_equal(got[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)]), what
+    np.testing.assert_allclose(got[finite], want[finite], rtol=rtol, atol=1e-300, err_msg=what)
+
+
+@pytest.mark.parametrize("expr", HAND_PICKED, ids=lambda e: str(e))
+def test_emitted_statements_match_lambdify(expr):
+    x = _random_x()
+    (got,), lines = _run_emitted([expr], x)
+    _assert_close(got, _lambdified(expr, x), 1e-12, f"{expr}: {lines}")
+
+
+@pytest.mark.parametrize("outputs", CSE_SETS, ids=lambda o: str(o[0]))
+def test_emitted_statements_with_shared_subexpressions(outputs):
+    x = _random_x(1)
+    got, lines = _run_emitted(outputs, x)
+    for expr, value in zip(outputs, got):
+        _assert_close(value, _lambdified(expr, x), 1e-12, f"{expr}: {lines}")
+
+
+def test_emit_statements_example_and_counts():
+    body, rows, masks, constants = emit_statements([], [sp.exp(-XB) + 1], ["b0"], _printer())
+    assert body == ["np.negative(xb, out=b0)", "np.exp(b0, out=b0)", "np.add(b0, 1, out=b0)"]
+    assert (rows, masks, constants) == (0, 0, [])
+
+
+def test_boolean_replacement_gets_a_mask_row():
+    condition = XB**2 - 1 > 0
+    outputs = [sp.Piecewise((XB**2, condition), (XB, True)),
+               sp.Piecewise((sp.exp(XB), condition), (1, True))]
+    replacements, reduced = sp.cse(outputs, symbols=sp.numbered_symbols("t"), optimizations=None,
+                                   order="canonical")
+    assert any(isinstance(v, sp.logic.boolalg.Boolean) for _, v in replacements)
+    _, _, masks, _ = emit_statements(replacements, reduced, ["b0", "b1"], _printer())
+    assert masks == 1
+
+
+def test_dead_rows_are_reused():
+    # a chain t0 → t1 → … → t19, each used only by the next: two rows suffice
+    t = sp.numbered_symbols("t")
+    symbols = [next(t) for _ in range(20)]
+    replacements = [(symbols[0], XB + 1)]
+    for previous, symbol in zip(symbols, symbols[1:]):
+        replacements.append((symbol, sp.exp(-previous**2) + XB))
+    lines, rows, masks, _ = emit_statements(replacements, [symbols[-1] * 2], ["b0"], _printer())
+    assert rows <= 3 and masks == 0, (rows, lines)
+    x = _random_x(2, 40)
+    namespace = {"np": np, "xb": x.copy(), "b0": np.empty_like(x)}
+    namespace.update({f"w{i}": np.empty_like(x) for i in range(rows)})
+    exec("\n".join(lines), namespace)  # noqa: S102
+    want = x + 1
+    for _ in symbols[1:]:
+        want = np.exp(-want**2) + x
+    _assert_close(namespace["b0"], 2 * want, 1e-12, "chain")
+
+
+def _integer_exprs():
+    """Polynomial-like expressions whose values at small integers are exact in float64."""
+    leaves = st.one_of(
+        st.just(XB), st.just(XB), st.integers(-3, 3).map(sp.Integer),
+        st.sampled_from([sp.Rational(1, 2), sp.Rational(-3, 4), sp.Rational(5, 4)]))
+    # an opaque function of numbers only is never made by lower_primitives: keep x in every operand
+    has_x = lambda e: XB in e.free_symbols  # noqa: E731
+
+    def extend(children):
+        pairs = st.tuples(children, children)
+        opaque_pairs = pairs.filter(lambda p: has_x(p[0]) and has_x(p[1]))
+        return st.one_of(
+            pairs.map(lambda p: p[0] + p[1]),
+            pairs.map(lambda p: p[0] - p[1]),
+            pairs.map(lambda p: p[0] * p[1]),
+            pairs.map(lambda p: -p[0] * p[1] - 3),
+            children.map(lambda a: -a),
+            children.map(lambda a: a**2),
+            children.map(lambda a: -a**3),
+            children.map(lambda a: a / 4),
+            children.map(lambda a: 1 - a / 2),
+            children.map(sp.Abs),
+            st.tuples(children, children, children).map(
+                lambda t: sp.Piecewise((t[0], t[1] > 0), (t[2], True))),
+            opaque_pairs.map(lambda p: _Maximum(*p)),
+            opaque_pairs.map(lambda p: _Minimum(*p)),
+            children.filter(has_x).map(lambda a: _Maximum(a, 1)),
+            opaque_pairs.map(lambda p: _Maximum(p[0], _NonNegative(p[1]))),
+            opaque_pairs.map(lambda p: _Maximum(p[0], _NonNegative(-p[1]))),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=8)
+
+
+def _bound(expr, x_max=4.0) -> float:
+    """An upper bound of |every intermediate value| of expr for |x| ≤ x_max, in any order of evaluation."""
+    if expr == XB:
+        return x_max
+    if expr.is_Number:
+        return abs(float(expr))
+    if isinstance(expr, sp.Piecewise):
+        parts = [_bound(v, x_max) for v, _ in expr.args]
+        parts += [_bound(s, x_max) for _, c in expr.args if isinstance(c, sp.core.relational.Relational)
+                  for s in (c.lhs, c.rhs)]
+        return max(parts)
+    if isinstance(expr, sp.Add):
+        return sum(_bound(a, x_max) for a in expr.args)
+    if isinstance(expr, sp.Mul):
+        return float(np.prod([max(1.0, _bound(a, x_max)) for a in expr.args]))
+    if isinstance(expr, sp.Pow):
+        return max(1.0, _bound(expr.base, x_max)) ** abs(float(expr.exp))
+    if isinstance(expr, (_Maximum, _Minimum)):
+        return max(_bound(a, x_max) for a in expr.args)
+    if isinstance(expr, (sp.Abs, _NonNegative)):
+        return max(1.0, _bound(expr.args[0], x_max))
+    raise AssertionError(f"no bound for {expr!r}")
+
+
+@HYPOTHESIS
+@given(st.lists(_integer_exprs(), min_size=1, max_size=3))
+def test_emitted_statements_exact_on_integers(exprs):
+    """Sums, differences, products, powers, Abs, Piecewise, max/min at integer x: every
+    intermediate is exact, so the emitted code must equal lambdify exactly.  A shared
+    subexpression is added so that CSE has work to do."""
+    base = exprs[0]
+    outputs = list(exprs) + [base * exprs[-1] - base, -base**2]
+    assume(all(_bound(e) < 2.0**30 for e in outputs))
+    x = np.array([-4.0, -3.0, -2.0, -1.0, -0.0, 0.0, 1.0, 2.0, 3.0, 4.0])
+    got, lines = _run_emitted(outputs, x)
+    for expr, value in zip(outputs, got):
+        want = _lambdified(expr, x)
+        assert np.array_equal(value, want), f"{expr}\n{lines}\n{value}\n{want}"
+
+
+def _positive_exprs():
+    """Expressions that are positive for positive x: no cancellation, so a few ULP suffice."""
+    leaves = st.one_of(st.just(XB), st.just(XB), st.sampled_from(
+        [sp.Integer(2), sp.Rational(1, 3), sp.Float(0.75), sp.pi]))
+
+    def extend(children):
+        pairs = st.tuples(children, children)
+        return st.one_of(
+            pairs.map(lambda p: p[0] + p[1]),
+            pairs.map(lambda p: p[0] * p[1]),
+            pairs.map(lambda p: p[0] / p[1]),
+            pairs.map(lambda p: 3 * p[0] / (p[1] * (1 + p[0]))),
+            children.map(lambda a: a**2),
+            children.map(lambda a: a**3),
+            children.map(lambda a: 1 / a),
+            children.map(lambda a: a**-2),
+            children.map(sp.sqrt),
+            children.map(lambda a: sp.exp(-a)),
+            children.map(lambda a: sp.exp(sp.tanh(a))),
+            children.map(lambda a: log1p(a)),
+            children.map(lambda a: sp.log(1 + a)),
+            children.map(sp.tanh),
+            children.map(sp.atan),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=8)
+
+
+@HYPOTHESIS
+@given(st.lists(_positive_exprs(), min_size=1, max_size=3))
+def test_emitted_statements_match_lambdify_on_positive_expressions(exprs):
+    outputs = list(exprs) + [exprs[0] * exprs[-1] + exprs[0], 1 / (1 + exprs[0])]
+    x = np.random.default_rng(3).uniform(0.25, 3.0, size=64)
+    got, lines = _run_emitted(outputs, x)
+    for expr, value in zip(outputs, got):
+        _assert_close(value, _lambdified(expr, x), 1e-10, f"{expr}\n{lines}")
+
+
+# ---------------------------------------------------------------- lower_primitives
+
+_X = sp.Symbol("x", real=True)
+LOWERED_CASES = [
+    primitives.sigmoid(_X),
+    primitives.sigmoid(-_X),
+    primitives.softplus(_X),
+    primitives.softplus(-_X),
+    primitives.sech2(_X),
+    primitives.sigmoid(_X) * primitives.sigmoid(-_X) * _X,
+    primitives.sigmoid(_X) * primitives.sigmoid(-_X),
+    primitives.sigmoid(_X) * (1 - primitives.sigmoid(_X)),
+    primitives.softplus(-_X**2) + primitives.sigmoid(2 * _X - 1),
+    _X * sp.tanh(primitives.softplus(_X)),
+    primitives.sech2(primitives.softplus(_X)) * primitives.sigmoid(_X) * _X,
+    primitives.sigmoid(_X) * primitives.sigmoid(-_X) + primitives.softplus(-_X),
+]
+
+
+def _meaning(expr):
+    """The opaque functions replaced by what they stand for."""
+    return expr.replace(_Maximum, lambda a, b: sp.Max(a, b)) \
+        .replace(_Minimum, lambda a, b: sp.Min(a, b)) \
+        .replace(_NonNegative, lambda u: sp.Piecewise((1, u >= 0), (0, True)))
+
+
+def _mp_reference(expr, value):
+    """expr at x = value from the primitives' plain definitions, with mpmath's own functions."""
+    definitions = {
+        "sigmoid": lambda u: 1 / (1 + mpmath.exp(-u)),
+        "softplus": lambda u: mpmath.log1p(mpmath.exp(u)),
+        "sech2": lambda u: mpmath.sech(u) ** 2,
+    }
+    f = sp.lambdify(_X, expr, [definitions, "mpmath"])
+    return f(mpmath.mpf(value))
+
+
+@pytest.mark.parametrize("expr", LOWERED_CASES, ids=str)
+def test_lower_primitives_is_an_identity(expr):
+    lowered = lower_primitives(expr)
+    assert not lowered.atoms(primitives.sigmoid, primitives.softplus, primitives.sech2), lowered
+    meaning = sp.lambdify(_X, _meaning(lowered), "mpmath")
+    points = [0.0, -0.0, 1e-8, -1e-8, 0.5, -0.5, 1.0, -1.0, 2.5, -2.5, 7.0, -7.0, 15.0, -15.0,
+              30.0, -30.0, 45.0, -45.0, 0.125, -3.75]
+    with mpmath.workdps(30):
+        for value in points:
+            want = _mp_reference(expr, value)
+            got = meaning(mpmath.mpf(value))
+            assert abs(got - want) <= mpmath.mpf("1e-25") * max(abs(want), mpmath.mpf("1e-300")), \
+                (expr, value, got, want)
+
+
+def test_lower_primitives_pairs_sigmoids():
+    lowered = lower_primitives(primitives.sigmoid(_X) * primitives.sigmoid(-_X))
+    e = sp.exp(-sp.Abs(_X))
+    assert sp.simplify(lowered - e / (1 + e) ** 2) == 0
+    assert not lowered.atoms(_Maximum, _NonNegative)  # one of the two maxima is 1: none is left
+
+
+def test_lower_primitives_shares_one_exponential():
+    expr = primitives.sigmoid(_X) + primitives.sigmoid(-_X) + primitives.softplus(_X) \
+        + primitives.softplus(-_X)
+    exponentials = lower_primitives(expr).atoms(sp.exp)
+    assert exponentials == {sp.exp(-sp.Abs(_X))}
+
+
+@pytest.mark.parametrize("expr", LOWERED_CASES[:5], ids=str)
+def test_lowered_primitives_emit_the_kernels_bit_for_bit(expr):
+    """σ(±x), softplus(±x), sech²(x) lowered and emitted compute what their kernels compute."""
+    kernel = getattr(_kernels, type(expr).numpy_kernel)
+    argument = expr.args[0]
+    x = np.array(SPECIALS[:-3] + list(np.random.default_rng(4).normal(scale=10, size=200)))
+    (got,), lines = _run_emitted([lower_primitives(expr.xreplace({_X: XB}))], x)
+    want = kernel(-x if argument.could_extract_minus_sign() else x)
+    _assert_same(got, want, f"{expr}: {lines}")
+
+
+# ---------------------------------------------------------------- fused kernels
+
+_LOGISTIC = ("sigmoid", "sigmoid_neg", "softplus", "softplus_neg")
+_SOFTMAX = ("softmax", "softmax_complement", "log_softmax", "logsumexp")
+
+
+def _single_logistic(name, u):
+    kernel = _kernels.sigmoid if name.startswith("sigmoid") else _kernels.softplus
+    return kernel(-u if name.endswith("_neg") else u)
+
+
+def _kernel_inputs(dtype, shape, seed):
+    rng = np.random.default_rng(seed)
+    size = int(np.prod(shape))
+    values = np.concatenate([SPECIALS, rng.normal(scale=30, size=max(size, 1))])
+    rng.shuffle(values)
+    values = values[:size] if size else values[:0]
+    return _f32(values).reshape(shape) if dtype == np.float32 else values.reshape(shape)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (7,), (3, 4), (23,), (40000,)])
+def test_logistic_equals_the_single_kernels(dtype, shape):
+    u = _kernel_inputs(dtype, shape, 5)
+    if shape == (23,):
+        u = np.array(_f32(SPECIALS) if dtype == np.float32 else SPECIALS, dtype)
+    singles = {name: _single_logistic(name, u) for name in _LOGISTIC}
+    for size in range(1, 5):
+        for wanted in itertools.permutations(_LOGISTIC, size):
+            got = _kernels.logistic(u, *wanted)
+            assert isinstance(got, tuple) and len(got) == len(wanted)
+            for name, value in zip(wanted, got):
+                assert value.dtype == dtype and value.shape == u.shape
+                _assert_same(value, singles[name], f"logistic {wanted} → {name}")
+
+
+def test_logistic_on_a_non_contiguous_input_and_python_scalars():
+    u = _kernel_inputs(np.float64, (3000,), 6)[::3]
+    for name, value in zip(_LOGISTIC, _kernels.logistic(u, *_LOGISTIC)):
+        _assert_same(value, _single_logistic(name, u), name)
+    s, = _kernels.logistic(2.0, "sigmoid")
+    assert s.dtype == np.float64 and float(s) == pytest.approx(1 / (1 + np.exp(-2.0)), rel=1e-15)
+
+
+def test_logistic_values_against_mpmath():
+    u = np.concatenate([np.linspace(-745, 745, 301), [0.0, 1e-20, -1e-20]])
+    got = dict(zip(_LOGISTIC, _kernels.logistic(u, *_LOGISTIC)))
+    with mpmath.workdps(30):
+        for i, v in enumerate(u):
+            v = mpmath.mpf(float(v))
+            truth = {"sigmoid": 1 / (1 + mpmath.exp(-v)), "sigmoid_neg": 1 / (1 + mpmath.exp(v)),
+                     "softplus": mpmath.log1p(mpmath.exp(v)), "softplus_neg": mpmath.log1p(mpmath.exp(-v))}
+            for name, want in truth.items():
+                want = float(want)
+                assert abs(got[name][i] - want) <= 4 * np.spacing(abs(want)) + 1e-320, (name, u[i])
+
+
+def test_logistic_unknown_member_is_named():
+    with pytest.raises(ValueError, match="sigmod"):
+        _kernels.logistic(np.zeros(3), "sigmoid", "sigmod")
+    with pytest.raises(ValueError, match="softmax"):
+        _kernels.logistic(np.zeros(3), "softmax")
+
+
+def _softmax_inputs(dtype, shape, seed):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(scale=5, size=shape)
+    if len(shape) >= 1 and z.size >= 8:
+        flat = z.reshape(-1)
+        flat[:8] = [0.0, -0.0, 710.0, -710.0, 800.0, -800.0, 1e300, -1e300]
+        if shape[-1] >= 3:  # a tied maximum in one row
+            z.reshape(-1, shape[-1])[-1, :2] = 9.0
+    if dtype == np.float32:
+        return _f32(z)
+    return z
+
+
+def _single_softmax(name, z):
+    return getattr(_kernels, name)(z)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (3, 4), (2, 3, 5), (1, 1), (600, 40), (5000, 7)])
+def test_softmax_family_equals_the_single_kernels(dtype, shape):
+    z = _softmax_inputs(dtype, shape, 7)
+    with np.errstate(all="ignore"):  # ±1e300 - max overflows to -inf by design
+        singles = {name: _single_softmax(name, z) for name in _SOFTMAX}
+        for size in range(1, 5):
+            for wanted in itertools.permutations(_SOFTMAX, size):
+                got = _kernels.softmax_family(z, *wanted)
+                got = (got,) if size == 1 else got
+                assert len(got) == size
+                for name, value in zip(wanted, got):
+                    width = 1 if name == "logsumexp" else shape[-1]
+                    assert value.dtype == dtype and value.shape == shape[:-1] + (width,)
+                    _assert_same(value, singles[name], f"softmax_family {wanted} → {name}")
+
+
+@pytest.mark.parametrize("values", [[np.nan, 0.0, 1.0], [np.inf, 0.0, 1.0], [-np.inf, 0.0, 1.0],
+                                    [-np.inf, -np.inf, -np.inf], [5e-324, -5e-324, 0.0]])
+def test_softmax_family_special_rows(values):
+    z = np.array([values, [1.0, 2.0, 3.0]])
+    with np.errstate(all="ignore"):
+        got = _kernels.softmax_family(z, *_SOFTMAX)
+        for name, value in zip(_SOFTMAX, got):
+            _assert_same(value, _single_softmax(name, z), name)
+
+
+def test_softmax_family_on_a_zero_dimensional_input_raises_like_the_single_kernels():
+    z = np.float64(1.0)
+    with pytest.raises(Exception) as single:
+        _kernels.softmax(z)
+    with pytest.raises(type(single.value)):
+        _kernels.softmax_family(z, "softmax", "log_softmax")
+
+
+def test_softmax_family_values_against_long_double():
+    rng = np.random.default_rng(8)
+    z = rng.normal(scale=20, size=(300, 6))
+    softmax, complement, log_softmax, lse = _kernels.softmax_family(z, *_SOFTMAX)
+    with mpmath.workdps(30):
+        for i in range(0, 300, 7):
+            row = [mpmath.mpf(float(v)) for v in z[i]]
+            total = mpmath.fsum(mpmath.exp(v) for v in row)
+            assert abs(lse[i, 0] - float(mpmath.log(total))) <= 4 * np.spacing(abs(lse[i, 0]))
+            for j, v in enumerate(row):
+                p = mpmath.exp(v) / total
+                for got, want in ((softmax[i, j], p), (complement[i, j], 1 - p),
+                                  (log_softmax[i, j], mpmath.log(p))):
+                    want = float(want)
+                    assert abs(got - want) <= 8 * np.spacing(abs(want)) + 1e-320, (i, j, got, want)
+
+
+def test_softmax_family_unknown_member_is_named():
+    with pytest.raises(ValueError, match="logsumexpp"):
+        _kernels.softmax_family(np.zeros((2, 3)), "softmax", "logsumexpp")
+    with pytest.raises(ValueError, match="sigmoid"):
+        _kernels.softmax_family(np.zeros((2, 3)), "sigmoid")
+
+
+# ---------------------------------------------------------------- activations
+
+
+def _activation_inputs(size=40000, seed=9):
+    rng = np.random.default_rng(seed)
+    parts = [rng.normal(scale=3, size=size // 2), rng.normal(scale=40, size=size // 4),
+             rng.uniform(-1e-3, 1e-3, size=size // 8)]
+    x = np.concatenate(parts + [np.array(SPECIALS)])
+    x = np.concatenate([x, rng.standard_cauchy(size=size - x.size)])
+    rng.shuffle(x)
+    return x
+
+
+def _params(entry):
+    return [{}] + ([{p.name: 0.3 + 0.1 * i for i, p in enumerate(entry.params)}] if entry.params else [])
+
+
+@pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
+def test_activation_forms_agree_bit_for_bit(entry):
+    f, df, both = (getattr(numeric, n) for n in contract_names(entry))
+    x = _activation_inputs()
+    assert x.size > 2 * 16000
+    inputs = [x, x[::2], x.reshape(200, 200), x[::-1], x[:16001], np.float64(-0.75), np.array(2.5),
+              np.empty(0), np.empty((3, 0)), _f32(x), _f32(x)[1::3], np.float32(0.25)]
+    for kwargs in _params(entry):
+        for a in inputs:
+            kept = np.array(a, copy=True)
+            with np.errstate(invalid="ignore"):  # f(±inf) may be inf·0 (silu, gelu, …)
+                y, dy = both(a, **kwargs)
+                fy, gy = f(a, **kwargs), df(a, **kwargs)
+            _assert_same(a, kept, f"{entry.name} changed its input")
+            what = f"{entry.name}{kwargs} on {np.shape(a)} {np.asarray(a).dtype}"
+            _assert_same(y, fy, what)
+            _assert_same(dy, gy, what)
+            dtype = np.asarray(a).dtype
+            for out in (y, dy, fy, gy):
+                assert out.dtype == dtype and np.shape(out) == np.shape(a), what
+                if np.ndim(a) == 0:
+                    assert isinstance(out, np.generic), (what, type(out))
+
+
+@pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
+def test_activation_float32_is_float64_rounded_once(entry):
+    x32 = _f32(_activation_inputs(5000, 10))
+    x64 = x32.astype(np.float64)
+    for name in contract_names(entry):
+        fn = getattr(numeric, name)
+        with np.errstate(invalid="ignore", over="ignore"):
+            got, want = fn(x32), fn(x64)
+            got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
+            want = tuple(w.astype(np.float32) for w in want)
+        for g, w in zip(got, want):
+            _assert_same(g, w, name)
+
+
+@pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
+def test_activation_blocks_match_elementwise_evaluation(entry):
+    """A block boundary changes nothing: the whole array equals its pieces evaluated alone."""
+    x = _activation_inputs(33000, 11)
+    y, dy = getattr(numeric, entry.name + "_and_grad")(x[np.isfinite(x)])
+    xs = x[np.isfinite(x)]
+    for start, stop in ((0, 5), (15995, 16010), (31990, 32005), (xs.size - 3, xs.size)):
+        piece_y, piece_dy = getattr(numeric, entry.name + "_and_grad")(xs[start:stop])
+        _assert_same(piece_y, y[start:stop], entry.name)
+        _assert_same(piece_dy, dy[start:stop], entry.name)
+
+
+_MP_FUNCTIONS = {
+    "sigmoid": lambda v: 1 / (1 + mpmath.exp(-v)),
+    "softplus": lambda v: mpmath.log1p(mpmath.exp(v)),
+    "tanh": mpmath.tanh,
+    "silu": lambda v: v / (1 + mpmath.exp(-v)),
+    "sigmoid_grad": lambda v: mpmath.exp(-v) / (1 + mpmath.exp(-v)) ** 2,
+    "softplus_grad": lambda v: 1 / (1 + mpmath.exp(-v)),
+    "tanh_grad": lambda v: mpmath.sech(v) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MP_FUNCTIONS))
+def test_float32_activations_within_one_ulp_of_mpmath(name):
+    rng = np.random.default_rng(12)
+    x32 = _f32(np.concatenate([np.linspace(-104, 90, 150), rng.normal(scale=4, size=150),
+                               [0.0, -0.0, 1e-30, -1e-30, 1e-45, 3e38, -3e38]]))
+    got = getattr(numeric, name)(x32)
+    assert got.dtype == np.float32
+    truth = _MP_FUNCTIONS[name]
+    with mpmath.workdps(30):
+        for value, y in zip(x32, got):
+            want = truth(mpmath.mpf(float(value)))
+            ulp = np.spacing(np.abs(np.float32(float(want))), dtype=np.float32)
+            assert abs(mpmath.mpf(float(y)) - want) <= float(ulp), (name, value, y, want)
+
+
+# ---------------------------------------------------------------- losses
+
+
+def _loss_inputs(entry, shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    if entry.domain == (0.0, 1.0):
+        pred = rng.uniform(0.01, 0.99, size=shape)
+    else:
+        pred = rng.normal(scale=3, size=shape)
+        if pred.size >= 4:
+            pred.reshape(-1)[:4] = [40.0, -40.0, 0.0, 700.0]
+    if entry.target_kind == "sign":
+        target = rng.choice([-1.0, 1.0], size=shape)
+        if pred.size >= 2:  # the kink y·ŷ = 1
+            pred.reshape(-1)[:2] = target.reshape(-1)[:2]
+    elif entry.target_kind == "distribution":
+        rows = int(np.prod(shape[:-1]))
+        soft = rng.dirichlet(np.ones(shape[-1]), size=rows)
+        onehot = np.eye(shape[-1])[rng.integers(0, shape[-1], size=rows)]
+        target = np.where(rng.random((rows, 1)) < 0.5, soft, onehot).reshape(shape)
+    elif entry.domain == (0.0, 1.0) or "logits" in entry.name:
+        target = rng.uniform(0, 1, size=shape)
+        if target.size >= 2:
+            target.reshape(-1)[:2] = [0.0, 1.0]
+    else:
+        target = rng.normal(scale=3, size=shape)
+        if target.size >= 2:
+            target.reshape(-1)[:2] = pred.reshape(-1)[:2]  # the kink ŷ = y
+    return np.asarray(pred, dtype), np.asarray(target, dtype)
+
+
+@pytest.mark.parametrize("entry", LOSSES, ids=lambda e: e.name)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_loss_and_grad_equals_loss_and_grad_separately(entry, dtype):
+    loss, grad, both = (getattr(numeric, n) for n in contract_names(entry))
+    rows = entry.reduction == "mean_rows"
+    shapes = [(4, 3), (64, 10), (3000, 7), (2, 3, 5), (1, 40)] + ([] if rows else [(), (9,)])
+    for index, shape in enumerate(shapes):
+        pred, target = _loss_inputs(entry, shape, dtype, 13 + index)
+        kept = pred.copy(), target.copy()
+        value, gradient = both(pred, target)
+        _assert_same(pred, kept[0], "pred changed")
+        _assert_same(target, kept[1], "target changed")
+        what = f"{entry.name} on {shape} {np.dtype(dtype)}"
+        _assert_same(value, loss(pred, target), what)
+        _assert_same(gradient, grad(pred, target), what)
+        assert np.ndim(value) == 0 and value.dtype == dtype, what
+        assert gradient.shape == pred.shape and gradient.dtype == dtype, what
+        assert np.isfinite(value) and np.all(np.isfinite(gradient)), what
+        # on lists too
+        if pred.size <= 12:
+            v2, g2 = both(pred.tolist(), target.tolist())
+            if dtype == np.float64:
+                _assert_same(v2, value, what + " (lists)")
+                _assert_same(g2, gradient, what + " (lists)")
+
+
+@pytest.mark.parametrize("entry", LOSSES, ids=lambda e: e.name)
+def test_loss_and_grad_rejects_bad_shapes_like_the_loss(entry):
+    both = getattr(numeric, entry.name + "_and_grad")
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(3, 4\)"):
+        both(np.full((4, 3), 0.3), np.full((3, 4), 0.3))
+    with pytest.raises(ValueError, match="empty"):
+        both(np.empty((0, 3)), np.empty((0, 3)))
+
+
+# ---------------------------------------------------------------- standalone module
+
+
+def test_standalone_module_runs_alone_and_matches_the_package(monkeypatch):
+    names = ["sigmoid", "softmax_cross_entropy", "mish"]
+    source = generate_module(names, standalone=True)
+    assert "import numeric" not in source and "from numeric" not in source and "from ." not in source
+    namespace: dict = {"__name__": "standalone_blocked"}
+    for module in [m for m in sys.modules if m == "numeric" or m.startswith("numeric.")]:
+        monkeypatch.setitem(sys.modules, module, None)  # an import of numeric now fails
+    exec(compile(source, "<standalone>", "exec"), namespace)  # noqa: S102 - generated by us
+    x = _activation_inputs(35000, 14)
+    rng = np.random.default_rng(15)
+    logits = rng.normal(scale=4, size=(700, 9))
+    logits[0, :3] = [800.0, -800.0, 0.0]
+    onehot = np.eye(9)[rng.integers(0, 9, size=700)]
+    computed = {}
+    for dtype in (np.float64, np.float32):
+        for entry_name in names:
+            for name in contract_names(next(e for e in ENTRIES if e.name == entry_name)):
+                fn = namespace[name]
+                if entry_name == "softmax_cross_entropy":
+                    args = (logits.astype(dtype), onehot.astype(dtype))
+                else:
+                    args = (_f32(x) if dtype == np.float32 else x,)
+                with np.errstate(invalid="ignore"):
+                    computed[name, dtype] = fn(*args), args
+    monkeypatch.undo()
+    for (name, dtype), (value, args) in computed.items():
+        with np.errstate(invalid="ignore"):
+            want = getattr(numeric, name)(*args)
+        value, want = (value, want) if isinstance(value, tuple) else ((value,), (want,))
+        assert len(value) == len(want)
+        for v, w in zip(value, want):
+            _assert_same(v, w, f"standalone {name} {np.dtype(dtype)}")

@@ -9,14 +9,14 @@ from derive.verify import ULP_BOUND, certify, reference, scalar_grid
 ACTIVATIONS = [e.name for e in ENTRIES if e.kind == "activation"]
 OTHERS = [e.name for e in ENTRIES if e.kind != "activation"]
 
-#: measured exceptions on [-20, 20], stated in the certificates and the README:
-#: gelu (4.3 ULP near x = -3.7: erfcx·exp products), gelu_tanh (the rounded
-#: polynomial argument of tanh), mish' (up to 6.8 ULP where its two terms
-#: partly cancel, x ≈ -2)
-CORE_EXCEPTIONS = {"gelu", "gelu_tanh", "mish"}
-#: spurious overflow warnings where the true value is finite: gelu_tanh's x³
-#: overflows for |x| > 5.6e102 (the result is still right)
-WARNING_EXCEPTIONS = {"gelu_tanh"}
+#: measured exceptions on [-20, 20], stated in the certificates and the README,
+#: with the bound each must stay under: gelu (4.3 ULP near x = -3.7: erfcx·exp
+#: products), gelu_tanh' (5.4 ULP near x = -1.6, where its two terms partly
+#: cancel; the argument of tanh is in double-double), mish' (4.5–5.1 ULP near
+#: x = -2 and -11.4, its two terms partly cancelling)
+CORE_EXCEPTIONS = {"gelu": 5.0, "gelu_tanh": 6.0, "mish": 5.5}
+#: the finite-difference check is too coarse for gelu's e^{-x²/2} tails
+FD_EXCEPTIONS = {"gelu", "gelu_tanh"}
 
 
 def test_grid_has_the_required_points():
@@ -32,10 +32,12 @@ def test_activation_certificate(name):
     cert = certify(name, points=3000)
     assert cert.forward.points >= 2000
     for m in (cert.forward, cert.derivative):
-        assert not m.warnings or name in WARNING_EXCEPTIONS, m.warnings
-        if name not in CORE_EXCEPTIONS:
-            assert m.max_ulp_core <= ULP_BOUND, (m.function, m.max_ulp_core, m.failures)
-    assert cert.gradient_check.max_relative_error <= 1e-7 or name in CORE_EXCEPTIONS, \
+        assert not m.warnings, m.warnings
+        assert m.nonfinite == 0, m.failures
+        assert m.max_ulp_core <= CORE_EXCEPTIONS.get(name, ULP_BOUND), (m.function, m.max_ulp_core, m.failures)
+    for m in cert.float32:  # computed in float64, rounded once
+        assert m.max_ulp <= 1.0, (m.function, m.max_ulp, m.failures)
+    assert cert.gradient_check.max_relative_error <= 1e-7 or name in FD_EXCEPTIONS, \
         cert.gradient_check
     assert cert.gradient_check.points > 1000
 

@@ -88,7 +88,7 @@ class _Emitter:
     def scalar(self, expr) -> str | None:
         """The text of a number or a parameter (no array work), else None."""
         if expr.is_number:
-            return self.printer.doprint(sp.Float(expr, 17) if not expr.is_Integer else expr)
+            return self.printer.doprint(expr if expr.is_Integer else sp.Float(sp.N(expr, 30), 17))
         if isinstance(expr, sp.Symbol) and expr not in self.names and not expr.name.startswith("xb"):
             return expr.name
         return None

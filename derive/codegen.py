@@ -428,10 +428,13 @@ def _keep(calls, replacements, reduced, keep: Sequence[int]):
             kept.append((symbol, value))
             needed |= value.free_symbols
     kept_calls = []
-    for call in reversed(calls):  # a call's argument may use an earlier call's results
-        if needed & set(call[0]):
-            kept_calls.append(call)
-            needed |= call[2].free_symbols
+    for symbols, kernel, arg, members in reversed(calls):  # an argument may use an earlier call's results
+        used = [(s, m) for s, m in zip(symbols, members) if s in needed]
+        if used:
+            if kernel == "poly_dd":  # one evaluation gives both parts
+                used = list(zip(symbols, members))
+            kept_calls.append(([s for s, _ in used], kernel, arg, [m for _, m in used]))
+            needed |= arg.free_symbols
     return list(reversed(kept_calls)), list(reversed(kept)), reduced
 
 
@@ -441,7 +444,8 @@ def _call_lines(calls, printer, indent: str) -> list[str]:
         printer.kernels_used.add(kernel)
         quoted = ", ".join(repr(m) for m in members)
         args = ", ".join(printer.doprint(a) for a in arg) if isinstance(arg, sp.Tuple) else printer.doprint(arg)
-        lines.append(f"{indent}{', '.join(map(str, symbols))} = _{kernel}({args}, {quoted})")
+        names = ", ".join(map(str, symbols)) + ("," if len(symbols) == 1 else "")
+        lines.append(f"{indent}{names} = _{kernel}({args}, {quoted})")
     return lines
 
 

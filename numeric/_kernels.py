@@ -398,7 +398,7 @@ def _shifted(z, *widths):
 
 
 def softmax_family(z, *wanted):
-    """The members of the softmax family asked for, by name, from one pass over z.
+    """The members of the softmax family asked for, by name, from one pass over z (a tuple).
 
     Each is computed as its own kernel computes it (softmax, softmax_complement,
     log_softmax, logsumexp), sharing the shifted exponentials and their sum.
@@ -429,24 +429,24 @@ def softmax_family(z, *wanted):
                 target += lost
             else:
                 np.add(top, log1p_s, out=target)
-    return outs[0] if len(outs) == 1 else tuple(outs)
+    return tuple(outs)
 
 
 def logsumexp(z):
     """log Σ exp(z) over the last axis = max + log1p(Σ of the other terms)."""
-    return softmax_family(z, "logsumexp")
+    return softmax_family(z, "logsumexp")[0]
 
 
 def log_softmax(z):
     """z − logsumexp(z) = (z − max) − log1p(Σ others), exact for the top entry."""
-    return softmax_family(z, "log_softmax")
+    return softmax_family(z, "log_softmax")[0]
 
 
 def softmax(z):
     """exp(z − max)/(1 + Σ others)."""
-    return softmax_family(z, "softmax")
+    return softmax_family(z, "softmax")[0]
 
 
 def softmax_complement(z):
     """1 − softmax(z), without cancellation at the dominant entry: s/(1 + s) there."""
-    return softmax_family(z, "softmax_complement")
+    return softmax_family(z, "softmax_complement")[0]

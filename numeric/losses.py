@@ -277,7 +277,7 @@ def binary_cross_entropy_with_logits(pred, target):
     """
     pred, target = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    f0, f1, f2, f3 = _logistic(pred, 'sigmoid', 'sigmoid_neg', 'softplus', 'softplus_neg')
+    f2, f3 = _logistic(pred, 'softplus', 'softplus_neg')
     t0 = 1 - target
     return _mean(f2*t0 + f3*target, N, pred)
 
@@ -293,7 +293,7 @@ def binary_cross_entropy_with_logits_grad(pred, target):
     """
     pred, target = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    f0, f1, f2, f3 = _logistic(pred, 'sigmoid', 'sigmoid_neg', 'softplus', 'softplus_neg')
+    f0, f1 = _logistic(pred, 'sigmoid', 'sigmoid_neg')
     t0 = 1 - target
     return _like((f0*t0 - f1*target)/N, pred)
 
@@ -379,7 +379,7 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     """
     pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    f0, f1, f2 = _softmax_family(pred, 'log_softmax', 'softmax', 'softmax_complement')
+    f0, = _softmax_family(pred, 'log_softmax')
     return _mean(-_rowsum(f0*target), N, pred)
 
 
@@ -396,7 +396,7 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     """
     pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    f0, f1, f2 = _softmax_family(pred, 'log_softmax', 'softmax', 'softmax_complement')
+    f1, f2 = _softmax_family(pred, 'softmax', 'softmax_complement')
     return _like((f1*(1 - target) - f2*target)/N, pred)
 
 

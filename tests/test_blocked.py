@@ -23,8 +23,15 @@ import numeric
 from derive import primitives
 from derive.blocked import _printer, emit_statements
 from derive.catalogue import ENTRIES
-from derive.codegen import _fold_constants, _Maximum, _Minimum, _NonNegative, contract_names, \
-    generate_module, lower_primitives
+from derive.codegen import (
+    _fold_constants,
+    _Maximum,
+    _Minimum,
+    _NonNegative,
+    contract_names,
+    generate_module,
+    lower_primitives,
+)
 from numeric import _kernels
 
 XB = sp.Symbol("xb", real=True)
@@ -85,7 +92,7 @@ def _run_emitted(outputs, x):
     # rows start full of garbage, so that a value read before it is written shows
     namespace.update({f"w{i}": np.full(xb.shape, 1.2345e300) for i in range(rows)})
     namespace.update({f"m{i}": np.ones(xb.shape, bool) for i in range(masks)})
-    namespace.update({f"c{i}": np.full(xb.shape, float(eval(c, {"np": np})))  # noqa: S307
+    namespace.update({f"c{i}": np.full(xb.shape, float(eval(c, {"np": np})))
                       for i, c in enumerate(constants)})
     namespace.update({t: np.full(xb.shape, -7.77e300) for t in targets})
     with np.errstate(all="ignore"):
@@ -124,9 +131,7 @@ HAND_PICKED = [
     sp.Abs(XB) ** sp.Rational(3, 2),
     sp.Abs(XB) ** sp.Rational(-1, 2),
     _fold_constants(sp.exp(-XB**2 / 2) / sp.sqrt(2 * sp.pi)),  # as codegen hands it over
-    pytest.param(sp.exp(-XB**2 / 2) / sp.sqrt(2 * sp.pi), marks=pytest.mark.xfail(
-        strict=True, raises=TypeError,
-        reason="_Emitter.scalar: sp.Float(sqrt(2), 17) raises on an irrational number")),
+    sp.exp(-XB**2 / 2) / sp.sqrt(2 * sp.pi),  # irrational constants, unfolded
     sp.pi * XB + sp.E,
     sp.log(1 + XB**2),
     log1p(sp.Abs(XB)),
@@ -209,7 +214,7 @@ def _chain(length):
     t = sp.numbered_symbols("t")
     symbols = [next(t) for _ in range(length)]
     replacements = [(symbols[0], XB + 1)]
-    for previous, symbol in zip(symbols, symbols[1:]):
+    for previous, symbol in itertools.pairwise(symbols):
         replacements.append((symbol, sp.exp(-previous**2) + XB))
     return symbols, replacements
 
@@ -237,7 +242,9 @@ def _integer_exprs():
         st.just(XB), st.just(XB), st.integers(-3, 3).map(sp.Integer),
         st.sampled_from([sp.Rational(1, 2), sp.Rational(-3, 4), sp.Rational(5, 4)]))
     # an opaque function of numbers only is never made by lower_primitives: keep x in every operand
-    has_x = lambda e: XB in e.free_symbols  # noqa: E731
+
+    def has_x(e):
+        return XB in e.free_symbols
 
     def extend(children):
         pairs = st.tuples(children, children)
@@ -511,7 +518,6 @@ def test_softmax_family_equals_the_single_kernels(dtype, shape):
         for size in range(1, 5):
             for wanted in itertools.permutations(_SOFTMAX, size):
                 got = _kernels.softmax_family(z, *wanted)
-                got = (got,) if size == 1 else got
                 assert len(got) == size
                 for name, value in zip(wanted, got):
                     width = 1 if name == "logsumexp" else shape[-1]
@@ -586,7 +592,8 @@ def test_activation_forms_agree_bit_for_bit(entry):
     x = _activation_inputs()
     assert x.size > 2 * 16000
     inputs = [x, x[::2], x.reshape(200, 200), x[::-1], x[:16001], np.float64(-0.75), np.array(2.5),
-              np.empty(0), np.empty((3, 0)), _f32(x), _f32(x)[1::3], np.float32(0.25)]
+              np.empty(0), np.empty((3, 0)), _f32(x), _f32(x)[1::3], np.float32(0.25),
+              np.asfortranarray(x.reshape(400, 100)), np.broadcast_to(np.float64(1.5), (17000,))]
     for kwargs in _params(entry):
         for a in inputs:
             kept = np.array(a, copy=True)
@@ -602,6 +609,17 @@ def test_activation_forms_agree_bit_for_bit(entry):
                 assert out.dtype == dtype and np.shape(out) == np.shape(a), what
                 if np.ndim(a) == 0:
                     assert isinstance(out, np.generic), (what, type(out))
+
+
+@pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
+def test_activation_accepts_lists_and_integers_as_float64(entry):
+    f, df, both = (getattr(numeric, n) for n in contract_names(entry))
+    for a in ([-3, 0, 2], [[1.5, -0.25]], np.arange(-5, 5)):
+        want = np.asarray(a, np.float64)
+        y, dy = both(a)
+        _assert_same(y, f(want), entry.name)
+        _assert_same(dy, df(want), entry.name)
+        _assert_same(y, both(want)[0], entry.name)
 
 
 @pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)

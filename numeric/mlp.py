@@ -12,7 +12,7 @@ with ``W`` of shape (out, in) and ``b`` of shape (out,), i.e. the contract's
 elementwise (``numeric.NAME_and_grad`` gives the value and the derivative in
 one call).  The output activation may also be ``softmax`` or ``log_softmax``
 (backpropagated with ``numeric.NAME_vjp``).  The loss is a catalogue loss
-``numeric.NAME(pred, target)`` with gradient ``numeric.NAME_grad``.
+``numeric.NAME(pred, target)``, with its gradient from ``numeric.NAME_and_grad``.
 
 Backpropagation runs the chain rule from the loss back to the input:
 
@@ -62,7 +62,7 @@ ACTIVATIONS: tuple[str, ...] = (
 )
 #: vector maps usable as the output activation (``numeric.NAME`` and ``NAME_vjp``)
 VECTOR_OUTPUTS: tuple[str, ...] = ("softmax", "log_softmax")
-#: losses of the catalogue (``numeric.NAME`` and ``numeric.NAME_grad``)
+#: losses of the catalogue (``numeric.NAME`` and ``numeric.NAME_and_grad``)
 LOSSES: tuple[str, ...] = (
     "mse", "mae", "huber", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "cross_entropy", "softmax_cross_entropy", "hinge", "kl_divergence",
@@ -209,7 +209,7 @@ class MLP:
                 with_grad=_contract(name + ("_vjp" if vector else "_and_grad"))))
         self.loss_name, self.loss_params = loss_name, loss_params
         self._loss = _contract(loss_name)
-        self._loss_grad = _contract(loss_name + "_grad")
+        self._loss_and_grad = _contract(loss_name + "_and_grad")
         self._dense = _contract("dense")
         self._dense_backward = _contract("dense_backward")
         # The first layer's input gradient is never needed; when the generated
@@ -374,8 +374,8 @@ class MLP:
             else:
                 a, slope = layer.with_grad(z, **layer.params)
                 local.append(slope)
-        loss = float(self._loss(a, y, **self.loss_params))
-        delta = self._loss_grad(a, y, **self.loss_params)
+        loss, delta = self._loss_and_grad(a, y, **self.loss_params)
+        loss = float(loss)
         grads: list[np.ndarray] = [None] * len(self._params)  # type: ignore[list-item]
         for i in range(len(self._layers) - 1, -1, -1):
             layer = self._layers[i]

@@ -128,12 +128,12 @@ def test_forward_and_backward_use_only_the_contract(monkeypatch):
         monkeypatch.setattr(numeric, name, wrapper)
 
     for name in ("dense", "dense_backward", "relu", "relu_and_grad", "identity",
-                 "identity_and_grad", "softmax_cross_entropy", "softmax_cross_entropy_grad"):
+                 "identity_and_grad", "softmax_cross_entropy", "softmax_cross_entropy_and_grad"):
         spy(name)
     net = MLP([3, 4, 2], activations="relu", loss="softmax_cross_entropy", seed=0)
     net.loss_and_gradients(batch(3), np.array([0, 1, 1, 0, 1, 0]))
     assert calls == ["dense", "relu_and_grad", "dense", "identity_and_grad",
-                     "softmax_cross_entropy", "softmax_cross_entropy_grad",
+                     "softmax_cross_entropy_and_grad",
                      "dense_backward", "dense_backward"]
     calls.clear()
     net.predict(batch(3))

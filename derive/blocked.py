@@ -116,7 +116,7 @@ class _Emitter:
         return target, True
 
     def constant_row(self, number) -> str:
-        text = self.printer.doprint(sp.Float(number, 17))
+        text = self.printer.doprint(sp.Float(sp.N(number, 30), 17))
         if text not in self.constants:
             self.constants.append(text)
         return f"c{self.constants.index(text)}"
@@ -210,7 +210,7 @@ class _Emitter:
         if not numerator:  # c/(u·…): 1/u is Pow, so here c ≠ ±1 or several factors
             operands, negate = [self.scalar(coefficient if scalars else abs(coefficient))], negate and not scalars
         if negate and len(operands) == 1 and not denominator:
-            operand = self.operand(operands[0]) if not isinstance(operands[0], str) else (operands[0], False)
+            operand = self.operand_in(operands[0], target)
             self.lines.append(f"np.negative({operand[0]}, out={target})")
             self.into(target, operand)
             return

@@ -128,8 +128,8 @@ def sigmoid(x):
     work, masks, _ = _work(x, 3, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2 = work[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.add(w0, 1, out=w1)
         np.greater_equal(xb, 0, out=w2)
@@ -152,8 +152,8 @@ def sigmoid_grad(x):
     work, masks, _ = _work(x, 3, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2 = work[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.add(w0, 1, out=w1)
         np.square(w1, out=w2)
@@ -176,8 +176,8 @@ def sigmoid_and_grad(x):
     work, masks, _ = _work(x, 3, 0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2 = work[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.add(w0, 1, out=w1)
         np.greater_equal(xb, 0, out=w2)
@@ -630,8 +630,8 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4 = work[:, :xb.size]
         f0, f1 = _poly_dd(xb, ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
-        np.abs(f0, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(f0, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.add(w0, 1, out=w2)
         np.divide(1, w2, out=w1)
@@ -672,8 +672,8 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
         np.minimum(w1, c0, out=w1)
         np.multiply(w1, -2, out=w1)
         np.exp(w1, out=w1)
-        np.abs(f4, out=w3)
-        np.negative(w3, out=w2)
+        np.abs(f4, out=w2)
+        np.negative(w2, out=w2)
         np.exp(w2, out=w2)
         np.add(w2, 1, out=w4)
         np.divide(1, w4, out=w3)
@@ -723,8 +723,8 @@ def gelu_tanh_and_grad(x):
         f0, f1 = _poly_dd(xb, ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
         f2, f3 = _poly_dd(np.minimum(np.maximum(xb, -10000000000.0), 10000000000.0), ((0.035677408136300125, -3.0875749590776575e-19), (0, 0), (0.7978845608028654, -4.98465440455546e-17), (0, 0)), 'hi', 'lo')
         f4, f5 = _poly_dd(np.minimum(np.maximum(xb, -10000000000.0), 10000000000.0), ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
-        np.abs(f0, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(f0, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.add(w0, 1, out=w2)
         np.divide(1, w2, out=w1)
@@ -733,8 +733,8 @@ def gelu_tanh_and_grad(x):
         np.minimum(w3, c0, out=w3)
         np.multiply(w3, -2, out=w3)
         np.exp(w3, out=w3)
-        np.abs(f4, out=w5)
-        np.negative(w5, out=w4)
+        np.abs(f4, out=w4)
+        np.negative(w4, out=w4)
         np.exp(w4, out=w4)
         np.add(w4, 1, out=w6)
         np.divide(1, w6, out=w5)
@@ -792,8 +792,8 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.maximum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
@@ -817,8 +817,8 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     work, masks, _ = _work(x, 2, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.greater_equal(xb, 0, out=w1)
         np.maximum(w0, w1, out=b0)
@@ -843,8 +843,8 @@ def softplus_and_grad(x):
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.maximum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
@@ -938,8 +938,8 @@ def silu(x):
     work, masks, _ = _work(x, 4, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3 = work[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.greater_equal(xb, 0, out=w2)
         np.maximum(w0, w2, out=w1)
@@ -964,8 +964,8 @@ def silu_grad(x):
     work, masks, _ = _work(x, 7, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.greater_equal(xb, 0, out=w2)
         np.maximum(w0, w2, out=w1)
@@ -996,8 +996,8 @@ def silu_and_grad(x):
     work, masks, _ = _work(x, 7, 0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.greater_equal(xb, 0, out=w2)
         np.maximum(w0, w2, out=w1)
@@ -1029,8 +1029,8 @@ def mish(x):
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.maximum(xb, c0, out=w1)
         np.log1p(w0, out=w2)
@@ -1055,8 +1055,8 @@ def mish_grad(x):
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.maximum(xb, c0, out=w1)
         np.log1p(w0, out=w2)
@@ -1096,8 +1096,8 @@ def mish_and_grad(x):
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.maximum(xb, c0, out=w1)
         np.log1p(w0, out=w2)
@@ -1269,8 +1269,8 @@ def log_sigmoid(x):
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.minimum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
@@ -1292,8 +1292,8 @@ def log_sigmoid_grad(x):
     work, masks, _ = _work(x, 2, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.less_equal(xb, 0, out=w1)
         np.maximum(w0, w1, out=b0)
@@ -1318,8 +1318,8 @@ def log_sigmoid_and_grad(x):
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.abs(xb, out=w1)
-        np.negative(w1, out=w0)
+        np.abs(xb, out=w0)
+        np.negative(w0, out=w0)
         np.exp(w0, out=w0)
         np.minimum(xb, c0, out=b0)
         np.log1p(w0, out=w1)

@@ -1,12 +1,15 @@
 """Finite-difference derivatives: the independent check of every gradient.
 
 Central differences extrapolated with Richardson's method: with
-D(h) = (f(x+h) − f(x−h))/2h, the estimate (4·D(h/2) − D(h))/3 has truncation
-error O(h⁴); the step is chosen per point, h = 2⁻¹⁰·max(1, |x|), and rounded
-so that x ± h is exact.  Besides the estimate, each function returns a bound
-on its rounding error, eps·max|f(x ± h)|/h, so a caller can tell an error of the
-derivative from a point where finite differences cannot resolve it (e.g.
-sigmoid'(30) ≈ 9e−14 next to sigmoid(30) ≈ 1).
+D(h) = (f(x+h) − f(x−h))/2h, R(h) = (4·D(h/2) − D(h))/3 has truncation error
+O(h⁴), and :func:`derivative` goes one level further, (16·R(h/2) − R(h))/15,
+with error O(h⁶); the step is chosen per point, h = 2⁻¹⁰·max(1, |x|), and
+rounded so that x ± h is exact.  Besides the estimate, each function returns a
+bound on its error: the rounding, eps·max|f(x ± h)|/h, and for
+:func:`derivative` also the truncation, estimated by |R(h/2) − R(h)|/15, so a
+caller can tell an error of the derivative from a point where finite
+differences cannot resolve it (sigmoid'(30) ≈ 9e−14 next to sigmoid(30) ≈ 1;
+gelu at x = −20, which varies on a scale 1/|x| = 0.05 against h = 0.02).
 
 Examples
 --------
@@ -38,20 +41,24 @@ def derivative(f: Callable[[np.ndarray], np.ndarray], x) -> tuple[np.ndarray, np
 
     Returns
     -------
-    estimate, rounding_bound : ndarray
+    estimate, error_bound : ndarray
         The Richardson-extrapolated central difference, and the size of the
-        rounding error it may carry.
+        rounding and truncation error it may carry.
     """
     x = np.asarray(x, dtype=np.float64)
     h = _steps(x)
     right, left = f(x + h), f(x - h)
     d1 = (right - left) / (2 * h)
     d2 = (f(x + h / 2) - f(x - h / 2)) / h
-    estimate = (4 * d2 - d1) / 3
-    # the differences are of values as large as f(x ± h), not f(x)
+    d4 = (f(x + h / 4) - f(x - h / 4)) * 2 / h
+    r1, r2 = (4 * d2 - d1) / 3, (4 * d4 - d2) / 3
+    estimate = (16 * r2 - r1) / 15
+    # the differences are of values as large as f(x ± h), not f(x); the
+    # extrapolation weighs D(h/4) by 64/45, whose rounding is 2·eps·size/h
     size = np.maximum(np.maximum(np.abs(right), np.abs(left)), np.abs(f(x)))
-    bound = 4 * np.finfo(np.float64).eps * size / h
-    return estimate, bound
+    rounding = 8 * np.finfo(np.float64).eps * size / h
+    truncation = np.abs(r2 - r1) / 15
+    return estimate, rounding + truncation
 
 
 def gradient(f: Callable[[np.ndarray], float], x) -> tuple[np.ndarray, np.ndarray]:

@@ -176,6 +176,23 @@ def lower_primitives(expr: sp.Expr) -> sp.Expr:
                 return sp.Mul(*rest, e_of(u) / (1 + e_of(u)) ** 2)
         return node
 
+    def of_softplus(node):
+        """tanh and sech² of softplus(u) as rational functions of a = σ(−u).
+
+        With e^{softplus(u)} = 1 + e^u = 1/a: tanh = (1 − a²)/(1 + a²) =
+        σ(u)(1 + a)/(1 + a²) and sech² = 4a²/(1 + a²)², where 1 − a = σ(u)
+        keeps the digits that 1 − a² would cancel; one exponential instead of
+        three (softplus, tanh, sech²).
+        """
+        if isinstance(node, (sp.tanh, primitives.sech2)) and isinstance(node.args[0], primitives.softplus):
+            u = node.args[0].args[0]
+            a = primitives.sigmoid(-u)
+            if isinstance(node, sp.tanh):
+                return primitives.sigmoid(u) * (1 + a) / (1 + a**2)
+            return 4 * a**2 / (1 + a**2) ** 2
+        return node
+
+    expr = expr.replace(lambda n: isinstance(n, (sp.tanh, primitives.sech2)), of_softplus)
     expr = expr.replace(lambda n: isinstance(n, sp.Mul), pair)
     return expr.replace(primitives.sigmoid, sigmoid).replace(primitives.softplus, softplus) \
         .replace(primitives.sech2, sech2)

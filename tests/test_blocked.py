@@ -367,6 +367,7 @@ LOWERED_CASES = [
     _X * sp.tanh(primitives.softplus(_X)),
     primitives.sech2(primitives.softplus(_X)) * primitives.sigmoid(_X) * _X,
     primitives.sigmoid(_X) * primitives.sigmoid(-_X) + primitives.softplus(-_X),
+    sp.tanh(primitives.softplus(-2 * _X)) + primitives.sech2(primitives.softplus(-_X)),
 ]
 
 

@@ -5,8 +5,8 @@ Speed (one table, every ratio measured in the same run):
 
 * ``NAME_and_grad`` for sigmoid, tanh, softplus, gelu, silu and mish on 1e6
   float64 elements (x ~ N(0, 3²): both signs, a few values beyond ±8);
-* softmax_cross_entropy, the loss and its gradient (two calls), on 4096×10
-  logits (N(0, 3²)) with one-hot targets.
+* softmax_cross_entropy, the loss and its gradient (``NAME_and_grad``: one
+  call), on 4096×10 logits (N(0, 3²)) with one-hot targets.
 
 Each function is computed by
 
@@ -457,7 +457,7 @@ def format_speed(results, args, torch_version):
         "Speed: median time of forward + gradient; ratio = median / median of hand NumPy "
         "(target: generated ≤ 1.00)",
         f"  activations: NAME_and_grad(x), x ~ N(0, 3²), {args.size:,} float64 elements; "
-        f"{LOSS}: loss + grad, {args.rows}x10 logits, one-hot targets",
+        f"{LOSS}: {LOSS}_and_grad, {args.rows}x10 logits, one-hot targets",
         f"  {args.repeats} round-robin samples per implementation"
         + (", CPU time" if args.cpu_time else ", wall time")
         + ("" if torch_version is None else

@@ -29,7 +29,7 @@ def _like(value, x):
 
 #: elements per block of the elementwise functions: a float64 block (125 kB)
 #: and its few intermediates stay in the 2 MB L2 cache of a current core and
-#: below glibc's 128 kB mmap threshold, so they are reused, not page-faulted
+#: below the 128 kB mmap threshold of glibc, so they are reused, not page-faulted
 BLOCK = 16000
 
 

@@ -14,7 +14,8 @@ subprocess.  A command that exits with a status other than 0 fails the build
 (a warning, an error under ``-W``), unless the line ends with ``# exits N``
 and it exits with exactly N (used to show how bad input is reported).
 
-Options: ``:head: N`` shows the first N lines of each command's output.
+Options: ``:head: N`` shows the first N lines of each command's output,
+``:tail: N`` the last N.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def run_python(args: list[str], cwd: str) -> tuple[int, str]:
 
 class CommandOutput(SphinxDirective):
     has_content = True
-    option_spec = {"head": directives.positive_int}
+    option_spec = {"head": directives.positive_int, "tail": directives.positive_int}
 
     def run(self) -> list[nodes.Node]:
         shown: list[str] = []
@@ -113,6 +114,9 @@ class CommandOutput(SphinxDirective):
                     head = self.options.get("head")
                     if head and len(lines) > head:
                         lines = lines[:head] + [f"... ({len(lines) - head} more lines)"]
+                    tail = self.options.get("tail")
+                    if tail and len(lines) > tail:
+                        lines = [f"... ({len(lines) - tail} lines)"] + lines[-tail:]
                     shown.append("$ " + command.strip())
                     shown.extend(lines)
             finally:

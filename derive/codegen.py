@@ -56,23 +56,20 @@ class _PolyPart(sp.Function):
     """``hi`` or ``lo`` of a polynomial in double-double arithmetic (kernel ``poly_dd``).
 
     Arguments: the variable, then the coefficients' float64 pairs ``(hi, lo)``
-    as a flat sequence, highest degree first.
+    as a flat sequence, highest degree first.  ``numpy_kernel`` names the
+    member of ``poly_dd``'s result; :func:`_fuse` always prints the fused call.
     """
 
     fused_kernel = "poly_dd"
     is_real = True
 
-    @property
-    def member(self) -> str:
-        return type(self).member_name
-
 
 class PolyHi(_PolyPart):
-    numpy_kernel = member_name = "hi"
+    numpy_kernel = "hi"
 
 
 class PolyLo(_PolyPart):
-    numpy_kernel = member_name = "lo"
+    numpy_kernel = "lo"
 
 
 def _split(number) -> tuple[float, float]:
@@ -527,10 +524,11 @@ def _blocked_function(name, entry, docstring, outputs, keep):
     src = [f"def {name}({_signature(['x'], entry)}):", '    """' + doc + '\n    """',
            "    x = _float_array(x)",
            f"    {outs} = _outputs(x, {n})"]
-    if constants:
-        src.append(f"    work, masks, constants = _work(x, {rows}, {masks}, ({', '.join(constants)}{',' if len(constants) == 1 else ''}))")
-    elif rows or masks:
-        src.append(f"    work, masks, _ = _work(x, {rows}, {masks})")
+    if rows or masks or constants:
+        held = ", ".join(name if used else "_" for name, used in
+                         (("work", rows), ("masks", masks), ("constants", constants)))
+        values = f", ({', '.join(constants)}{',' if len(constants) == 1 else ''})" if constants else ""
+        src.append(f"    {held} = _work(x, {rows}, {masks}{values})")
     src.append(f"    for xb, ({blocks}) in _blocks(x, {outs.rstrip(',')}):")
     if rows:
         src.append(f"{indent}{', '.join(f'w{i}' for i in range(rows))}{',' if rows == 1 else ''} = work[:, :xb.size]")

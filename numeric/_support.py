@@ -10,7 +10,7 @@ import numpy as np
 
 
 def _float_array(x):
-    """x as a floating array: float32 and float64 kept, everything else float64."""
+    """x as a floating array: float16, float32 and float64 kept, everything else float64."""
     x = np.asarray(x)
     if x.dtype.kind != "f" or x.dtype.itemsize > 8:
         x = x.astype(np.float64)

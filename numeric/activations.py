@@ -125,7 +125,7 @@ def sigmoid(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 3, 0)
+    work, _, _ = _work(x, 3, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2 = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -149,7 +149,7 @@ def sigmoid_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 3, 0)
+    work, _, _ = _work(x, 3, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2 = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -173,7 +173,7 @@ def sigmoid_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 3, 0)
+    work, _, _ = _work(x, 3, 0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2 = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -215,7 +215,7 @@ def tanh_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 3, 0, (400.0,))
+    work, _, constants = _work(x, 3, 0, (400.0,))
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
@@ -242,7 +242,7 @@ def tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, constants = _work(x, 3, 0, (400.0,))
+    work, _, constants = _work(x, 3, 0, (400.0,))
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
@@ -271,7 +271,7 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 0, 1)
+    _, masks, _ = _work(x, 0, 1)
     for xb, (b0,) in _blocks(x, y0):
         m0, = masks[:, :xb.size]
         m0[...] = (xb > 0)
@@ -292,7 +292,7 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 0, 1)
+    _, masks, _ = _work(x, 0, 1)
     for xb, (b0,) in _blocks(x, y0):
         m0, = masks[:, :xb.size]
         m0[...] = (xb > 0)
@@ -312,7 +312,7 @@ def relu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 0, 1)
+    _, masks, _ = _work(x, 0, 1)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         m0, = masks[:, :xb.size]
         m0[...] = (xb > 0)
@@ -336,7 +336,7 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 0, 1)
+    _, masks, _ = _work(x, 0, 1)
     for xb, (b0,) in _blocks(x, y0):
         m0, = masks[:, :xb.size]
         m0[...] = (xb > 0)
@@ -359,7 +359,7 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 0, 1)
+    _, masks, _ = _work(x, 0, 1)
     for xb, (b0,) in _blocks(x, y0):
         m0, = masks[:, :xb.size]
         m0[...] = (xb > 0)
@@ -381,7 +381,7 @@ def leaky_relu_and_grad(x, alpha=0.01):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 0, 1)
+    _, masks, _ = _work(x, 0, 1)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         m0, = masks[:, :xb.size]
         m0[...] = (xb > 0)
@@ -561,7 +561,7 @@ def gelu(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 1, 0)
+    work, _, _ = _work(x, 1, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, = work[:, :xb.size]
         w0[...] = _ndtr(xb)
@@ -580,7 +580,7 @@ def gelu_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 3, 0)
+    work, _, _ = _work(x, 3, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2 = work[:, :xb.size]
         w0[...] = _ndtr(xb)
@@ -602,7 +602,7 @@ def gelu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 3, 0)
+    work, _, _ = _work(x, 3, 0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2 = work[:, :xb.size]
         w0[...] = _ndtr(xb)
@@ -626,7 +626,7 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 5, 0)
+    work, _, _ = _work(x, 5, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4 = work[:, :xb.size]
         f0, f1 = _poly_dd(xb, ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
@@ -661,7 +661,7 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 7, 0, (400.0,))
+    work, _, constants = _work(x, 7, 0, (400.0,))
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
@@ -716,7 +716,7 @@ def gelu_tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, constants = _work(x, 9, 0, (400.0,))
+    work, _, constants = _work(x, 9, 0, (400.0,))
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4, w5, w6, w7, w8 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
@@ -788,7 +788,7 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 2, 0, (0.0,))
+    work, _, constants = _work(x, 2, 0, (0.0,))
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
@@ -814,7 +814,7 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 2, 0)
+    work, _, _ = _work(x, 2, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -839,7 +839,7 @@ def softplus_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, constants = _work(x, 2, 0, (0.0,))
+    work, _, constants = _work(x, 2, 0, (0.0,))
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
@@ -869,7 +869,7 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 1, 0)
+    work, _, _ = _work(x, 1, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -891,7 +891,7 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 1, 0)
+    work, _, _ = _work(x, 1, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -913,7 +913,7 @@ def softsign_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 1, 0)
+    work, _, _ = _work(x, 1, 0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -935,7 +935,7 @@ def silu(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 4, 0)
+    work, _, _ = _work(x, 4, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3 = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -961,7 +961,7 @@ def silu_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 7, 0)
+    work, _, _ = _work(x, 7, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -993,7 +993,7 @@ def silu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 7, 0)
+    work, _, _ = _work(x, 7, 0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -1025,7 +1025,7 @@ def mish(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 7, 0)
+    work, _, _ = _work(x, 7, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -1061,7 +1061,7 @@ def mish_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 8, 0)
+    work, _, _ = _work(x, 8, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5, w6, w7 = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -1106,7 +1106,7 @@ def mish_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 8, 0)
+    work, _, _ = _work(x, 8, 0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4, w5, w6, w7 = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -1153,7 +1153,7 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 0, 2)
+    _, masks, _ = _work(x, 0, 2)
     for xb, (b0,) in _blocks(x, y0):
         m0, m1 = masks[:, :xb.size]
         m0[...] = (xb <= -3)
@@ -1175,7 +1175,7 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 0, 2)
+    _, masks, _ = _work(x, 0, 2)
     for xb, (b0,) in _blocks(x, y0):
         m0, m1 = masks[:, :xb.size]
         m0[...] = (xb <= -3)
@@ -1196,7 +1196,7 @@ def hard_sigmoid_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 0, 2)
+    _, masks, _ = _work(x, 0, 2)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         m0, m1 = masks[:, :xb.size]
         m0[...] = (xb <= -3)
@@ -1219,7 +1219,7 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 0, 2)
+    _, masks, _ = _work(x, 0, 2)
     for xb, (b0,) in _blocks(x, y0):
         m0, m1 = masks[:, :xb.size]
         m0[...] = (xb <= -1)
@@ -1241,7 +1241,7 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 0, 2)
+    _, masks, _ = _work(x, 0, 2)
     for xb, (b0,) in _blocks(x, y0):
         m0, m1 = masks[:, :xb.size]
         m0[...] = (xb <= -1)
@@ -1262,7 +1262,7 @@ def hard_tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 0, 2)
+    _, masks, _ = _work(x, 0, 2)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         m0, m1 = masks[:, :xb.size]
         m0[...] = (xb <= -1)
@@ -1283,7 +1283,7 @@ def log_sigmoid(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 2, 0, (0.0,))
+    work, _, constants = _work(x, 2, 0, (0.0,))
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
@@ -1307,7 +1307,7 @@ def log_sigmoid_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 2, 0)
+    work, _, _ = _work(x, 2, 0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         np.abs(xb, out=w0)
@@ -1332,7 +1332,7 @@ def log_sigmoid_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, constants = _work(x, 2, 0, (0.0,))
+    work, _, constants = _work(x, 2, 0, (0.0,))
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]

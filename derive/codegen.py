@@ -796,7 +796,13 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     wrt = list(wrt) if wrt is not None else list(variables)
     body = []
     kernels: set[str] = set()
-    forward = _fold_constants(stabilize(expr))
+    def stable(e):
+        e = stabilize(e)
+        if len(variables) == 1:  # σ and sech² of a polynomial: its argument in double-double
+            e = compensate_arguments(e, variables[0])
+        return _fold_constants(e)
+
+    forward = stable(expr)
     lines, texts, used = _print_block([forward])
     kernels |= used
     formula = _formula_text(expr)
@@ -805,7 +811,7 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     body.append("\n".join([f"def {name}({args}):", f'    """{doc or formula}\n\n    f = {formula}\n    """',
                            *setup, *lines, f"    return _like({texts[0]}, {names[0]})"]))
     if derivative:
-        grads = [_fold_constants(stabilize(sp.diff(expr, v))) for v in wrt]
+        grads = [stable(sp.diff(expr, v)) for v in wrt]
         lines, texts, used = _print_block(grads)
         kernels |= used
         result = ", ".join(f"_like({t}, {names[0]})" for t in texts)

@@ -130,27 +130,29 @@ def _constant_plus_power(func: type, power: int, build, sign: int):
 
 
 def _reciprocal_one_plus_exp(node):
-    # 1/(1 + exp(u)) -> sigmoid(-u)
-    if isinstance(node, Pow) and node.exp == -1 and isinstance(node.base, Add):
+    # 1/(1 + exp(u))**n -> sigmoid(-u)**n (n = 1, 2, …)
+    if isinstance(node, Pow) and node.exp.is_Integer and node.exp < 0 and isinstance(node.base, Add):
         terms = node.base.args
         if len(terms) == 2 and S.One in terms:
             other = terms[0] if terms[1] == 1 else terms[1]
             if isinstance(other, exp):
-                return sigmoid(-other.args[0])
+                return sigmoid(-other.args[0]) ** (-node.exp)
     return None
 
 
 def _exp_times_sigmoid(node):
-    # exp(u) * sigmoid(-u) -> sigmoid(u)
+    # exp(u) * sigmoid(-u)**n -> sigmoid(u) * sigmoid(-u)**(n - 1)
     if not isinstance(node, Mul):
         return None
     factors = list(node.args)
     for f in factors:
         if isinstance(f, exp):
             for s in factors:
-                if isinstance(s, sigmoid) and sp.simplify(s.args[0] + f.args[0]) == 0:
+                base, power = (s.base, s.exp) if isinstance(s, Pow) else (s, S.One)
+                if isinstance(base, sigmoid) and power.is_Integer and power > 0 \
+                        and sp.simplify(base.args[0] + f.args[0]) == 0:
                     rest = [t for t in factors if t is not f and t is not s]
-                    return Mul(sigmoid(f.args[0]), *rest)
+                    return Mul(sigmoid(f.args[0]), base ** (power - 1), *rest)
     return None
 
 
@@ -326,9 +328,9 @@ def _c_sigmoid_neg(c, u):
 
 
 RECOGNITION_RULES: tuple[Rule, ...] = (
-    Rule("sigmoid", "1/(1 + exp(u)) → σ(−u)", "1/(1+e^{-u}) overflows for u < −709",
+    Rule("sigmoid", "1/(1 + exp(u))ⁿ → σ(−u)ⁿ", "1/(1+e^{-u}) overflows for u < −709",
          _reciprocal_one_plus_exp),
-    Rule("sigmoid_from_ratio", "exp(u)·σ(−u) → σ(u)", "e^u overflows for u > 709",
+    Rule("sigmoid_from_ratio", "exp(u)·σ(−u)ⁿ → σ(u)·σ(−u)ⁿ⁻¹", "e^u overflows for u > 709",
          _exp_times_sigmoid),
     Rule("softplus", "log(1 + exp(u)) → softplus(u)",
          "exp overflows for u > 709 and 1 + e^u rounds to 1 for u < −37",

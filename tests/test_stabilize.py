@@ -21,6 +21,8 @@ q = sp.Symbol("q", positive=True)
 CASES = [
     ("sigmoid", 1 / (1 + sp.exp(-x)), {x: -740.0}),
     ("sigmoid_from_ratio", sp.exp(x) / (1 + sp.exp(x)), {x: 800.0}),
+    # σ'(x) written out: e^{-x}/(1 + e^{-x})² is inf/inf = NaN at x = -800
+    ("sigmoid_from_ratio", sp.exp(-x) / (1 + sp.exp(-x)) ** 2, {x: -700.0}),
     ("softplus", sp.log(1 + sp.exp(x)), {x: 800.0}),
     ("log_sigmoid", sp.log(1 / (1 + sp.exp(-x))), {x: -800.0}),
     ("erfc", 1 + sp.erf(x), {x: -10.0}),

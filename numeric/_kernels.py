@@ -42,54 +42,24 @@ __all__ = [
 
 
 def sigmoid(x):
-    """σ(x) = 1/(1 + e⁻ˣ) = max(e, [x ≥ 0])/(1 + e) with e = e^{-|x|}: nothing overflows.
-
-    Evaluated in blocks of 32768 elements, so that the temporaries stay in cache
-    and the input and the output are each streamed through memory once.
-    """
-    x = np.asarray(x)
-    y = np.empty(x.shape, np.result_type(x, 1.0))
-    xs, ys = x.reshape(-1), y.reshape(-1)
-    e = np.empty(min(xs.size, 32768), y.dtype)
-    nonnegative = np.empty(e.size, bool)
-    for start in range(0, xs.size, 32768):
-        xb, yb = xs[start:start + 32768], ys[start:start + 32768]
-        e, nonnegative = e[:xb.size], nonnegative[:xb.size]
-        np.abs(xb, out=e)
-        np.negative(e, out=e)
-        np.exp(e, out=e)
-        np.greater_equal(xb, 0, out=nonnegative)
-        np.maximum(e, nonnegative, out=yb)  # 1 where x ≥ 0, else e (NaN stays NaN)
-        e += 1
-        yb /= e
-    return y
+    """σ(x) = 1/(1 + e⁻ˣ) = max(e, [x ≥ 0])/(1 + e) with e = e^{-|x|}: nothing overflows (see logistic)."""
+    return logistic(x, "sigmoid")[0]
 
 
 def softplus(x):
-    """log(1 + eˣ) = max(x, 0) + log1p(e^{-|x|}), in cache-sized blocks (see sigmoid)."""
-    x = np.asarray(x)
-    y = np.empty(x.shape, np.result_type(x, 1.0))
-    xs, ys = x.reshape(-1), y.reshape(-1)
-    e = np.empty(min(xs.size, 32768), y.dtype)
-    for start in range(0, xs.size, 32768):
-        xb, yb = xs[start:start + 32768], ys[start:start + 32768]
-        e = e[:xb.size]
-        np.abs(xb, out=e)
-        np.negative(e, out=e)
-        np.exp(e, out=e)
-        np.log1p(e, out=e)
-        np.maximum(xb, 0, out=yb)
-        yb += e
-    return y
+    """log(1 + eˣ) = max(x, 0) + log1p(e^{-|x|}) (see logistic)."""
+    return logistic(x, "softplus")[0]
 
 
 def logistic(u, *wanted):
     """The members of the logistic family asked for, sharing one e = e^{-|u|} per element.
 
     The names ("sigmoid", "sigmoid_neg", "softplus", "softplus_neg") stand for σ(u), σ(−u), softplus(u) and
-    softplus(−u), each computed as its own kernel computes it:
-    σ(±u) = max(e, [±u ≥ 0])/(1 + e) and softplus(±u) = max(±u, 0) + log1p(e).
-    In cache-sized blocks (see sigmoid); one array per name is returned.
+    softplus(−u): σ(±u) = max(e, [±u ≥ 0])/(1 + e) and
+    softplus(±u) = max(±u, 0) + log1p(e), so nothing overflows.  Evaluated in
+    blocks of 32768 elements, so that the temporaries stay in cache and the
+    input and each output are streamed through memory once; one array per
+    name is returned.
 
     Examples
     --------
@@ -114,7 +84,8 @@ def logistic(u, *wanted):
         np.abs(xb, out=eb)
         np.negative(eb, out=eb)
         np.exp(eb, out=eb)
-        np.add(eb, 1, out=db)
+        if "sigmoid" in wanted or "sigmoid_neg" in wanted:
+            np.add(eb, 1, out=db)
         if "softplus" in wanted or "softplus_neg" in wanted:
             np.log1p(eb, out=lb)
         for name, out in zip(wanted, flat):
@@ -189,7 +160,7 @@ def poly_dd(x, coefficients, *wanted):
 def sech2(x):
     """sech²(x) = 4e/(1 + e)² with e = e^{-2|x|}: no overflow, no cancellation.
 
-    In cache-sized blocks (see sigmoid).
+    In cache-sized blocks (see logistic).
     """
     x = np.asarray(x)
     y = np.empty(x.shape, np.result_type(x, 1.0))

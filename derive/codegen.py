@@ -554,8 +554,12 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     forward = _fold_constants(forward.xreplace(rename))
     gradient = _fold_constants(gradient.xreplace(rename))
     if entry.grad_clip is not None:
+        # poly_dd clips its own argument, so a polynomial argument keeps the
+        # plain variable and its double-double value is shared with the forward
         var = rename[entry.variable]
-        gradient = gradient.xreplace({var: _Clip(var, -entry.grad_clip, entry.grad_clip)})
+        parts = {p: sp.Dummy() for p in gradient.atoms(_PolyPart)}
+        gradient = gradient.xreplace(parts).xreplace({var: _Clip(var, -entry.grad_clip, entry.grad_clip)}) \
+            .xreplace({d: p for p, d in parts.items()})
     definition = _formula_text(entry.definition.xreplace(rename))
     textbook = _formula_text(d.textbook.xreplace(rename))
     params = "".join(

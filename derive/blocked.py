@@ -94,7 +94,9 @@ class _Emitter:
         return None
 
     def operand(self, expr) -> tuple[str, bool]:
-        """(text, owned): owned rows may be overwritten by the caller."""
+        """(text, owned): owned rows may be overwritten by the caller; a text passes through."""
+        if isinstance(expr, str):  # a row or a printed number already
+            return expr, False
         text = self.scalar(expr)
         if text is not None:
             return text, False
@@ -123,9 +125,7 @@ class _Emitter:
 
     def operand_in(self, item, target: str) -> tuple[str, bool]:
         """An operand (text or expression) that may be computed in ``target`` itself."""
-        if isinstance(item, str):
-            return item, False
-        if self.scalar(item) is not None or isinstance(item, sp.Symbol) \
+        if isinstance(item, str) or self.scalar(item) is not None or isinstance(item, sp.Symbol) \
                 or type(item).__name__ == "_NonNegative":
             return self.operand(item)
         self.value(item, target)
@@ -147,7 +147,7 @@ class _Emitter:
             return
         current = first
         for item in operands[1:]:
-            operand = self.operand(item) if not isinstance(item, str) else (item, False)
+            operand = self.operand(item)
             if operand[0] == target:  # pragma: no cover - the target is never a later operand
                 raise AssertionError(f"{target} overwritten before use")
             self.lines.append(f"np.{op}({current[0]}, {operand[0]}, out={target})")

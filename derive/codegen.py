@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Iterable, Sequence
+from typing import Collection, Iterable, Sequence
 
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
@@ -127,7 +127,47 @@ def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:
     return expr.replace(primitives.sigmoid, sigmoid).replace(primitives.sech2, sech2)
 
 
-def lower_primitives(expr: sp.Expr) -> sp.Expr:
+#: ln of a number just below the largest double: e^{LOG_HUGE} = 1.79e308 is finite
+LOG_HUGE = 709.78
+
+
+def whole_sigmoid_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
+    """The u whose σ(±u) appear only as whole outputs σ(u) or σ(u)·σ(−u).
+
+    For these, :func:`lower_primitives` can drop the sign select of the
+    kernel form: σ(u) = 1/(1 + E) and σ(u)·σ(−u) = E/(1 + E)² with
+    E = e^{min(−u, LOG_HUGE)} are accurate to a few ULP for every u (below
+    u = −709.78 they return 5.6e−309 where the truth is smaller, an error of
+    a quarter of the smallest normal number, the unit in which the
+    certificates count subnormal errors).  Inside a larger expression that
+    error could be multiplied (x·σ(x) at x = −720), so anything else keeps the
+    exact form.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> whole_sigmoid_arguments([primitives.sigmoid(x), primitives.sigmoid(x) * primitives.sigmoid(-x)])
+    {x}
+    >>> whole_sigmoid_arguments([x * primitives.sigmoid(x)])
+    set()
+    """
+    whole, elsewhere = set(), set()
+    for output in outputs:
+        factors = sp.Mul.make_args(output)
+        if isinstance(output, primitives.sigmoid):
+            whole.add(output.args[0])
+            continue
+        if len(factors) == 2 and all(isinstance(f, primitives.sigmoid) for f in factors) \
+                and factors[0].args[0] == -factors[1].args[0]:
+            u, v = factors[0].args[0], factors[1].args[0]
+            whole.add(v if u.could_extract_minus_sign() else u)
+            continue
+        for node in output.atoms(primitives.sigmoid, primitives.softplus):
+            elsewhere.update({node.args[0], -node.args[0]})
+    return {u for u in whole if u not in elsewhere}
+
+
+def lower_primitives(expr: sp.Expr, whole_sigmoids: Collection[sp.Expr] = ()) -> sp.Expr:
     """Write σ, softplus and sech² with the operations of their kernels.
 
     An elementwise function evaluated over cache-sized blocks then needs no
@@ -137,18 +177,27 @@ def lower_primitives(expr: sp.Expr) -> sp.Expr:
     :mod:`numeric._kernels`): σ(u) = max(e, [u ≥ 0])/(1 + e),
     softplus(u) = max(u, 0) + log1p(e), sech²(u) = 4e₂/(1 + e₂)² with
     e₂ = e^{-2 min(|u|, 400)}; and σ(u)·σ(−u) = e/(1 + e)², since one of
-    max(e, [u ≥ 0]) and max(e, [−u ≥ 0]) is 1 and the other e.
+    max(e, [u ≥ 0]) and max(e, [−u ≥ 0]) is 1 and the other e.  For the u in
+    ``whole_sigmoids`` (see :func:`whole_sigmoid_arguments`) σ(u) and
+    σ(u)·σ(−u) use E = e^{min(−u, LOG_HUGE)} instead, without the select.
 
     Examples
     --------
     >>> x = sp.Symbol("x", real=True)
     >>> lower_primitives(primitives.sigmoid(x) * primitives.sigmoid(-x))
     exp(-Abs(x))/(1 + exp(-Abs(x)))**2
+    >>> lower_primitives(primitives.sigmoid(x), whole_sigmoids={x})
+    1/(exp(_Minimum(-x, 709.78)) + 1)
     """
     def e_of(u):
         return sp.exp(-sp.Abs(u))
 
+    def big_e(u):  # e^{−u}, clamped to stay finite
+        return sp.exp(_Minimum(-u, sp.Float(LOG_HUGE)))
+
     def sigmoid(u):
+        if u in whole_sigmoids:
+            return 1 / (1 + big_e(u))
         return _Maximum(e_of(u), _NonNegative(u)) / (1 + e_of(u))
 
     def softplus(u):
@@ -170,6 +219,9 @@ def lower_primitives(expr: sp.Expr) -> sp.Expr:
             if partner in node.args:
                 u = f.args[0]
                 rest = [a for a in node.args if a not in (f, partner)]
+                if u in whole_sigmoids or -u in whole_sigmoids:
+                    u = u if u in whole_sigmoids else -u
+                    return sp.Mul(*rest, big_e(u) / (1 + big_e(u)) ** 2)
                 return sp.Mul(*rest, e_of(u) / (1 + e_of(u)) ** 2)
         return node
 
@@ -511,11 +563,13 @@ def _blocked_function(name, entry, docstring, outputs, keep):
     block = sp.Symbol("xb", real=True)
     x = sp.Symbol("x", real=True)
     printer = StablePrinter()
-    lowered = [lower_primitives(o.xreplace({x: block})) for o in outputs]
+    at_block = [o.xreplace({x: block}) for o in outputs]
+    whole = whole_sigmoid_arguments(at_block)
+    lowered = [lower_primitives(o, whole) for o in at_block]
     calls, replacements, reduced = _keep(*_eliminate(lowered), keep)
     outputs = [outputs[i] for i in keep]
     targets = [f"b{i}" for i in range(len(outputs))]
-    statements, rows, masks, constants = emit_statements(replacements, reduced, targets, printer)
+    statements, rows, masks, constants, numbers = emit_statements(replacements, reduced, targets, printer)
     indent = "        "
     doc = docstring.strip()
     n = len(outputs)
@@ -529,6 +583,9 @@ def _blocked_function(name, entry, docstring, outputs, keep):
                          (("work", rows), ("masks", masks), ("constants", constants)))
         values = f", ({', '.join(constants)}{',' if len(constants) == 1 else ''})" if constants else ""
         src.append(f"    {held} = _work(x, {rows}, {masks}{values})")
+    if numbers:
+        names = ", ".join(f"k{i}" for i in range(len(numbers))) + ("," if len(numbers) == 1 else "")
+        src.append(f"    {names} = _numbers({', '.join(numbers)})")
     src.append(f"    for xb, ({blocks}) in _blocks(x, {outs.rstrip(',')}):")
     if rows:
         src.append(f"{indent}{', '.join(f'w{i}' for i in range(rows))}{',' if rows == 1 else ''} = work[:, :xb.size]")
@@ -729,7 +786,7 @@ def generate_module(names: Sequence[str] | None = None, *, standalone: bool = Fa
     if standalone:
         parts += [_support_source(), "", "", _kernel_source(kernels) if kernels else ""]
     else:
-        parts.append("from ._support import (\n    _blocks, _float_array, _like, _loss_inputs, _mean, _outputs, _result, _same_shape, _terms, _work,\n)")
+        parts.append("from ._support import (\n    _SIGN_BIT, _blocks, _float_array, _like, _loss_inputs, _mean, _numbers, _outputs, _result, _same_shape, _terms, _work,\n)")
         if kernels:
             parts.append("from ._kernels import (\n" + "".join(
                 f"    {k} as _{k},\n" for k in sorted(kernels)) + ")")

@@ -175,8 +175,8 @@ def sech2(x):
         e *= -2
         np.exp(e, out=e)
         np.add(e, 1, out=d)
-        d *= d
         e *= 4
+        e /= d  # 4e/d/d, as the generated code divides: (1 + e)² could overflow where this does not
         np.divide(e, d, out=yb)
     return y
 

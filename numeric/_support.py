@@ -46,6 +46,15 @@ def _work(x, rows, masks, constants=()):
     return np.empty((rows, size)), np.empty((masks, size), bool), filled
 
 
+def _numbers(*values):
+    """Each value as a 0-d float64 array, for the ufunc calls of a blocked loop."""
+    return tuple(np.array(v, np.float64) for v in values)
+
+
+#: the sign bit of a float64, as an int64: ``bitwise_or`` with it gives −|u|
+_SIGN_BIT = np.array(np.iinfo(np.int64).min)
+
+
 def _blocks(x, *outputs):
     """Successive ``(block of x, (blocks of the outputs))`` over the flattened arrays, x in float64."""
     xs = x.reshape(-1).astype(np.float64, copy=False)

@@ -4,7 +4,7 @@
 import numpy as np
 
 from ._support import (
-    _blocks, _float_array, _like, _loss_inputs, _mean, _outputs, _result, _same_shape, _terms, _work,
+    _SIGN_BIT, _blocks, _float_array, _like, _loss_inputs, _mean, _numbers, _outputs, _result, _same_shape, _terms, _work,
 )
 from ._kernels import (
     gauss as _gauss,
@@ -91,8 +91,9 @@ def identity_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
+    k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
-        b0[...] = 1
+        b0[...] = k0
     return _result(y0, x)
 
 
@@ -108,9 +109,10 @@ def identity_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
+    k0, = _numbers(1.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         b0[...] = xb
-        b1[...] = 1
+        b1[...] = k0
     return _result(y0, x), _result(y1, x)
 
 
@@ -125,16 +127,16 @@ def sigmoid(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 3, 0)
+    work, _, constants = _work(x, 2, 0, (709.78,))
+    k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2 = work[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        w0, w1 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
+        np.negative(xb, out=w0)
+        np.minimum(w0, c0, out=w0)
         np.exp(w0, out=w0)
-        np.add(w0, 1, out=w1)
-        np.greater_equal(xb, 0, out=w2)
-        np.maximum(w0, w2, out=b0)
-        np.divide(b0, w1, out=b0)
+        np.add(w0, k0, out=w1)
+        np.divide(k0, w1, out=b0)
     return _result(y0, x)
 
 
@@ -149,15 +151,17 @@ def sigmoid_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 3, 0)
+    work, _, constants = _work(x, 2, 0, (709.78,))
+    k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2 = work[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        w0, w1 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
+        np.negative(xb, out=w0)
+        np.minimum(w0, c0, out=w0)
         np.exp(w0, out=w0)
-        np.add(w0, 1, out=w1)
-        np.square(w1, out=w2)
-        np.divide(w0, w2, out=b0)
+        np.add(w0, k0, out=w1)
+        np.divide(w0, w1, out=b0)
+        np.divide(b0, w1, out=b0)
     return _result(y0, x)
 
 
@@ -173,18 +177,18 @@ def sigmoid_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, _ = _work(x, 3, 0)
+    work, _, constants = _work(x, 2, 0, (709.78,))
+    k0, = _numbers(1.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2 = work[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        w0, w1 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
+        np.negative(xb, out=w0)
+        np.minimum(w0, c0, out=w0)
         np.exp(w0, out=w0)
-        np.add(w0, 1, out=w1)
-        np.greater_equal(xb, 0, out=w2)
-        np.maximum(w0, w2, out=b0)
-        np.divide(b0, w1, out=b0)
-        np.square(w1, out=w2)
-        np.divide(w0, w2, out=b1)
+        np.add(w0, k0, out=w1)
+        np.divide(k0, w1, out=b0)
+        np.divide(w0, w1, out=b1)
+        np.divide(b1, w1, out=b1)
     return _result(y0, x), _result(y1, x)
 
 
@@ -215,17 +219,19 @@ def tanh_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 3, 0, (400.0,))
+    work, _, constants = _work(x, 2, 0, (400.0,))
+    k0, k1, k2 = _numbers(-2.0, 4.0, 1.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2 = work[:, :xb.size]
+        w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
         np.abs(xb, out=w0)
         np.minimum(w0, c0, out=w0)
-        np.multiply(w0, -2, out=w0)
+        np.multiply(w0, k0, out=w0)
         np.exp(w0, out=w0)
-        np.multiply(w0, 4, out=b0)
-        np.add(w0, 1, out=w2)
-        np.square(w2, out=w1)
+        np.multiply(w0, k1, out=b0)
+        np.add(w0, k2, out=w1)
+        np.divide(b0, w1, out=b0)
+        np.add(w0, k2, out=w1)
         np.divide(b0, w1, out=b0)
     return _result(y0, x)
 
@@ -242,18 +248,20 @@ def tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 3, 0, (400.0,))
+    work, _, constants = _work(x, 2, 0, (400.0,))
+    k0, k1, k2 = _numbers(-2.0, 4.0, 1.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2 = work[:, :xb.size]
+        w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
         np.abs(xb, out=w0)
         np.minimum(w0, c0, out=w0)
-        np.multiply(w0, -2, out=w0)
+        np.multiply(w0, k0, out=w0)
         np.exp(w0, out=w0)
         np.tanh(xb, out=b0)
-        np.multiply(w0, 4, out=b1)
-        np.add(w0, 1, out=w2)
-        np.square(w2, out=w1)
+        np.multiply(w0, k1, out=b1)
+        np.add(w0, k2, out=w1)
+        np.divide(b1, w1, out=b1)
+        np.add(w0, k2, out=w1)
         np.divide(b1, w1, out=b1)
     return _result(y0, x), _result(y1, x)
 
@@ -627,21 +635,21 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, _ = _work(x, 6, 0)
+    k0, k1 = _numbers(1.0, 0.0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
         f2, f3 = _poly_dd(xb, ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
-        np.abs(f2, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(f2.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|f2|
         np.exp(w0, out=w0)
-        np.add(w0, 1, out=w2)
-        np.divide(1, w2, out=w1)
+        np.add(w0, k0, out=w2)
+        np.divide(k0, w2, out=w1)
         np.multiply(f3, w1, out=w3)
-        np.less_equal(f2, 0, out=w5)
+        np.less_equal(f2, k1, out=w5)
         np.maximum(w0, w5, out=w4)
         np.multiply(w3, w4, out=w3)
-        np.add(w3, 1, out=w3)
+        np.add(w3, k0, out=w3)
         np.multiply(w1, w3, out=w2)
-        np.greater_equal(f2, 0, out=w4)
+        np.greater_equal(f2, k1, out=w4)
         np.maximum(w0, w4, out=w3)
         np.multiply(w2, w3, out=w2)
         np.multiply(w2, xb, out=b0)
@@ -662,43 +670,44 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 6, 0, (400.0,))
+    k0, k1, k2, k3, k4 = _numbers(1.0, 0.0, -2.0, 1.5957691216057308, 0.134145)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
         f0, f1 = _poly_dd(xb, ((0.035677408136300125, -3.0875749590776575e-19), (0, 0), (0.7978845608028654, -4.98465440455546e-17), (0, 0)), 'hi', 'lo')
         f2, f3 = _poly_dd(xb, ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
-        np.abs(f2, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(f2.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|f2|
         np.exp(w0, out=w0)
-        np.add(w0, 1, out=w2)
-        np.divide(1, w2, out=w1)
+        np.add(w0, k0, out=w2)
+        np.divide(k0, w2, out=w1)
         np.multiply(f3, w1, out=w3)
-        np.less_equal(f2, 0, out=w5)
+        np.less_equal(f2, k1, out=w5)
         np.maximum(w0, w5, out=w4)
         np.multiply(w3, w4, out=w3)
-        np.add(w3, 1, out=w3)
+        np.add(w3, k0, out=w3)
         np.multiply(w1, w3, out=w2)
-        np.greater_equal(f2, 0, out=w4)
+        np.greater_equal(f2, k1, out=w4)
         np.maximum(w0, w4, out=w3)
         np.multiply(w2, w3, out=w2)
         w1[...] = np.minimum(np.maximum(xb, -10000000000.0), 10000000000.0)
         np.abs(f0, out=w0)
         np.minimum(w0, c0, out=w0)
-        np.multiply(w0, -2, out=w0)
+        np.multiply(w0, k2, out=w0)
         np.exp(w0, out=w0)
-        np.multiply(1.5957691216057308, w1, out=w3)
+        np.multiply(k3, w1, out=w3)
         np.multiply(w3, w0, out=w3)
         np.square(w1, out=w4)
-        np.multiply(w4, 0.134145, out=w4)
-        np.add(w4, 1, out=w4)
+        np.multiply(w4, k4, out=w4)
+        np.add(w4, k0, out=w4)
         np.multiply(w3, w4, out=w3)
         np.tanh(f0, out=w5)
         np.multiply(f1, w5, out=w4)
-        np.multiply(w4, -2, out=w4)
-        np.add(w4, 1, out=w4)
+        np.multiply(w4, k2, out=w4)
+        np.add(w4, k0, out=w4)
         np.multiply(w3, w4, out=w3)
-        np.add(w0, 1, out=w5)
-        np.square(w5, out=w4)
+        np.add(w0, k0, out=w4)
+        np.divide(w3, w4, out=w3)
+        np.add(w0, k0, out=w4)
         np.divide(w3, w4, out=w3)
         np.add(w2, w3, out=b0)
     return _result(y0, x)
@@ -717,44 +726,45 @@ def gelu_tanh_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 6, 0, (400.0,))
+    k0, k1, k2, k3, k4 = _numbers(1.0, 0.0, -2.0, 1.5957691216057308, 0.134145)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
         f0, f1 = _poly_dd(xb, ((0.035677408136300125, -3.0875749590776575e-19), (0, 0), (0.7978845608028654, -4.98465440455546e-17), (0, 0)), 'hi', 'lo')
         f2, f3 = _poly_dd(xb, ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
-        np.abs(f2, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(f2.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|f2|
         np.exp(w0, out=w0)
-        np.add(w0, 1, out=w2)
-        np.divide(1, w2, out=w1)
+        np.add(w0, k0, out=w2)
+        np.divide(k0, w2, out=w1)
         np.multiply(f3, w1, out=w3)
-        np.less_equal(f2, 0, out=w5)
+        np.less_equal(f2, k1, out=w5)
         np.maximum(w0, w5, out=w4)
         np.multiply(w3, w4, out=w3)
-        np.add(w3, 1, out=w3)
+        np.add(w3, k0, out=w3)
         np.multiply(w1, w3, out=w2)
-        np.greater_equal(f2, 0, out=w4)
+        np.greater_equal(f2, k1, out=w4)
         np.maximum(w0, w4, out=w3)
         np.multiply(w2, w3, out=w2)
         w1[...] = np.minimum(np.maximum(xb, -10000000000.0), 10000000000.0)
         np.abs(f0, out=w0)
         np.minimum(w0, c0, out=w0)
-        np.multiply(w0, -2, out=w0)
+        np.multiply(w0, k2, out=w0)
         np.exp(w0, out=w0)
         np.multiply(w2, xb, out=b0)
-        np.multiply(1.5957691216057308, w1, out=w3)
+        np.multiply(k3, w1, out=w3)
         np.multiply(w3, w0, out=w3)
         np.square(w1, out=w4)
-        np.multiply(w4, 0.134145, out=w4)
-        np.add(w4, 1, out=w4)
+        np.multiply(w4, k4, out=w4)
+        np.add(w4, k0, out=w4)
         np.multiply(w3, w4, out=w3)
         np.tanh(f0, out=w5)
         np.multiply(f1, w5, out=w4)
-        np.multiply(w4, -2, out=w4)
-        np.add(w4, 1, out=w4)
+        np.multiply(w4, k2, out=w4)
+        np.add(w4, k0, out=w4)
         np.multiply(w3, w4, out=w3)
-        np.add(w0, 1, out=w5)
-        np.square(w5, out=w4)
+        np.add(w0, k0, out=w4)
+        np.divide(w3, w4, out=w3)
+        np.add(w0, k0, out=w4)
         np.divide(w3, w4, out=w3)
         np.add(w2, w3, out=b1)
     return _result(y0, x), _result(y1, x)
@@ -777,8 +787,7 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
         np.maximum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
@@ -800,14 +809,14 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, _ = _work(x, 2, 0)
+    k0, k1 = _numbers(0.0, 1.0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
-        np.greater_equal(xb, 0, out=w1)
+        np.greater_equal(xb, k0, out=w1)
         np.maximum(w0, w1, out=b0)
-        np.add(w0, 1, out=w1)
+        np.add(w0, k1, out=w1)
         np.divide(b0, w1, out=b0)
     return _result(y0, x)
 
@@ -825,18 +834,18 @@ def softplus_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (0.0,))
+    k0, k1 = _numbers(0.0, 1.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
         np.maximum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
         np.add(b0, w1, out=b0)
-        np.greater_equal(xb, 0, out=w1)
+        np.greater_equal(xb, k0, out=w1)
         np.maximum(w0, w1, out=b1)
-        np.add(w0, 1, out=w1)
+        np.add(w0, k1, out=w1)
         np.divide(b1, w1, out=b1)
     return _result(y0, x), _result(y1, x)
 
@@ -855,10 +864,11 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, _ = _work(x, 1, 0)
+    k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
         w0, = work[:, :xb.size]
         np.abs(xb, out=w0)
-        np.add(w0, 1, out=w0)
+        np.add(w0, k0, out=w0)
         np.divide(xb, w0, out=b0)
     return _result(y0, x)
 
@@ -877,11 +887,12 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, _ = _work(x, 1, 0)
+    k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
         w0, = work[:, :xb.size]
         np.abs(xb, out=w0)
-        np.add(w0, 1, out=w0)
-        np.divide(1, w0, out=b0)
+        np.add(w0, k0, out=w0)
+        np.divide(k0, w0, out=b0)
         np.power(b0, 2, out=b0)
     return _result(y0, x)
 
@@ -899,12 +910,13 @@ def softsign_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, _ = _work(x, 1, 0)
+    k0, = _numbers(1.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, = work[:, :xb.size]
         np.abs(xb, out=w0)
-        np.add(w0, 1, out=w0)
+        np.add(w0, k0, out=w0)
         np.divide(xb, w0, out=b0)
-        np.divide(1, w0, out=b1)
+        np.divide(k0, w0, out=b1)
         np.power(b1, 2, out=b1)
     return _result(y0, x), _result(y1, x)
 
@@ -921,15 +933,15 @@ def silu(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, _ = _work(x, 4, 0)
+    k0, k1 = _numbers(0.0, 1.0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3 = work[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
-        np.greater_equal(xb, 0, out=w2)
+        np.greater_equal(xb, k0, out=w2)
         np.maximum(w0, w2, out=w1)
-        np.add(w0, 1, out=w3)
-        np.divide(1, w3, out=w2)
+        np.add(w0, k1, out=w3)
+        np.divide(k1, w3, out=w2)
         np.multiply(w2, xb, out=w0)
         np.multiply(w1, w0, out=b0)
     return _result(y0, x)
@@ -947,21 +959,21 @@ def silu_grad(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, _ = _work(x, 7, 0)
+    k0, k1 = _numbers(0.0, 1.0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
-        np.greater_equal(xb, 0, out=w2)
+        np.greater_equal(xb, k0, out=w2)
         np.maximum(w0, w2, out=w1)
-        np.add(w0, 1, out=w3)
-        np.divide(1, w3, out=w2)
+        np.add(w0, k1, out=w3)
+        np.divide(k1, w3, out=w2)
         np.multiply(w2, xb, out=w3)
         np.multiply(w1, w2, out=b0)
-        np.less_equal(xb, 0, out=w6)
+        np.less_equal(xb, k0, out=w6)
         np.maximum(w0, w6, out=w5)
         np.multiply(w3, w5, out=w4)
-        np.add(w4, 1, out=w4)
+        np.add(w4, k1, out=w4)
         np.multiply(b0, w4, out=b0)
     return _result(y0, x)
 
@@ -979,22 +991,22 @@ def silu_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, _ = _work(x, 7, 0)
+    k0, k1 = _numbers(0.0, 1.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
-        np.greater_equal(xb, 0, out=w2)
+        np.greater_equal(xb, k0, out=w2)
         np.maximum(w0, w2, out=w1)
-        np.add(w0, 1, out=w3)
-        np.divide(1, w3, out=w2)
+        np.add(w0, k1, out=w3)
+        np.divide(k1, w3, out=w2)
         np.multiply(w2, xb, out=w3)
         np.multiply(w1, w3, out=b0)
         np.multiply(w1, w2, out=b1)
-        np.less_equal(xb, 0, out=w6)
+        np.less_equal(xb, k0, out=w6)
         np.maximum(w0, w6, out=w5)
         np.multiply(w3, w5, out=w4)
-        np.add(w4, 1, out=w4)
+        np.add(w4, k1, out=w4)
         np.multiply(b1, w4, out=b1)
     return _result(y0, x), _result(y1, x)
 
@@ -1010,25 +1022,25 @@ def mish(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 7, 0)
+    work, _, _ = _work(x, 6, 0)
+    k0, k1 = _numbers(0.0, 1.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
-        np.greater_equal(xb, 0, out=w2)
+        np.greater_equal(xb, k0, out=w2)
         np.maximum(w0, w2, out=w1)
-        np.add(w0, 1, out=w2)
-        np.divide(1, w2, out=w3)
-        np.less_equal(xb, 0, out=w5)
+        np.add(w0, k1, out=w2)
+        np.divide(k1, w2, out=w3)
+        np.less_equal(xb, k0, out=w5)
         np.maximum(w0, w5, out=w4)
         np.square(w4, out=w0)
-        np.square(w2, out=w6)
-        np.divide(w0, w6, out=w5)
-        np.add(w5, 1, out=w5)
+        np.divide(w0, w2, out=w5)
+        np.divide(w5, w2, out=w5)
+        np.add(w5, k1, out=w5)
         np.multiply(w1, w3, out=w0)
         np.multiply(w3, w4, out=w2)
-        np.add(w2, 1, out=w2)
+        np.add(w2, k1, out=w2)
         np.multiply(w0, w2, out=w0)
         np.divide(w0, w5, out=w0)
         np.multiply(w0, xb, out=b0)
@@ -1047,34 +1059,34 @@ def mish_grad(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, _ = _work(x, 8, 0)
+    k0, k1, k2 = _numbers(0.0, 1.0, 4.0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5, w6, w7 = work[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
-        np.greater_equal(xb, 0, out=w2)
+        np.greater_equal(xb, k0, out=w2)
         np.maximum(w0, w2, out=w1)
-        np.add(w0, 1, out=w2)
-        np.divide(1, w2, out=w3)
-        np.less_equal(xb, 0, out=w5)
+        np.add(w0, k1, out=w2)
+        np.divide(k1, w2, out=w3)
+        np.less_equal(xb, k0, out=w5)
         np.maximum(w0, w5, out=w4)
         np.square(w4, out=w0)
-        np.square(w2, out=w6)
-        np.divide(w0, w6, out=w5)
-        np.add(w5, 1, out=w5)
+        np.divide(w0, w2, out=w5)
+        np.divide(w5, w2, out=w5)
+        np.add(w5, k1, out=w5)
         np.multiply(w1, w3, out=w6)
         np.multiply(w3, w4, out=w7)
-        np.add(w7, 1, out=w7)
+        np.add(w7, k1, out=w7)
         np.multiply(w6, w7, out=w6)
         np.divide(w6, w5, out=w6)
         np.multiply(w1, w0, out=w4)
         np.multiply(w4, xb, out=w4)
-        np.multiply(w4, 4, out=w4)
-        np.square(w2, out=w3)
-        np.multiply(w3, w2, out=w3)
-        np.divide(w4, w3, out=w4)
-        np.square(w5, out=w3)
-        np.divide(w4, w3, out=w4)
+        np.multiply(w4, k2, out=w4)
+        np.divide(w4, w2, out=w4)
+        np.divide(w4, w2, out=w4)
+        np.divide(w4, w2, out=w4)
+        np.divide(w4, w5, out=w4)
+        np.divide(w4, w5, out=w4)
         np.add(w6, w4, out=b0)
     return _result(y0, x)
 
@@ -1092,35 +1104,35 @@ def mish_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, _ = _work(x, 8, 0)
+    k0, k1, k2 = _numbers(0.0, 1.0, 4.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4, w5, w6, w7 = work[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
-        np.greater_equal(xb, 0, out=w2)
+        np.greater_equal(xb, k0, out=w2)
         np.maximum(w0, w2, out=w1)
-        np.add(w0, 1, out=w2)
-        np.divide(1, w2, out=w3)
-        np.less_equal(xb, 0, out=w5)
+        np.add(w0, k1, out=w2)
+        np.divide(k1, w2, out=w3)
+        np.less_equal(xb, k0, out=w5)
         np.maximum(w0, w5, out=w4)
         np.square(w4, out=w0)
-        np.square(w2, out=w6)
-        np.divide(w0, w6, out=w5)
-        np.add(w5, 1, out=w5)
+        np.divide(w0, w2, out=w5)
+        np.divide(w5, w2, out=w5)
+        np.add(w5, k1, out=w5)
         np.multiply(w1, w3, out=w6)
         np.multiply(w3, w4, out=w7)
-        np.add(w7, 1, out=w7)
+        np.add(w7, k1, out=w7)
         np.multiply(w6, w7, out=w6)
         np.divide(w6, w5, out=w6)
         np.multiply(w6, xb, out=b0)
         np.multiply(w1, w0, out=w4)
         np.multiply(w4, xb, out=w4)
-        np.multiply(w4, 4, out=w4)
-        np.square(w2, out=w3)
-        np.multiply(w3, w2, out=w3)
-        np.divide(w4, w3, out=w4)
-        np.square(w5, out=w3)
-        np.divide(w4, w3, out=w4)
+        np.multiply(w4, k2, out=w4)
+        np.divide(w4, w2, out=w4)
+        np.divide(w4, w2, out=w4)
+        np.divide(w4, w2, out=w4)
+        np.divide(w4, w5, out=w4)
+        np.divide(w4, w5, out=w4)
         np.add(w6, w4, out=b1)
     return _result(y0, x), _result(y1, x)
 
@@ -1272,8 +1284,7 @@ def log_sigmoid(x):
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
         np.minimum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
@@ -1293,14 +1304,14 @@ def log_sigmoid_grad(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, _ = _work(x, 2, 0)
+    k0, k1 = _numbers(0.0, 1.0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
-        np.less_equal(xb, 0, out=w1)
+        np.less_equal(xb, k0, out=w1)
         np.maximum(w0, w1, out=b0)
-        np.add(w0, 1, out=w1)
+        np.add(w0, k1, out=w1)
         np.divide(b0, w1, out=b0)
     return _result(y0, x)
 
@@ -1318,17 +1329,17 @@ def log_sigmoid_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (0.0,))
+    k0, k1 = _numbers(0.0, 1.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.abs(xb, out=w0)
-        np.negative(w0, out=w0)
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
         np.minimum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
         np.subtract(b0, w1, out=b0)
-        np.less_equal(xb, 0, out=w1)
+        np.less_equal(xb, k0, out=w1)
         np.maximum(w0, w1, out=b1)
-        np.add(w0, 1, out=w1)
+        np.add(w0, k1, out=w1)
         np.divide(b1, w1, out=b1)
     return _result(y0, x), _result(y1, x)

@@ -85,10 +85,12 @@ def _run_emitted(outputs, x):
     replacements, reduced = sp.cse(list(outputs), symbols=sp.numbered_symbols("t"),
                                    optimizations=None, order="canonical")
     targets = [f"b{i}" for i in range(len(outputs))]
-    lines, rows, masks, constants = emit_statements(replacements, reduced, targets, _printer())
+    lines, rows, masks, constants, numbers = emit_statements(replacements, reduced, targets, _printer())
     xb = np.array(x, np.float64)
     before = xb.copy()
-    namespace = {"np": np, "xb": xb, "_sigmoid": _kernels.sigmoid, "_softplus": _kernels.softplus}
+    namespace = {"np": np, "xb": xb, "_sigmoid": _kernels.sigmoid, "_softplus": _kernels.softplus,
+                 "_SIGN_BIT": np.array(np.iinfo(np.int64).min)}
+    namespace.update({f"k{i}": np.array(float(eval(k, {"np": np}))) for i, k in enumerate(numbers)})
     # rows start full of garbage, so that a value read before it is written shows
     namespace.update({f"w{i}": np.full(xb.shape, 1.2345e300) for i in range(rows)})
     namespace.update({f"m{i}": np.ones(xb.shape, bool) for i in range(masks)})
@@ -193,9 +195,24 @@ def test_emitted_statements_with_shared_subexpressions(outputs):
 
 
 def test_emit_statements_example_and_counts():
-    body, rows, masks, constants = emit_statements([], [sp.exp(-XB) + 1], ["b0"], _printer())
-    assert body == ["np.negative(xb, out=b0)", "np.exp(b0, out=b0)", "np.add(b0, 1, out=b0)"]
-    assert (rows, masks, constants) == (0, 0, [])
+    emitted = emit_statements([], [sp.exp(-XB) + 1], ["b0"], _printer())
+    assert emitted.lines == ["np.negative(xb, out=b0)", "np.exp(b0, out=b0)", "np.add(b0, k0, out=b0)"]
+    assert (emitted.rows, emitted.masks, emitted.constants, emitted.numbers) == (0, 0, [], ["1.0"])
+
+
+def test_minus_abs_sets_the_sign_bit():
+    # −|u| in one pass; the same bits as np.negative(np.abs(u)), NaN and ±0 included
+    (got,), lines = _run_emitted([-sp.Abs(XB)], SPECIALS)
+    assert "bitwise_or" in lines[0] and len(lines) == 1, lines
+    _assert_same(got, np.negative(np.abs(np.array(SPECIALS))), "-|x|")
+
+
+def test_squared_denominators_are_divided_twice():
+    # u/v² as u/v/v: v = 1e200 would overflow v², the quotient 1e-300 is finite
+    (got,), lines = _run_emitted([XB / (XB + 1) ** 2], [1e200, 3.0])
+    assert not any("square" in line for line in lines), lines
+    np.testing.assert_allclose(got, [1e200 / (1e200 + 1) / (1e200 + 1), 3.0 / 16], rtol=1e-15)
+    assert got[0] > 0
 
 
 def test_boolean_replacement_gets_a_mask_row():
@@ -205,8 +222,7 @@ def test_boolean_replacement_gets_a_mask_row():
     replacements, reduced = sp.cse(outputs, symbols=sp.numbered_symbols("t"), optimizations=None,
                                    order="canonical")
     assert any(isinstance(v, sp.logic.boolalg.Boolean) for _, v in replacements)
-    _, _, masks, _ = emit_statements(replacements, reduced, ["b0", "b1"], _printer())
-    assert masks == 1
+    assert emit_statements(replacements, reduced, ["b0", "b1"], _printer()).masks == 1
 
 
 def _chain(length):
@@ -222,12 +238,13 @@ def _chain(length):
 def test_dead_rows_are_reused():
     # the rows a chain needs do not grow with its length: a dead value's row is taken again
     symbols, replacements = _chain(20)
-    lines, rows, masks, _ = emit_statements(replacements, [symbols[-1] * 2], ["b0"], _printer())
+    lines, rows, masks, _, numbers = emit_statements(replacements, [symbols[-1] * 2], ["b0"], _printer())
     short = _chain(3)
-    assert rows == emit_statements(short[1], [short[0][-1] * 2], ["b0"], _printer())[1]
+    assert rows == emit_statements(short[1], [short[0][-1] * 2], ["b0"], _printer()).rows
     assert rows <= 4 and masks == 0, (rows, lines)
     x = _random_x(2, 40)
     namespace = {"np": np, "xb": x.copy(), "b0": np.empty_like(x)}
+    namespace.update({f"k{i}": np.array(float(k)) for i, k in enumerate(numbers)})
     namespace.update({f"w{i}": np.empty_like(x) for i in range(rows)})
     exec("\n".join(lines), namespace)  # noqa: S102
     want = x + 1

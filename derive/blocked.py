@@ -171,7 +171,9 @@ class _Emitter:
         """Lines that leave the value of ``expr`` in the array ``target``."""
         emit = self.lines.append
         if self.scalar(expr) is not None or isinstance(expr, sp.Symbol):
-            emit(f"{target}[...] = {self.operand(expr)[0]}")
+            text = self.operand(expr)[0]
+            if text != target:  # else: computed in its target already
+                emit(f"{target}[...] = {text}")
             return
         if expr.func in UFUNCS:
             arg = self.operand_in(expr.args[0], target)
@@ -188,6 +190,9 @@ class _Emitter:
             self._pow(expr, target)
             return
         name = type(expr).__name__
+        if name == "_Quotient":
+            self.fold("divide", list(expr.args), target)
+            return
         if name in ("_Maximum", "_Minimum"):
             # a number as a row of that number: NumPy's maximum against a
             # scalar takes a slower loop than against an array (2 vs 0.6 ns)
@@ -292,13 +297,18 @@ def emit_statements(replacements: Sequence[tuple[sp.Symbol, sp.Expr]], outputs: 
     """
     emitter = _Emitter(printer, {})
     later = list(replacements) + [(None, o) for o in outputs]
+    # an output that is a shared value itself is computed in its target, not copied there
+    in_target = {}
+    for expr, target in zip(outputs, targets):
+        if isinstance(expr, sp.Symbol) and expr not in in_target:
+            in_target[expr] = target
     for index, (symbol, expr) in enumerate(replacements):
         if isinstance(expr, sp.logic.boolalg.Boolean):  # a condition: a boolean row
             row = emitter.mask()
             names = {s: sp.Symbol(emitter.names[s]) for s in expr.free_symbols if s in emitter.names}
             emitter.lines.append(f"{row}[...] = {printer.doprint(expr.xreplace(names))}")
         else:
-            row = emitter.row()
+            row = in_target.get(symbol) or emitter.row()
             emitter.value(expr, row)
         emitter.names[symbol] = row
         _free_dead(emitter, later[index + 1:], replacements[:index + 1])

@@ -48,6 +48,11 @@ class _Minimum(sp.Function):
     """Elementwise minimum, printed ``np.minimum``; opaque to SymPy."""
 
 
+class _Quotient(sp.Function):
+    """a/b kept as one node, so that common-subexpression elimination sees it
+    inside (a/b)/b; printed as a division."""
+
+
 class _NonNegative(sp.Function):
     """The indicator [u ≥ 0] (a boolean array), opaque to SymPy."""
 
@@ -135,13 +140,13 @@ def whole_sigmoid_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
     """The u whose σ(±u) appear only as whole outputs σ(u) or σ(u)·σ(−u).
 
     For these, :func:`lower_primitives` can drop the sign select of the
-    kernel form: σ(u) = 1/(1 + E) and σ(u)·σ(−u) = E/(1 + E)² with
-    E = e^{min(−u, LOG_HUGE)} are accurate to a few ULP for every u (below
-    u = −709.78 they return 5.6e−309 where the truth is smaller, an error of
-    a quarter of the smallest normal number, the unit in which the
-    certificates count subnormal errors).  Inside a larger expression that
-    error could be multiplied (x·σ(x) at x = −720), so anything else keeps the
-    exact form.
+    kernel form: σ(u) = P/(1 + P) and σ(u)·σ(−u) = σ(u)/(1 + P) with
+    P = e^{min(u, LOG_HUGE)} are accurate to a few ULP for every u.  Above
+    u = 709.78 σ(u) is 1, as it should be, but σ(u)·σ(−u) is 5.6e−309 where
+    the truth is smaller: an error of a quarter of the smallest normal
+    number, the unit in which the certificates count subnormal errors.
+    Inside a larger expression that error could be multiplied (x·σ(−x) at
+    x = 1e300), so anything else keeps the exact form.
 
     Examples
     --------
@@ -179,7 +184,7 @@ def lower_primitives(expr: sp.Expr, whole_sigmoids: Collection[sp.Expr] = ()) ->
     e₂ = e^{-2 min(|u|, 400)}; and σ(u)·σ(−u) = e/(1 + e)², since one of
     max(e, [u ≥ 0]) and max(e, [−u ≥ 0]) is 1 and the other e.  For the u in
     ``whole_sigmoids`` (see :func:`whole_sigmoid_arguments`) σ(u) and
-    σ(u)·σ(−u) use E = e^{min(−u, LOG_HUGE)} instead, without the select.
+    σ(u)·σ(−u) use P = e^{min(u, LOG_HUGE)} instead, without the select.
 
     Examples
     --------
@@ -187,17 +192,18 @@ def lower_primitives(expr: sp.Expr, whole_sigmoids: Collection[sp.Expr] = ()) ->
     >>> lower_primitives(primitives.sigmoid(x) * primitives.sigmoid(-x))
     exp(-Abs(x))/(1 + exp(-Abs(x)))**2
     >>> lower_primitives(primitives.sigmoid(x), whole_sigmoids={x})
-    1/(exp(_Minimum(-x, 709.78)) + 1)
+    _Quotient(exp(_Minimum(x, 709.78)), exp(_Minimum(x, 709.78)) + 1)
     """
     def e_of(u):
         return sp.exp(-sp.Abs(u))
 
-    def big_e(u):  # e^{−u}, clamped to stay finite
-        return sp.exp(_Minimum(-u, sp.Float(LOG_HUGE)))
+    def whole(u):  # σ(u) = P/(1 + P), P = e^u clamped to stay finite
+        p = sp.exp(_Minimum(u, sp.Float(LOG_HUGE)))
+        return _Quotient(p, 1 + p), 1 + p
 
     def sigmoid(u):
         if u in whole_sigmoids:
-            return 1 / (1 + big_e(u))
+            return whole(u)[0]
         return _Maximum(e_of(u), _NonNegative(u)) / (1 + e_of(u))
 
     def softplus(u):
@@ -221,8 +227,34 @@ def lower_primitives(expr: sp.Expr, whole_sigmoids: Collection[sp.Expr] = ()) ->
                 rest = [a for a in node.args if a not in (f, partner)]
                 if u in whole_sigmoids or -u in whole_sigmoids:
                     u = u if u in whole_sigmoids else -u
-                    return sp.Mul(*rest, big_e(u) / (1 + big_e(u)) ** 2)
+                    return sp.Mul(*rest, _Quotient(*whole(u)))
                 return sp.Mul(*rest, e_of(u) / (1 + e_of(u)) ** 2)
+        return node
+
+    def distribute(node):
+        """σ(u)·(a + b·σ(−u)) → (max(e, [u ≥ 0])·a + b·e/(1 + e))/(1 + e).
+
+        The product σ(u)σ(−u) = e/(1 + e)² needs no sign select, so of the
+        two selects of σ(u) and σ(−u) one is left (silu': 14 → 11 NumPy calls).
+        """
+        if not isinstance(node, sp.Mul):
+            return node
+        for f in node.args:
+            if not isinstance(f, primitives.sigmoid) or f.args[0] in whole_sigmoids:
+                continue
+            u = f.args[0]
+            partner = primitives.sigmoid(-u)
+            for g in node.args:
+                if not isinstance(g, sp.Add) or not g.has(partner):
+                    continue
+                b = sp.expand(g).coeff(partner)
+                a = sp.expand(g - b * partner)
+                if b == 0 or a.has(partner) or b.has(partner) or a.has(f) or b.has(f):
+                    continue
+                rest = [h for h in node.args if h is not f and h is not g]
+                e = e_of(u)
+                numerator = _Maximum(e, _NonNegative(u))
+                return sp.Mul(*rest, (numerator * a + b * e / (1 + e)) / (1 + e))
         return node
 
     def of_softplus(node):
@@ -242,6 +274,7 @@ def lower_primitives(expr: sp.Expr, whole_sigmoids: Collection[sp.Expr] = ()) ->
         return node
 
     expr = expr.replace(lambda n: isinstance(n, (sp.tanh, primitives.sech2)), of_softplus)
+    expr = expr.replace(lambda n: isinstance(n, sp.Mul), distribute)
     expr = expr.replace(lambda n: isinstance(n, sp.Mul), pair)
     return expr.replace(primitives.sigmoid, sigmoid).replace(primitives.softplus, softplus) \
         .replace(primitives.sech2, sech2)
@@ -333,6 +366,9 @@ class StablePrinter(NumPyPrinter):
 
     def _print__Minimum(self, expr):
         return f"np.minimum({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print__Quotient(self, expr):
+        return f"({self._print(expr.args[0])})/({self._print(expr.args[1])})"
 
     def _print__NonNegative(self, expr):
         return f"({self._print(expr.args[0])} >= 0)"

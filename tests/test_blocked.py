@@ -28,9 +28,11 @@ from derive.codegen import (
     _Maximum,
     _Minimum,
     _NonNegative,
+    _Quotient,
     contract_names,
     generate_module,
     lower_primitives,
+    whole_sigmoid_arguments,
 )
 from numeric import _kernels
 
@@ -385,6 +387,8 @@ LOWERED_CASES = [
     primitives.sech2(primitives.softplus(_X)) * primitives.sigmoid(_X) * _X,
     primitives.sigmoid(_X) * primitives.sigmoid(-_X) + primitives.softplus(-_X),
     sp.tanh(primitives.softplus(-2 * _X)) + primitives.sech2(primitives.softplus(-_X)),
+    (_X * primitives.sigmoid(-_X) + 1) * primitives.sigmoid(_X),  # silu': distributed
+    primitives.sigmoid(-_X) * (3 - _X**2 * primitives.sigmoid(_X)) * _X,
 ]
 
 
@@ -392,7 +396,8 @@ def _meaning(expr):
     """The opaque functions replaced by what they stand for."""
     return expr.replace(_Maximum, lambda a, b: sp.Max(a, b)) \
         .replace(_Minimum, lambda a, b: sp.Min(a, b)) \
-        .replace(_NonNegative, lambda u: sp.Piecewise((1, u >= 0), (0, True)))
+        .replace(_NonNegative, lambda u: sp.Piecewise((1, u >= 0), (0, True))) \
+        .replace(_Quotient, lambda a, b: a / b)
 
 
 def _mp_reference(expr, value):
@@ -406,9 +411,12 @@ def _mp_reference(expr, value):
     return f(mpmath.mpf(value))
 
 
-@pytest.mark.parametrize("expr", LOWERED_CASES, ids=str)
+WHOLE_CASES = [primitives.sigmoid(_X), primitives.sigmoid(_X) * primitives.sigmoid(-_X)]
+
+
+@pytest.mark.parametrize("expr", LOWERED_CASES + WHOLE_CASES, ids=str)
 def test_lower_primitives_is_an_identity(expr):
-    lowered = lower_primitives(expr)
+    lowered = lower_primitives(expr, whole_sigmoid_arguments([expr]))
     assert not lowered.atoms(primitives.sigmoid, primitives.softplus, primitives.sech2), lowered
     meaning = sp.lambdify(_X, _meaning(lowered), "mpmath")
     points = [0.0, -0.0, 1e-8, -1e-8, 0.5, -0.5, 1.0, -1.0, 2.5, -2.5, 7.0, -7.0, 15.0, -15.0,
@@ -419,6 +427,28 @@ def test_lower_primitives_is_an_identity(expr):
             got = meaning(mpmath.mpf(value))
             assert abs(got - want) <= mpmath.mpf("1e-25") * max(abs(want), mpmath.mpf("1e-300")), \
                 (expr, value, got, want)
+
+
+def test_whole_sigmoid_arguments():
+    s, t = primitives.sigmoid(_X), primitives.sigmoid(-_X)
+    assert whole_sigmoid_arguments([s, s * t]) == {_X}
+    assert whole_sigmoid_arguments([t]) == {-_X}
+    assert whole_sigmoid_arguments([s, _X * s]) == set()  # x·σ(x): the clamp would be multiplied
+    assert whole_sigmoid_arguments([s, primitives.softplus(-_X)]) == set()  # shares e^{-|x|} instead
+
+
+def test_whole_sigmoids_lowered_without_a_select_and_exact_at_the_ends():
+    (s, g), lines = _run_emitted([lower_primitives(e.xreplace({_X: XB}), {XB}) for e in WHOLE_CASES],
+                                 [-1e300, -800.0, -745.0, -40.0, 0.0, 40.0, 709.0, 800.0, 1e300])
+    assert not any("maximum" in line or "greater" in line for line in lines), lines
+    with mpmath.workdps(40):
+        for value, got_s, got_g in zip([-1e300, -800.0, -745.0, -40.0, 0.0, 40.0, 709.0], s, g):
+            want = 1 / (1 + mpmath.exp(-mpmath.mpf(value)))
+            assert abs(got_s - want) <= 2 * max(np.spacing(float(want)), 0), (value, got_s)
+            want_g = want * (1 - want) if value <= 0 else mpmath.exp(-mpmath.mpf(value)) * want**2
+            assert abs(got_g - want_g) <= 4 * max(np.spacing(float(want_g)), 5e-324), (value, got_g)
+    # above x = 709.78 σ' is the clamped 5.6e-309: a quarter of the smallest normal number
+    assert s[-1] == s[-2] == 1.0 and 0 < g[-1] == g[-2] < np.finfo(float).tiny / 3
 
 
 def test_lower_primitives_pairs_sigmoids():

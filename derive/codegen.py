@@ -136,27 +136,53 @@ def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:
 LOG_HUGE = 709.78
 
 
-def whole_sigmoid_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
-    """The u whose σ(±u) appear only as whole outputs σ(u) or σ(u)·σ(−u).
+def _softplus_compositions(expr: sp.Expr) -> sp.Expr:
+    """tanh and sech² of softplus(u) as rational functions of a = σ(−u).
 
-    For these, :func:`lower_primitives` can drop the sign select of the
-    kernel form: σ(u) = P/(1 + P) and σ(u)·σ(−u) = σ(u)/(1 + P) with
-    P = e^{min(u, LOG_HUGE)} are accurate to a few ULP for every u.  Above
-    u = 709.78 σ(u) is 1, as it should be, but σ(u)·σ(−u) is 5.6e−309 where
-    the truth is smaller: an error of a quarter of the smallest normal
+    With e^{softplus(u)} = 1 + e^u = 1/a: tanh = (1 − a²)/(1 + a²) =
+    σ(u)(1 + a)/(1 + a²) and sech² = 4a²/(1 + a²)², where 1 − a = σ(u)
+    keeps the digits that 1 − a² would cancel; one exponential instead of
+    three (softplus, tanh, sech²).
+    """
+    def of_softplus(node):
+        if isinstance(node.args[0], primitives.softplus):
+            u = node.args[0].args[0]
+            a = primitives.sigmoid(-u)
+            if isinstance(node, sp.tanh):
+                return primitives.sigmoid(u) * (1 + a) / (1 + a**2)
+            return 4 * a**2 / (1 + a**2) ** 2
+        return node
+
+    return expr.replace(lambda n: isinstance(n, (sp.tanh, primitives.sech2)), of_softplus)
+
+
+def clamped_exp_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
+    """The u whose σ and softplus :func:`lower_primitives` writes with P = e^{min(u, LOG_HUGE)}.
+
+    The kernel form e = e^{−|u|} serves σ(±u) and softplus(±u) alike but
+    needs a sign select (|u|, an indicator, a maximum).  Where the outputs
+    only need σ(u) and softplus(u) of a u that is not negated, or σ(u) and
+    σ(u)·σ(−u) as whole outputs, P = e^{min(u, LOG_HUGE)} needs none:
+    σ(u) = P/(1 + P), softplus(u) = max(u, log1p(P)) and
+    σ(u)·σ(−u) = σ(u)/(1 + P), accurate to a few ULP for every u.  The clamp
+    keeps P finite and changes nothing in σ(u) (1 above u = 709.78) or
+    softplus(u) (the maximum picks u there), but σ(u)·σ(−u) above u = 709.78
+    is 5.6e−309 where the truth is smaller: a quarter of the smallest normal
     number, the unit in which the certificates count subnormal errors.
-    Inside a larger expression that error could be multiplied (x·σ(−x) at
-    x = 1e300), so anything else keeps the exact form.
+    Multiplied by something large (x·σ(−x) at x = 1e300) that error would
+    grow, so σ(−u) anywhere else keeps the kernel form.
 
     Examples
     --------
     >>> x = sp.Symbol("x", real=True)
-    >>> whole_sigmoid_arguments([primitives.sigmoid(x), primitives.sigmoid(x) * primitives.sigmoid(-x)])
-    {x}
-    >>> whole_sigmoid_arguments([x * primitives.sigmoid(x)])
+    >>> s, t = primitives.sigmoid(x), primitives.sigmoid(-x)
+    >>> clamped_exp_arguments([s, s * t]), clamped_exp_arguments([primitives.softplus(x), s])
+    ({x}, {x})
+    >>> clamped_exp_arguments([x * s, x * s * t])  # silu: σ(−x) inside a product
     set()
     """
-    whole, elsewhere = set(), set()
+    outputs = [_softplus_compositions(o) for o in outputs]
+    whole, plain, elsewhere = set(), set(), set()
     for output in outputs:
         factors = sp.Mul.make_args(output)
         if isinstance(output, primitives.sigmoid):
@@ -168,11 +194,15 @@ def whole_sigmoid_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
             whole.add(v if u.could_extract_minus_sign() else u)
             continue
         for node in output.atoms(primitives.sigmoid, primitives.softplus):
-            elsewhere.update({node.args[0], -node.args[0]})
-    return {u for u in whole if u not in elsewhere}
+            u = node.args[0]
+            if u.could_extract_minus_sign():
+                elsewhere.update({u, -u})
+            else:
+                plain.add(u)
+    return {u for u in whole | plain if u not in elsewhere}
 
 
-def lower_primitives(expr: sp.Expr, whole_sigmoids: Collection[sp.Expr] = ()) -> sp.Expr:
+def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = ()) -> sp.Expr:
     """Write σ, softplus and sech² with the operations of their kernels.
 
     An elementwise function evaluated over cache-sized blocks then needs no
@@ -183,7 +213,7 @@ def lower_primitives(expr: sp.Expr, whole_sigmoids: Collection[sp.Expr] = ()) ->
     softplus(u) = max(u, 0) + log1p(e), sech²(u) = 4e₂/(1 + e₂)² with
     e₂ = e^{-2 min(|u|, 400)}; and σ(u)·σ(−u) = e/(1 + e)², since one of
     max(e, [u ≥ 0]) and max(e, [−u ≥ 0]) is 1 and the other e.  For the u in
-    ``whole_sigmoids`` (see :func:`whole_sigmoid_arguments`) σ(u) and
+    ``clamped`` (see :func:`clamped_exp_arguments`) σ(u), softplus(u) and
     σ(u)·σ(−u) use P = e^{min(u, LOG_HUGE)} instead, without the select.
 
     Examples
@@ -191,22 +221,25 @@ def lower_primitives(expr: sp.Expr, whole_sigmoids: Collection[sp.Expr] = ()) ->
     >>> x = sp.Symbol("x", real=True)
     >>> lower_primitives(primitives.sigmoid(x) * primitives.sigmoid(-x))
     exp(-Abs(x))/(1 + exp(-Abs(x)))**2
-    >>> lower_primitives(primitives.sigmoid(x), whole_sigmoids={x})
+    >>> lower_primitives(primitives.sigmoid(x), clamped={x})
     _Quotient(exp(_Minimum(x, 709.78)), exp(_Minimum(x, 709.78)) + 1)
+    >>> lower_primitives(primitives.softplus(x), clamped={x})
+    _Maximum(x, log1p(exp(_Minimum(x, 709.78))))
     """
     def e_of(u):
         return sp.exp(-sp.Abs(u))
 
-    def whole(u):  # σ(u) = P/(1 + P), P = e^u clamped to stay finite
-        p = sp.exp(_Minimum(u, sp.Float(LOG_HUGE)))
-        return _Quotient(p, 1 + p), 1 + p
+    def p_of(u):  # e^u, clamped to stay finite
+        return sp.exp(_Minimum(u, sp.Float(LOG_HUGE)))
 
     def sigmoid(u):
-        if u in whole_sigmoids:
-            return whole(u)[0]
+        if u in clamped:
+            return _Quotient(p_of(u), 1 + p_of(u))
         return _Maximum(e_of(u), _NonNegative(u)) / (1 + e_of(u))
 
     def softplus(u):
+        if u in clamped:
+            return _Maximum(u, sp.codegen.cfunctions.log1p(p_of(u)))
         if u.could_extract_minus_sign():  # max(−v, 0) = −min(v, 0): no negated copy of v
             return -_Minimum(-u, 0) + sp.codegen.cfunctions.log1p(e_of(u))
         return _Maximum(u, 0) + sp.codegen.cfunctions.log1p(e_of(u))
@@ -225,9 +258,9 @@ def lower_primitives(expr: sp.Expr, whole_sigmoids: Collection[sp.Expr] = ()) ->
             if partner in node.args:
                 u = f.args[0]
                 rest = [a for a in node.args if a not in (f, partner)]
-                if u in whole_sigmoids or -u in whole_sigmoids:
-                    u = u if u in whole_sigmoids else -u
-                    return sp.Mul(*rest, _Quotient(*whole(u)))
+                if u in clamped or -u in clamped:
+                    u = u if u in clamped else -u
+                    return sp.Mul(*rest, _Quotient(_Quotient(p_of(u), 1 + p_of(u)), 1 + p_of(u)))
                 return sp.Mul(*rest, e_of(u) / (1 + e_of(u)) ** 2)
         return node
 
@@ -240,7 +273,7 @@ def lower_primitives(expr: sp.Expr, whole_sigmoids: Collection[sp.Expr] = ()) ->
         if not isinstance(node, sp.Mul):
             return node
         for f in node.args:
-            if not isinstance(f, primitives.sigmoid) or f.args[0] in whole_sigmoids:
+            if not isinstance(f, primitives.sigmoid) or f.args[0] in clamped:
                 continue
             u = f.args[0]
             partner = primitives.sigmoid(-u)
@@ -257,23 +290,7 @@ def lower_primitives(expr: sp.Expr, whole_sigmoids: Collection[sp.Expr] = ()) ->
                 return sp.Mul(*rest, (numerator * a + b * e / (1 + e)) / (1 + e))
         return node
 
-    def of_softplus(node):
-        """tanh and sech² of softplus(u) as rational functions of a = σ(−u).
-
-        With e^{softplus(u)} = 1 + e^u = 1/a: tanh = (1 − a²)/(1 + a²) =
-        σ(u)(1 + a)/(1 + a²) and sech² = 4a²/(1 + a²)², where 1 − a = σ(u)
-        keeps the digits that 1 − a² would cancel; one exponential instead of
-        three (softplus, tanh, sech²).
-        """
-        if isinstance(node, (sp.tanh, primitives.sech2)) and isinstance(node.args[0], primitives.softplus):
-            u = node.args[0].args[0]
-            a = primitives.sigmoid(-u)
-            if isinstance(node, sp.tanh):
-                return primitives.sigmoid(u) * (1 + a) / (1 + a**2)
-            return 4 * a**2 / (1 + a**2) ** 2
-        return node
-
-    expr = expr.replace(lambda n: isinstance(n, (sp.tanh, primitives.sech2)), of_softplus)
+    expr = _softplus_compositions(expr)
     expr = expr.replace(lambda n: isinstance(n, sp.Mul), distribute)
     expr = expr.replace(lambda n: isinstance(n, sp.Mul), pair)
     return expr.replace(primitives.sigmoid, sigmoid).replace(primitives.softplus, softplus) \
@@ -600,8 +617,8 @@ def _blocked_function(name, entry, docstring, outputs, keep):
     x = sp.Symbol("x", real=True)
     printer = StablePrinter()
     at_block = [o.xreplace({x: block}) for o in outputs]
-    whole = whole_sigmoid_arguments(at_block)
-    lowered = [lower_primitives(o, whole) for o in at_block]
+    clamped = clamped_exp_arguments(at_block)
+    lowered = [lower_primitives(o, clamped) for o in at_block]
     calls, replacements, reduced = _keep(*_eliminate(lowered), keep)
     outputs = [outputs[i] for i in keep]
     targets = [f"b{i}" for i in range(len(outputs))]

@@ -770,15 +770,14 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 2, 0, (0.0,))
+    work, _, constants = _work(x, 2, 0, (709.78,))
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
+        np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w0)
-        np.maximum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
-        np.add(b0, w1, out=b0)
+        np.maximum(xb, w1, out=b0)
     return _result(y0, x)
 
 
@@ -795,16 +794,15 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 2, 0)
-    k0, k1 = _numbers(0.0, 1.0)
+    work, _, constants = _work(x, 2, 0, (709.78,))
+    k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
-        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
+        c0, = constants[:, :xb.size]
+        np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w0)
-        np.greater_equal(xb, k0, out=w1)
-        np.maximum(w0, w1, out=b0)
-        np.add(w0, k1, out=w1)
-        np.divide(b0, w1, out=b0)
+        np.add(w0, k0, out=w1)
+        np.divide(w0, w1, out=b0)
     return _result(y0, x)
 
 
@@ -820,20 +818,17 @@ def softplus_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 2, 0, (0.0,))
-    k0, k1 = _numbers(0.0, 1.0)
+    work, _, constants = _work(x, 2, 0, (709.78,))
+    k0, = _numbers(1.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
+        np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w0)
-        np.maximum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
-        np.add(b0, w1, out=b0)
-        np.greater_equal(xb, k0, out=w1)
-        np.maximum(w0, w1, out=b1)
-        np.add(w0, k1, out=w1)
-        np.divide(b1, w1, out=b1)
+        np.maximum(xb, w1, out=b0)
+        np.add(w0, k0, out=w1)
+        np.divide(w0, w1, out=b1)
     return _result(y0, x), _result(y1, x)
 
 

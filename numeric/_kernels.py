@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._support import _scratch
+
 __all__ = [
     "sigmoid",
     "softplus",
@@ -333,8 +335,8 @@ def _shifted(z, *widths):
     transposed = classes <= 32
     first = min(step, rows_in.shape[0])
     axis = 0 if transposed else -1
-    work = np.empty((4, classes, first) if transposed else (4, first, classes), dtype)
-    below = np.empty(work.shape[1:], bool)
+    work = _scratch("softmax", (4, classes, first) if transposed else (4, first, classes), dtype)
+    below = _scratch("softmax_mask", work.shape[1:], bool)
 
     def blocks():
         for start in range(0, rows_in.shape[0], step):
@@ -388,16 +390,22 @@ def softmax_family(z, *wanted):
     for shifted, lost, e, s, top, targets in blocks:
         log1p_s = np.log1p(s)
         total = s + 1
+        # several operations into a contiguous row, then one into the target
+        # (a transposed, strided view for short rows)
+        row = _scratch("softmax_row", e.shape, e.dtype)
         for name, target in zip(wanted, targets):
             if name == "softmax":
                 np.divide(e, total, out=target)
             elif name == "softmax_complement":
-                np.divide(e, total, out=target)
-                np.subtract(1, target, out=target)
-                np.copyto(target, np.broadcast_to(s / total, e.shape), where=shifted == 0)
+                # (s + (1 − e))/(1 + s): e is exactly 1 at a maximal entry, so
+                # there it is s/(1 + s) with no cancellation; elsewhere the
+                # numerator is at least 1 − e, or s ≥ e when e is near 1
+                np.subtract(1, e, out=row)
+                row += s
+                np.divide(row, total, out=target)
             elif name == "log_softmax":
-                np.subtract(shifted, log1p_s, out=target)
-                target += lost
+                np.subtract(shifted, log1p_s, out=row)
+                np.add(row, lost, out=target)
             else:
                 np.add(top, log1p_s, out=target)
     return tuple(outs)

@@ -4,6 +4,8 @@ Everything after the marker line below is copied verbatim into standalone
 modules written by ``nnderive codegen -o FILE``.
 """
 
+import threading
+
 import numpy as np
 
 # --- support functions ---
@@ -33,6 +35,27 @@ def _like(value, x):
 BLOCK = 16000
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(name, shape, dtype=np.float64):
+    """A reusable array of ``shape`` for the work called ``name``, one per thread.
+
+    Work rows are made once per thread, not once per call: NumPy takes an
+    array of more than 128 kB from mmap and gives it back to the system when
+    it is freed, so a fresh one is page-faulted in on every call (about 3 µs
+    per 4 kB page on the machine of ``benchmarks/README.md``: 0.6 ms for
+    silu's six rows).  Callers must not hold the array past their return.
+    """
+    size = int(np.prod(shape))
+    key = f"{name}_{np.dtype(dtype).char}"
+    held = getattr(_SCRATCH, key, None)
+    if held is None or held.size < size:
+        held = np.empty(size, dtype)
+        setattr(_SCRATCH, key, held)
+    return held[:size].reshape(shape)
+
+
 def _outputs(x, count):
     """``count`` new float64 arrays shaped like x (the work is done in float64)."""
     return tuple(np.empty(x.shape) for _ in range(count))
@@ -41,9 +64,9 @@ def _outputs(x, count):
 def _work(x, rows, masks, constants=()):
     """Rows for one block: ``rows`` float64 work rows, ``masks`` boolean rows, a row of each constant."""
     size = min(x.size, BLOCK)
-    filled = np.empty((len(constants), size))
+    filled = _scratch("constants", (len(constants), size))
     filled[...] = np.reshape(constants, (-1, 1))
-    return np.empty((rows, size)), np.empty((masks, size), bool), filled
+    return _scratch("rows", (rows, size)), _scratch("masks", (masks, size), bool), filled
 
 
 def _numbers(*values):

@@ -825,3 +825,38 @@ def test_standalone_module_runs_alone_and_matches_the_package(monkeypatch):
         assert len(value) == len(want)
         for v, w in zip(value, want):
             _assert_same(v, w, f"standalone {name} {np.dtype(dtype)}")
+
+
+# ---------------------------------------------------------------- work rows
+
+
+def test_scratch_rows_are_reused_per_thread_and_per_name():
+    import threading
+
+    from numeric._support import _scratch
+
+    a = _scratch("test_rows", (2, 100))
+    assert a.shape == (2, 100) and a.dtype == np.float64
+    assert np.shares_memory(a, _scratch("test_rows", (3, 50)))  # the same buffer, reshaped
+    assert not np.shares_memory(a, _scratch("test_other", (2, 100)))  # another name: its own
+    assert _scratch("test_rows", (4, 100)).size == 400  # grows when asked for more
+    assert _scratch("test_rows", (2, 100), bool).dtype == bool
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(_scratch("test_rows", (2, 100))))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(seen[0], _scratch("test_rows", (2, 100)))  # per thread
+
+
+def test_activations_agree_when_called_from_threads():
+    # the work rows are per thread: concurrent calls must not see each other's values
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = np.random.default_rng(5).normal(scale=5, size=200_000)
+    names = ["silu", "mish", "gelu", "softplus", "tanh", "sigmoid"] * 2
+    want = {n: getattr(numeric, f"{n}_and_grad")(x) for n in names}
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda n: getattr(numeric, f"{n}_and_grad")(x), names))
+    for n, (f, g) in zip(names, got):
+        _assert_same(f, want[n][0], n)
+        _assert_same(g, want[n][1], n)

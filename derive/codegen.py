@@ -156,6 +156,36 @@ def _softplus_compositions(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda n: isinstance(n, (sp.tanh, primitives.sech2)), of_softplus)
 
 
+def _linear_in(g: sp.Expr, node: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+    """(a, b) with g = a + b·node and neither a nor b containing node, else None."""
+    if not isinstance(g, sp.Add) or not g.has(node):
+        return None
+    b = sp.expand(g).coeff(node)
+    a = sp.expand(g - b * node)
+    if b == 0 or a.has(node) or b.has(node):
+        return None
+    return a, b
+
+
+def _absorbed(node: sp.Expr):
+    """(u, a) where node = σ(u)·(a + u·σ(−u))·… with a a nonzero number, else None.
+
+    There the clamped form may be used for σ(−u) too: above u = 709.78,
+    min(u, 709.78)/(1 + P) is below 4e−306 and a absorbs it, as it absorbs
+    the true u·σ(−u) (silu′ = σ(x)(1 + x·σ(−x)) is 1 there).
+    """
+    if not isinstance(node, sp.Mul):
+        return None
+    for f in node.args:
+        if isinstance(f, primitives.sigmoid):
+            u = f.args[0]
+            for g in node.args:
+                parts = _linear_in(g, primitives.sigmoid(-u))
+                if parts and parts[1] == u and parts[0].is_number and parts[0] != 0:
+                    return u, parts[0]
+    return None
+
+
 def clamped_exp_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
     """The u whose σ and softplus :func:`lower_primitives` writes with P = e^{min(u, LOG_HUGE)}.
 
@@ -178,10 +208,17 @@ def clamped_exp_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
     >>> s, t = primitives.sigmoid(x), primitives.sigmoid(-x)
     >>> clamped_exp_arguments([s, s * t]), clamped_exp_arguments([primitives.softplus(x), s])
     ({x}, {x})
-    >>> clamped_exp_arguments([x * s, x * s * t])  # silu: σ(−x) inside a product
+    >>> clamped_exp_arguments([x * s, (1 + x * t) * s])  # silu: σ(−x) absorbed by the 1
+    {x}
+    >>> clamped_exp_arguments([x * s, x * s * t])  # σ(−x) multiplied by x, not absorbed
     set()
     """
-    outputs = [_softplus_compositions(o) for o in outputs]
+    def hide_absorbed(node):
+        found = _absorbed(node)
+        return node.xreplace({primitives.sigmoid(-found[0]): sp.Dummy()}) if found else node
+
+    outputs = [_softplus_compositions(o).replace(lambda n: isinstance(n, sp.Mul), hide_absorbed)
+               for o in outputs]
     whole, plain, elsewhere = set(), set(), set()
     for output in outputs:
         factors = sp.Mul.make_args(output)
@@ -272,18 +309,23 @@ def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = ()) -> sp.Exp
         """
         if not isinstance(node, sp.Mul):
             return node
+        found = _absorbed(node)
+        if found and found[0] in clamped:  # σ(u)(a + u·σ(−u)) with P = e^{min(u, 709.78)}
+            u, a = found
+            g = next(h for h in node.args if _linear_in(h, primitives.sigmoid(-u)))
+            rest = [h for h in node.args if h is not g and h != primitives.sigmoid(u)]
+            clamped_u = _Minimum(u, sp.Float(LOG_HUGE))
+            return sp.Mul(*rest, sigmoid(u) * (a + _Quotient(clamped_u, 1 + p_of(u))))
         for f in node.args:
             if not isinstance(f, primitives.sigmoid) or f.args[0] in clamped:
                 continue
             u = f.args[0]
             partner = primitives.sigmoid(-u)
             for g in node.args:
-                if not isinstance(g, sp.Add) or not g.has(partner):
+                parts = _linear_in(g, partner)
+                if parts is None or parts[0].has(f) or parts[1].has(f):
                     continue
-                b = sp.expand(g).coeff(partner)
-                a = sp.expand(g - b * partner)
-                if b == 0 or a.has(partner) or b.has(partner) or a.has(f) or b.has(f):
-                    continue
+                a, b = parts
                 rest = [h for h in node.args if h is not f and h is not g]
                 e = e_of(u)
                 numerator = _Maximum(e, _NonNegative(u))

@@ -914,18 +914,16 @@ def silu(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 4, 0)
-    k0, k1 = _numbers(0.0, 1.0)
+    work, _, constants = _work(x, 3, 0, (709.78,))
+    k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3 = work[:, :xb.size]
-        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
-        np.exp(w0, out=w0)
-        np.greater_equal(xb, k0, out=w2)
-        np.maximum(w0, w2, out=w1)
-        np.add(w0, k1, out=w3)
-        np.divide(k1, w3, out=w2)
-        np.multiply(w2, xb, out=w0)
-        np.multiply(w1, w0, out=b0)
+        w0, w1, w2 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
+        np.minimum(xb, c0, out=w0)
+        np.exp(w0, out=w1)
+        np.add(w1, k0, out=w0)
+        np.divide(w1, w0, out=w2)
+        np.multiply(w2, xb, out=b0)
     return _result(y0, x)
 
 
@@ -940,20 +938,18 @@ def silu_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 6, 0)
-    k0, k1 = _numbers(0.0, 1.0)
+    work, _, constants = _work(x, 4, 0, (709.78,))
+    k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
-        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
-        np.exp(w0, out=w0)
-        np.greater_equal(xb, k0, out=w2)
-        np.maximum(w0, w2, out=w1)
-        np.add(w0, k1, out=w3)
-        np.divide(k1, w3, out=w2)
-        np.multiply(w2, xb, out=w3)
-        np.multiply(w0, w3, out=w5)
-        np.add(w1, w5, out=w4)
-        np.multiply(w2, w4, out=b0)
+        w0, w1, w2, w3 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
+        np.minimum(xb, c0, out=w0)
+        np.exp(w0, out=w1)
+        np.add(w1, k0, out=w2)
+        np.divide(w1, w2, out=w3)
+        np.divide(w0, w2, out=w1)
+        np.add(w1, k0, out=w1)
+        np.multiply(w3, w1, out=b0)
     return _result(y0, x)
 
 
@@ -969,21 +965,19 @@ def silu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, _ = _work(x, 6, 0)
-    k0, k1 = _numbers(0.0, 1.0)
+    work, _, constants = _work(x, 4, 0, (709.78,))
+    k0, = _numbers(1.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
-        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
-        np.exp(w0, out=w0)
-        np.greater_equal(xb, k0, out=w2)
-        np.maximum(w0, w2, out=w1)
-        np.add(w0, k1, out=w3)
-        np.divide(k1, w3, out=w2)
-        np.multiply(w2, xb, out=w3)
-        np.multiply(w1, w3, out=b0)
-        np.multiply(w0, w3, out=w5)
-        np.add(w1, w5, out=w4)
-        np.multiply(w2, w4, out=b1)
+        w0, w1, w2, w3 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
+        np.minimum(xb, c0, out=w0)
+        np.exp(w0, out=w1)
+        np.add(w1, k0, out=w2)
+        np.divide(w1, w2, out=w3)
+        np.multiply(w3, xb, out=b0)
+        np.divide(w0, w2, out=w1)
+        np.add(w1, k0, out=w1)
+        np.multiply(w3, w1, out=b1)
     return _result(y0, x), _result(y1, x)
 
 

@@ -239,6 +239,66 @@ def clamped_exp_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
     return {u for u in whole | plain if u not in elsewhere}
 
 
+def rational_in_exp(outputs: Sequence[sp.Expr], variable: sp.Symbol) -> list[sp.Expr] | None:
+    """Outputs built from tanh and sech² of softplus(x) and σ(x), as rational functions of P = e^x.
+
+    With P = e^x: e^{softplus(x)} = 1 + P, so tanh(softplus x) = P(P + 2)/D and
+    sech²(softplus x) = 4(1 + P)²/D² with D = P² + 2P + 2, and σ(x) = P/(1 + P).
+    SymPy cancels each output to (a P-free factor)·N(P, x)/D(P)^k, and the
+    numerator is printed in Horner form: mish′ becomes
+    P·(((P + 4)P + 4x + 6)P + 4x + 4)/D², one exponential and no sign select,
+    where 1 + x is exact near the zero of mish′ instead of being the
+    difference of two rounded terms.  P is e^{min(x, C)} with C small enough
+    for the highest power of P to stay finite, and x inside N is clamped
+    alike: above C the function has reached its limit in float64 (the
+    certificates check the top of the range).  Returns None unless some
+    output has tanh or sech² of softplus(x) and nothing else of the σ
+    family or tanh.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> [mish] = rational_in_exp([x * sp.tanh(primitives.softplus(x))], x)
+    >>> mish.replace(sp.exp, lambda clamped: sp.Symbol("P"))  # P = e^{min(x, 354.89)}
+    x*_Quotient(P*(P + 2), P*(P + 2) + 2)
+    """
+    p = sp.Dummy("P", positive=True)
+    d = p**2 + 2 * p + 2
+    meaning = {
+        sp.tanh(primitives.softplus(variable)): p * (p + 2) / d,
+        primitives.sech2(primitives.softplus(variable)): 4 * (1 + p) ** 2 / d**2,
+        primitives.sigmoid(variable): p / (1 + p),
+        primitives.sigmoid(-variable): 1 / (1 + p),
+    }
+    if not any(o.has(k) for o in outputs for k in list(meaning)[:2]):
+        return None
+    parts = []
+    for output in outputs:
+        rational = output.xreplace(meaning)
+        if rational.atoms(primitives.sigmoid, primitives.softplus, primitives.sech2, sp.tanh, sp.exp) \
+                or not rational.free_symbols <= {variable, p}:
+            return None
+        numerator, denominator = sp.fraction(sp.factor(sp.cancel(rational)))
+        free = [f for f in sp.Mul.make_args(numerator) if not f.has(p)]
+        bound = [f for f in sp.Mul.make_args(numerator) if f.has(p)]
+        degree = max(sp.degree(sp.Mul(*bound), p), sp.degree(denominator, p), 1)
+        parts.append((sp.Mul(*free), bound, denominator, degree))
+    limit = sp.Float(round(LOG_HUGE / max(d for *_, d in parts), 2))
+    p_value = sp.exp(_Minimum(variable, limit))
+    clamp = {variable: _Minimum(variable, limit)}
+
+    def horner(poly):
+        return sp.horner(sp.expand(poly), wrt=p).xreplace(clamp).xreplace({p: p_value})
+
+    lowered = []
+    for free, bound, denominator, _ in parts:
+        top = sp.Mul(*[horner(f) if f.is_polynomial(p) else f.xreplace({p: p_value}) for f in bound])
+        bottom = sp.Mul(*[sp.Pow(horner(b), e) for b, e in
+                          (f.as_base_exp() for f in sp.Mul.make_args(denominator))])
+        lowered.append(free * _Quotient(top, bottom))
+    return lowered
+
+
 def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = ()) -> sp.Expr:
     """Write σ, softplus and sech² with the operations of their kernels.
 
@@ -659,8 +719,10 @@ def _blocked_function(name, entry, docstring, outputs, keep):
     x = sp.Symbol("x", real=True)
     printer = StablePrinter()
     at_block = [o.xreplace({x: block}) for o in outputs]
-    clamped = clamped_exp_arguments(at_block)
-    lowered = [lower_primitives(o, clamped) for o in at_block]
+    lowered = rational_in_exp(at_block, block)
+    if lowered is None:
+        clamped = clamped_exp_arguments(at_block)
+        lowered = [lower_primitives(o, clamped) for o in at_block]
     calls, replacements, reduced = _keep(*_eliminate(lowered), keep)
     outputs = [outputs[i] for i in keep]
     targets = [f"b{i}" for i in range(len(outputs))]

@@ -33,6 +33,7 @@ from derive.codegen import (
     generate_module,
     lower_primitives,
     clamped_exp_arguments,
+    rational_in_exp,
 )
 from numeric import _kernels
 
@@ -427,6 +428,29 @@ def test_lower_primitives_is_an_identity(expr):
             got = meaning(mpmath.mpf(value))
             assert abs(got - want) <= mpmath.mpf("1e-25") * max(abs(want), mpmath.mpf("1e-300")), \
                 (expr, value, got, want)
+
+
+@pytest.mark.parametrize("value", [-40.0, -7.5, -2.0, -1.19, -0.5, 0.0, 0.68, 3.0, 20.0, 150.0])
+def test_rational_in_exp_is_an_identity_for_mish(value):
+    outputs = [_X * sp.tanh(primitives.softplus(_X)),
+               _X * primitives.sech2(primitives.softplus(_X)) * primitives.sigmoid(_X)
+               + sp.tanh(primitives.softplus(_X))]
+    lowered = rational_in_exp(outputs, _X)
+    assert lowered is not None and all(not o.atoms(sp.tanh, primitives.sigmoid) for o in lowered)
+    with mpmath.workdps(40):
+        x = mpmath.mpf(value)
+        sp_ = mpmath.log1p(mpmath.exp(x))
+        want = [x * mpmath.tanh(sp_),
+                mpmath.tanh(sp_) + x * mpmath.sech(sp_) ** 2 / (1 + mpmath.exp(-x))]
+        for expr, w in zip(lowered, want):
+            got = sp.lambdify(_X, _meaning(expr), "mpmath")(x)
+            assert abs(got - w) <= mpmath.mpf("1e-30") * max(abs(w), 1), (expr, value, got, w)
+
+
+def test_rational_in_exp_leaves_other_functions_alone():
+    assert rational_in_exp([primitives.sigmoid(_X), primitives.softplus(_X)], _X) is None
+    assert rational_in_exp([_X * primitives.sigmoid(_X)], _X) is None  # silu: no softplus composition
+    assert rational_in_exp([sp.tanh(primitives.softplus(_X)) + primitives.softplus(_X)], _X) is None
 
 
 def test_clamped_exp_arguments():

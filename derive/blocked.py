@@ -120,20 +120,22 @@ class _Emitter:
         self.value(expr, target)
         return target, True
 
+    def _named(self, value, held: list[str], prefix: str) -> str:
+        """``prefix<i>``, the name of ``value`` among the values in ``held`` (added if new)."""
+        text = self.printer.doprint(sp.Float(sp.N(value, 30), 17))
+        if text not in held:
+            held.append(text)
+        return f"{prefix}{held.index(text)}"
+
     def number(self, value) -> str:
         """``k<i>``, a 0-d float64 array of ``value`` made once per call: a Python
         number in a ufunc call is converted on every call (1.3 µs per call, a
         tenth of a 16,000-element addition)."""
-        text = self.printer.doprint(sp.Float(sp.N(value, 30), 17))
-        if text not in self.numbers:
-            self.numbers.append(text)
-        return f"k{self.numbers.index(text)}"
+        return self._named(value, self.numbers, "k")
 
     def constant_row(self, number) -> str:
-        text = self.printer.doprint(sp.Float(sp.N(number, 30), 17))
-        if text not in self.constants:
-            self.constants.append(text)
-        return f"c{self.constants.index(text)}"
+        """``c<i>``, a row of ``number`` (for maximum and minimum)."""
+        return self._named(number, self.constants, "c")
 
     def operand_in(self, item, target: str) -> tuple[str, bool]:
         """An operand (text or expression) that may be computed in ``target`` itself."""

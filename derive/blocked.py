@@ -212,6 +212,12 @@ class _Emitter:
         tail = [self.scalar(constant)] if constant else []
         if positive:
             self.fold("add", positive + tail, target)
+        elif tail:  # c − u − …: subtracted from the number, not negated and added
+            if self.scalar(negative[0]) is None and not isinstance(negative[0], sp.Symbol):
+                self.value(negative.pop(0), target)  # u in the target itself, then c − u there
+                self.lines.append(f"np.subtract({tail[0]}, {target}, out={target})")
+            else:
+                self.fold("subtract", tail + [negative.pop(0)], target)
         else:
             self.value(-negative.pop(0), target)
             if tail:

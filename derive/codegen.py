@@ -758,6 +758,97 @@ def _blocked_function(name, entry, docstring, outputs, keep):
     return "\n".join(src), printer.kernels_used
 
 
+def _summed_rows(forward: sp.Expr) -> sp.Expr | None:
+    """The elementwise summand E of a per-row loss ℓ = Σ_i c_i·rowsum(E_i), or None.
+
+    Σ over the rows of such a loss is Σ over every element of E = Σ_i c_i·E_i,
+    which a block of rows can add up on its own.  A loss that is not linear in
+    its row sums (a log of a row sum, say) gives None.
+
+    Examples
+    --------
+    >>> p, t = sp.symbols("p t", real=True)
+    >>> _summed_rows(-primitives.rowsum(t * p) + 2 * primitives.rowsum(p))
+    -p*t + 2*p
+    >>> _summed_rows(sp.log(primitives.rowsum(p))) is None
+    True
+    """
+    sums = sorted(forward.atoms(primitives.rowsum), key=sp.default_sort_key)
+    if not sums or any(s.args[0].atoms(primitives.rowsum) for s in sums):
+        return None
+    dummies = [sp.Dummy() for _ in sums]
+    linear = forward.xreplace(dict(zip(sums, dummies)))
+    coefficients = [sp.diff(linear, d) for d in dummies]
+    if any(c.free_symbols for c in coefficients) or linear.subs({d: 0 for d in dummies}) != 0:
+        return None
+    return sp.Add(*[c * s.args[0] for c, s in zip(coefficients, sums)])
+
+
+def _blocked_rows_function(name, entry, docstring, outputs, keep):
+    """A row loss over the softmax family, a block of rows at a time; None if it is not one.
+
+    For a loss whose rows sum (see :func:`_summed_rows`) and whose gradient are
+    elementwise in pred, target and the softmax family of pred, the members
+    come from :func:`numeric._kernels.softmax_rows` block by block and every
+    operation writes into a reused work row (see :mod:`derive.blocked`): the
+    only full-size array made is the gradient.  The loss is the sum of the
+    blocks' sums over N.
+    """
+    from .blocked import emit_statements
+
+    pred = sp.Symbol("pred", real=True)
+    summand = _summed_rows(outputs[0])
+    if summand is None:
+        return None
+    scale, summand = summand.as_coeff_Mul()  # −Σ E: the sign once, on the total
+    parts = [[summand, outputs[1]][i] for i in keep]
+    found = set().union(*(p.atoms(primitives.VectorPrimitive) for p in parts))
+    members = {node for node in found if getattr(type(node), "fused_kernel", "") == "softmax_family"}
+    if not members or found - members or any(m.args != (pred,) for m in members):
+        return None
+    order = sorted(members, key=lambda m: type(m).numpy_kernel)
+    symbols = {m: sp.Symbol(f"f{i}", real=True) for i, m in enumerate(order)}
+    blocks = {sp.Symbol("target", real=True): sp.Symbol("tb", real=True), pred: sp.Symbol("pb", real=True)}
+    parts = [p.xreplace(symbols).xreplace(blocks) for p in parts]
+    replacements, reduced = sp.cse(parts, symbols=sp.numbered_symbols("t"), optimizations=None, order="canonical")
+    loss, gradient = 0 in keep, 1 in keep
+    targets = (["lb"] if loss else []) + (["b0"] if gradient else [])
+    printer = StablePrinter()
+    emitted = emit_statements(replacements, reduced, targets, printer)
+    if emitted.masks or emitted.constants:
+        return None
+    printer.kernels_used.add("softmax_rows")
+    inputs = [n for n in ("pred", "target") if sp.Symbol(n[0] + "b", real=True) in
+              set().union(*(p.free_symbols for p in parts))]
+    rows = [f"w{i}" for i in range(emitted.rows)] + (["lb"] if loss else [])
+    indent = "        "
+
+    def names(items, empty="()"):
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")" if items else empty
+
+    wanted = names([repr(type(m).numpy_kernel) for m in order])
+    src = [f"def {name}({_signature(['pred', 'target'], entry)}):", '    """' + docstring.strip() + '\n    """',
+           f"    pred, target = _loss_inputs({entry.name!r}, pred, target, rows=True)",
+           "    N = _terms(pred, rows=True)"]
+    if gradient:
+        src.append("    y0, = _outputs(pred, 1)")
+    if emitted.numbers:
+        src.append(f"    {', '.join(f'k{i}' for i in range(len(emitted.numbers)))}"
+                   f"{',' if len(emitted.numbers) == 1 else ''} = _numbers({', '.join(emitted.numbers)})")
+    if loss:
+        src.append("    sums = []")
+    src.append(f"    for {names([str(symbols[m]) for m in order])}, {names([n[0] + 'b' for n in inputs], '_')}, "
+               f"{names(['b0'] if gradient else [], '_')}, {names(rows, '_')} in _softmax_rows(\n"
+               f"            pred, {wanted}, {names(inputs)}, {names(['y0'] if gradient else [])}, {len(rows)}):")
+    src += [indent + line for line in emitted.lines]
+    if loss:
+        src.append(f"{indent}sums.append(np.sum(lb))")
+    total = {1: "", -1: "-"}.get(scale, f"{printer.doprint(scale)}*")
+    results = ([f"{total}_mean(sums, N, pred)"] if loss else []) + (["_result(y0, pred)"] if gradient else [])
+    src.append("    return " + ", ".join(results))
+    return "\n".join(src), printer.kernels_used
+
+
 def entry_source(entry: Entry) -> tuple[str, set[str]]:
     """NumPy source of every contract function of one catalogue entry."""
     d = derive(entry)
@@ -859,10 +950,13 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     ----------
     pred, target : array_like of the same shape{params}
     """
-        add(_function(entry.name, ["pred", "target"], entry, ldoc, setup, [forward, gradient],
-                      "_mean({0}, N, pred)", keep=[0]))
-        add(_function(f"{entry.name}_grad", ["pred", "target"], entry, gdoc, setup, [forward, gradient],
-                      "_like({0}, pred)", keep=[1]))
+        pair = [forward, gradient]
+        blocked = rows and _blocked_rows_function(entry.name, entry, ldoc, pair, [0])
+        add(blocked or _function(entry.name, ["pred", "target"], entry, ldoc, setup, pair,
+                                 "_mean({0}, N, pred)", keep=[0]))
+        blocked = rows and _blocked_rows_function(f"{entry.name}_grad", entry, gdoc, pair, [1])
+        add(blocked or _function(f"{entry.name}_grad", ["pred", "target"], entry, gdoc, setup, pair,
+                                 "_like({0}, pred)", keep=[1]))
         bdoc = f"""The {entry.name} loss and its gradient ∂L/∂pred, sharing their common work.
 
     ℓ(pred, target) = {definition}
@@ -873,8 +967,9 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     ----------
     pred, target : array_like of the same shape{params}
     """
-        add(_function(f"{entry.name}_and_grad", ["pred", "target"], entry, bdoc, setup,
-                      [forward, gradient], "_mean({0}, N, pred), _like({1}, pred)"))
+        blocked = rows and _blocked_rows_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1])
+        add(blocked or _function(f"{entry.name}_and_grad", ["pred", "target"], entry, bdoc, setup,
+                                 pair, "_mean({0}, N, pred), _like({1}, pred)"))
     return "\n\n\n".join(chunks), kernels
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "xlogy",
     "xlog1py",
     "rowsum",
+    "softmax_rows",
     "logsumexp",
     "softmax",
     "softmax_complement",
@@ -301,73 +302,113 @@ def rowsum(u):
     return np.sum(u, axis=-1, keepdims=True)
 
 
-def _shifted(z, *widths):
+def _shifted(z, arrays=(), dtype=None):
     """The common work of the softmax family, over blocks of rows of z.
 
-    Returns ``(outs, blocks)``: ``outs`` holds a new array for each width,
-    shaped like z but with a last axis of length ``width`` (the number of
-    classes, or 1), and ``blocks`` yields, for successive blocks of rows,
-    ``(shifted, lost, e, s, top, targets)``:
+    ``arrays`` are arrays shaped like z, or like z with a last axis of length
+    1, to be cut into the same blocks of rows (inputs to read, outputs to
+    write).  Yields, for successive blocks of rows,
+    ``(shifted, lost, e, s, top, blocks)``:
 
     * shifted = z − max, rounded, and lost its rounding error, recovered exactly
-      (Knuth's TwoSum): exp magnifies that rounding by |z − max| (250 ULP at a
+      (Dekker's Fast2Sum where every |z| ≤ max or every |z| ≥ |max|, else
+      Knuth's TwoSum): exp magnifies that rounding by |z − max| (250 ULP at a
       difference of 700), so it is folded back in as exp(hi + lo) = exp(hi)·(1 + lo);
     * e = exp(shifted)·(1 + lost);
     * s = Σ e over all entries but one maximal entry (a tied maximum counts 1),
       so that log1p(s) and 1/(1 + s) keep the digits of a sum far below 1;
-    * top = the maximum; targets = the blocks of ``outs`` to write.
+    * top = the maximum; blocks = the blocks of ``arrays``.
+
+    The work is done in ``dtype`` (z's floating type if None).
 
     The arrays are in a work layout whose reductions run over the axis of
     length 1 in ``s`` and ``top``: for short rows (≤ 32 classes) the classes
     come first, so that every NumPy loop runs down the rows rather than over a
-    handful of classes.  A block holds about 16384 numbers, so that the
-    temporaries are few, reused and in cache.
+    handful of classes.  A block holds about 65536 numbers, so that the
+    temporaries are few and reused, and the NumPy calls per block few beside
+    the work they do.
     """
     z = np.asarray(z)
     if z.ndim == 0:
         np.max(z, axis=-1)  # NumPy's own error: there is no last axis
     classes = z.shape[-1]
-    dtype = np.result_type(z, 1.0)
-    outs = [np.empty(z.shape[:-1] + (width,), dtype) for width in widths]
+    dtype = dtype or np.result_type(z, 1.0)
     rows_in = z.reshape(-1, classes)
-    rows_out = [out.reshape(-1, width) for out, width in zip(outs, widths)]
-    step = max(1, 16384 // max(classes, 1))
+    rows_of = [a.reshape(-1, a.shape[-1]) for a in arrays]
+    # 65536 numbers a block: for short rows a few dozen NumPy calls per block
+    # cost more than the cache misses of 512 kB rows
+    step = max(1, 65536 // max(classes, 1))
     transposed = classes <= 32
     first = min(step, rows_in.shape[0])
     axis = 0 if transposed else -1
     work = _scratch("softmax", (4, classes, first) if transposed else (4, first, classes), dtype)
     below = _scratch("softmax_mask", work.shape[1:], bool)
-
-    def blocks():
-        for start in range(0, rows_in.shape[0], step):
-            zb = rows_in[start:start + step]
-            targets = [rows[start:start + step] for rows in rows_out]
-            n = zb.shape[0]
-            if transposed:
-                zb, targets = zb.T, [t.T for t in targets]
-                w, shifted, back, e = work[:, :, :n]
-                mask = below[:, :n]
-            else:
-                w, shifted, back, e = work[:, :n]
-                mask = below[:n]
-            np.copyto(w, zb)
-            top = np.max(w, axis=axis, keepdims=True)
-            np.subtract(w, top, out=shifted)
+    for start in range(0, rows_in.shape[0], step):
+        zb = rows_in[start:start + step]
+        blocks = [rows[start:start + step] for rows in rows_of]
+        n = zb.shape[0]
+        if transposed:
+            zb, blocks = zb.T, [b.T for b in blocks]
+            w, shifted, back, e = work[:, :, :n]
+            mask = below[:, :n]
+        else:
+            w, shifted, back, e = work[:, :n]
+            mask = below[:n]
+        np.copyto(w, zb)
+        top = np.maximum.reduce(w, axis=axis, keepdims=True)  # ufunc.reduce: not np.max's 7 µs of Python
+        np.subtract(w, top, out=shifted)
+        # lost = (z − top) − shifted exactly: Fast2Sum (two operations) where
+        # the larger operand is known for every entry, else TwoSum (five)
+        if np.all(np.negative(top) <= np.minimum.reduce(w, axis=axis, keepdims=True)):  # |z| ≤ top
+            np.add(shifted, top, out=back)
+            lost = np.subtract(w, back, out=w)  # z − ((z − top) + top)
+        elif np.all(top <= 0):  # |z| ≥ |top|
+            np.subtract(shifted, w, out=back)
+            lost = np.subtract(np.negative(top), back, out=w)  # −top − ((z − top) − z)
+        else:
             np.subtract(shifted, w, out=back)
             np.subtract(shifted, back, out=e)
             w -= e
             back += top
             lost = np.subtract(w, back, out=w)  # (z − (shifted − back)) − (top + back)
-            np.exp(shifted, out=e)
-            np.add(lost, 1, out=back)
-            e *= back
-            np.less(shifted, 0, out=mask)
-            s = np.sum(np.multiply(e, mask, out=back), axis=axis, keepdims=True)
-            if np.count_nonzero(mask) != n * (classes - 1):  # tied maxima: the others count 1
-                s += classes - 1 - np.sum(mask, axis=axis, keepdims=True)
-            yield shifted, lost, e, s, top, targets
+        np.exp(shifted, out=e)
+        np.add(lost, 1, out=back)
+        e *= back
+        np.less(shifted, 0, out=mask)
+        s = np.add.reduce(np.multiply(e, mask, out=back), axis=axis, keepdims=True)
+        if np.count_nonzero(mask) != n * (classes - 1):  # tied maxima: the others count 1
+            s += classes - 1 - np.sum(mask, axis=axis, keepdims=True)
+        yield shifted, lost, e, s, top, blocks
 
-    return outs, blocks()
+
+def _members(wanted, targets, shifted, lost, e, s, top):
+    """Write each softmax-family member in ``wanted`` into its target (one block)."""
+    log1p_s = np.log1p(s)
+    total = s + 1
+    # several operations into a contiguous row, then one into the target
+    # (a transposed, strided view for short rows)
+    row = _scratch("softmax_row", e.shape, e.dtype)
+    for name, target in zip(wanted, targets):
+        if name == "softmax":
+            np.divide(e, total, out=target)
+        elif name == "softmax_complement":
+            # (s + (1 − e))/(1 + s): e is exactly 1 at a maximal entry, so
+            # there it is s/(1 + s) with no cancellation; elsewhere the
+            # numerator is at least 1 − e, or s ≥ e when e is near 1
+            np.subtract(1, e, out=row)
+            row += s
+            np.divide(row, total, out=target)
+        elif name == "log_softmax":
+            np.subtract(shifted, log1p_s, out=row)
+            np.add(row, lost, out=target)
+        else:
+            np.add(top, log1p_s, out=target)
+
+
+def _check_members(wanted):
+    known = ("softmax", "softmax_complement", "log_softmax", "logsumexp")
+    if set(wanted) - set(known):
+        raise ValueError(f"softmax_family: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
 
 
 def softmax_family(z, *wanted):
@@ -382,33 +423,56 @@ def softmax_family(z, *wanted):
     >>> bool(np.allclose(np.exp(logp), p))
     True
     """
-    known = ("softmax", "softmax_complement", "log_softmax", "logsumexp")
-    if set(wanted) - set(known):
-        raise ValueError(f"softmax_family: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
-    classes = np.shape(z)[-1] if np.ndim(z) else 1
-    outs, blocks = _shifted(z, *[1 if name == "logsumexp" else classes for name in wanted])
-    for shifted, lost, e, s, top, targets in blocks:
-        log1p_s = np.log1p(s)
-        total = s + 1
-        # several operations into a contiguous row, then one into the target
-        # (a transposed, strided view for short rows)
-        row = _scratch("softmax_row", e.shape, e.dtype)
-        for name, target in zip(wanted, targets):
-            if name == "softmax":
-                np.divide(e, total, out=target)
-            elif name == "softmax_complement":
-                # (s + (1 − e))/(1 + s): e is exactly 1 at a maximal entry, so
-                # there it is s/(1 + s) with no cancellation; elsewhere the
-                # numerator is at least 1 − e, or s ≥ e when e is near 1
-                np.subtract(1, e, out=row)
-                row += s
-                np.divide(row, total, out=target)
-            elif name == "log_softmax":
-                np.subtract(shifted, log1p_s, out=row)
-                np.add(row, lost, out=target)
-            else:
-                np.add(top, log1p_s, out=target)
+    _check_members(wanted)
+    z = np.asarray(z)
+    shape = z.shape[:-1] if z.ndim else ()
+    classes = z.shape[-1] if z.ndim else 1
+    dtype = np.result_type(z, 1.0)
+    outs = [np.empty(shape + (1 if name == "logsumexp" else classes,), dtype) for name in wanted]
+    for shifted, lost, e, s, top, targets in _shifted(z, outs):
+        _members(wanted, targets, shifted, lost, e, s, top)
     return tuple(outs)
+
+
+def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0):
+    """Blocks of rows of z, each with the softmax-family members in ``wanted``.
+
+    For the fused row losses: yields ``(members, input blocks, output blocks,
+    work rows)`` for successive blocks of rows, all in the work layout of
+    :func:`_shifted` (the members and ``rows`` work rows are reused scratch
+    arrays; ``inputs`` and ``outputs`` are arrays shaped like z, cut into the
+    same blocks), so that a loss and its gradient are computed a block at a
+    time with no full-size temporaries.  The work is done in float64.
+
+    Examples
+    --------
+    >>> z = np.array([[40.0, -0.5, 0.0]]); y = np.array([[1.0, 0.0, 0.0]])
+    >>> [float(-np.sum(logp * t)) for (logp,), (t,), _, _ in softmax_rows(z, ("log_softmax",), (y,))]
+    [6.825...e-18]
+    """
+    _check_members(wanted)
+    arrays = list(inputs) + list(outputs)
+    for shifted, lost, e, s, top, blocks in _shifted(z, arrays, np.float64):
+        members = [_scratch(f"softmax_member{i}", s.shape if name == "logsumexp" else e.shape, e.dtype)
+                   for i, name in enumerate(wanted)]
+        _members(wanted, members, shifted, lost, e, s, top)
+        work = _scratch("softmax_work", (rows,) + e.shape, e.dtype)
+        # strided blocks (the transposed layout) are read and written once, through
+        # contiguous float64 rows, so that the loop's operations all run on those
+        ins = [b if b.flags.c_contiguous and b.dtype == e.dtype else
+               _copy_into(_scratch(f"softmax_in{i}", b.shape, e.dtype), b) for i, b in enumerate(blocks[:len(inputs)])]
+        final = blocks[len(inputs):]
+        outs = [b if b.flags.c_contiguous else _scratch(f"softmax_out{i}", b.shape, e.dtype)
+                for i, b in enumerate(final)]
+        yield tuple(members), tuple(ins), tuple(outs), tuple(work)
+        for out, block in zip(outs, final):
+            if out is not block:
+                np.copyto(block, out)
+
+
+def _copy_into(row, block):
+    np.copyto(row, block)
+    return row
 
 
 def logsumexp(z):

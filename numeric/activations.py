@@ -663,7 +663,7 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 6, 0, (400.0,))
-    k0, k1, k2, k3, k4 = _numbers(1.0, 0.0, -2.0, 1.5957691216057308, 0.134145)
+    k0, k1, k2, k3, k4, k5 = _numbers(1.0, 0.0, -2.0, 1.5957691216057308, 0.134145, 2.0)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
@@ -692,8 +692,8 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
         np.multiply(w3, w4, out=w3)
         np.tanh(f0, out=w5)
         np.multiply(f1, w5, out=w4)
-        np.multiply(w4, k2, out=w4)
-        np.add(w4, k0, out=w4)
+        np.multiply(w4, k5, out=w4)
+        np.subtract(k0, w4, out=w4)
         np.multiply(w3, w4, out=w3)
         np.add(w0, k0, out=w4)
         np.divide(w3, w4, out=w3)
@@ -716,7 +716,7 @@ def gelu_tanh_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 6, 0, (400.0,))
-    k0, k1, k2, k3, k4 = _numbers(1.0, 0.0, -2.0, 1.5957691216057308, 0.134145)
+    k0, k1, k2, k3, k4, k5 = _numbers(1.0, 0.0, -2.0, 1.5957691216057308, 0.134145, 2.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
@@ -746,8 +746,8 @@ def gelu_tanh_and_grad(x):
         np.multiply(w3, w4, out=w3)
         np.tanh(f0, out=w5)
         np.multiply(f1, w5, out=w4)
-        np.multiply(w4, k2, out=w4)
-        np.add(w4, k0, out=w4)
+        np.multiply(w4, k5, out=w4)
+        np.subtract(k0, w4, out=w4)
         np.multiply(w3, w4, out=w3)
         np.add(w0, k0, out=w4)
         np.divide(w3, w4, out=w3)

@@ -9,7 +9,7 @@ from ._support import (
 from ._kernels import (
     logistic as _logistic,
     rowsum as _rowsum,
-    softmax_family as _softmax_family,
+    softmax_rows as _softmax_rows,
     xlog1py as _xlog1py,
     xlogy as _xlogy,
 )
@@ -379,8 +379,12 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     """
     pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    f0, = _softmax_family(pred, 'log_softmax')
-    return _mean(-_rowsum(f0*target), N, pred)
+    sums = []
+    for (f0,), (tb,), _, (lb,) in _softmax_rows(
+            pred, ('log_softmax',), (target,), (), 1):
+        np.multiply(f0, tb, out=lb)
+        sums.append(np.sum(lb))
+    return -_mean(sums, N, pred)
 
 
 def softmax_cross_entropy_grad(pred, target):
@@ -396,8 +400,16 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     """
     pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    f1, f2 = _softmax_family(pred, 'softmax', 'softmax_complement')
-    return _like((f1*(1 - target) - f2*target)/N, pred)
+    y0, = _outputs(pred, 1)
+    k0, = _numbers(1.0)
+    for (f0, f1), (tb,), (b0,), (w0,) in _softmax_rows(
+            pred, ('softmax', 'softmax_complement'), (target,), (y0,), 1):
+        np.subtract(k0, tb, out=w0)
+        np.multiply(f0, w0, out=b0)
+        np.multiply(f1, tb, out=w0)
+        np.subtract(b0, w0, out=b0)
+        np.divide(b0, N, out=b0)
+    return _result(y0, pred)
 
 
 def softmax_cross_entropy_and_grad(pred, target):
@@ -413,8 +425,19 @@ def softmax_cross_entropy_and_grad(pred, target):
     """
     pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    f0, f1, f2 = _softmax_family(pred, 'log_softmax', 'softmax', 'softmax_complement')
-    return _mean(-_rowsum(f0*target), N, pred), _like((f1*(1 - target) - f2*target)/N, pred)
+    y0, = _outputs(pred, 1)
+    k0, = _numbers(1.0)
+    sums = []
+    for (f0, f1, f2), (tb,), (b0,), (w0, lb) in _softmax_rows(
+            pred, ('log_softmax', 'softmax', 'softmax_complement'), (target,), (y0,), 2):
+        np.multiply(f0, tb, out=lb)
+        np.subtract(k0, tb, out=w0)
+        np.multiply(f1, w0, out=b0)
+        np.multiply(f2, tb, out=w0)
+        np.subtract(b0, w0, out=b0)
+        np.divide(b0, N, out=b0)
+        sums.append(np.sum(lb))
+    return -_mean(sums, N, pred), _result(y0, pred)
 
 
 def hinge(pred, target):

@@ -636,6 +636,44 @@ def test_softmax_family_values_against_mpmath():
                     assert abs(got - want) <= 8 * np.spacing(abs(want)) + 1e-320, (i, j, got, want)
 
 
+@pytest.mark.parametrize("case", ["below the maximum", "all negative", "mixed"])
+def test_shifted_recovers_the_exact_rounding_error_on_every_path(case):
+    # Fast2Sum where every |z| ≤ max or every |z| ≥ |max|, TwoSum otherwise:
+    # lost must be (z − max) − shifted exactly, checked in rational arithmetic
+    from fractions import Fraction
+
+    rng = np.random.default_rng(21)
+    z = rng.normal(scale=300, size=(400, 6)) * 10.0 ** rng.integers(-20, 3, size=(400, 6))
+    if case == "below the maximum":
+        z[:, 0] = np.abs(z).max(axis=1) * 1.5
+    elif case == "all negative":
+        z = -np.abs(z)
+    for shifted, lost, _, _, top, _ in _kernels._shifted(z):
+        tops = top.reshape(-1)
+        for (i, j), value in np.ndenumerate(z.T):  # the work layout: classes first
+            exact = Fraction(float(value)) - Fraction(float(tops[j])) - Fraction(float(shifted[i, j]))
+            assert Fraction(float(lost[i, j])) == exact, (case, value, tops[j])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(20000, 7), (700, 100), (3, 2, 5)])
+def test_blocked_row_loss_matches_the_whole_array_formula(dtype, shape):
+    # the generated loop over blocks of rows against the derivation's formula
+    # evaluated on whole arrays with the fused kernel: soft targets, several blocks
+    rng = np.random.default_rng(5)
+    pred = rng.normal(scale=4, size=shape).astype(dtype)
+    target = rng.dirichlet(np.ones(shape[-1]), size=shape[:-1]).astype(dtype)
+    value, gradient = numeric.softmax_cross_entropy_and_grad(pred, target)
+    log_p, p, q = _kernels.softmax_family(pred.astype(np.float64), "log_softmax", "softmax", "softmax_complement")
+    t = target.astype(np.float64)
+    n = pred.size // shape[-1]
+    want_value = -np.sum(log_p * t) / n
+    want_gradient = (p * (1 - t) - q * t) / n
+    assert value.dtype == dtype and gradient.dtype == dtype and gradient.shape == shape
+    np.testing.assert_allclose(value, want_value, rtol=1e-13 if dtype == np.float64 else 1e-6)
+    np.testing.assert_array_equal(gradient, want_gradient.astype(dtype))
+
+
 def test_softmax_family_unknown_member_is_named():
     with pytest.raises(ValueError, match="logsumexpp"):
         _kernels.softmax_family(np.zeros((2, 3)), "softmax", "logsumexpp")
@@ -784,7 +822,7 @@ def _loss_inputs(entry, shape, dtype, seed):
 def test_loss_and_grad_equals_loss_and_grad_separately(entry, dtype):
     loss, grad, both = (getattr(numeric, n) for n in contract_names(entry))
     rows = entry.reduction == "mean_rows"
-    shapes = [(4, 3), (64, 10), (3000, 7), (2, 3, 5), (1, 40)] + ([] if rows else [(), (9,)])
+    shapes = [(4, 3), (64, 10), (3000, 7), (2, 3, 5), (1, 40)] + ([(20000, 7), (700, 100)] if rows else [(), (9,)])
     for index, shape in enumerate(shapes):
         pred, target = _loss_inputs(entry, shape, dtype, 13 + index)
         kept = pred.copy(), target.copy()

@@ -130,6 +130,7 @@ class ndtr(Primitive):
     r"""Standard normal CDF :math:`\Phi(x) = \tfrac12(1 + \operatorname{erf}(x/\sqrt2))`."""
 
     numpy_kernel = "ndtr"
+    fused_kernel = "normal"
     latex_name = r"\Phi"
     pretty_name = "Φ"
 
@@ -167,6 +168,7 @@ class gauss(Primitive):
     r"""Standard normal density :math:`\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}`."""
 
     numpy_kernel = "gauss"
+    fused_kernel = "normal"
     latex_name = r"\varphi"
     pretty_name = "φ"
 

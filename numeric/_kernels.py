@@ -32,6 +32,7 @@ __all__ = [
     "erfc",
     "ndtr",
     "gauss",
+    "normal",
     "xlogy",
     "xlog1py",
     "rowsum",
@@ -218,73 +219,86 @@ def _exact_square(a, hi, lo, t):
 
 
 def gauss(x):
-    """Standard normal density φ(x) = e^{-x²/2}/√(2π), with x² formed exactly.
+    """Standard normal density φ(x) = e^{-x²/2}/√(2π), with x² formed exactly (see normal)."""
+    return normal(x, "gauss")[0]
 
-    With x² = hi + lo (see _exact_square), e^{-x²/2} = e^{-hi/2}·(1 − lo/2).
-    Computed in float64 (and returned in x's dtype), in blocks of 16384
-    elements so that the temporaries stay in cache.
+
+def ndtr(x):
+    """Standard normal CDF Φ(x): ½·erfc(−x/√2), or ½·erfcx(−x/√2)·e^{-x²/2} for x < −1 (see normal)."""
+    return normal(x, "ndtr")[0]
+
+
+def normal(x, *wanted):
+    """The standard normal CDF Φ ("ndtr") and density φ ("gauss") asked for, sharing e^{-x²/2}.
+
+    With a = min(|x|, 40) (Φ(−40) and φ(40) are 0 already) and a² = hi + lo
+    exactly (see _exact_square), g = e^{-hi/2}·(1 − lo/2) is e^{-x²/2} to
+    about an ulp: e^{-x²/2} of a rounded x² would err by x²/2 rounding errors
+    (360 ULP at x = 38).  φ = g/√(2π).  Φ = ½·erfc(−x/√2) for x ≥ −1; for
+    x < −1, erfc of the rounded −x/√2 would err by about x² rounding errors,
+    so there Φ = ½·erfcx(a/√2)·g.  SciPy's erfc and erfcx (imported on first
+    use) each run only on the elements that need it: erfcx alone would serve
+    both branches, but near 0 it errs by up to 4 eps (8 ULP of Φ).  Computed
+    in float64 in blocks of 16000 elements whose work rows are reused (see
+    _scratch); one array per name is returned, in x's floating type.
+
+    Examples
+    --------
+    >>> cdf, pdf = normal(np.array([-40.0, 0.0, 1.0]), "ndtr", "gauss")
+    >>> cdf.tolist(), pdf.tolist()
+    ([0.0, 0.5, 0.8413447460685429], [0.0, 0.3989422804014327, 0.24197072451914337])
     """
+    known = ("ndtr", "gauss")
+    if set(wanted) - set(known):
+        raise ValueError(f"normal: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
     x = np.asarray(x)
-    y = np.empty(x.shape, np.result_type(x, 1.0))
-    xs, ys = x.reshape(-1), y.reshape(-1)
-    work = np.empty((4, min(xs.size, 16384)))
-    for start in range(0, xs.size, 16384):
-        xb, yb = xs[start:start + 16384], ys[start:start + 16384]
-        a, hi, lo, t = work[:, :xb.size]
-        np.abs(xb, out=a)
-        np.minimum(a, 40.0, out=a)  # φ(40) = e^{-800}/√(2π) is 0 already (NaN stays NaN)
+    dtype = np.result_type(x, 1.0)
+    outs = [np.empty(x.shape, dtype) for _ in wanted]
+    xs, flat = x.reshape(-1), [o.reshape(-1) for o in outs]
+    size = min(xs.size, 16000)
+    work = _scratch("normal", (5, size))
+    tail = _scratch("normal_mask", (size,), bool)
+    special = _scipy_special() if "ndtr" in wanted else None
+    for start in range(0, xs.size, 16000):
+        xb = xs[start:start + 16000]
+        a, hi, lo, t, q = work[:, :xb.size]
+        np.abs(xb, out=a, casting="same_kind")
+        np.minimum(a, 40.0, out=a)  # NaN stays NaN
+        if special is not None:
+            in_tail = np.less(xb, -1, out=tail[:xb.size])
+            left = np.flatnonzero(in_tail)
+            qt = q[:left.size]
+            np.multiply(a.take(left), 0.7071067811865476, out=qt)
+            special.erfcx(qt, out=qt)
         _exact_square(a, hi, lo, t)
         hi *= -0.5
         np.exp(hi, out=hi)
         lo *= -0.5
-        lo += 1
-        hi *= lo
-        np.multiply(hi, 0.3989422804014327, out=yb, casting="same_kind")
-    return y
-
-
-def ndtr(x):
-    """Standard normal CDF Φ(x); the left tail as erfcx(−x/√2)·e^{-x²/2}/2.
-
-    For x ≥ −1, ½·erfc(−x/√2).  For x < −1, erfc of the rounded −x/√2 would
-    err by about x² rounding errors, so ½·erfcx(−x/√2)·e^{-x²/2} with x²
-    formed exactly (see _exact_square).  SciPy's functions (imported on first
-    use) run only on the elements that need each; in blocks of 16384 elements;
-    computed in float64 and returned in x's dtype.
-    """
-    x = np.asarray(x)
-    special = _scipy_special()
-    y = np.empty(x.shape, np.result_type(x, 1.0))
-    xs, ys = x.reshape(-1), y.reshape(-1)
-    work = np.empty((5, min(xs.size, 16384)))
-    tail = np.empty(work.shape[1], bool)
-    for start in range(0, xs.size, 16384):
-        xb, yb = xs[start:start + 16384], ys[start:start + 16384]
-        in_tail = np.less(xb, -1, out=tail[:xb.size])
-        body = np.flatnonzero(~in_tail)
-        if body.size:
-            u = xb.take(body).astype(np.float64, copy=False)
-            u *= -0.7071067811865476
+        lo += 1  # e^{-x²/2} = hi·lo
+        for name, out in zip(wanted, flat):
+            yb = out[start:start + 16000]
+            if name == "gauss":
+                np.multiply(hi, lo, out=a)
+                np.multiply(a, 0.3989422804014327, out=yb, casting="same_kind")
+                continue
+            if left.size:
+                body = np.flatnonzero(~in_tail)
+                u = t[:body.size]
+                np.multiply(xb.take(body), -0.7071067811865476, out=u, dtype=np.float64)
+            else:
+                u = t
+                np.multiply(xb, -0.7071067811865476, out=u, dtype=np.float64)
             special.erfc(u, out=u)
             u *= 0.5
-            yb[body] = u
-        if body.size == xb.size:
-            continue
-        left = np.flatnonzero(in_tail)
-        a, q, hi, lo, t = work[:, :left.size]
-        np.negative(xb.take(left), out=a, casting="same_kind")
-        np.minimum(a, 40.0, out=a)  # Φ(−40) is 0 already
-        np.multiply(a, 0.7071067811865476, out=q)
-        special.erfcx(q, out=q)
-        q *= 0.5
-        _exact_square(a, hi, lo, t)
-        hi *= -0.5
-        q *= np.exp(hi, out=hi)
-        lo *= -0.5
-        lo += 1
-        q *= lo
-        yb[left] = q
-    return y
+            if left.size:
+                yb[body] = u
+                qt *= 0.5
+                qt *= hi.take(left)
+                qt *= lo.take(left)
+                yb[left] = qt
+            else:
+                np.copyto(yb, u, casting="same_kind")
+    return tuple(outs)
 
 
 def xlogy(x, y):

@@ -7,8 +7,7 @@ from ._support import (
     _SIGN_BIT, _blocks, _float_array, _like, _loss_inputs, _mean, _numbers, _outputs, _result, _same_shape, _terms, _work,
 )
 from ._kernels import (
-    gauss as _gauss,
-    ndtr as _ndtr,
+    normal as _normal,
     poly_dd as _poly_dd,
 )
 
@@ -565,11 +564,9 @@ def gelu(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 1, 0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, = work[:, :xb.size]
-        w0[...] = _ndtr(xb)
-        np.multiply(w0, xb, out=b0)
+        f1, = _normal(xb, 'ndtr')
+        np.multiply(f1, xb, out=b0)
     return _result(y0, x)
 
 
@@ -584,13 +581,12 @@ def gelu_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 3, 0)
+    work, _, _ = _work(x, 1, 0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2 = work[:, :xb.size]
-        w0[...] = _ndtr(xb)
-        w2[...] = _gauss(xb)
-        np.multiply(xb, w2, out=w1)
-        np.add(w0, w1, out=b0)
+        w0, = work[:, :xb.size]
+        f0, f1 = _normal(xb, 'gauss', 'ndtr')
+        np.multiply(f0, xb, out=w0)
+        np.add(f1, w0, out=b0)
     return _result(y0, x)
 
 
@@ -606,14 +602,13 @@ def gelu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, _ = _work(x, 3, 0)
+    work, _, _ = _work(x, 1, 0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2 = work[:, :xb.size]
-        w0[...] = _ndtr(xb)
-        np.multiply(w0, xb, out=b0)
-        w2[...] = _gauss(xb)
-        np.multiply(xb, w2, out=w1)
-        np.add(w0, w1, out=b1)
+        w0, = work[:, :xb.size]
+        f0, f1 = _normal(xb, 'gauss', 'ndtr')
+        np.multiply(f1, xb, out=b0)
+        np.multiply(f0, xb, out=w0)
+        np.add(f1, w0, out=b1)
     return _result(y0, x), _result(y1, x)
 
 

@@ -254,7 +254,16 @@ class _Emitter:
         if len(operands) > 1 or not denominator:
             self.fold("multiply", operands, target)
             operands = [target]
+        held = []
+        for index, base in enumerate(denominator):  # v of u/v/v computed once
+            if denominator.count(base) > 1 and not isinstance(base, str) and self.scalar(base) is None \
+                    and not isinstance(base, sp.Symbol):
+                operand = self.operand(base)
+                held.append(operand)
+                denominator = [operand[0] if d == base else d for d in denominator]
         self.fold("divide", operands + denominator, target)
+        for operand in held:
+            self.into(target, operand)
         if negate:
             self.lines.append(f"np.negative({target}, out={target})")
 

@@ -226,7 +226,6 @@ def tanh_grad(x):
         np.multiply(w0, k1, out=b0)
         np.add(w0, k2, out=w1)
         np.divide(b0, w1, out=b0)
-        np.add(w0, k2, out=w1)
         np.divide(b0, w1, out=b0)
     return _result(y0, x)
 
@@ -256,7 +255,6 @@ def tanh_and_grad(x):
         np.multiply(w0, k1, out=b1)
         np.add(w0, k2, out=w1)
         np.divide(b1, w1, out=b1)
-        np.add(w0, k2, out=w1)
         np.divide(b1, w1, out=b1)
     return _result(y0, x), _result(y1, x)
 
@@ -692,7 +690,6 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
         np.multiply(w3, w4, out=w3)
         np.add(w0, k0, out=w4)
         np.divide(w3, w4, out=w3)
-        np.add(w0, k0, out=w4)
         np.divide(w3, w4, out=w3)
         np.add(w2, w3, out=b0)
     return _result(y0, x)
@@ -746,7 +743,6 @@ def gelu_tanh_and_grad(x):
         np.multiply(w3, w4, out=w3)
         np.add(w0, k0, out=w4)
         np.divide(w3, w4, out=w3)
-        np.add(w0, k0, out=w4)
         np.divide(w3, w4, out=w3)
         np.add(w2, w3, out=b1)
     return _result(y0, x), _result(y1, x)

@@ -69,14 +69,18 @@ SPECIAL_POINTS = (0.0, 5e-324, 1e-300, 1e-8, 1.0, 20.0, 37.0, 40.0, 100.0, 709.7
 
 def scalar_grid(points: int = 3000) -> np.ndarray:
     """Sorted grid: the special points with both signs; ``points``·2/3 points
-    evenly on [−20, 20]; the rest log-spaced from 1e−300 to 1e5 and on
+    evenly on [−20, 20] and as many again drawn at random (a fixed seed) from
+    [−8, 8], where the functions bend and worst cases sit between the points
+    of an even grid (GELU's left tail: 4.3 ULP on the even points alone, 5.4
+    with the random ones, 7 on 12,001 points of [−6, 0]); the rest log-spaced from 1e−300 to 1e5 and on
     [20, 800] (where exp over- and underflows), and 40 points out to 1e300."""
     special = np.array(SPECIAL_POINTS)
     dense = np.linspace(-20.0, 20.0, max(2 * points // 3, 41) | 1)
+    scattered = np.random.default_rng(20261121).uniform(-8.0, 8.0, max(2 * points // 3, 41))
     logs = np.logspace(-300, 5, max(points // 8, 20))
     wide = np.linspace(20.0, 800.0, max(points // 12, 10))
     far = np.logspace(5, 300, 20)
-    grid = np.concatenate([special, -special, dense, logs, -logs, wide, -wide, far, -far])
+    grid = np.concatenate([special, -special, dense, scattered, logs, -logs, wide, -wide, far, -far])
     return np.unique(grid)
 
 
@@ -261,7 +265,7 @@ def _measure(name: str, computed: np.ndarray, refs: list, inputs: list[str],
         finite_ref = abs(r) <= float(np.finfo(dtype).max)
         if not np.isfinite(float(c)) and finite_ref:
             nonfinite += 1
-            failures.append(f"non-finite {c} at {inputs[i]} (true {mpmath.nstr(r, 17)})")
+            failures.append((math.inf, f"non-finite {c} at {inputs[i]} (true {mpmath.nstr(r, 17)})"))
             continue
         x = xs_for_zero[i] if xs_for_zero is not None else None
         point_zeros = zeros_at[i] if zeros_at is not None else zeros
@@ -273,21 +277,22 @@ def _measure(name: str, computed: np.ndarray, refs: list, inputs: list[str],
             near_abs = max(near_abs, absolute)
             near_ulp = max(near_ulp, err)
             if err > ULP_BOUND and absolute > ZERO_BOUND:
-                failures.append(f"{absolute:.3g}·eps·max(1,|x|) absolute error at {inputs[i]} "
-                                f"next to the zero at {zero:.6g}")
+                failures.append((absolute, f"{absolute:.3g}·eps·max(1,|x|) absolute error at {inputs[i]} "
+                                           f"next to the zero at {zero:.6g}"))
             continue
         if err > worst:
             worst, worst_i = err, i
         if x is not None and abs(x) <= CORE_RANGE:
             core = max(core, err)
         if err > ULP_BOUND:
-            failures.append(f"{err:.3g} ULP at {inputs[i]}")
+            failures.append((err, f"{err:.3g} ULP at {inputs[i]}"))
     return Measurement(
         function=name, points=len(refs), max_ulp=float(max(worst, 0.0)),
         worst_input=inputs[worst_i], worst_output=float(computed[worst_i]),
         worst_reference=mpmath.nstr(refs[worst_i], 20), nonfinite=nonfinite,
         warnings=list(caught), near_zero_points=near_points, near_zero_max_abs=near_abs,
-        near_zero_worst_ulp=near_ulp, max_ulp_core=core, skipped=skipped, failures=failures[:20],
+        near_zero_worst_ulp=near_ulp, max_ulp_core=core, skipped=skipped,
+        failures=[text for _, text in sorted(failures, key=lambda f: -f[0])[:20]],  # the worst first
     )
 
 

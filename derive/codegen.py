@@ -23,6 +23,7 @@ import inspect
 import re
 from typing import Collection, Iterable, Sequence
 
+import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
@@ -705,7 +706,85 @@ def _function(name, args, entry, docstring, body_setup, outputs, result_template
     return "\n".join(src), kernels
 
 
-def _blocked_function(name, entry, docstring, outputs, keep):
+#: where a function has a finite limit at ±∞ that its formula turns into NaN
+#: there (x·σ(x) = −∞·0 at −∞), x is clamped to ±1e300 first: a point of the
+#: certificate grid, so the value there is measured like any other
+INFINITY_CLAMP = 1e300
+
+
+def _namespace() -> dict:
+    """The names a generated activation module sees (for running generated code at codegen time)."""
+    from numeric import _kernels, _support
+
+    names = {"np": np}
+    names.update({n: getattr(_support, n) for n in dir(_support) if n.startswith("_")})
+    names.update({f"_{k}": getattr(_kernels, k) for k in _kernels.__all__})
+    return names
+
+
+def infinity_clamp(entry: Entry, pair: Sequence[sp.Expr]) -> tuple[float | None, float | None]:
+    """The bounds to clamp x to so that f and f′ at ±∞ are their limits, not NaN.
+
+    The pair's generated code is run at x = −∞ and +∞.  On a side where an
+    output is NaN, SymPy's limits of the definition and its derivative are
+    taken; if they are finite and the code with x clamped to ∓1e300 returns
+    them (and the other outputs unchanged), that side is clamped.
+
+    Examples
+    --------
+    >>> infinity_clamp(get("silu"), derive_pair(get("silu")))
+    (-1e+300, None)
+    >>> infinity_clamp(get("sigmoid"), derive_pair(get("sigmoid")))
+    (None, None)
+    """
+    def run(bounds):
+        source, _ = _blocked_function("probe", entry, "", pair, [0, 1], bounds)
+        names = _namespace()
+        exec(compile(source, f"<codegen probe of {entry.name}>", "exec"), names)  # our own generated code
+        with np.errstate(all="ignore"):
+            return [np.asarray(v, dtype=np.float64) for v in names["probe"](np.array([-np.inf, np.inf]))]
+
+    plain = run((None, None))
+    if not any(np.isnan(v).any() for v in plain):
+        return None, None
+    x = entry.variable
+    f = entry.definition.subs(entry.defaults) if entry.defaults else entry.definition
+    bounds = [None, None]
+    for side, sign in ((0, -1), (1, 1)):
+        if not any(np.isnan(v[side]) for v in plain):
+            continue
+        try:
+            limits = [sp.limit(g, x, sign * sp.oo) for g in (f, sp.diff(f, x))]
+        except Exception:  # pragma: no cover - SymPy could not take the limit: leave the NaN
+            continue
+        if not all(limit.is_finite for limit in limits):
+            continue
+        trial = list(bounds)
+        trial[side] = sign * INFINITY_CLAMP
+        clamped = run(tuple(trial))
+        expected = [float(limit) if np.isnan(v[side]) else v[side] for limit, v in zip(limits, plain)]
+        if all(c[side] == e for c, e in zip(clamped, expected)):
+            bounds = trial
+    return bounds[0], bounds[1]
+
+
+def derive_pair(entry: Entry) -> list[sp.Expr]:
+    """The (forward, derivative) expressions of an activation, as code generation prints them."""
+    d = derive(entry)
+    rename = _code_symbols(entry)
+    pair = [compensate_arguments(e, entry.variable) for e in (d.forward_code, d.derivative_code)]
+    pair = [_fold_constants(e.xreplace(rename)) for e in pair]
+    if entry.grad_clip is not None:
+        # poly_dd clips its own argument, so a polynomial argument keeps the
+        # plain variable and its double-double value is shared with the forward
+        var = rename[entry.variable]
+        parts = {p: sp.Dummy() for p in pair[1].atoms(_PolyPart)}
+        pair[1] = pair[1].xreplace(parts).xreplace({var: _Clip(var, -entry.grad_clip, entry.grad_clip)}) \
+            .xreplace({d: p for p, d in parts.items()})
+    return pair
+
+
+def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None)):
     """An elementwise function of x, evaluated in place over cache-sized blocks of x.
 
     Every operation writes into a preallocated work row (see
@@ -728,6 +807,18 @@ def _blocked_function(name, entry, docstring, outputs, keep):
     outputs = [outputs[i] for i in keep]
     targets = [f"b{i}" for i in range(len(outputs))]
     statements, rows, masks, constants, numbers = emit_statements(replacements, reduced, targets, printer)
+    if clamp != (None, None):  # x clamped into a row of its own, which then stands for the block
+        low, high = (None if c is None else printer.doprint(sp.Float(c)) for c in clamp)
+        names = [f"c{len(constants) + i}" for i in range(2)]
+        if low is not None and high is not None:
+            first = [f"np.maximum(xb, {names[0]}, out=w{rows})", f"np.minimum(w{rows}, {names[1]}, out=w{rows})"]
+        else:
+            first = [f"np.{'maximum' if low is not None else 'minimum'}(xb, {names[0]}, out=w{rows})"]
+        constants = constants + [c for c in (low, high) if c is not None]
+        first.append(f"xb = w{rows}  # x clamped to ±1e300: the limits at ±inf, not NaN")
+        rows += 1
+    else:
+        first = []
     indent = "        "
     doc = docstring.strip()
     n = len(outputs)
@@ -752,6 +843,7 @@ def _blocked_function(name, entry, docstring, outputs, keep):
     if constants:
         src.append(f"{indent}{', '.join(f'c{i}' for i in range(len(constants)))}{',' if len(constants) == 1 else ''}"
                    " = constants[:, :xb.size]")
+    src += [indent + line for line in first]
     src += _call_lines(calls, printer, indent)
     src += [indent + line for line in statements]
     src.append("    return " + ", ".join(f"_result(y{i}, x)" for i in range(n)))
@@ -853,19 +945,11 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     """NumPy source of every contract function of one catalogue entry."""
     d = derive(entry)
     rename = _code_symbols(entry)
-    forward, gradient = d.forward_code, d.derivative_code
     if entry.kind == "activation":
-        forward = compensate_arguments(forward, entry.variable)
-        gradient = compensate_arguments(gradient, entry.variable)
-    forward = _fold_constants(forward.xreplace(rename))
-    gradient = _fold_constants(gradient.xreplace(rename))
-    if entry.grad_clip is not None:
-        # poly_dd clips its own argument, so a polynomial argument keeps the
-        # plain variable and its double-double value is shared with the forward
-        var = rename[entry.variable]
-        parts = {p: sp.Dummy() for p in gradient.atoms(_PolyPart)}
-        gradient = gradient.xreplace(parts).xreplace({var: _Clip(var, -entry.grad_clip, entry.grad_clip)}) \
-            .xreplace({d: p for p, d in parts.items()})
+        forward, gradient = derive_pair(entry)
+    else:
+        forward = _fold_constants(d.forward_code.xreplace(rename))
+        gradient = _fold_constants(d.derivative_code.xreplace(rename))
     definition = _formula_text(entry.definition.xreplace(rename))
     textbook = _formula_text(d.textbook.xreplace(rename))
     params = "".join(
@@ -909,9 +993,10 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     x : array_like{params}
     """
         pair = [forward, gradient]
-        add(_blocked_function(entry.name, entry, fdoc, pair, [0]))
-        add(_blocked_function(f"{entry.name}_grad", entry, gdoc, pair, [1]))
-        add(_blocked_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1]))
+        clamp = infinity_clamp(entry, pair)
+        add(_blocked_function(entry.name, entry, fdoc, pair, [0], clamp))
+        add(_blocked_function(f"{entry.name}_grad", entry, gdoc, pair, [1], clamp))
+        add(_blocked_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1], clamp))
     elif entry.kind == "vector_map":
         setup = ["    z = _float_array(z)"]
         fdoc = f"""{entry.summary[0].upper()}{entry.summary[1:]}.

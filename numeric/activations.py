@@ -562,7 +562,12 @@ def gelu(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
+    work, _, constants = _work(x, 1, 0, (-1e+300,))
     for xb, (b0,) in _blocks(x, y0):
+        w0, = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
+        np.maximum(xb, c0, out=w0)
+        xb = w0  # x clamped to ±1e300: the limits at ±inf, not NaN
         f1, = _normal(xb, 'ndtr')
         np.multiply(f1, xb, out=b0)
     return _result(y0, x)
@@ -579,9 +584,12 @@ def gelu_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 1, 0)
+    work, _, constants = _work(x, 2, 0, (-1e+300,))
     for xb, (b0,) in _blocks(x, y0):
-        w0, = work[:, :xb.size]
+        w0, w1 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
+        np.maximum(xb, c0, out=w1)
+        xb = w1  # x clamped to ±1e300: the limits at ±inf, not NaN
         f0, f1 = _normal(xb, 'gauss', 'ndtr')
         np.multiply(f0, xb, out=w0)
         np.add(f1, w0, out=b0)
@@ -600,9 +608,12 @@ def gelu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, _ = _work(x, 1, 0)
+    work, _, constants = _work(x, 2, 0, (-1e+300,))
     for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, = work[:, :xb.size]
+        w0, w1 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
+        np.maximum(xb, c0, out=w1)
+        xb = w1  # x clamped to ±1e300: the limits at ±inf, not NaN
         f0, f1 = _normal(xb, 'gauss', 'ndtr')
         np.multiply(f1, xb, out=b0)
         np.multiply(f0, xb, out=w0)
@@ -623,10 +634,13 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 6, 0)
+    work, _, constants = _work(x, 7, 0, (-1e+300,))
     k0, k1 = _numbers(1.0, 0.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
+        w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
+        np.maximum(xb, c0, out=w6)
+        xb = w6  # x clamped to ±1e300: the limits at ±inf, not NaN
         f2, f3 = _poly_dd(xb, ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
         np.bitwise_or(f2.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|f2|
         np.exp(w0, out=w0)
@@ -655,11 +669,13 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 6, 0, (400.0,))
+    work, _, constants = _work(x, 7, 0, (400.0, -1e+300))
     k0, k1, k2, k3, k4, k5 = _numbers(1.0, 0.0, -2.0, 1.5957691216057308, 0.134145, 2.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+        w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c1, out=w6)
+        xb = w6  # x clamped to ±1e300: the limits at ±inf, not NaN
         f0, f1 = _poly_dd(xb, ((0.035677408136300125, -3.0875749590776575e-19), (0, 0), (0.7978845608028654, -4.98465440455546e-17), (0, 0)), 'hi', 'lo')
         f2, f3 = _poly_dd(xb, ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
         np.bitwise_or(f2.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|f2|
@@ -707,11 +723,13 @@ def gelu_tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 6, 0, (400.0,))
+    work, _, constants = _work(x, 7, 0, (400.0, -1e+300))
     k0, k1, k2, k3, k4, k5 = _numbers(1.0, 0.0, -2.0, 1.5957691216057308, 0.134145, 2.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2, w3, w4, w5 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+        w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c1, out=w6)
+        xb = w6  # x clamped to ±1e300: the limits at ±inf, not NaN
         f0, f1 = _poly_dd(xb, ((0.035677408136300125, -3.0875749590776575e-19), (0, 0), (0.7978845608028654, -4.98465440455546e-17), (0, 0)), 'hi', 'lo')
         f2, f3 = _poly_dd(xb, ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
         np.bitwise_or(f2.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|f2|
@@ -836,10 +854,14 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 1, 0)
+    work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
     k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, = work[:, :xb.size]
+        w0, w1 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c0, out=w1)
+        np.minimum(w1, c1, out=w1)
+        xb = w1  # x clamped to ±1e300: the limits at ±inf, not NaN
         np.abs(xb, out=w0)
         np.add(w0, k0, out=w0)
         np.divide(xb, w0, out=b0)
@@ -859,10 +881,14 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 1, 0)
+    work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
     k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, = work[:, :xb.size]
+        w0, w1 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c0, out=w1)
+        np.minimum(w1, c1, out=w1)
+        xb = w1  # x clamped to ±1e300: the limits at ±inf, not NaN
         np.abs(xb, out=w0)
         np.add(w0, k0, out=w0)
         np.divide(k0, w0, out=b0)
@@ -882,10 +908,14 @@ def softsign_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, _ = _work(x, 1, 0)
+    work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
     k0, = _numbers(1.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, = work[:, :xb.size]
+        w0, w1 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c0, out=w1)
+        np.minimum(w1, c1, out=w1)
+        xb = w1  # x clamped to ±1e300: the limits at ±inf, not NaN
         np.abs(xb, out=w0)
         np.add(w0, k0, out=w0)
         np.divide(xb, w0, out=b0)
@@ -905,11 +935,13 @@ def silu(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 3, 0, (709.78,))
+    work, _, constants = _work(x, 4, 0, (709.78, -1e+300))
     k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+        w0, w1, w2, w3 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c1, out=w3)
+        xb = w3  # x clamped to ±1e300: the limits at ±inf, not NaN
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
         np.add(w1, k0, out=w0)
@@ -929,11 +961,13 @@ def silu_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 4, 0, (709.78,))
+    work, _, constants = _work(x, 5, 0, (709.78, -1e+300))
     k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+        w0, w1, w2, w3, w4 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c1, out=w4)
+        xb = w4  # x clamped to ±1e300: the limits at ±inf, not NaN
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
         np.add(w1, k0, out=w2)
@@ -956,11 +990,13 @@ def silu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 4, 0, (709.78,))
+    work, _, constants = _work(x, 5, 0, (709.78, -1e+300))
     k0, = _numbers(1.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2, w3 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+        w0, w1, w2, w3, w4 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c1, out=w4)
+        xb = w4  # x clamped to ±1e300: the limits at ±inf, not NaN
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
         np.add(w1, k0, out=w2)
@@ -983,11 +1019,13 @@ def mish(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 3, 0, (177.43994140625,))
+    work, _, constants = _work(x, 4, 0, (177.43994140625, -1e+300))
     k0, = _numbers(2.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+        w0, w1, w2, w3 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c1, out=w3)
+        xb = w3  # x clamped to ±1e300: the limits at ±inf, not NaN
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
         np.add(w1, k0, out=w2)
@@ -1009,11 +1047,13 @@ def mish_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 8, 0, (177.43994140625,))
+    work, _, constants = _work(x, 9, 0, (177.43994140625, -1e+300))
     k0, k1, k2 = _numbers(2.0, 4.0, 6.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3, w4, w5, w6, w7 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+        w0, w1, w2, w3, w4, w5, w6, w7, w8 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c1, out=w8)
+        xb = w8  # x clamped to ±1e300: the limits at ±inf, not NaN
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
         np.add(w1, k0, out=w3)
@@ -1045,11 +1085,13 @@ def mish_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 8, 0, (177.43994140625,))
+    work, _, constants = _work(x, 9, 0, (177.43994140625, -1e+300))
     k0, k1, k2 = _numbers(2.0, 4.0, 6.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2, w3, w4, w5, w6, w7 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+        w0, w1, w2, w3, w4, w5, w6, w7, w8 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c1, out=w8)
+        xb = w8  # x clamped to ±1e300: the limits at ±inf, not NaN
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
         np.add(w1, k0, out=w3)

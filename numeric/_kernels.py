@@ -454,7 +454,7 @@ def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0):
 
     For the fused row losses: yields ``(members, input blocks, output blocks,
     work rows)`` for successive blocks of rows, all in the work layout of
-    :func:`_shifted` (the members and ``rows`` work rows are reused scratch
+    ``_shifted`` (the members and ``rows`` work rows are reused scratch
     arrays; ``inputs`` and ``outputs`` are arrays shaped like z, cut into the
     same blocks), so that a loss and its gradient are computed a block at a
     time with no full-size temporaries.  The work is done in float64.

@@ -727,8 +727,10 @@ def infinity_clamp(entry: Entry, pair: Sequence[sp.Expr]) -> tuple[float | None,
 
     The pair's generated code is run at x = −∞ and +∞.  On a side where an
     output is NaN, SymPy's limits of the definition and its derivative are
-    taken; if they are finite and the code with x clamped to ∓1e300 returns
-    them (and the other outputs unchanged), that side is clamped.
+    taken; if both are finite and the code with x clamped to ∓1e300 returns
+    them (the limit where the plain code gave NaN, the plain value
+    elsewhere), that side is clamped.  GELU at +∞ is not: GELU′ is NaN there,
+    but GELU's limit is +∞, which a clamped x cannot give.
 
     Examples
     --------
@@ -769,7 +771,13 @@ def infinity_clamp(entry: Entry, pair: Sequence[sp.Expr]) -> tuple[float | None,
 
 
 def derive_pair(entry: Entry) -> list[sp.Expr]:
-    """The (forward, derivative) expressions of an activation, as code generation prints them."""
+    """The (forward, derivative) expressions of an activation, as code generation prints them.
+
+    Examples
+    --------
+    >>> derive_pair(get("softplus"))
+    [softplus(x), sigmoid(x)]
+    """
     d = derive(entry)
     rename = _code_symbols(entry)
     pair = [compensate_arguments(e, entry.variable) for e in (d.forward_code, d.derivative_code)]
@@ -1036,10 +1044,12 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     pred, target : array_like of the same shape{params}
     """
         pair = [forward, gradient]
-        blocked = rows and _blocked_rows_function(entry.name, entry, ldoc, pair, [0])
+        # all three blocked or none, so that they agree bit for bit
+        in_blocks = rows and _blocked_rows_function(entry.name, entry, "", pair, [0, 1]) is not None
+        blocked = in_blocks and _blocked_rows_function(entry.name, entry, ldoc, pair, [0])
         add(blocked or _function(entry.name, ["pred", "target"], entry, ldoc, setup, pair,
                                  "_mean({0}, N, pred)", keep=[0]))
-        blocked = rows and _blocked_rows_function(f"{entry.name}_grad", entry, gdoc, pair, [1])
+        blocked = in_blocks and _blocked_rows_function(f"{entry.name}_grad", entry, gdoc, pair, [1])
         add(blocked or _function(f"{entry.name}_grad", ["pred", "target"], entry, gdoc, setup, pair,
                                  "_like({0}, pred)", keep=[1]))
         bdoc = f"""The {entry.name} loss and its gradient ∂L/∂pred, sharing their common work.
@@ -1052,7 +1062,7 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     ----------
     pred, target : array_like of the same shape{params}
     """
-        blocked = rows and _blocked_rows_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1])
+        blocked = in_blocks and _blocked_rows_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1])
         add(blocked or _function(f"{entry.name}_and_grad", ["pred", "target"], entry, bdoc, setup,
                                  pair, "_mean({0}, N, pred), _like({1}, pred)"))
     return "\n\n\n".join(chunks), kernels

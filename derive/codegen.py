@@ -740,11 +740,7 @@ def infinity_clamp(entry: Entry, pair: Sequence[sp.Expr]) -> tuple[float | None,
     (None, None)
     """
     def run(bounds):
-        source, _ = _blocked_function("probe", entry, "", pair, [0, 1], bounds)
-        names = _namespace()
-        exec(compile(source, f"<codegen probe of {entry.name}>", "exec"), names)  # our own generated code
-        with np.errstate(all="ignore"):
-            return [np.asarray(v, dtype=np.float64) for v in names["probe"](np.array([-np.inf, np.inf]))]
+        return _probe_at_infinity(entry, pair, bounds)
 
     plain = run((None, None))
     if not any(np.isnan(v).any() for v in plain):
@@ -768,6 +764,61 @@ def infinity_clamp(entry: Entry, pair: Sequence[sp.Expr]) -> tuple[float | None,
         if all(c[side] == e for c, e in zip(clamped, expected)):
             bounds = trial
     return bounds[0], bounds[1]
+
+
+def _probe_at_infinity(entry: Entry, pair: Sequence[sp.Expr], bounds) -> list[np.ndarray]:
+    """(f, f′) of the pair's generated code at x = [−∞, +∞], with x clamped to ``bounds``."""
+    source, _ = _blocked_function("probe", entry, "", pair, [0, 1], bounds)
+    names = _namespace()
+    exec(compile(source, f"<codegen probe of {entry.name}>", "exec"), names)  # our own generated code
+    with np.errstate(all="ignore"):
+        return [np.asarray(v, dtype=np.float64) for v in names["probe"](np.array([-np.inf, np.inf]))]
+
+
+def _outside_calls(expr: sp.Expr, x: sp.Symbol, value: sp.Expr) -> sp.Expr:
+    """expr with x replaced by value except inside function calls (kernels keep the plain x).
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> _outside_calls(primitives.ndtr(x) + x * primitives.gauss(x), x, _Minimum(x, 1e300))
+    _Minimum(x, 1.0e+300)*gauss(x) + ndtr(x)
+    """
+    calls = {call: sp.Dummy() for call in expr.atoms(sp.Function) if call.has(x)}
+    return expr.xreplace(calls).xreplace({x: value}).xreplace({d: call for call, d in calls.items()})
+
+
+def clamp_derivative_at_infinity(entry: Entry, pair: Sequence[sp.Expr], bounds) -> list[sp.Expr]:
+    """The pair with the derivative's own x clamped where only the derivative is NaN at ±∞.
+
+    GELU′ = Φ(x) + x·φ(x) is ∞·0 at +∞ while GELU = x·Φ(x) must stay +∞
+    there, so x itself cannot be clamped (see :func:`infinity_clamp`); the x
+    the derivative multiplies by, outside the kernel calls, can: Φ(∞) +
+    1e300·φ(∞) = 1, SymPy's limit.  Kept only if the probe of the generated
+    code returns that limit and leaves every other value as it was.
+
+    Examples
+    --------
+    >>> pair = derive_pair(get("gelu"))
+    >>> clamp_derivative_at_infinity(get("gelu"), pair, infinity_clamp(get("gelu"), pair))[1]
+    _Minimum(x, 1.0e+300)*gauss(x) + ndtr(x)
+    """
+    pair = list(pair)
+    before = _probe_at_infinity(entry, pair, bounds)
+    x_code = sp.Symbol(CODE_NAMES.get(entry.variable.name, entry.variable.name), real=True)
+    f = entry.definition.subs(entry.defaults) if entry.defaults else entry.definition
+    for side, sign in ((0, -1), (1, 1)):
+        if np.isnan(before[0][side]) or not np.isnan(before[1][side]):
+            continue
+        limit = sp.limit(sp.diff(f, entry.variable), entry.variable, sign * sp.oo)
+        if not limit.is_finite:
+            continue
+        bound = _Minimum(x_code, INFINITY_CLAMP) if sign > 0 else _Maximum(x_code, -INFINITY_CLAMP)
+        trial = [pair[0], _outside_calls(pair[1], x_code, bound)]
+        after = _probe_at_infinity(entry, trial, bounds)
+        expected = [before[0], before[1].copy()]
+        expected[1][side] = float(limit)
+        if all(np.array_equal(a, e) for a, e in zip(after, expected)):
+            pair = trial
+    return pair
 
 
 def derive_pair(entry: Entry) -> list[sp.Expr]:
@@ -1002,6 +1053,7 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     """
         pair = [forward, gradient]
         clamp = infinity_clamp(entry, pair)
+        pair = clamp_derivative_at_infinity(entry, pair, clamp)
         add(_blocked_function(entry.name, entry, fdoc, pair, [0], clamp))
         add(_blocked_function(f"{entry.name}_grad", entry, gdoc, pair, [1], clamp))
         add(_blocked_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1], clamp))

@@ -584,14 +584,15 @@ def gelu_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 2, 0, (-1e+300,))
+    work, _, constants = _work(x, 3, 0, (1e+300, -1e+300))
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w1)
-        xb = w1  # x clamped to ±1e300: the limits at ±inf, not NaN
+        w0, w1, w2 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c1, out=w2)
+        xb = w2  # x clamped to ±1e300: the limits at ±inf, not NaN
         f0, f1 = _normal(xb, 'gauss', 'ndtr')
-        np.multiply(f0, xb, out=w0)
+        np.minimum(xb, c0, out=w1)
+        np.multiply(f0, w1, out=w0)
         np.add(f1, w0, out=b0)
     return _result(y0, x)
 
@@ -608,15 +609,16 @@ def gelu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 2, 0, (-1e+300,))
+    work, _, constants = _work(x, 3, 0, (1e+300, -1e+300))
     for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w1)
-        xb = w1  # x clamped to ±1e300: the limits at ±inf, not NaN
+        w0, w1, w2 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c1, out=w2)
+        xb = w2  # x clamped to ±1e300: the limits at ±inf, not NaN
         f0, f1 = _normal(xb, 'gauss', 'ndtr')
         np.multiply(f1, xb, out=b0)
-        np.multiply(f0, xb, out=w0)
+        np.minimum(xb, c0, out=w1)
+        np.multiply(f0, w1, out=w0)
         np.add(f1, w0, out=b1)
     return _result(y0, x), _result(y1, x)
 

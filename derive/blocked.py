@@ -137,10 +137,13 @@ class _Emitter:
         """``c<i>``, a row of ``number`` (for maximum and minimum)."""
         return self._named(number, self.constants, "c")
 
+    def named(self, item) -> bool:
+        """Whether an operand is a name already (a row, a number, a symbol): no work to compute it."""
+        return isinstance(item, (str, sp.Symbol)) or self.scalar(item) is not None
+
     def operand_in(self, item, target: str) -> tuple[str, bool]:
         """An operand (text or expression) that may be computed in ``target`` itself."""
-        if isinstance(item, str) or self.scalar(item) is not None or isinstance(item, sp.Symbol) \
-                or type(item).__name__ == "_NonNegative":
+        if self.named(item) or type(item).__name__ == "_NonNegative":
             return self.operand(item)
         self.value(item, target)
         return target, False
@@ -213,7 +216,7 @@ class _Emitter:
         if positive:
             self.fold("add", positive + tail, target)
         elif tail:  # c − u − …: subtracted from the number, not negated and added
-            if self.scalar(negative[0]) is None and not isinstance(negative[0], sp.Symbol):
+            if not self.named(negative[0]):
                 self.value(negative.pop(0), target)  # u in the target itself, then c − u there
                 self.lines.append(f"np.subtract({tail[0]}, {target}, out={target})")
             else:
@@ -255,12 +258,10 @@ class _Emitter:
             self.fold("multiply", operands, target)
             operands = [target]
         held = []
-        for index, base in enumerate(denominator):  # v of u/v/v computed once
-            if denominator.count(base) > 1 and not isinstance(base, str) and self.scalar(base) is None \
-                    and not isinstance(base, sp.Symbol):
-                operand = self.operand(base)
-                held.append(operand)
-                denominator = [operand[0] if d == base else d for d in denominator]
+        for base in dict.fromkeys(denominator):  # v of u/v/v computed once, into a row
+            if denominator.count(base) > 1 and not self.named(base):
+                held.append(self.operand(base))
+                denominator = [held[-1][0] if d == base else d for d in denominator]
         self.fold("divide", operands + denominator, target)
         for operand in held:
             self.into(target, operand)

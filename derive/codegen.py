@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from functools import lru_cache
 from typing import Collection, Iterable, Sequence
 
 import numpy as np
@@ -766,13 +767,25 @@ def infinity_clamp(entry: Entry, pair: Sequence[sp.Expr]) -> tuple[float | None,
     return bounds[0], bounds[1]
 
 
-def _probe_at_infinity(entry: Entry, pair: Sequence[sp.Expr], bounds) -> list[np.ndarray]:
-    """(f, f′) of the pair's generated code at x = [−∞, +∞], with x clamped to ``bounds``."""
+def _probe_at_infinity(entry: Entry, pair: Sequence[sp.Expr], bounds) -> tuple[np.ndarray, ...]:
+    """(f, f′) of the pair's generated code at x = [−∞, +∞], with x clamped to ``bounds``.
+
+    Remembered: :func:`clamp_derivative_at_infinity` starts from the probe
+    :func:`infinity_clamp` ended with.
+    """
+    return _probe_once(entry, tuple(pair), tuple(bounds))
+
+
+@lru_cache(maxsize=64)
+def _probe_once(entry: Entry, pair: tuple[sp.Expr, ...], bounds: tuple) -> tuple[np.ndarray, ...]:
     source, _ = _blocked_function("probe", entry, "", pair, [0, 1], bounds)
     names = _namespace()
     exec(compile(source, f"<codegen probe of {entry.name}>", "exec"), names)  # our own generated code
     with np.errstate(all="ignore"):
-        return [np.asarray(v, dtype=np.float64) for v in names["probe"](np.array([-np.inf, np.inf]))]
+        values = tuple(np.asarray(v, dtype=np.float64) for v in names["probe"](np.array([-np.inf, np.inf])))
+    for v in values:
+        v.flags.writeable = False  # shared by the callers of the cache
+    return values
 
 
 def _outside_calls(expr: sp.Expr, x: sp.Symbol, value: sp.Expr) -> sp.Expr:
@@ -1096,14 +1109,6 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     pred, target : array_like of the same shape{params}
     """
         pair = [forward, gradient]
-        # all three blocked or none, so that they agree bit for bit
-        in_blocks = rows and _blocked_rows_function(entry.name, entry, "", pair, [0, 1]) is not None
-        blocked = in_blocks and _blocked_rows_function(entry.name, entry, ldoc, pair, [0])
-        add(blocked or _function(entry.name, ["pred", "target"], entry, ldoc, setup, pair,
-                                 "_mean({0}, N, pred)", keep=[0]))
-        blocked = in_blocks and _blocked_rows_function(f"{entry.name}_grad", entry, gdoc, pair, [1])
-        add(blocked or _function(f"{entry.name}_grad", ["pred", "target"], entry, gdoc, setup, pair,
-                                 "_like({0}, pred)", keep=[1]))
         bdoc = f"""The {entry.name} loss and its gradient ∂L/∂pred, sharing their common work.
 
     ℓ(pred, target) = {definition}
@@ -1114,9 +1119,17 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
     ----------
     pred, target : array_like of the same shape{params}
     """
-        blocked = in_blocks and _blocked_rows_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1])
-        add(blocked or _function(f"{entry.name}_and_grad", ["pred", "target"], entry, bdoc, setup,
-                                 pair, "_mean({0}, N, pred), _like({1}, pred)"))
+        names = [entry.name, f"{entry.name}_grad", f"{entry.name}_and_grad"]
+        docs, keeps = [ldoc, gdoc, bdoc], [[0], [1], [0, 1]]
+        blocked = [_blocked_rows_function(name, entry, doc, pair, keep)
+                   for name, doc, keep in zip(names, docs, keeps)] if rows else [None]
+        if all(blocked):  # all three blocked or none, so that they agree bit for bit
+            for source_and_kernels in blocked:
+                add(source_and_kernels)
+        else:
+            for name, doc, keep, template in zip(names, docs, keeps, [
+                    "_mean({0}, N, pred)", "_like({0}, pred)", "_mean({0}, N, pred), _like({1}, pred)"]):
+                add(_function(name, ["pred", "target"], entry, doc, setup, pair, template, keep=keep))
     return "\n\n\n".join(chunks), kernels
 
 

@@ -1157,7 +1157,12 @@ def _kernel_source(names: set[str]) -> str:
     rename = re.compile(r"(?<![.\w])(" + "|".join(sorted(kernels, key=len, reverse=True)) + r")\(")
     blocks = [inspect.getsource(getattr(_kernels, h)) for h in helpers]
     blocks += [inspect.getsource(getattr(_kernels, k)) for k in sorted(kernels)]
-    return "\n\n".join(rename.sub(r"_\1(", b).rstrip() for b in blocks)
+    text = "\n\n".join(rename.sub(r"_\1(", b).rstrip() for b in blocks)
+    from numeric import _fits  # the fitted coefficients the kernels name come along
+
+    constants = [f"{n} = {getattr(_fits, n)!r}" for n in sorted(vars(_fits))
+                 if n.isupper() and re.search(rf"\b{n}\b", text)]
+    return "\n".join(constants) + "\n\n\n" + text if constants else text
 
 
 def _support_source() -> str:
@@ -1235,9 +1240,11 @@ def committed_modules() -> dict[str, str]:
         plural = {"activation": "activations", "vector_map": "vector maps", "loss": "losses"}
         doc = f"Generated {plural[kind]} of the nnderive catalogue (NumPy only)."
         out[filename] = generate_module(names, module_doc=doc)
+    from .fits import fits_module_source
     from .layers import layers_module_source
 
     out["layers.py"] = layers_module_source()
+    out["_fits.py"] = fits_module_source()
     return out
 
 

@@ -68,9 +68,10 @@ SPECIAL_POINTS = (0.0, 5e-324, 1e-300, 1e-8, 1.0, 20.0, 37.0, 40.0, 100.0, 709.7
                   745.0, 750.0, 1e4, 1e300)
 
 
-#: primitives whose kernels call SciPy (Φ, erfc): their certificates add a
-#: dense scan of [−6, 6] to the grid
-SCIPY_BACKED = (primitives.ndtr, primitives.erfc)
+#: primitives whose kernels are approximations (Φ: the polynomial of
+#: derive/fits.py; erfc: SciPy's): their certificates add a dense scan of
+#: [−6, 6] to the grid, where the errors of such kernels wander
+DENSELY_SCANNED = (primitives.ndtr, primitives.erfc)
 
 
 def scalar_grid(points: int = 3000) -> np.ndarray:
@@ -339,9 +340,9 @@ def _activation_certificate(entry: Entry, points: int) -> Certificate:
     f_mp = _mp_function(entry.definition.subs(defaults), [x])
     df_mp = _mp_function(sp.diff(entry.definition, x).subs(defaults), [x])
     xs = scalar_grid(points)
-    if any(d.forward_code.has(p) or d.derivative_code.has(p) for p in SCIPY_BACKED):
-        # SciPy's special functions err by a few eps at points no grid can
-        # predict (erfcx: up to 2.8 eps on [0.8, 3]): scan their range densely
+    if any(d.forward_code.has(p) or d.derivative_code.has(p) for p in DENSELY_SCANNED):
+        # approximations err by an eps or two at points no grid can predict:
+        # scan the range where they bend densely
         xs = np.unique(np.concatenate([xs, np.linspace(-6.0, 6.0, 4 * points + 1)]))
     forward = getattr(numeric, entry.name)
     grad = getattr(numeric, entry.name + "_grad")

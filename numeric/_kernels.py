@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._fits import NORMAL_TAIL, NORMAL_TAIL_CENTER
 from ._support import _scratch
 
 __all__ = [
@@ -224,23 +225,52 @@ def gauss(x):
 
 
 def ndtr(x):
-    """Standard normal CDF Φ(x): ½·erfc(−x/√2), or ½·erfcx(−x/√2)·e^{-x²/2} for x < −1 (see normal)."""
+    """Standard normal CDF Φ(x) = ½·erfc(−x/√2), to about 2 ulp everywhere (see normal)."""
     return normal(x, "ndtr")[0]
+
+
+def _normal_tail(a, out, u, e, coefficients):
+    """out = H(a) = e^{a²/2}·Φ(−a) for a ≥ 0, by the polynomial of derive/fits.py.
+
+    H(a) = (½ + D(u))/(1 + a) with u = 2K/(K + a) − 1 and D a polynomial
+    (Horner's rule; D is at most 0.1, so its rounding errors shrink five-fold
+    in ½ + D).  1 + a = s + e exactly (s − 1 is exact for s ≤ 41, and so is
+    a − (s − 1)), and N/(s + e) = (N − N·e/s)/s to within u²: the correction,
+    with N taken as ½, goes into the sum before ½ + p₀ is added, so the
+    rounding of 1 + a costs nothing.  u and e are work rows, ``coefficients``
+    NORMAL_TAIL as 0-d arrays; 2·degree + 9 operations per element, no branch.
+    """
+    np.add(a, NORMAL_TAIL_CENTER, out=u)
+    np.divide(2 * NORMAL_TAIL_CENTER, u, out=u)
+    u -= 1
+    np.multiply(u, coefficients[-1], out=out)
+    for p in coefficients[-2:0:-1]:
+        out += p
+        out *= u
+    np.add(a, 1, out=u)  # s = fl(1 + a)
+    np.subtract(u, 1, out=e)
+    np.subtract(a, e, out=e)  # e = (1 + a) − s
+    e /= u
+    e *= 0.5
+    out -= e
+    out += coefficients[0] + 0.5  # ½ + p₀ is rounded once, here
+    out /= u
+    return out
 
 
 def normal(x, *wanted):
     """The standard normal CDF Φ ("ndtr") and density φ ("gauss") asked for, sharing e^{-x²/2}.
 
     With a = min(|x|, 40) (Φ(−40) and φ(40) are 0 already) and a² = hi + lo
-    exactly (see _exact_square), g = e^{-hi/2}·(1 − lo/2) is e^{-x²/2} to
+    exactly (see _exact_square), g = e^{-hi/2} − e^{-hi/2}·lo/2 is e^{-x²/2} to
     about an ulp: e^{-x²/2} of a rounded x² would err by x²/2 rounding errors
-    (360 ULP at x = 38).  φ = g/√(2π).  Φ = ½·erfc(−x/√2) for x ≥ −1; for
-    x < −1, erfc of the rounded −x/√2 would err by about x² rounding errors,
-    so there Φ = ½·erfcx(a/√2)·g.  SciPy's erfc and erfcx (imported on first
-    use) each run only on the elements that need it: erfcx alone would serve
-    both branches, but near 0 it errs by up to 4 eps (8 ULP of Φ).  Computed
-    in float64 in blocks of 16000 elements whose work rows are reused (see
-    _scratch); one array per name is returned, in x's floating type.
+    (360 ULP at x = 38).  φ = g/√(2π).  Φ(−a) = H(a)·g with H(a) =
+    e^{a²/2}·Φ(−a) = ½·erfcx(a/√2) from the polynomial fitted by
+    derive/fits.py (_normal_tail, about 1.5 eps), and Φ(a) = 1 − Φ(−a), which
+    does not cancel (Φ(−a) ≤ ½): one formula for every element, no branch, no
+    SciPy.  Computed in float64 in blocks of 16000 elements whose work rows
+    are reused (see _scratch); one array per name is returned, in x's
+    floating type.
 
     Examples
     --------
@@ -257,48 +287,32 @@ def normal(x, *wanted):
     xs, flat = x.reshape(-1), [o.reshape(-1) for o in outs]
     size = min(xs.size, 16000)
     work = _scratch("normal", (6, size))
-    tail = _scratch("normal_mask", (size,), bool)
     work[5] = 40.0  # a row: NumPy's minimum against a scalar takes a slower loop
-    special = _scipy_special() if "ndtr" in wanted else None
+    coefficients = [np.array(p) for p in NORMAL_TAIL]  # 0-d arrays: ufuncs take them fastest
     for start in range(0, xs.size, 16000):
         xb = xs[start:start + 16000]
         a, hi, lo, t, q, forty = work[:, :xb.size]
         np.abs(xb, out=a, casting="same_kind")
         np.minimum(a, forty, out=a)  # NaN stays NaN
-        if special is not None:
-            in_tail = np.less(xb, -1, out=tail[:xb.size])
-            left = np.flatnonzero(in_tail)
-            qt = q[:left.size]
-            np.multiply(a.take(left), 0.7071067811865476, out=qt)
-            special.erfcx(qt, out=qt)
+        if "ndtr" in wanted:
+            _normal_tail(a, q, t, hi, coefficients)
         _exact_square(a, hi, lo, t)
         hi *= -0.5
         np.exp(hi, out=hi)
         lo *= -0.5
-        lo += 1  # e^{-x²/2} = hi·lo
+        lo *= hi
+        lo += hi  # g = e^{-x²/2} = hi·(1 + lo) = hi + hi·lo (1 + lo would round lo away)
         for name, out in zip(wanted, flat):
             yb = out[start:start + 16000]
             if name == "gauss":
-                np.multiply(hi, lo, out=a)
-                np.multiply(a, 0.3989422804014327, out=yb, casting="same_kind")
+                np.multiply(lo, 0.3989422804014327, out=yb, casting="same_kind")
                 continue
-            if left.size:
-                body = np.flatnonzero(~in_tail)
-                u = t[:body.size]
-                np.multiply(xb.take(body), -0.7071067811865476, out=u, dtype=np.float64)
-            else:
-                u = t
-                np.multiply(xb, -0.7071067811865476, out=u, dtype=np.float64)
-            special.erfc(u, out=u)
-            u *= 0.5
-            if left.size:
-                yb[body] = u
-                qt *= 0.5
-                qt *= hi.take(left)
-                qt *= lo.take(left)
-                yb[left] = qt
-            else:
-                np.copyto(yb, u, casting="same_kind")
+            q *= lo  # Φ(−a)
+            # Φ(x) = |[x ≥ 0] − Φ(−a)|: Φ(−a) for x < 0, 1 − Φ(−a) else (a
+            # branch-free select: copyto(where=) on mixed signs is 20× slower)
+            np.greater_equal(xb, 0, out=t)
+            t -= q
+            np.abs(t, out=yb, casting="same_kind")
     return tuple(outs)
 
 

@@ -18,7 +18,8 @@ def test_committed_code_matches_the_derivations():
     for filename, source in committed_modules().items():
         committed = (ROOT / "numeric" / filename).read_text(encoding="utf-8")
         assert committed == source, f"numeric/{filename} drifted; run 'nnderive codegen --write'"
-        assert committed.startswith(HEADER) and "do not edit" in committed.splitlines()[0]
+        first = committed.splitlines()[0]
+        assert first == HEADER or first == HEADER.replace("catalogue.py", "fits.py"), first
 
 
 def _generate_in_subprocess(seed: str) -> str:

@@ -1,0 +1,88 @@
+"""The fitted polynomial of derive/fits.py against mpmath, and the kernel that uses it."""
+
+import mpmath
+import numpy as np
+import pytest
+
+from derive.fits import PolynomialFit, fits_module_source, normal_tail, normal_tail_fit
+from numeric import _fits, _kernels
+
+EPS = 2.0 ** -52
+
+
+def _tail(a):
+    """The kernel's H(a) = e^{a²/2}·Φ(−a), as numeric.normal computes it."""
+    a = np.asarray(a, dtype=np.float64)
+    out, u, e = np.empty_like(a), np.empty_like(a), np.empty_like(a)
+    coefficients = [np.array(p) for p in _fits.NORMAL_TAIL]
+    return _kernels._normal_tail(a.copy(), out, u, e, coefficients)
+
+
+def test_committed_coefficients_are_the_derived_ones():
+    fit = normal_tail_fit()
+    assert _fits.NORMAL_TAIL == fit.coefficients
+    assert _fits.NORMAL_TAIL_CENTER == fit.center
+    with open(_fits.__file__, encoding="utf-8") as handle:
+        assert handle.read() == fits_module_source()
+
+
+def test_tail_within_two_eps_of_mpmath():
+    # dense where H bends (a < 6), sparse out to 40, and tiny arguments
+    rng = np.random.default_rng(4)
+    a = np.concatenate([np.linspace(0, 40, 801), rng.uniform(0, 6, 1200), np.geomspace(1e-12, 0.5, 100),
+                        [0.0, 5e-324, 1.0, 5.0, 39.999]])
+    got = _tail(a)
+    worst = 0.0
+    with mpmath.workdps(40):
+        for v, h in zip(a, got):
+            want = normal_tail(mpmath.mpf(float(v)))
+            rel = float(abs((h - want) / want)) / EPS
+            worst = max(worst, rel)
+            assert rel <= 2.0, (v, h, want)  # 1.3–1.5 eps measured; SciPy's erfcx reaches 3.9
+    assert worst > 0.1  # live: float64 evaluation does err
+
+
+def test_tail_is_the_fit_evaluated_pointwise():
+    fit = normal_tail_fit()
+    a = np.array([0.0, 0.3, 1.0, 2.5, 7.0, 33.0])
+    # the kernel folds in the rounding error of 1 + a; the plain evaluation does not
+    np.testing.assert_allclose(_tail(a), [fit.evaluate(v) for v in a], rtol=4 * EPS)
+    assert fit.evaluate(0.0) == 0.5
+
+
+def test_fit_truncation_is_below_rounding():
+    # the fit itself (float64 coefficients, evaluated at 40 digits) is far closer
+    # than the rounding of its float64 evaluation
+    fit = normal_tail_fit()
+    k = mpmath.mpf(fit.center)
+    with mpmath.workdps(40):
+        for a in (mpmath.mpf(0), mpmath.mpf("0.7"), mpmath.mpf(3), mpmath.mpf(12), mpmath.mpf(40)):
+            u = 2 * k / (k + a) - 1
+            d = mpmath.fsum(mpmath.mpf(p) * u ** i for i, p in enumerate(fit.coefficients))
+            exact = normal_tail(a)
+            assert abs(((mpmath.mpf(1) / 2 + d) / (1 + a) - exact) / exact) < 0.1 * EPS  # 0.06 measured
+
+
+def test_other_centres_give_other_fits():
+    other = normal_tail_fit(center=3.0)
+    assert isinstance(other, PolynomialFit) and other.coefficients != normal_tail_fit().coefficients
+    assert abs(other.evaluate(1.0) - normal_tail_fit().evaluate(1.0)) < 4e-16
+
+
+def test_normal_needs_no_scipy():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, numeric; numeric.gelu_and_grad(np.linspace(-9, 9, 101)); "
+            "print('scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("a", [np.nan, np.inf])
+def test_tail_of_non_finite(a):
+    # the kernel clamps a to 40 first; H itself propagates NaN
+    if np.isnan(a):
+        assert np.isnan(_tail([a])[0])
+    else:
+        assert _tail([40.0])[0] == pytest.approx(float(normal_tail(mpmath.mpf(40))), rel=4 * EPS)

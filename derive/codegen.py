@@ -1180,8 +1180,8 @@ def generate_module(names: Sequence[str] | None = None, *, standalone: bool = Fa
     names
         Catalogue names (all entries when ``None``), in the order given.
     standalone
-        If true, the module depends on NumPy (and SciPy for the error function)
-        only: the kernels and helpers it uses are copied into it.  Otherwise it
+        If true, the module depends on NumPy only: the kernels, helpers and
+        fitted coefficients it uses are copied into it.  Otherwise it
         imports them from :mod:`numeric`.
     module_doc
         The module's docstring.

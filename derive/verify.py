@@ -68,8 +68,8 @@ SPECIAL_POINTS = (0.0, 5e-324, 1e-300, 1e-8, 1.0, 20.0, 37.0, 40.0, 100.0, 709.7
                   745.0, 750.0, 1e4, 1e300)
 
 
-#: primitives whose kernels are approximations (Φ: the polynomial of
-#: derive/fits.py; erfc: SciPy's): their certificates add a dense scan of
+#: primitives whose kernels are approximations (Φ and erfc: the polynomial
+#: of derive/fits.py): their certificates add a dense scan of
 #: [−6, 6] to the grid, where the errors of such kernels wander
 DENSELY_SCANNED = (primitives.ndtr, primitives.erfc)
 

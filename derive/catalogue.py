@@ -251,6 +251,12 @@ ENTRIES: tuple[Entry, ...] = (
         textbook=sigmoid(-x),
         reference="the log-likelihood of a logistic model",
     ),
+    Entry(
+        "gaussian", "activation", "Gaussian radial basis function exp(−x²)",
+        definition=exp(-x**2), variables=(x,),
+        textbook=-2 * x * exp(-x**2),
+        reference="Broomhead & Lowe (1988), radial basis function networks",
+    ),
     # ------------------------------------------------------------ vector maps
     Entry(
         "softmax", "vector_map", "softmax over the last axis: probabilities that sum to 1",

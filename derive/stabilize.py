@@ -37,6 +37,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from .primitives import (
     erfc,
     gauss,
+    gaussian,
     log_softmax,
     logsumexp,
     ndtr,
@@ -197,6 +198,16 @@ def _exp_half_square(node):
     return None
 
 
+def _exp_negative_square(node):
+    # exp(-v**2) -> gaussian(v)
+    if isinstance(node, exp):
+        arg = node.args[0]
+        coeff, rest = arg.as_coeff_Mul()
+        if coeff == S.NegativeOne and isinstance(rest, Pow) and rest.exp == 2:
+            return gaussian(rest.base)
+    return None
+
+
 def _log_one_plus(node):
     # log(1 + u) -> log1p(u)
     if isinstance(node, log) and isinstance(node.args[0], Add):
@@ -346,6 +357,8 @@ RECOGNITION_RULES: tuple[Rule, ...] = (
          "the normal CDF evaluated without rounding x/√2 first", _erfc_to_ndtr),
     Rule("gauss", "exp(−v²/2) → √(2π)·φ(v)",
          "v² is formed exactly, so the tail keeps its digits", _exp_half_square),
+    Rule("gaussian", "exp(−v²) → gaussian(v)",
+         "v² is formed exactly: e^{−v²} of a rounded v² errs by ~v² ULP", _exp_negative_square),
     Rule("logsumexp", "log Σ exp(z) → logsumexp(z)", "exp overflows for z > 709",
          _log_rowsum_exp),
     Rule("log_softmax", "z − logsumexp(z) → log_softmax(z)",

@@ -7,6 +7,7 @@ from ._support import (
     _SIGN_BIT, _blocks, _float_array, _like, _loss_inputs, _mean, _numbers, _outputs, _result, _same_shape, _terms, _work,
 )
 from ._kernels import (
+    gaussian as _gaussian,
     normal as _normal,
     poly_dd as _poly_dd,
 )
@@ -60,6 +61,9 @@ __all__ = [
     'log_sigmoid',
     'log_sigmoid_grad',
     'log_sigmoid_and_grad',
+    'gaussian',
+    'gaussian_grad',
+    'gaussian_and_grad',
 ]
 
 
@@ -1320,4 +1324,77 @@ def log_sigmoid_and_grad(x):
         np.maximum(w0, w1, out=b1)
         np.add(w0, k1, out=w1)
         np.divide(b1, w1, out=b1)
+    return _result(y0, x), _result(y1, x)
+
+
+def gaussian(x):
+    """Gaussian radial basis function exp(−x²).
+
+    f(x) = exp(-x^2)
+
+    Parameters
+    ----------
+    x : array_like
+    """
+    x = _float_array(x)
+    y0, = _outputs(x, 1)
+    work, _, constants = _work(x, 1, 0, (-1e+300, 1e+300))
+    for xb, (b0,) in _blocks(x, y0):
+        w0, = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c0, out=w0)
+        np.minimum(w0, c1, out=w0)
+        xb = w0  # x clamped to ±1e300: the limits at ±inf, not NaN
+        b0[...] = _gaussian(xb)
+    return _result(y0, x)
+
+
+def gaussian_grad(x):
+    """Derivative of gaussian, elementwise.
+
+    f'(x) = -2*x*exp(-x^2)
+
+    Parameters
+    ----------
+    x : array_like
+    """
+    x = _float_array(x)
+    y0, = _outputs(x, 1)
+    work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
+    k0, = _numbers(-2.0)
+    for xb, (b0,) in _blocks(x, y0):
+        w0, w1 = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c0, out=w1)
+        np.minimum(w1, c1, out=w1)
+        xb = w1  # x clamped to ±1e300: the limits at ±inf, not NaN
+        w0[...] = _gaussian(xb)
+        np.multiply(w0, xb, out=b0)
+        np.multiply(b0, k0, out=b0)
+    return _result(y0, x)
+
+
+def gaussian_and_grad(x):
+    """gaussian(x) and its derivative, sharing their common work.
+
+    f(x) = exp(-x^2)
+    f'(x) = -2*x*exp(-x^2)
+
+    Parameters
+    ----------
+    x : array_like
+    """
+    x = _float_array(x)
+    y0, y1 = _outputs(x, 2)
+    work, _, constants = _work(x, 1, 0, (-1e+300, 1e+300))
+    k0, = _numbers(-2.0)
+    for xb, (b0, b1) in _blocks(x, y0, y1):
+        w0, = work[:, :xb.size]
+        c0, c1 = constants[:, :xb.size]
+        np.maximum(xb, c0, out=w0)
+        np.minimum(w0, c1, out=w0)
+        xb = w0  # x clamped to ±1e300: the limits at ±inf, not NaN
+        b0[...] = _gaussian(xb)
+        np.multiply(b0, xb, out=b1)
+        np.multiply(b1, k0, out=b1)
     return _result(y0, x), _result(y1, x)

@@ -286,7 +286,7 @@ def _normal_tail(a, out, u, e, coefficients):
     a − (s − 1)), and N/(s + e) = (N − N·e/s)/s to within u²: the correction,
     with N taken as ½, goes into the sum before ½ + p₀ is added, so the
     rounding of 1 + a costs nothing.  u and e are work rows, ``coefficients``
-    NORMAL_TAIL as 0-d arrays; 2·degree + 9 operations per element, no branch.
+    NORMAL_TAIL as 0-d arrays; 2·degree + 10 operations per element, no branch.
     """
     np.add(a, NORMAL_TAIL_CENTER, out=u)
     np.divide(2 * NORMAL_TAIL_CENTER, u, out=u)

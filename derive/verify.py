@@ -340,10 +340,14 @@ def _activation_certificate(entry: Entry, points: int) -> Certificate:
     f_mp = _mp_function(entry.definition.subs(defaults), [x])
     df_mp = _mp_function(sp.diff(entry.definition, x).subs(defaults), [x])
     xs = scalar_grid(points)
-    if any(d.forward_code.has(p) or d.derivative_code.has(p) for p in DENSELY_SCANNED):
-        # approximations err by an eps or two at points no grid can predict:
-        # scan the range where they bend densely
-        xs = np.unique(np.concatenate([xs, np.linspace(-6.0, 6.0, 4 * points + 1)]))
+    # every activation: a scan of [−6, 6], where the functions bend and the
+    # terms of their derivatives partly cancel, between the points of the grid
+    # (gelu_tanh′: 5.3 ULP on the grid, 8.4 on 18,000 points of [−6, 0]);
+    # approximations, which err by an eps or two at points no grid can
+    # predict, four times as densely
+    approximated = any(d.forward_code.has(p) or d.derivative_code.has(p) for p in DENSELY_SCANNED)
+    scan = np.linspace(-6.0, 6.0, 4 * points + 1 if approximated else points + 2)
+    xs = np.unique(np.concatenate([xs, scan]))
     forward = getattr(numeric, entry.name)
     grad = getattr(numeric, entry.name + "_grad")
     refs_f = [reference(f_mp, [v]) for v in xs]

@@ -186,6 +186,13 @@ class gaussian(Primitive):
 
     e^{-x²} of a rounded x² errs by up to x²/2 ULP (203 at x = 20.12);
     erfc′ and a Gaussian radial basis function need it.
+
+    Examples
+    --------
+    >>> from sympy import Symbol, diff, latex
+    >>> x = Symbol("x", real=True)
+    >>> diff(gaussian(x), x), latex(gaussian(x + 1))
+    (-2*x*gaussian(x), 'e^{-\\left(x + 1\\right)^{2}}')
     """
 
     numpy_kernel = "gaussian"
@@ -194,7 +201,7 @@ class gaussian(Primitive):
     pretty_name = "gaussian"
 
     def _latex(self, printer, exp=None):  # noqa: D401 - SymPy printer hook
-        arg = printer.parenthesize(self.args[0], 1000)  # a power's base
+        arg = printer.parenthesize(self.args[0], 1000, strict=True)  # a power's base
         base = rf"e^{{-{arg}^{{2}}}}"
         return base if exp is None else rf"\left({base}\right)^{{{exp}}}"
 

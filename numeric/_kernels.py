@@ -212,7 +212,7 @@ def erfc(x):
     size = min(xs.size, 16000)
     work = _scratch("erfc", (6, size))
     work[5] = 28.0  # erfc(28) = 0 in float64 already (e^{-784})
-    coefficients = [np.array(p) for p in NORMAL_TAIL]
+    coefficients = _tail_coefficients()
     for start in range(0, xs.size, 16000):
         xb = xs[start:start + 16000]
         b, hi, lo, t, q, cap = work[:, :xb.size]
@@ -277,6 +277,14 @@ def ndtr(x):
     return normal(x, "ndtr")[0]
 
 
+def _tail_coefficients():
+    """NORMAL_TAIL as 0-d arrays, which ufuncs take fastest: made on the first call, then kept."""
+    arrays = getattr(_tail_coefficients, "arrays", None)
+    if arrays is None:
+        arrays = _tail_coefficients.arrays = [np.array(p) for p in NORMAL_TAIL]
+    return arrays
+
+
 def _normal_tail(a, out, u, e, coefficients):
     """out = H(a) = e^{a²/2}·Φ(−a) for a ≥ 0, by the polynomial of derive/fits.py.
 
@@ -336,7 +344,7 @@ def normal(x, *wanted):
     size = min(xs.size, 16000)
     work = _scratch("normal", (6, size))
     work[5] = 40.0  # a row: NumPy's minimum against a scalar takes a slower loop
-    coefficients = [np.array(p) for p in NORMAL_TAIL]  # 0-d arrays: ufuncs take them fastest
+    coefficients = _tail_coefficients()
     for start in range(0, xs.size, 16000):
         xb = xs[start:start + 16000]
         a, hi, lo, t, q, forty = work[:, :xb.size]

@@ -59,7 +59,6 @@ __all__ = ["PolynomialFit", "normal_tail_fit", "normal_tail", "fits_module_sourc
 class PolynomialFit:
     """H(a) ≈ (½ + Σ p_k·u^k)/(1 + a) with u = 2K/(K + a) − 1 (K = ``center``)."""
 
-    name: str
     center: float
     coefficients: tuple[float, ...]
 
@@ -136,7 +135,7 @@ def normal_tail_fit(center: float = 5.0, nodes: int = 96, cutoff: float = 5e-18)
                 powers[n + 1][i] -= powers[n - 1][i]
         coefficients = tuple(float(mpmath.fsum(chebyshev[n] * powers[n][i] for n in range(degree + 1)))
                              for i in range(degree + 1))
-    return PolynomialFit("normal_tail", float(center), coefficients)
+    return PolynomialFit(float(center), coefficients)
 
 
 def fits_module_source() -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._fits import NORMAL_TAIL, NORMAL_TAIL_CENTER
-from ._support import _scratch
+from ._support import BLOCK, _blocks, _scratch
 
 __all__ = [
     "sigmoid",
@@ -206,20 +206,15 @@ def erfc(x):
     [2.0, 1.0, 0.15729920705028513, 5.2371e-319]
     """
     x = np.asarray(x)
-    dtype = np.result_type(x, 1.0)
-    out = np.empty(x.shape, dtype)
-    xs, flat = x.reshape(-1), out.reshape(-1)
-    size = min(xs.size, 16000)
-    work = _scratch("erfc", (6, size))
+    out = np.empty(x.shape, np.result_type(x, 1.0))
+    work = _scratch("erfc", (6, min(x.size, BLOCK)))
     work[5] = 28.0  # erfc(28) = 0 in float64 already (e^{-784})
-    coefficients = _tail_coefficients()
-    for start in range(0, xs.size, 16000):
-        xb = xs[start:start + 16000]
+    for xb, (yb,) in _blocks(x, out):
         b, hi, lo, t, q, cap = work[:, :xb.size]
-        np.abs(xb, out=b, casting="same_kind")
+        np.abs(xb, out=b)
         np.minimum(b, cap, out=b)  # NaN stays NaN
         np.multiply(b, 1.4142135623730951, out=t)
-        _normal_tail(t, q, hi, lo, coefficients)  # H(|x|·√2)
+        _normal_tail(t, q, hi, lo)  # H(|x|·√2)
         _exact_square(b, hi, lo, t)
         np.negative(hi, out=hi)
         np.exp(hi, out=hi)
@@ -230,7 +225,7 @@ def erfc(x):
         np.less(xb, 0, out=t)
         t *= 2
         t -= q
-        np.abs(t, out=flat[start:start + 16000], casting="same_kind")  # |2·[x < 0] − erfc(|x|)|
+        np.abs(t, out=yb, casting="same_kind")  # |2·[x < 0] − erfc(|x|)|
     return out[()] if out.ndim == 0 else out
 
 
@@ -285,7 +280,7 @@ def _tail_coefficients():
     return arrays
 
 
-def _normal_tail(a, out, u, e, coefficients):
+def _normal_tail(a, out, u, e):
     """out = H(a) = e^{a²/2}·Φ(−a) for a ≥ 0, by the polynomial of derive/fits.py.
 
     H(a) = (½ + D(u))/(1 + a) with u = 2K/(K + a) − 1 and D a polynomial
@@ -293,9 +288,10 @@ def _normal_tail(a, out, u, e, coefficients):
     in ½ + D).  1 + a = s + e exactly (s − 1 is exact for s ≤ 41, and so is
     a − (s − 1)), and N/(s + e) = (N − N·e/s)/s to within u²: the correction,
     with N taken as ½, goes into the sum before ½ + p₀ is added, so the
-    rounding of 1 + a costs nothing.  u and e are work rows, ``coefficients``
-    NORMAL_TAIL as 0-d arrays; 2·degree + 10 operations per element, no branch.
+    rounding of 1 + a costs nothing.  u and e are work rows; 2·degree + 10
+    operations per element, no branch.
     """
+    coefficients = _tail_coefficients()
     np.add(a, NORMAL_TAIL_CENTER, out=u)
     np.divide(2 * NORMAL_TAIL_CENTER, u, out=u)
     u -= 1
@@ -340,31 +336,26 @@ def normal(x, *wanted):
     x = np.asarray(x)
     dtype = np.result_type(x, 1.0)
     outs = [np.empty(x.shape, dtype) for _ in wanted]
-    xs, flat = x.reshape(-1), [o.reshape(-1) for o in outs]
-    size = min(xs.size, 16000)
-    work = _scratch("normal", (6, size))
+    work = _scratch("normal", (6, min(x.size, BLOCK)))
     work[5] = 40.0  # a row: NumPy's minimum against a scalar takes a slower loop
-    coefficients = _tail_coefficients()
-    for start in range(0, xs.size, 16000):
-        xb = xs[start:start + 16000]
+    for xb, blocks in _blocks(x, *outs):
         a, hi, lo, t, q, forty = work[:, :xb.size]
-        np.abs(xb, out=a, casting="same_kind")
+        np.abs(xb, out=a)
         np.minimum(a, forty, out=a)  # NaN stays NaN
         if "ndtr" in wanted:
-            _normal_tail(a, q, t, hi, coefficients)
+            _normal_tail(a, q, t, hi)
         _exact_square(a, hi, lo, t)
         if "gaussian" in wanted:  # e^{-x²} = e^{-hi} − e^{-hi}·lo
             np.negative(hi, out=t)
             np.exp(t, out=t)
             np.multiply(t, lo, out=a)
-            np.subtract(t, a, out=flat[wanted.index("gaussian")][start:start + 16000], casting="same_kind")
+            np.subtract(t, a, out=blocks[wanted.index("gaussian")], casting="same_kind")
         hi *= -0.5
         np.exp(hi, out=hi)
         lo *= -0.5
         lo *= hi
         lo += hi  # g = e^{-x²/2} = hi·(1 + lo) = hi + hi·lo (1 + lo would round lo away)
-        for name, out in zip(wanted, flat):
-            yb = out[start:start + 16000]
+        for name, yb in zip(wanted, blocks):
             if name == "gaussian":
                 continue
             if name == "gauss":

@@ -948,6 +948,44 @@ def _summed_rows(forward: sp.Expr) -> sp.Expr | None:
     return sp.Add(*[c * s.args[0] for c, s in zip(coefficients, sums)])
 
 
+class _SoftmaxResidual(primitives.VectorPrimitive):
+    """softmax(z) − y for the loss's target y, a member of the softmax kernel (codegen only)."""
+
+    numpy_kernel = "softmax_residual"
+    fused_kernel = "softmax_family"
+    reduces = False
+
+
+def lower_softmax_difference(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
+    """Write softmax(z)·(1 − y) − y·(1 − softmax)(z) with the kernel's own terms.
+
+    The stabilize rule ``probability_difference`` turns softmax(z) − y into
+    that form, which keeps its digits but costs nine passes over a block
+    (both members, then four products and differences).  Over the kernel's
+    e = e^{z − max} and s = Σ e less the top term, both terms share the
+    denominator 1 + s and the numerator collapses: e(1 − y) − y(1 + s − e) =
+    (e − y) − y·s, exact where it matters (e = 1 at the dominant entry).  The
+    kernel member ``softmax_residual`` computes that in four.
+
+    Examples
+    --------
+    >>> z, y = sp.symbols("pred target", real=True)
+    >>> p, q = primitives.softmax(z), primitives.softmax_complement(z)
+    >>> lower_softmax_difference((p * (1 - y) - y * q) / 4, y)
+    _SoftmaxResidual(pred)/4
+    """
+    def lower(node):
+        if not isinstance(node, sp.Add) or len(node.args) != 2:
+            return node
+        for member in node.atoms(primitives.softmax):
+            pattern = member * (1 - target) - target * primitives.softmax_complement(*member.args)
+            if sp.expand(node - pattern) == 0:
+                return _SoftmaxResidual(*member.args)
+        return node
+
+    return expr.replace(lambda n: isinstance(n, sp.Add), lower)
+
+
 def _blocked_rows_function(name, entry, docstring, outputs, keep):
     """A row loss over the softmax family, a block of rows at a time; None if it is not one.
 
@@ -965,7 +1003,8 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
     if summand is None:
         return None
     scale, summand = summand.as_coeff_Mul()  # −Σ E: the sign once, on the total
-    parts = [[summand, outputs[1]][i] for i in keep]
+    gradient = lower_softmax_difference(outputs[1], sp.Symbol("target", real=True))
+    parts = [[summand, gradient][i] for i in keep]
     found = set().union(*(p.atoms(primitives.VectorPrimitive) for p in parts))
     members = {node for node in found if getattr(type(node), "fused_kernel", "") == "softmax_family"}
     if not members or found - members or any(m.args != (pred,) for m in members):
@@ -976,15 +1015,27 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
     parts = [p.xreplace(symbols).xreplace(blocks) for p in parts]
     replacements, reduced = sp.cse(parts, symbols=sp.numbered_symbols("t"), optimizations=None, order="canonical")
     loss, gradient = 0 in keep, 1 in keep
-    targets = (["lb"] if loss else []) + (["b0"] if gradient else [])
+    # a summand that is the product of two blocks (y·log softmax) is summed by
+    # one dot product: no row of products, one pass instead of two
+    named = set(symbols.values()) | set(blocks.values())
+    factors = sp.Mul.make_args(reduced[0]) if loss else ()
+    dot = len(factors) == 2 and set(factors) <= named
+    emitted_outputs = reduced[1:] if dot else reduced
+    targets = (["lb"] if loss and not dot else []) + (["b0"] if gradient else [])
     printer = StablePrinter()
-    emitted = emit_statements(replacements, reduced, targets, printer)
+    emitted = emit_statements(replacements, emitted_outputs, targets, printer)
     if emitted.masks or emitted.constants:
         return None
     printer.kernels_used.add("softmax_rows")
-    inputs = [n for n in ("pred", "target") if sp.Symbol(n[0] + "b", real=True) in
-              set().union(*(p.free_symbols for p in parts))]
-    rows = [f"w{i}" for i in range(emitted.rows)] + (["lb"] if loss else [])
+    used = set().union(*(p.free_symbols for p in parts))
+    residual = any(isinstance(m, _SoftmaxResidual) for m in members)  # reads the target: the first input
+    inputs = [n for n in ("target", "pred") if sp.Symbol(n[0] + "b", real=True) in used
+              or (n == "target" and residual)]
+    rows = [f"w{i}" for i in range(emitted.rows)] + (["lb"] if loss and not dot else [])
+    # the gradient written by one operation that reads nothing else from it goes
+    # straight into the output block (strided, for short rows), not through a row
+    direct = gradient and sum(line.count("b0") for line in emitted.lines) == 1 \
+        and emitted.lines[-1].endswith("out=b0)")
     indent = "        "
 
     def names(items, empty="()"):
@@ -1003,9 +1054,12 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
         src.append("    sums = []")
     src.append(f"    for {names([str(symbols[m]) for m in order])}, {names([n[0] + 'b' for n in inputs], '_')}, "
                f"{names(['b0'] if gradient else [], '_')}, {names(rows, '_')} in _softmax_rows(\n"
-               f"            pred, {wanted}, {names(inputs)}, {names(['y0'] if gradient else [])}, {len(rows)}):")
+               f"            pred, {wanted}, {names(inputs)}, {names(['y0'] if gradient else [])}, {len(rows)}"
+               f"{', direct=True' if direct else ''}):")
     src += [indent + line for line in emitted.lines]
-    if loss:
+    if dot:
+        src.append(f"{indent}sums.append(np.vdot({', '.join(printer.doprint(f) for f in factors)}))")
+    elif loss:
         src.append(f"{indent}sums.append(np.sum(lb))")
     total = {1: "", -1: "-"}.get(scale, f"{printer.doprint(scale)}*")
     results = ([f"{total}_mean(sums, N, pred)"] if loss else []) + (["_result(y0, pred)"] if gradient else [])

@@ -425,7 +425,6 @@ def _shifted(z, arrays=(), dtype=None):
     first = min(step, rows_in.shape[0])
     axis = 0 if transposed else -1
     work = _scratch("softmax", (4, classes, first) if transposed else (4, first, classes), dtype)
-    below = _scratch("softmax_mask", work.shape[1:], bool)
     for start in range(0, rows_in.shape[0], step):
         zb = rows_in[start:start + step]
         blocks = [rows[start:start + step] for rows in rows_of]
@@ -433,10 +432,8 @@ def _shifted(z, arrays=(), dtype=None):
         if transposed:
             zb, blocks = zb.T, [b.T for b in blocks]
             w, shifted, back, e = work[:, :, :n]
-            mask = below[:, :n]
         else:
             w, shifted, back, e = work[:, :n]
-            mask = below[:n]
         np.copyto(w, zb)
         top = np.maximum.reduce(w, axis=axis, keepdims=True)  # ufunc.reduce: not np.max's 7 µs of Python
         np.subtract(w, top, out=shifted)
@@ -457,15 +454,28 @@ def _shifted(z, arrays=(), dtype=None):
         np.exp(shifted, out=e)
         np.add(lost, 1, out=back)
         e *= back
-        np.less(shifted, 0, out=mask)
-        s = np.add.reduce(np.multiply(e, mask, out=back), axis=axis, keepdims=True)
-        if np.count_nonzero(mask) != n * (classes - 1):  # tied maxima: the others count 1
-            s += classes - 1 - np.sum(mask, axis=axis, keepdims=True)
+        # Σ e less one maximal entry: e is exactly 1 at a maximum (z − top = 0,
+        # lost = 0) and below 1 elsewhere, unless it rounds to 1 there, when it
+        # counts 1 either way; so s = Σ (e − ⌊e⌋) + (Σ ⌊e⌋ − 1), and the second
+        # sum is 0 in every row unless a row has tied maxima
+        ones = np.floor(e, out=back)
+        ties = np.add.reduce(ones, axis=None) != n
+        if ties:
+            extra = np.add.reduce(ones, axis=axis, keepdims=True)
+        s = np.add.reduce(np.subtract(e, ones, out=back), axis=axis, keepdims=True)
+        if ties:
+            s += extra - 1
         yield shifted, lost, e, s, top, blocks
 
 
-def _members(wanted, targets, shifted, lost, e, s, top):
-    """Write each softmax-family member in ``wanted`` into its target (one block)."""
+def _members(wanted, targets, shifted, lost, e, s, top, labels=None):
+    """Write each softmax-family member in ``wanted`` into its target (one block).
+
+    "softmax_residual" is softmax(z) − y for the ``labels`` y (a block in the
+    same layout): ((e − y) − y·s)/(1 + s), which keeps its digits where
+    softmax(z) and y are both close to 1 (at a dominant entry e = 1, so
+    e − y is exact and the result is −y·s/(1 + s)).
+    """
     log1p_s = np.log1p(s)
     total = s + 1
     # several operations into a contiguous row, then one into the target
@@ -484,12 +494,17 @@ def _members(wanted, targets, shifted, lost, e, s, top):
         elif name == "log_softmax":
             np.subtract(shifted, log1p_s, out=row)
             np.add(row, lost, out=target)
+        elif name == "softmax_residual":
+            np.subtract(e, labels, out=row)
+            np.multiply(labels, s, out=target)
+            row -= target
+            np.divide(row, total, out=target)
         else:
             np.add(top, log1p_s, out=target)
 
 
-def _check_members(wanted):
-    known = ("softmax", "softmax_complement", "log_softmax", "logsumexp")
+def _check_members(wanted, labels=False):
+    known = ("softmax", "softmax_complement", "log_softmax", "logsumexp") + (("softmax_residual",) if labels else ())
     if set(wanted) - set(known):
         raise ValueError(f"softmax_family: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
 
@@ -517,7 +532,7 @@ def softmax_family(z, *wanted):
     return tuple(outs)
 
 
-def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0):
+def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False):
     """Blocks of rows of z, each with the softmax-family members in ``wanted``.
 
     For the fused row losses: yields ``(members, input blocks, output blocks,
@@ -525,27 +540,37 @@ def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0):
     ``_shifted`` (the members and ``rows`` work rows are reused scratch
     arrays; ``inputs`` and ``outputs`` are arrays shaped like z, cut into the
     same blocks), so that a loss and its gradient are computed a block at a
-    time with no full-size temporaries.  The work is done in float64.
+    time with no full-size temporaries.  The work is done in float64.  The
+    output blocks are contiguous float64 rows copied into the outputs after
+    each block, unless ``direct``: then they are the outputs' own blocks
+    (strided for short rows), for a loop that writes each of them with one
+    operation and reads nothing from it.
 
     Examples
     --------
     >>> z = np.array([[40.0, -0.5, 0.0]]); y = np.array([[1.0, 0.0, 0.0]])
     >>> [f"{-np.sum(logp * t):.4g}" for (logp,), (t,), _, _ in softmax_rows(z, ("log_softmax",), (y,))]
     ['6.825e-18']
+
+    The member "softmax_residual" is softmax(z) − y for the first input y,
+    without cancellation where both are close to 1:
+
+    >>> [r.T.tolist() for (r,), _, _, _ in softmax_rows(z, ("softmax_residual",), (y,))]
+    [[[-6.82511136444657e-18, 2.576757109154981e-18, 4.248354255291589e-18]]]
     """
-    _check_members(wanted)
+    _check_members(wanted, labels=bool(inputs))
     arrays = list(inputs) + list(outputs)
     for shifted, lost, e, s, top, blocks in _shifted(z, arrays, np.float64):
-        members = [_scratch(f"softmax_member{i}", s.shape if name == "logsumexp" else e.shape, e.dtype)
-                   for i, name in enumerate(wanted)]
-        _members(wanted, members, shifted, lost, e, s, top)
-        work = _scratch("softmax_work", (rows,) + e.shape, e.dtype)
         # strided blocks (the transposed layout) are read and written once, through
         # contiguous float64 rows, so that the loop's operations all run on those
         ins = [b if b.flags.c_contiguous and b.dtype == e.dtype else
                _copy_into(_scratch(f"softmax_in{i}", b.shape, e.dtype), b) for i, b in enumerate(blocks[:len(inputs)])]
+        members = [_scratch(f"softmax_member{i}", s.shape if name == "logsumexp" else e.shape, e.dtype)
+                   for i, name in enumerate(wanted)]
+        _members(wanted, members, shifted, lost, e, s, top, ins[0] if ins else None)
+        work = _scratch("softmax_work", (rows,) + e.shape, e.dtype)
         final = blocks[len(inputs):]
-        outs = [b if b.flags.c_contiguous else _scratch(f"softmax_out{i}", b.shape, e.dtype)
+        outs = [b if b.flags.c_contiguous or direct else _scratch(f"softmax_out{i}", b.shape, e.dtype)
                 for i, b in enumerate(final)]
         yield tuple(members), tuple(ins), tuple(outs), tuple(work)
         for out, block in zip(outs, final):

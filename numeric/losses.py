@@ -380,10 +380,9 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
     sums = []
-    for (f0,), (tb,), _, (lb,) in _softmax_rows(
-            pred, ('log_softmax',), (target,), (), 1):
-        np.multiply(f0, tb, out=lb)
-        sums.append(np.sum(lb))
+    for (f0,), (tb,), _, _ in _softmax_rows(
+            pred, ('log_softmax',), (target,), (), 0):
+        sums.append(np.vdot(f0, tb))
     return -_mean(sums, N, pred)
 
 
@@ -401,14 +400,9 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
     y0, = _outputs(pred, 1)
-    k0, = _numbers(1.0)
-    for (f0, f1), (tb,), (b0,), (w0,) in _softmax_rows(
-            pred, ('softmax', 'softmax_complement'), (target,), (y0,), 1):
-        np.subtract(k0, tb, out=w0)
-        np.multiply(f0, w0, out=b0)
-        np.multiply(f1, tb, out=w0)
-        np.subtract(b0, w0, out=b0)
-        np.divide(b0, N, out=b0)
+    for (f0,), (tb,), (b0,), _ in _softmax_rows(
+            pred, ('softmax_residual',), (target,), (y0,), 0, direct=True):
+        np.divide(f0, N, out=b0)
     return _result(y0, pred)
 
 
@@ -426,17 +420,11 @@ def softmax_cross_entropy_and_grad(pred, target):
     pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
     y0, = _outputs(pred, 1)
-    k0, = _numbers(1.0)
     sums = []
-    for (f0, f1, f2), (tb,), (b0,), (w0, lb) in _softmax_rows(
-            pred, ('log_softmax', 'softmax', 'softmax_complement'), (target,), (y0,), 2):
-        np.multiply(f0, tb, out=lb)
-        np.subtract(k0, tb, out=w0)
-        np.multiply(f1, w0, out=b0)
-        np.multiply(f2, tb, out=w0)
-        np.subtract(b0, w0, out=b0)
-        np.divide(b0, N, out=b0)
-        sums.append(np.sum(lb))
+    for (f0, f1), (tb,), (b0,), _ in _softmax_rows(
+            pred, ('log_softmax', 'softmax_residual'), (target,), (y0,), 0, direct=True):
+        np.divide(f1, N, out=b0)
+        sums.append(np.vdot(f0, tb))
     return -_mean(sums, N, pred), _result(y0, pred)
 
 

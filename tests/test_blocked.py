@@ -671,7 +671,31 @@ def test_blocked_row_loss_matches_the_whole_array_formula(dtype, shape):
     want_gradient = (p * (1 - t) - q * t) / n
     assert value.dtype == dtype and gradient.dtype == dtype and gradient.shape == shape
     np.testing.assert_allclose(value, want_value, rtol=1e-13 if dtype == np.float64 else 1e-6)
-    np.testing.assert_array_equal(gradient, want_gradient.astype(dtype))
+    # softmax − y cancels where p ≈ y: the kernel's ((e − y) − y·s)/(1 + s) and the
+    # derivation's p(1 − y) − y(1 − p) agree to a few units of max(p, y)/N
+    scale = np.maximum(p, t) / n * np.finfo(dtype).eps
+    assert np.all(np.abs(gradient - want_gradient) <= 3 * scale)
+
+
+def test_softmax_residual_against_mpmath():
+    # softmax(z) − y from the kernel's terms, against 40 digits.  Where one logit
+    # dominates and its label is 1, p − y is tiny but well conditioned: relative
+    # error.  Where p ≈ y for soft targets the difference is ill conditioned in
+    # the inputs: error in units of max(p, y), as any formula from rounded p.
+    cases = [([40.0, -0.5, 0.0], [1.0, 0.0, 0.0], "relative"), ([700.0, -700.0, 1e4], [0.0, 0.0, 1.0], "relative"),
+             ([30.0, 30.0, -5.0], [0.5, 0.5, 0.0], "max"), ([1.0, 2.0, 3.0], [0.09, 0.24, 0.67], "max"),
+             ([-1e4, 0.0, 1e-300], [0.2, 0.3, 0.5], "max")]
+    for logits, labels, unit in cases:
+        z, y = np.array([logits]), np.array([labels])
+        (residual,), _, _, _ = next(iter(_kernels.softmax_rows(z, ("softmax_residual",), (y,))))
+        with mpmath.workdps(40):
+            e = [mpmath.exp(mpmath.mpf(v)) for v in logits]
+            p = [float(v / sum(e)) for v in e]
+            want = [e[j] / sum(e) - mpmath.mpf(labels[j]) for j in range(3)]
+        for j, (got, exact) in enumerate(zip(residual.T[0], want)):
+            scale = abs(float(exact)) if unit == "relative" else max(p[j], labels[j])
+            assert abs(float(got) - float(exact)) <= 2 * np.spacing(max(scale, np.finfo(float).tiny)), \
+                (logits, labels, got, exact)
 
 
 def test_softmax_family_unknown_member_is_named():

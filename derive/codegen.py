@@ -856,7 +856,77 @@ def derive_pair(entry: Entry) -> list[sp.Expr]:
     return pair
 
 
-def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None)):
+#: ln of the smallest normal double: below it e^u is subnormal and has fewer digits
+LOG_TINY = -708.3964185322641
+#: how far below LOG_TINY the refinement reaches: |x|·e^x there is below the
+#: smallest subnormal for every x a function of the catalogue multiplies by
+TAIL_WIDTH = 64.0
+
+
+def subnormal_tail(entry: Entry) -> tuple[float, float] | None:
+    """Where f or f′ is a normal number made from a subnormal exponential, as [low, high); else None.
+
+    Past u = LOG_TINY, e^u is subnormal and carries fewer significant bits
+    (1 at u = −744): σ(x) there is itself subnormal, and the certificate
+    counts its error in units of the smallest normal number, but x·σ(x) is
+    700 times larger, a normal number with the subnormal's few digits (44 ULP
+    for silu at x = −713).  The definition and its derivative are evaluated
+    with mpmath at x = LOG_TINY − 2 and − 6 (and at the mirror points on the
+    right); a side where one of them is a normal number below 1e−290 (made
+    from the exponential, not absorbed into a larger term as in ELU's
+    e^x − 1) gets the interval TAIL_WIDTH wide past ±LOG_TINY, which the
+    generated function evaluates again in extended precision (see
+    ``numeric._support._refine_tail``).
+
+    Examples
+    --------
+    >>> subnormal_tail(get("silu")), subnormal_tail(get("sigmoid")), subnormal_tail(get("elu"))
+    ((-772.3964185322641, -708.3964185322641), None, None)
+    """
+    import mpmath
+
+    x = entry.variable
+    f = entry.definition.subs(entry.defaults) if entry.defaults else entry.definition
+    f = primitives.expand_primitives(f)
+    functions = [sp.lambdify(x, g, modules="mpmath") for g in (f, sp.diff(f, x))]
+    tiny = float(np.finfo(np.float64).tiny)
+    with mpmath.workdps(800):  # log(1 + e^−714) keeps its digits
+        for side in (-1, 1):
+            for distance in (2, 6):
+                point = mpmath.mpf(side * (-LOG_TINY + distance))
+                if any(tiny <= abs(fn(point)) <= 1e-290 for fn in functions):
+                    low = LOG_TINY - TAIL_WIDTH if side < 0 else -LOG_TINY
+                    return (low, low + TAIL_WIDTH)
+    return None
+
+
+def _tail_function(name: str, pair: Sequence[sp.Expr]) -> str | None:
+    """Source of ``name``(x) = (f, f′) by the textbook formulas, for x in the extended-precision tail.
+
+    In np.longdouble (64-bit significand and exponents down to 1e−4951 on
+    x86-64) e^{−772} is a normal number and none of these formulas overflows
+    for |x| < 800, so the plain definitions of the primitives serve:
+    σ(u) = 1/(1 + e^{−u}), softplus(u) = log1p(e^u), sech²(u) = 1/cosh²(u).
+    None where the pair uses a primitive with no such plain form here.
+    """
+    plain = {
+        primitives.sigmoid: lambda u: 1 / (1 + sp.exp(-u)),
+        primitives.softplus: lambda u: sp.codegen.cfunctions.log1p(sp.exp(u)),
+        primitives.sech2: lambda u: 1 / sp.cosh(u) ** 2,
+    }
+    written = []
+    for expr in pair:
+        for primitive, definition in plain.items():
+            expr = expr.replace(primitive, definition)
+        if expr.atoms(primitives.Primitive, _PolyPart, _Clip, _Minimum, _Maximum):
+            return None
+        written.append(StablePrinter().doprint(expr))
+    return "\n".join([f"def {name}(x):",
+                      '    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""',
+                      f"    return {', '.join(written)}"])
+
+
+def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None), tail=None):
     """An elementwise function of x, evaluated in place over cache-sized blocks of x.
 
     Every operation writes into a preallocated work row (see
@@ -918,6 +988,9 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None))
     src += [indent + line for line in first]
     src += _call_lines(calls, printer, indent)
     src += [indent + line for line in statements]
+    if tail is not None:  # (the tail function's name, [low, high)): see subnormal_tail
+        tail_name, (low, high) = tail
+        src.append(f"    _refine_tail(x, ({outs}), {tail_name}, {tuple(keep)!r}, {low!r}, {high!r})")
     src.append("    return " + ", ".join(f"_result(y{i}, x)" for i in range(n)))
     return "\n".join(src), printer.kernels_used
 
@@ -973,14 +1046,17 @@ def lower_softmax_difference(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
     >>> p, q = primitives.softmax(z), primitives.softmax_complement(z)
     >>> lower_softmax_difference((p * (1 - y) - y * q) / 4, y)
     _SoftmaxResidual(pred)/4
+    >>> lower_softmax_difference(p * (1 - y) + y * q, y)  # not the difference: kept
+    target*softmax_complement(pred) + (1 - target)*softmax(pred)
     """
     def lower(node):
         if not isinstance(node, sp.Add) or len(node.args) != 2:
             return node
         for member in node.atoms(primitives.softmax):
-            pattern = member * (1 - target) - target * primitives.softmax_complement(*member.args)
-            if sp.expand(node - pattern) == 0:
-                return _SoftmaxResidual(*member.args)
+            complement = primitives.softmax_complement(*member.args)
+            ratio = sp.cancel(node / (member * (1 - target) - target * complement))
+            if not ratio.has(member, complement, target):  # c·(p(1 − y) − y·q), c free of them
+                return ratio * _SoftmaxResidual(*member.args)
         return node
 
     return expr.replace(lambda n: isinstance(n, sp.Add), lower)
@@ -1121,9 +1197,15 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
         pair = [forward, gradient]
         clamp = infinity_clamp(entry, pair)
         pair = clamp_derivative_at_infinity(entry, pair, clamp)
-        add(_blocked_function(entry.name, entry, fdoc, pair, [0], clamp))
-        add(_blocked_function(f"{entry.name}_grad", entry, gdoc, pair, [1], clamp))
-        add(_blocked_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1], clamp))
+        region = subnormal_tail(entry)
+        tail_source = _tail_function(f"_{entry.name}_tail", [
+            _fold_constants(e.xreplace(rename)) for e in (d.forward_code, d.derivative_code)]) if region else None
+        tail = (f"_{entry.name}_tail", region) if tail_source else None
+        if tail_source:
+            chunks.append(tail_source)
+        add(_blocked_function(entry.name, entry, fdoc, pair, [0], clamp, tail))
+        add(_blocked_function(f"{entry.name}_grad", entry, gdoc, pair, [1], clamp, tail))
+        add(_blocked_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1], clamp, tail))
     elif entry.kind == "vector_map":
         setup = ["    z = _float_array(z)"]
         fdoc = f"""{entry.summary[0].upper()}{entry.summary[1:]}.
@@ -1259,7 +1341,7 @@ def generate_module(names: Sequence[str] | None = None, *, standalone: bool = Fa
     if standalone:
         parts += [_support_source(), "", "", _kernel_source(kernels) if kernels else ""]
     else:
-        parts.append("from ._support import (\n    _SIGN_BIT, _blocks, _float_array, _like, _loss_inputs, _mean, _numbers, _outputs, _result, _same_shape, _terms, _work,\n)")
+        parts.append("from ._support import (\n    _SIGN_BIT, _blocks, _float_array, _like, _loss_inputs, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _work,\n)")
         if kernels:
             parts.append("from ._kernels import (\n" + "".join(
                 f"    {k} as _{k},\n" for k in sorted(kernels)) + ")")

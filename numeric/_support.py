@@ -88,6 +88,32 @@ def _blocks(x, *outputs):
         yield xs[start:start + BLOCK], tuple(y[start:start + BLOCK] for y in flat)
 
 
+#: np.longdouble reaches below the smallest normal double (x86-64: 80-bit
+#: extended; aarch64 Linux: IEEE quad); where it is only a double (Windows,
+#: Apple silicon) there is nothing wider to refine the tails with
+_WIDE = bool(np.finfo(np.longdouble).tiny < np.finfo(np.float64).tiny)
+
+
+def _refine_tail(x, outputs, tail, which, low, high):
+    """The float64 outputs at the x in [low, high) again, from ``tail`` in np.longdouble.
+
+    For functions made from an exponential that is subnormal there (x·e^x
+    near x = −713: see derive.codegen.subnormal_tail).  One pass over x
+    finds whether any element is in the interval; only those elements are
+    computed again.  ``which`` picks the outputs of ``tail`` = (f, f′).
+    """
+    if not _WIDE or x.dtype != np.float64 or x.size == 0:
+        return
+    xs = x.reshape(-1)
+    if not (np.min(xs) < high if high <= 0 else np.max(xs) >= low):
+        return
+    index = np.flatnonzero((xs >= low) & (xs < high))
+    if index.size:
+        values = tail(xs[index].astype(np.longdouble))
+        for k, y in zip(which, outputs):
+            y.reshape(-1)[index] = values[k]
+
+
 def _result(y, x):
     """y in x's dtype (rounded once), and a NumPy scalar where y is 0-d."""
     if y.dtype != x.dtype:

@@ -4,7 +4,7 @@
 import numpy as np
 
 from ._support import (
-    _SIGN_BIT, _blocks, _float_array, _like, _loss_inputs, _mean, _numbers, _outputs, _result, _same_shape, _terms, _work,
+    _SIGN_BIT, _blocks, _float_array, _like, _loss_inputs, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _work,
 )
 from ._kernels import (
     gaussian as _gaussian,
@@ -930,6 +930,11 @@ def softsign_and_grad(x):
     return _result(y0, x), _result(y1, x)
 
 
+def _silu_tail(x):
+    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
+    return x/(1 + np.exp(-x)), (x/(np.exp(x) + 1) + 1)/(1 + np.exp(-x))
+
+
 def silu(x):
     """Sigmoid-weighted linear unit (swish) x·σ(x).
 
@@ -953,6 +958,7 @@ def silu(x):
         np.add(w1, k0, out=w0)
         np.divide(w1, w0, out=w2)
         np.multiply(w2, xb, out=b0)
+    _refine_tail(x, (y0,), _silu_tail, (0,), -772.3964185322641, -708.3964185322641)
     return _result(y0, x)
 
 
@@ -981,6 +987,7 @@ def silu_grad(x):
         np.divide(w0, w2, out=w1)
         np.add(w1, k0, out=w1)
         np.multiply(w3, w1, out=b0)
+    _refine_tail(x, (y0,), _silu_tail, (1,), -772.3964185322641, -708.3964185322641)
     return _result(y0, x)
 
 
@@ -1011,7 +1018,13 @@ def silu_and_grad(x):
         np.divide(w0, w2, out=w1)
         np.add(w1, k0, out=w1)
         np.multiply(w3, w1, out=b1)
+    _refine_tail(x, (y0, y1), _silu_tail, (0, 1), -772.3964185322641, -708.3964185322641)
     return _result(y0, x), _result(y1, x)
+
+
+def _mish_tail(x):
+    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
+    return x*np.tanh(np.log1p(np.exp(x))), x/((1 + np.exp(-x))*np.cosh(np.log1p(np.exp(x)))**2) + np.tanh(np.log1p(np.exp(x)))
 
 
 def mish(x):
@@ -1039,6 +1052,7 @@ def mish(x):
         np.add(w0, k0, out=w1)
         np.divide(w0, w1, out=w2)
         np.multiply(xb, w2, out=b0)
+    _refine_tail(x, (y0,), _mish_tail, (0,), -772.3964185322641, -708.3964185322641)
     return _result(y0, x)
 
 
@@ -1076,6 +1090,7 @@ def mish_grad(x):
         np.multiply(w1, w0, out=b0)
         np.square(w3, out=w0)
         np.divide(b0, w0, out=b0)
+    _refine_tail(x, (y0,), _mish_tail, (1,), -772.3964185322641, -708.3964185322641)
     return _result(y0, x)
 
 
@@ -1116,6 +1131,7 @@ def mish_and_grad(x):
         np.multiply(w1, w2, out=b1)
         np.square(w3, out=w2)
         np.divide(b1, w2, out=b1)
+    _refine_tail(x, (y0, y1), _mish_tail, (0, 1), -772.3964185322641, -708.3964185322641)
     return _result(y0, x), _result(y1, x)
 
 

@@ -1019,3 +1019,54 @@ def test_activations_agree_when_called_from_threads():
     for n, (f, g) in zip(names, got):
         _assert_same(f, want[n][0], n)
         _assert_same(g, want[n][1], n)
+
+
+def _tail_ulps(values, exact):
+    """Errors in ULPs, subnormal truths in units of the smallest normal number (as verify counts)."""
+    tiny = np.finfo(np.float64).tiny
+    return [float(abs(mpmath.mpf(float(v)) - t) / mpmath.mpf(float(np.spacing(max(abs(float(t)), tiny)))))
+            for v, t in zip(values, exact)]
+
+
+def test_subnormal_tail_is_found_by_the_derivation():
+    from derive.catalogue import get
+    from derive.codegen import LOG_TINY, TAIL_WIDTH, subnormal_tail
+
+    for name in ("silu", "mish"):  # x·e^x: a normal number made from a subnormal e^x
+        assert subnormal_tail(get(name)) == (LOG_TINY - TAIL_WIDTH, LOG_TINY)
+    for name in ("sigmoid", "softplus", "elu", "log_sigmoid", "tanh", "gelu"):  # subnormal, or absorbed
+        assert subnormal_tail(get(name)) is None, name
+
+
+@pytest.mark.parametrize("name", ["silu", "mish"])
+def test_subnormal_tail_against_mpmath(name, monkeypatch):
+    # x in (−772, −708): e^x is subnormal (1 significant bit at −744) while
+    # x·e^x is a normal number down to x ≈ −714.9; the generated code computes
+    # those elements again in np.longdouble
+    from numeric import _support
+
+    if not _support._WIDE:
+        pytest.skip("np.longdouble is a double here: no wider type to refine the tail with")
+    xs = np.concatenate([np.linspace(-780.0, -700.0, 161), [-708.3964185322641, -714.9, -745.0, -1e4, 0.5]])
+    with mpmath.workdps(400):
+        x = [mpmath.mpf(float(v)) for v in xs]
+        s = [1 / (1 + mpmath.exp(-v)) for v in x]
+        if name == "silu":
+            f = [v * sv for v, sv in zip(x, s)]
+            df = [sv * (1 + v * (1 - sv)) for v, sv in zip(x, s)]
+        else:
+            sp_ = [mpmath.log1p(mpmath.exp(v)) for v in x]
+            f = [v * mpmath.tanh(p) for v, p in zip(x, sp_)]
+            df = [mpmath.tanh(p) + v * sv * mpmath.sech(p) ** 2 for v, p, sv in zip(x, sp_, s)]
+    both = getattr(numeric, f"{name}_and_grad")(xs)
+    np.testing.assert_array_equal(both[0], getattr(numeric, name)(xs))  # the three agree bit for bit
+    np.testing.assert_array_equal(both[1], getattr(numeric, f"{name}_grad")(xs))
+    tail = xs < -708
+    for values, exact in ((both[0], f), (both[1], df)):
+        errors = np.array(_tail_ulps(values, exact))
+        assert errors[tail].max() <= 1.0 and errors.max() <= 4.0, errors
+    monkeypatch.setattr(_support, "_WIDE", False)  # what the refinement removes
+    plain = getattr(numeric, f"{name}_and_grad")(xs)
+    assert max(_tail_ulps(plain[0], f)) > 20 and max(_tail_ulps(plain[1], df)) > 20
+    f32 = getattr(numeric, f"{name}_and_grad")(xs.astype(np.float32))  # float32: no tail to refine
+    assert f32[0].dtype == np.float32 and np.all(np.isfinite(f32[0]))

@@ -36,7 +36,7 @@ def test_generation_is_independent_of_hash_seed():
 
 def test_standalone_module_runs_without_the_package(tmp_path):
     path = tmp_path / "mymodule.py"
-    path.write_text(generate_module(["sigmoid", "softplus", "gelu", "softmax",
+    path.write_text(generate_module(["sigmoid", "softplus", "gelu", "silu", "softmax",
                                      "softmax_cross_entropy"], standalone=True))
     source = path.read_text()
     assert "import numeric" not in source and "from numeric" not in source
@@ -49,6 +49,8 @@ def test_standalone_module_runs_without_the_package(tmp_path):
     xs = np.linspace(-30, 30, 101)
     for name in ("sigmoid", "softplus_grad", "gelu_and_grad"):
         np.testing.assert_array_equal(getattr(module, name)(xs), getattr(numeric, name)(xs))
+    tail = np.linspace(-760, -700, 61)  # refined in extended precision (see test_blocked)
+    np.testing.assert_array_equal(module.silu_and_grad(tail), numeric.silu_and_grad(tail))
     logits = np.array([[40.0, -0.5, 0.0]])
     np.testing.assert_array_equal(module.softmax_cross_entropy(logits, np.eye(3)[:1]),
                                   numeric.softmax_cross_entropy(logits, np.eye(3)[:1]))

@@ -5,6 +5,7 @@ import pytest
 
 from derive.catalogue import ENTRIES
 from derive.verify import ULP_BOUND, certify, reference, scalar_grid
+from numeric import _support
 
 ACTIVATIONS = [e.name for e in ENTRIES if e.kind == "activation"]
 OTHERS = [e.name for e in ENTRIES if e.kind != "activation"]
@@ -35,6 +36,10 @@ def test_activation_certificate(name):
         assert not m.warnings, m.warnings
         assert m.nonfinite == 0, m.failures
         assert m.max_ulp_core <= CORE_EXCEPTIONS.get(name, ULP_BOUND), (m.function, m.max_ulp_core, m.failures)
+        # the float64 tails as well (x·e^x of silu and mish near x = −713 is refined in
+        # np.longdouble, which on some platforms is only a double: 44 ULP there)
+        tail_bound = 50.0 if name in ("silu", "mish") and not _support._WIDE else ULP_BOUND
+        assert m.max_ulp <= max(CORE_EXCEPTIONS.get(name, ULP_BOUND), tail_bound), (m.function, m.max_ulp)
     for m in cert.float32:  # computed in float64, rounded once
         assert m.max_ulp <= 1.0, (m.function, m.max_ulp, m.failures)
     assert cert.gradient_check.max_relative_error <= 1e-7, cert.gradient_check

@@ -198,6 +198,9 @@ class _Emitter:
         if name == "_Quotient":
             self.fold("divide", list(expr.args), target)
             return
+        if name == "_Sum":
+            self.fold("add", list(expr.args), target)
+            return
         if name in ("_Maximum", "_Minimum"):
             # a number as a row of that number: NumPy's maximum against a
             # scalar takes a slower loop than against an array (2 vs 0.6 ns)

@@ -55,6 +55,11 @@ class _Quotient(sp.Function):
     inside (a/b)/b; printed as a division."""
 
 
+class _Sum(sp.Function):
+    """a + b + … added left to right as written (SymPy's Add would reorder and
+    put a number last); printed as a sum."""
+
+
 class _NonNegative(sp.Function):
     """The indicator [u ≥ 0] (a boolean array), opaque to SymPy."""
 
@@ -378,7 +383,14 @@ def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = ()) -> sp.Exp
             u, a, g = found
             rest = [h for h in node.args if h is not g and h != primitives.sigmoid(u)]
             clamped_u = _Minimum(u, sp.Float(LOG_HUGE))
-            return sp.Mul(*rest, sigmoid(u) * (a + _Quotient(clamped_u, 1 + p_of(u))))
+            # a + u/(1 + P) = (u + a·(1 + P))/(1 + P), as many operations for
+            # a = 1 (silu′): the sum of u and 1 + P is formed before the division
+            # rounds, so that adding a to u/(1 + P) ≈ −4.8 does not cancel.
+            # silu′ on 40,001 points of [−20, 20]: 4.27 ULP at most (was 4.84 at
+            # x = −4.833); on 60,000 random points 4.44 (was 4.58); on the
+            # certificate grid 3.62 (was 3.76)
+            numerator = _Sum(clamped_u, a * (1 + p_of(u)))
+            return sp.Mul(*rest, sigmoid(u) * _Quotient(numerator, 1 + p_of(u)))
         for f in node.args:
             if not isinstance(f, primitives.sigmoid) or f.args[0] in clamped:
                 continue
@@ -491,6 +503,9 @@ class StablePrinter(NumPyPrinter):
 
     def _print__Quotient(self, expr):
         return f"({self._print(expr.args[0])})/({self._print(expr.args[1])})"
+
+    def _print__Sum(self, expr):
+        return "(" + " + ".join(self._print(a) for a in expr.args) + ")"
 
     def _print__NonNegative(self, expr):
         return f"({self._print(expr.args[0])} >= 0)"

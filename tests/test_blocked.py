@@ -29,6 +29,7 @@ from derive.codegen import (
     _Minimum,
     _NonNegative,
     _Quotient,
+    _Sum,
     contract_names,
     generate_module,
     lower_primitives,
@@ -398,7 +399,8 @@ def _meaning(expr):
     return expr.replace(_Maximum, lambda a, b: sp.Max(a, b)) \
         .replace(_Minimum, lambda a, b: sp.Min(a, b)) \
         .replace(_NonNegative, lambda u: sp.Piecewise((1, u >= 0), (0, True))) \
-        .replace(_Quotient, lambda a, b: a / b)
+        .replace(_Quotient, lambda a, b: a / b) \
+        .replace(_Sum, lambda *terms: sp.Add(*terms))
 
 
 def _mp_reference(expr, value):

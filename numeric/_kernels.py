@@ -439,10 +439,10 @@ def _shifted(z, arrays=(), dtype=None):
         np.subtract(w, top, out=shifted)
         # lost = (z − top) − shifted exactly: Fast2Sum (two operations) where
         # the larger operand is known for every entry, else TwoSum (five)
-        if np.all(np.negative(top) <= np.minimum.reduce(w, axis=axis, keepdims=True)):  # |z| ≤ top
+        if (np.negative(top) <= np.minimum.reduce(w, axis=axis, keepdims=True)).all():  # |z| ≤ top
             np.add(shifted, top, out=back)
             lost = np.subtract(w, back, out=w)  # z − ((z − top) + top)
-        elif np.all(top <= 0):  # |z| ≥ |top|
+        elif (top <= 0).all():  # |z| ≥ |top|
             np.subtract(shifted, w, out=back)
             lost = np.subtract(np.negative(top), back, out=w)  # −top − ((z − top) − z)
         else:

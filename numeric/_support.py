@@ -99,13 +99,14 @@ def _refine_tail(x, outputs, tail, which, low, high):
 
     For functions made from an exponential that is subnormal there (x·e^x
     near x = −713: see derive.codegen.subnormal_tail).  One pass over x
-    finds whether any element is in the interval; only those elements are
-    computed again.  ``which`` picks the outputs of ``tail`` = (f, f′).
+    finds whether any element is in the interval (fmin/fmax: a NaN elsewhere
+    in x does not hide it); only those elements are computed again.
+    ``which`` picks the outputs of ``tail`` = (f, f′).
     """
     if not _WIDE or x.dtype != np.float64 or x.size == 0:
         return
     xs = x.reshape(-1)
-    if not (np.min(xs) < high if high <= 0 else np.max(xs) >= low):
+    if not (np.fmin.reduce(xs) < high if high <= 0 else np.fmax.reduce(xs) >= low):
         return
     index = np.flatnonzero((xs >= low) & (xs < high))
     if index.size:

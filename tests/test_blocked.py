@@ -1067,6 +1067,9 @@ def test_subnormal_tail_against_mpmath(name, monkeypatch):
     for values, exact in ((both[0], f), (both[1], df)):
         errors = np.array(_tail_ulps(values, exact))
         assert errors[tail].max() <= 1.0 and errors.max() <= 4.0, errors
+    with_nan = getattr(numeric, f"{name}_and_grad")(np.append(xs, np.nan))  # a NaN elsewhere hides nothing
+    np.testing.assert_array_equal(with_nan[0][:-1], both[0])
+    assert np.isnan(with_nan[0][-1]) and np.isnan(with_nan[1][-1])
     monkeypatch.setattr(_support, "_WIDE", False)  # what the refinement removes
     plain = getattr(numeric, f"{name}_and_grad")(xs)
     assert max(_tail_ulps(plain[0], f)) > 20 and max(_tail_ulps(plain[1], df)) > 20

@@ -885,9 +885,10 @@ def subnormal_tail(entry: Entry) -> tuple[float, float] | None:
     (1 at u = −744): σ(x) there is itself subnormal, and the certificate
     counts its error in units of the smallest normal number, but x·σ(x) is
     700 times larger, a normal number with the subnormal's few digits (44 ULP
-    for silu at x = −713).  The definition and its derivative are evaluated
-    with mpmath at x = LOG_TINY − 2 and − 6 (and at the mirror points on the
-    right); a side where one of them is a normal number below 1e−290 (made
+    for silu at x = −713).  The definition and its derivative (at the
+    defaults of the entry's parameters) are evaluated with mpmath at
+    x = LOG_TINY − 2 and − 6 (and at the mirror points on the right); a side
+    where one of them is a normal number below 1e−290 (made
     from the exponential, not absorbed into a larger term as in ELU's
     e^x − 1) gets the interval TAIL_WIDTH wide past ±LOG_TINY, which the
     generated function evaluates again in extended precision (see

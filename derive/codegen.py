@@ -1095,8 +1095,8 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
     if summand is None:
         return None
     scale, summand = summand.as_coeff_Mul()  # −Σ E: the sign once, on the total
-    gradient = lower_softmax_difference(outputs[1], sp.Symbol("target", real=True))
-    parts = [[summand, gradient][i] for i in keep]
+    lowered_gradient = lower_softmax_difference(outputs[1], sp.Symbol("target", real=True))
+    parts = [[summand, lowered_gradient][i] for i in keep]
     found = set().union(*(p.atoms(primitives.VectorPrimitive) for p in parts))
     members = {node for node in found if getattr(type(node), "fused_kernel", "") == "softmax_family"}
     if not members or found - members or any(m.args != (pred,) for m in members):

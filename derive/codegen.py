@@ -143,6 +143,133 @@ def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:
 LOG_HUGE = 709.78
 
 
+def _needs_double_double(arg: sp.Expr, variable: sp.Symbol) -> sp.Poly | None:
+    """arg as a polynomial in ``variable`` whose float64 evaluation would round (else None)."""
+    if arg.free_symbols != {variable} or not arg.is_polynomial(variable):
+        return None
+    poly = sp.Poly(arg, variable)
+    inexact = any(_split(c)[1] != 0 for c in poly.all_coeffs())
+    return poly if poly.degree() >= 2 or inexact else None
+
+
+def _double_double(poly: sp.Poly, value: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """(hi, lo) of ``poly`` at ``value`` (kernel ``poly_dd``)."""
+    pairs = [v for c in poly.all_coeffs() for v in _split(c)]
+    args = [value] + [sp.Float(v, 17) if v else sp.S.Zero for v in pairs]
+    return PolyHi(*args), PolyLo(*args)
+
+
+def rational_in_exp_of_polynomial(outputs: Sequence[sp.Expr], variable: sp.Symbol) -> list[sp.Expr] | None:
+    """Outputs built from σ(±t) and sech²(t/2) of one polynomial t(x), as rational functions of P = e^t.
+
+    With P = e^t: σ(t) = P/(1 + P), σ(−t) = 1/(1 + P), sech²(t/2) = 4P/(1 + P)².
+    SymPy cancels each output to c(x)·N(P, x)·P^m/D(P), and N is printed in
+    Horner form in P, its coefficients polynomials in x evaluated in
+    double-double (``poly_dd``) and added hi first, then lo.  For GELU's tanh
+    form the derivative σ(t) + x·t′/4·sech²(t/2), two terms that cancel for
+    x < −0.75, becomes (P + (1 + x·t′(x)))·P/((P + 2)P + 1): the cancelling
+    sum is P + (1 + x·t′), whose only rounded input is P, and 1 + x·t′
+    carries its digits in hi + lo (7.4 ULP at x = −1.27 on 48,000 points of
+    [−8, 4] before; 3.55 at most after).  P = e^{hi}·(1 + lo) with t = hi +
+    lo, and x inside P and N is clipped where t reaches LOG_HUGE over the
+    degree in P (there the function has reached its limit in float64; the
+    certificates check it); c(x), here x of the forward x·σ(t), is not.
+    Returns None unless t needs double-double (degree ≥ 2, or a coefficient
+    that is not a float64 number) and nothing else transcendental is left.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> t = sp.sqrt(2) * (x + x**3 / 10)
+    >>> forward, = rational_in_exp_of_polynomial([x * primitives.sigmoid(t)], x)
+    >>> forward.atoms(_Clip)  # t(16.93) = 709.78/1: e^t stays finite
+    {_Clip(x, -oo, 16.926599932598919)}
+    >>> P = sp.Symbol("P")
+    >>> forward.replace(lambda n: isinstance(n, _Sum) and n.args[0].func == sp.exp, lambda n: P)
+    x*_Quotient(P, P + 1)
+    """
+    arguments = set()
+    for output in outputs:
+        for node in sp.preorder_traversal(output):
+            if isinstance(node, primitives.sigmoid):
+                arguments.add(node.args[0])
+            elif isinstance(node, primitives.sech2):
+                arguments.add(2 * node.args[0])
+            elif isinstance(node, (primitives.Primitive, sp.Function)) and not isinstance(node, sp.Abs):
+                return None
+    if not arguments:
+        return None
+    t = sorted(arguments, key=sp.default_sort_key)[0]
+    t = -t if t.could_extract_minus_sign() else t
+    if any(sp.expand(a - t) != 0 and sp.expand(a + t) != 0 for a in arguments):
+        return None
+    t_poly = _needs_double_double(sp.expand(t), variable)
+    if t_poly is None:
+        return None
+    p = sp.Dummy("P", positive=True)
+    meaning = {primitives.sigmoid(t): p / (1 + p), primitives.sigmoid(-t): 1 / (1 + p),
+               primitives.sech2(t / 2): 4 * p / (1 + p) ** 2, primitives.sech2(-t / 2): 4 * p / (1 + p) ** 2}
+    parts = []
+    for output in outputs:
+        rational = output.xreplace(meaning)
+        if rational.atoms(primitives.Primitive) or not rational.free_symbols <= {variable, p}:
+            return None
+        numerator, denominator = sp.fraction(sp.cancel(sp.together(rational)))
+        scale = sp.Poly(denominator, p).LC()
+        if scale.has(variable):
+            return None
+        top = sp.Poly(sp.expand(numerator / scale), p)
+        bottom = sp.Poly(sp.expand(denominator / scale), p)
+        if any(not (c.is_number and c > 0) for c in bottom.all_coeffs()):
+            return None
+        parts.append((top, bottom))
+    degree = max(max(top.degree(), bottom.degree()) for top, bottom in parts)
+    # x is clipped where t reaches LOG_HUGE/degree: P^degree stays finite
+    limit = LOG_HUGE / degree
+    roots = [r for r in sp.Poly(t_poly.as_expr() - limit, variable).nroots(n=30) if r.is_real]
+    leading = t_poly.LC()
+    grows_right, grows_left = leading > 0, (leading > 0) == (t_poly.degree() % 2 == 0)
+    low = sp.Float(min(roots), 17) if grows_left and roots else -sp.oo
+    high = sp.Float(max(roots), 17) if grows_right and roots else sp.oo
+    clipped = _Clip(variable, low, high)
+    hi, lo = _double_double(t_poly, clipped)
+    e = sp.exp(hi)
+    p_value = _Sum(e, e * lo)
+
+    def coefficient(c):
+        poly = _needs_double_double(c, variable) if c.has(variable) else None
+        if poly is None:
+            return c.xreplace({variable: clipped})
+        return _double_double(poly, clipped)
+
+    def horner(poly):
+        coefficients = poly.all_coeffs()  # highest degree first
+        value = None
+        for c in coefficients:
+            c = coefficient(c)
+            if value is None:
+                value = sp.Add(*c) if isinstance(c, tuple) else c
+            elif isinstance(c, tuple):
+                value = _Sum(value * p_value, *c) if value != 0 else _Sum(*c)
+            else:
+                value = value * p_value + c
+        return value
+
+    lowered = []
+    for top, bottom in parts:
+        content = sp.gcd_list(top.all_coeffs()) if len(top.all_coeffs()) > 1 else top.all_coeffs()[0]
+        content = content if content.has(variable) else sp.S.One
+        top = sp.Poly(sp.expand(top.as_expr() / content), p)
+        monomial = min(m for (m,), c in top.terms() if c != 0)
+        rest = sp.Poly(sp.expand(top.as_expr() / p**monomial), p)
+        # P^m·N over D: where the function saturates (P huge, N = P) the
+        # product and D round alike and the quotient is exactly its limit
+        # (gelu_tanh′(inf) = 1, where N·(P/D) gave 1 − eps)
+        lowered.append(content * _Quotient(p_value**monomial * horner(rest), horner(bottom)))
+    return lowered
+
+
+
 def _softplus_compositions(expr: sp.Expr) -> sp.Expr:
     """tanh and sech² of softplus(u) as rational functions of a = σ(−u).
 
@@ -877,7 +1004,8 @@ def derive_pair(entry: Entry) -> list[sp.Expr]:
     """
     d = derive(entry)
     rename = _code_symbols(entry)
-    pair = [compensate_arguments(e, entry.variable) for e in (d.forward_code, d.derivative_code)]
+    pair = rational_in_exp_of_polynomial([d.forward_code, d.derivative_code], entry.variable) \
+        or [compensate_arguments(e, entry.variable) for e in (d.forward_code, d.derivative_code)]
     pair = [_fold_constants(e.xreplace(rename)) for e in pair]
     if entry.grad_clip is not None:
         # poly_dd clips its own argument, so a polynomial argument keeps the
@@ -896,68 +1024,179 @@ LOG_TINY = -708.3964185322641
 TAIL_WIDTH = 64.0
 
 
-def subnormal_tail(entry: Entry) -> tuple[float, float] | None:
-    """Where f or f′ is a normal number made from a subnormal exponential, as [low, high); else None.
+def _exponent_arguments(expr: sp.Expr) -> set[sp.Expr]:
+    """The logarithms a(x) of the small values the lowered code of ``expr`` makes.
 
-    Past u = LOG_TINY, e^u is subnormal and carries fewer significant bits
-    (1 at u = −744): σ(x) there is itself subnormal, and the certificate
+    σ(u) and softplus(u) take e^{−|u|}, sech²(u) e^{−2|u|} and returns about
+    4e^{−2|u|}, gaussian(u) is e^{−u²}, φ(u) and Φ(u) take e^{−u²/2} and
+    return about e^{−u²/2}/√(2π) and e^{−u²/2}/(|u|√(2π)) (see
+    :func:`lower_primitives` and the kernels): both the exponential and the
+    value returned, either of which can be subnormal where the function is
+    not (gelu at x = −37.61: Φ is 1.1e−309 while x·Φ is normal).
+    """
+    found = {e.args[0] for e in expr.atoms(sp.exp)}
+    for node in sp.preorder_traversal(expr):
+        if not isinstance(node, primitives.Primitive) or len(node.args) != 1:
+            continue
+        u = node.args[0]
+        if isinstance(node, (primitives.sigmoid, primitives.softplus)):
+            found.add(-sp.Abs(u))
+        elif isinstance(node, primitives.sech2):
+            found |= {-2 * sp.Abs(u), -2 * sp.Abs(u) + sp.log(4)}
+        elif isinstance(node, primitives.gaussian):
+            found.add(-u**2)
+        elif isinstance(node, primitives.gauss):
+            found |= {-u**2 / 2, -u**2 / 2 - sp.log(2 * sp.pi) / 2}
+        elif isinstance(node, primitives.ndtr):
+            found |= {-u**2 / 2, -u**2 / 2 - sp.log(2 * sp.pi) / 2 - sp.log(sp.Abs(u))}
+    return found
+
+
+def _exponent_crossings(arguments: Iterable[sp.Expr], x: sp.Symbol, level: float) -> list[float]:
+    """The x, on either side of 0, where one of the ``arguments`` falls to ``level``.
+
+    An argument below ``level`` at |x| = 1e4 on a side is solved there by
+    bisection (the arguments of the catalogue are monotonic on each side).
+    """
+    import mpmath
+
+    found = []
+    for argument in arguments:
+        if not argument.has(x):
+            continue
+        a = sp.lambdify(x, primitives.expand_primitives(argument), modules="mpmath")
+        with mpmath.workdps(30):
+            for side in (-1, 1):
+                near, far = mpmath.mpf(0), mpmath.mpf(1e4)
+                if not (a(side * far) < level < a(side * near)):
+                    continue
+                for _ in range(100):
+                    middle = (near + far) / 2
+                    near, far = (middle, far) if a(side * middle) > level else (near, middle)
+                found.append(float(side * (near + far) / 2))
+    return sorted(set(found))
+
+
+def subnormal_tail(entry: Entry) -> tuple[tuple[float, float], ...]:
+    """Where f or f′ is a normal number made from a subnormal exponential, as [low, high) intervals.
+
+    Past a = LOG_TINY, e^a is subnormal and carries fewer significant bits
+    (1 at a = −744): σ(x) there is itself subnormal, and the certificate
     counts its error in units of the smallest normal number, but x·σ(x) is
     700 times larger, a normal number with the subnormal's few digits (44 ULP
-    for silu at x = −713).  The definition and its derivative (at the
-    defaults of the entry's parameters) are evaluated with mpmath at
-    x = LOG_TINY − 2 and − 6 (and at the mirror points on the right); a side
-    where one of them is a normal number below 1e−290 (made
-    from the exponential, not absorbed into a larger term as in ELU's
-    e^x − 1) gets the interval TAIL_WIDTH wide past ±LOG_TINY, which the
-    generated function evaluates again in extended precision (see
-    ``numeric._support._refine_tail``).
+    for silu at x = −713).  Each exponential argument a(x) of the stabilized
+    derivation (see :func:`_exponent_arguments`; GELU's tanh form takes
+    e^{−2|u|} with u a cubic in x, and reaches its tail at x = −21.3, where
+    its derivative was 747 ULP) is solved for a(x) = LOG_TINY − 2 and − 6.
+    Where the definition or its derivative (at the defaults of the entry's
+    parameters, evaluated with mpmath) is a normal number below 1e−290 there
+    (made from the exponential, not absorbed into a larger term as in ELU's
+    e^x − 1), the x over which a(x) runs from LOG_TINY down TAIL_WIDTH
+    further is a tail, which the generated function evaluates again in
+    extended precision (see ``numeric._support._refine_tail``).
 
     Examples
     --------
     >>> subnormal_tail(get("silu")), subnormal_tail(get("sigmoid")), subnormal_tail(get("elu"))
-    ((-772.3964185322641, -708.3964185322641), None, None)
+    (((-772.3964185322641, -708.3964185322641),), (), ())
+    >>> [[round(end, 3) for end in tail] for tail in subnormal_tail(get("gelu_tanh"))]
+    [[-21.798, -21.146]]
     """
     import mpmath
 
     x = entry.variable
+    d = derive(entry)
+    arguments = set()
+    for code in (d.forward_code, d.derivative_code):
+        arguments |= _exponent_arguments(code.subs(entry.defaults) if entry.defaults else code)
     f = entry.definition.subs(entry.defaults) if entry.defaults else entry.definition
     f = primitives.expand_primitives(f)
     functions = [sp.lambdify(x, g, modules="mpmath") for g in (f, sp.diff(f, x))]
     tiny = float(np.finfo(np.float64).tiny)
-    with mpmath.workdps(800):  # log(1 + e^−714) keeps its digits
-        for side in (-1, 1):
-            for distance in (2, 6):
-                point = mpmath.mpf(side * (-LOG_TINY + distance))
-                if any(tiny <= abs(fn(point)) <= 1e-290 for fn in functions):
-                    low = LOG_TINY - TAIL_WIDTH if side < 0 else -LOG_TINY
-                    return (low, low + TAIL_WIDTH)
-    return None
+    tails = []
+    for side in (-1, 1):
+        points = [p for distance in (2, 6) for p in _exponent_crossings(arguments, x, LOG_TINY - distance)
+                  if (p > 0) == (side > 0)]
+        with mpmath.workdps(800):  # log(1 + e^−714) keeps its digits
+            if not any(tiny <= abs(fn(mpmath.mpf(point))) <= 1e-290 for point in points for fn in functions):
+                continue
+        ends = [p for level in (LOG_TINY, LOG_TINY - TAIL_WIDTH)
+                for p in _exponent_crossings(arguments, x, level) if (p > 0) == (side > 0)]
+        tails.append((min(ends), max(ends)))
+    return tuple(tails)
 
 
-def _tail_function(name: str, pair: Sequence[sp.Expr]) -> str | None:
+def _long_constants(expr: sp.Expr) -> sp.Expr:
+    """Numbers that a double cannot hold exactly (√(2/π), 0.044715) as np.longdouble literals.
+
+    The tail is computed in extended precision, so a 17-digit constant would
+    bring back the error it is there to remove: at x = −21.5 GELU's tanh form
+    takes e^{−720}, and a relative error of 1e−17 in √(2/π) is 30 ULP of it.
+    """
+    def exact(number):
+        number = sp.nsimplify(number) if isinstance(number, sp.Float) else number
+        return number.is_Rational and abs(number.p) < 2**53 and (number.q & (number.q - 1)) == 0
+
+    def literal(number):
+        if exact(number):
+            return number
+        import mpmath
+
+        with mpmath.workdps(30):
+            text = mpmath.nstr(mpmath.mpf(sp.N(number, 30)), 25, min_fixed=-4, max_fixed=6)
+        return sp.Symbol(f"np.longdouble('{text}')")
+
+    if expr.is_number:
+        return literal(expr)
+    if isinstance(expr, (sp.Mul, sp.Add)):
+        numbers = [a for a in expr.args if a.is_number]
+        rest = [_long_constants(a) for a in expr.args if not a.is_number]
+        if not numbers:
+            return expr.func(*rest)
+        return expr.func(literal(expr.func(*numbers)), *rest)
+    if not expr.args:
+        return expr
+    return expr.func(*[_long_constants(a) for a in expr.args])
+
+
+class _WideNdtr(sp.Function):
+    """Φ(u) computed in the floating type of u (``numeric._kernels.ndtr_wide``), for the tails."""
+
+    numpy_kernel = "ndtr_wide"
+
+
+def _tail_function(name: str, pair: Sequence[sp.Expr]) -> tuple[str, set[str]] | None:
     """Source of ``name``(x) = (f, f′) by the textbook formulas, for x in the extended-precision tail.
 
     In np.longdouble (64-bit significand and exponents down to 1e−4951 on
     x86-64) e^{−772} is a normal number and none of these formulas overflows
     for |x| < 800, so the plain definitions of the primitives serve:
-    σ(u) = 1/(1 + e^{−u}), softplus(u) = log1p(e^u), sech²(u) = 1/cosh²(u).
-    None where the pair uses a primitive with no such plain form here.
+    σ(u) = 1/(1 + e^{−u}), softplus(u) = log1p(e^u), sech²(u) = 1/cosh²(u),
+    gaussian(u) = e^{−u²}, and Φ(u) by ``numeric._kernels.ndtr_wide`` (the
+    exponential in np.longdouble, the fitted factor in float64); numbers a
+    double cannot hold are np.longdouble literals (see
+    :func:`_long_constants`).  Returns the source and the kernels it calls,
+    or None where the pair uses a primitive with no such form here.
     """
     plain = {
         primitives.sigmoid: lambda u: 1 / (1 + sp.exp(-u)),
         primitives.softplus: lambda u: sp.codegen.cfunctions.log1p(sp.exp(u)),
         primitives.sech2: lambda u: 1 / sp.cosh(u) ** 2,
+        primitives.gaussian: lambda u: sp.exp(-u**2),
+        primitives.gauss: lambda u: sp.exp(-u**2 / 2) / sp.sqrt(2 * sp.pi),
+        primitives.ndtr: _WideNdtr,
     }
     written = []
+    printer = StablePrinter()
     for expr in pair:
         for primitive, definition in plain.items():
             expr = expr.replace(primitive, definition)
         if expr.atoms(primitives.Primitive, _PolyPart, _Clip, _Minimum, _Maximum):
             return None
-        written.append(StablePrinter().doprint(expr))
+        written.append(printer.doprint(_long_constants(expr)))
     return "\n".join([f"def {name}(x):",
                       '    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""',
-                      f"    return {', '.join(written)}"])
+                      f"    return {', '.join(written)}"]), printer.kernels_used
 
 
 def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None), tail=None):
@@ -1022,9 +1261,10 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     src += [indent + line for line in first]
     src += _call_lines(calls, printer, indent)
     src += [indent + line for line in statements]
-    if tail is not None:  # (the tail function's name, [low, high)): see subnormal_tail
-        tail_name, (low, high) = tail
-        src.append(f"    _refine_tail(x, ({outs}), {tail_name}, {tuple(keep)!r}, {low!r}, {high!r})")
+    if tail is not None:  # (the tail function's name, its [low, high) intervals): see subnormal_tail
+        tail_name, regions = tail
+        for low, high in regions:
+            src.append(f"    _refine_tail(x, ({outs}), {tail_name}, {tuple(keep)!r}, {low!r}, {high!r})")
     src.append("    return " + ", ".join(f"_result(y{i}, x)" for i in range(n)))
     return "\n".join(src), printer.kernels_used
 
@@ -1231,12 +1471,13 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
         pair = [forward, gradient]
         clamp = infinity_clamp(entry, pair)
         pair = clamp_derivative_at_infinity(entry, pair, clamp)
-        region = subnormal_tail(entry)
+        regions = subnormal_tail(entry)
         tail_source = _tail_function(f"_{entry.name}_tail", [
-            _fold_constants(e.xreplace(rename)) for e in (d.forward_code, d.derivative_code)]) if region else None
-        tail = (f"_{entry.name}_tail", region) if tail_source else None
+            e.xreplace(rename) for e in (d.forward_code, d.derivative_code)]) if regions else None
+        tail = (f"_{entry.name}_tail", regions) if tail_source else None
         if tail_source:
-            chunks.append(tail_source)
+            chunks.append(tail_source[0])
+            kernels.update(tail_source[1])
         add(_blocked_function(entry.name, entry, fdoc, pair, [0], clamp, tail))
         add(_blocked_function(f"{entry.name}_grad", entry, gdoc, pair, [1], clamp, tail))
         add(_blocked_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1], clamp, tail))

@@ -75,6 +75,34 @@ SPECIAL_POINTS = (0.0, 5e-324, 1e-300, 1e-8, 1.0, 20.0, 37.0, 40.0, 100.0, 709.7
 DENSELY_SCANNED = (primitives.ndtr, primitives.erfc)
 
 
+def underflow_points(entry: Entry, count: int = 48) -> np.ndarray:
+    """x where the exponentials of the entry's code pass the smallest normal number.
+
+    For each small value the lowered code makes (e^{−|u|}, e^{−2|u|}, Φ(u), …:
+    see ``derive.codegen._exponent_arguments``) and each side where it
+    underflows, ``count`` points over the x where its logarithm runs from
+    LOG_TINY + 8 down to LOG_TINY − 40.  There a function can be a normal
+    number made from a subnormal (gelu_tanh′ at x = −21.2, 747 ULP before its
+    tail was refined), in a window too narrow for an even grid to sample
+    (0.6 wide for gelu_tanh).
+    """
+    from .codegen import LOG_TINY, _exponent_arguments, _exponent_crossings
+
+    d = derive(entry)
+    arguments = set()
+    for code in (d.forward_code, d.derivative_code):
+        arguments |= _exponent_arguments(code.subs(entry.defaults) if entry.defaults else code)
+    found = []
+    for argument in arguments:
+        starts = _exponent_crossings([argument], entry.variable, LOG_TINY + 8)
+        ends = _exponent_crossings([argument], entry.variable, LOG_TINY - 40)
+        for start in starts:
+            end = next((e for e in ends if (e > 0) == (start > 0)), None)
+            if end is not None:
+                found.append(np.linspace(start, end, count))
+    return np.unique(np.concatenate(found)) if found else np.empty(0)
+
+
 def scalar_grid(points: int = 3000) -> np.ndarray:
     """Sorted grid: the special points with both signs; ``points``·2/3 points
     evenly on [−20, 20] and as many again drawn at random (a fixed seed) from
@@ -348,7 +376,7 @@ def _activation_certificate(entry: Entry, points: int) -> Certificate:
     # predict, four times as densely
     approximated = any(d.forward_code.has(p) or d.derivative_code.has(p) for p in DENSELY_SCANNED)
     scan = np.linspace(-6.0, 6.0, 4 * points + 1 if approximated else points + 2)
-    xs = np.unique(np.concatenate([xs, scan]))
+    xs = np.unique(np.concatenate([xs, scan, underflow_points(entry)]))
     forward = getattr(numeric, entry.name)
     grad = getattr(numeric, entry.name + "_grad")
     refs_f = [reference(f_mp, [v]) for v in xs]

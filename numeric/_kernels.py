@@ -36,6 +36,7 @@ __all__ = [
     "gauss",
     "gaussian",
     "normal",
+    "ndtr_wide",
     "xlogy",
     "xlog1py",
     "rowsum",
@@ -368,6 +369,29 @@ def normal(x, *wanted):
             t -= q
             np.abs(t, out=yb, casting="same_kind")
     return tuple(outs)
+
+
+def ndtr_wide(u):
+    """Φ(u) in the floating type of u, for np.longdouble in a subnormal tail.
+
+    Φ(−a) = e^{−a²/2}·H(a) with a = |u|: the exponential in u's type (in
+    np.longdouble e^{−720} is a normal number, where as a double it is
+    subnormal with a few digits left), H(a) = e^{a²/2}·Φ(−a) from the fitted
+    polynomial in float64 (about 1.5 eps, see _normal_tail); 1 − Φ(−a) for
+    u ≥ 0.
+
+    Examples
+    --------
+    >>> round(float(ndtr_wide(np.longdouble(-38.0)) / np.longdouble("2.88542836007e-316")), 9)  # mpmath
+    1.0
+    """
+    u = np.asarray(u)
+    a = np.abs(u)
+    square = a.astype(np.float64)
+    factor, rows_u, rows_e = np.empty_like(square), np.empty_like(square), np.empty_like(square)
+    _normal_tail(np.minimum(square, 40.0), factor, rows_u, rows_e)
+    lower = np.exp(-a * a / 2) * factor.astype(u.dtype)
+    return np.where(u < 0, lower, 1 - lower)
 
 
 def xlogy(x, y):

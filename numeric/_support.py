@@ -103,7 +103,7 @@ def _refine_tail(x, outputs, tail, which, low, high):
     in x does not hide it); only those elements are computed again.
     ``which`` picks the outputs of ``tail`` = (f, f′).
     """
-    if not _WIDE or x.dtype != np.float64 or x.size == 0:
+    if not _WIDE or x.size == 0:  # (float32 too: its result is the float64 one rounded once)
         return
     xs = x.reshape(-1)
     if not (np.fmin.reduce(xs) < high if high <= 0 else np.fmax.reduce(xs) >= low):

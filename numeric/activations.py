@@ -8,6 +8,7 @@ from ._support import (
 )
 from ._kernels import (
     gaussian as _gaussian,
+    ndtr_wide as _ndtr_wide,
     normal as _normal,
     poly_dd as _poly_dd,
 )
@@ -555,6 +556,11 @@ def selu_and_grad(x, alpha=1.6732632423543772, scale=1.0507009873554805):
     return _result(y0, x), _result(y1, x)
 
 
+def _gelu_tail(x):
+    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
+    return x*_ndtr_wide(x), np.longdouble('0.3989422804014326779399461')*x*np.exp(-1/2*x**2) + _ndtr_wide(x)
+
+
 def gelu(x):
     """Gaussian error linear unit x·Φ(x) (exact erf form).
 
@@ -574,6 +580,7 @@ def gelu(x):
         xb = w0  # x clamped to ±1e300: the limits at ±inf, not NaN
         f1, = _normal(xb, 'ndtr')
         np.multiply(f1, xb, out=b0)
+    _refine_tail(x, (y0,), _gelu_tail, (0,), -39.30385270001566, -37.51939823380952)
     return _result(y0, x)
 
 
@@ -598,6 +605,7 @@ def gelu_grad(x):
         np.minimum(xb, c0, out=w1)
         np.multiply(f0, w1, out=w0)
         np.add(f1, w0, out=b0)
+    _refine_tail(x, (y0,), _gelu_tail, (1,), -39.30385270001566, -37.51939823380952)
     return _result(y0, x)
 
 
@@ -624,7 +632,13 @@ def gelu_and_grad(x):
         np.minimum(xb, c0, out=w1)
         np.multiply(f0, w1, out=w0)
         np.add(f1, w0, out=b1)
+    _refine_tail(x, (y0, y1), _gelu_tail, (0, 1), -39.30385270001566, -37.51939823380952)
     return _result(y0, x), _result(y1, x)
+
+
+def _gelu_tanh_tail(x):
+    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
+    return x/(np.exp(np.longdouble('-1.595769121605730711759784')*(np.longdouble('0.044715')*x**3 + x)) + 1), np.longdouble('0.3989422804014326779399461')*x*(np.longdouble('0.134145')*x**2 + 1)/np.cosh(np.longdouble('0.7978845608028653558798921')*(np.longdouble('0.044715')*x**3 + x))**2 + 1/(np.exp(np.longdouble('-1.595769121605730711759784')*(np.longdouble('0.044715')*x**3 + x)) + 1)
 
 
 def gelu_tanh(x):
@@ -640,25 +654,21 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 7, 0, (-1e+300,))
-    k0, k1 = _numbers(1.0, 0.0)
+    work, _, constants = _work(x, 4, 0, (-1e+300,))
+    k0, = _numbers(1.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
+        w0, w1, w2, w3 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w6)
-        xb = w6  # x clamped to ±1e300: the limits at ±inf, not NaN
-        f2, f3 = _poly_dd(xb, ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
-        np.bitwise_or(f2.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|f2|
-        np.exp(w0, out=w0)
-        np.add(w0, k0, out=w2)
-        np.divide(k0, w2, out=w1)
-        np.multiply(f3, w0, out=w3)
-        np.multiply(w3, w1, out=w3)
-        np.greater_equal(f2, k1, out=w5)
-        np.maximum(w0, w5, out=w4)
-        np.add(w3, w4, out=w3)
-        np.multiply(w1, w3, out=w2)
-        np.multiply(w2, xb, out=b0)
+        np.maximum(xb, c0, out=w3)
+        xb = w3  # x clamped to ±1e300: the limits at ±inf, not NaN
+        f0, f1 = _poly_dd(np.minimum(xb, 16.632984518860074), ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
+        np.exp(f0, out=w0)
+        np.multiply(f1, w0, out=w2)
+        np.add(w0, w2, out=w1)
+        np.add(w1, k0, out=w2)
+        np.divide(w1, w2, out=w0)
+        np.multiply(xb, w0, out=b0)
+    _refine_tail(x, (y0,), _gelu_tanh_tail, (0,), -21.79750760248039, -21.14555332517554)
     return _result(y0, x)
 
 
@@ -675,45 +685,26 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 7, 0, (400.0, -1e+300))
-    k0, k1, k2, k3, k4, k5 = _numbers(1.0, 0.0, -2.0, 1.5957691216057308, 0.134145, 2.0)
+    work, _, constants = _work(x, 4, 0, (-1e+300,))
+    k0, k1 = _numbers(1.0, 2.0)
     for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c1, out=w6)
-        xb = w6  # x clamped to ±1e300: the limits at ±inf, not NaN
-        f0, f1 = _poly_dd(xb, ((0.035677408136300125, -3.0875749590776575e-19), (0, 0), (0.7978845608028654, -4.98465440455546e-17), (0, 0)), 'hi', 'lo')
-        f2, f3 = _poly_dd(xb, ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
-        np.bitwise_or(f2.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|f2|
-        np.exp(w0, out=w0)
-        np.add(w0, k0, out=w2)
-        np.divide(k0, w2, out=w1)
-        np.multiply(f3, w0, out=w3)
-        np.multiply(w3, w1, out=w3)
-        np.greater_equal(f2, k1, out=w5)
-        np.maximum(w0, w5, out=w4)
-        np.add(w3, w4, out=w3)
-        np.multiply(w1, w3, out=w2)
-        w1[...] = np.minimum(np.maximum(xb, -10000000000.0), 10000000000.0)
-        np.abs(f0, out=w0)
-        np.minimum(w0, c0, out=w0)
-        np.multiply(w0, k2, out=w0)
-        np.exp(w0, out=w0)
-        np.multiply(k3, w1, out=w3)
-        np.multiply(w3, w0, out=w3)
-        np.square(w1, out=w4)
-        np.multiply(w4, k4, out=w4)
-        np.add(w4, k0, out=w4)
-        np.multiply(w3, w4, out=w3)
-        np.tanh(f0, out=w5)
-        np.multiply(f1, w5, out=w4)
-        np.multiply(w4, k5, out=w4)
-        np.subtract(k0, w4, out=w4)
-        np.multiply(w3, w4, out=w3)
-        np.add(w0, k0, out=w4)
-        np.divide(w3, w4, out=w3)
-        np.divide(w3, w4, out=w3)
-        np.add(w2, w3, out=b0)
+        w0, w1, w2, w3 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
+        np.maximum(xb, c0, out=w3)
+        xb = w3  # x clamped to ±1e300: the limits at ±inf, not NaN
+        f0, f1 = _poly_dd(np.minimum(xb, 16.632984518860074), ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
+        f2, f3 = _poly_dd(np.minimum(xb, 16.632984518860074), ((0.21406444881780073, 1.2025242832367862e-17), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (1.0, 0)), 'hi', 'lo')
+        np.exp(f0, out=w0)
+        np.multiply(f1, w0, out=w2)
+        np.add(w0, w2, out=w1)
+        np.add(w1, f2, out=w0)
+        np.add(w0, f3, out=w0)
+        np.multiply(w1, w0, out=b0)
+        np.add(w1, k1, out=w2)
+        np.multiply(w1, w2, out=w0)
+        np.add(w0, k0, out=w0)
+        np.divide(b0, w0, out=b0)
+    _refine_tail(x, (y0,), _gelu_tanh_tail, (1,), -21.79750760248039, -21.14555332517554)
     return _result(y0, x)
 
 
@@ -729,46 +720,29 @@ def gelu_tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 7, 0, (400.0, -1e+300))
-    k0, k1, k2, k3, k4, k5 = _numbers(1.0, 0.0, -2.0, 1.5957691216057308, 0.134145, 2.0)
+    work, _, constants = _work(x, 4, 0, (-1e+300,))
+    k0, k1 = _numbers(1.0, 2.0)
     for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2, w3, w4, w5, w6 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c1, out=w6)
-        xb = w6  # x clamped to ±1e300: the limits at ±inf, not NaN
-        f0, f1 = _poly_dd(xb, ((0.035677408136300125, -3.0875749590776575e-19), (0, 0), (0.7978845608028654, -4.98465440455546e-17), (0, 0)), 'hi', 'lo')
-        f2, f3 = _poly_dd(xb, ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
-        np.bitwise_or(f2.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|f2|
-        np.exp(w0, out=w0)
-        np.add(w0, k0, out=w2)
-        np.divide(k0, w2, out=w1)
-        np.multiply(f3, w0, out=w3)
-        np.multiply(w3, w1, out=w3)
-        np.greater_equal(f2, k1, out=w5)
-        np.maximum(w0, w5, out=w4)
-        np.add(w3, w4, out=w3)
-        np.multiply(w1, w3, out=w2)
-        w1[...] = np.minimum(np.maximum(xb, -10000000000.0), 10000000000.0)
-        np.abs(f0, out=w0)
-        np.minimum(w0, c0, out=w0)
-        np.multiply(w0, k2, out=w0)
-        np.exp(w0, out=w0)
-        np.multiply(w2, xb, out=b0)
-        np.multiply(k3, w1, out=w3)
-        np.multiply(w3, w0, out=w3)
-        np.square(w1, out=w4)
-        np.multiply(w4, k4, out=w4)
-        np.add(w4, k0, out=w4)
-        np.multiply(w3, w4, out=w3)
-        np.tanh(f0, out=w5)
-        np.multiply(f1, w5, out=w4)
-        np.multiply(w4, k5, out=w4)
-        np.subtract(k0, w4, out=w4)
-        np.multiply(w3, w4, out=w3)
-        np.add(w0, k0, out=w4)
-        np.divide(w3, w4, out=w3)
-        np.divide(w3, w4, out=w3)
-        np.add(w2, w3, out=b1)
+        w0, w1, w2, w3 = work[:, :xb.size]
+        c0, = constants[:, :xb.size]
+        np.maximum(xb, c0, out=w3)
+        xb = w3  # x clamped to ±1e300: the limits at ±inf, not NaN
+        f0, f1 = _poly_dd(np.minimum(xb, 16.632984518860074), ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
+        f2, f3 = _poly_dd(np.minimum(xb, 16.632984518860074), ((0.21406444881780073, 1.2025242832367862e-17), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (1.0, 0)), 'hi', 'lo')
+        np.exp(f0, out=w0)
+        np.multiply(f1, w0, out=w2)
+        np.add(w0, w2, out=w1)
+        np.add(w1, k0, out=w2)
+        np.divide(w1, w2, out=w0)
+        np.multiply(xb, w0, out=b0)
+        np.add(w1, f2, out=w0)
+        np.add(w0, f3, out=w0)
+        np.multiply(w1, w0, out=b1)
+        np.add(w1, k1, out=w2)
+        np.multiply(w1, w2, out=w0)
+        np.add(w0, k0, out=w0)
+        np.divide(b1, w0, out=b1)
+    _refine_tail(x, (y0, y1), _gelu_tanh_tail, (0, 1), -21.79750760248039, -21.14555332517554)
     return _result(y0, x), _result(y1, x)
 
 
@@ -1348,6 +1322,11 @@ def log_sigmoid_and_grad(x):
     return _result(y0, x), _result(y1, x)
 
 
+def _gaussian_tail(x):
+    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
+    return np.exp(-x**2), -2*x*np.exp(-x**2)
+
+
 def gaussian(x):
     """Gaussian radial basis function exp(−x²).
 
@@ -1367,6 +1346,8 @@ def gaussian(x):
         np.minimum(w0, c1, out=w0)
         xb = w0  # x clamped to ±1e300: the limits at ±inf, not NaN
         b0[...] = _gaussian(xb)
+    _refine_tail(x, (y0,), _gaussian_tail, (0,), -27.79202077093827, -26.615717509251258)
+    _refine_tail(x, (y0,), _gaussian_tail, (0,), 26.615717509251258, 27.79202077093827)
     return _result(y0, x)
 
 
@@ -1392,6 +1373,8 @@ def gaussian_grad(x):
         w0[...] = _gaussian(xb)
         np.multiply(w0, xb, out=b0)
         np.multiply(b0, k0, out=b0)
+    _refine_tail(x, (y0,), _gaussian_tail, (1,), -27.79202077093827, -26.615717509251258)
+    _refine_tail(x, (y0,), _gaussian_tail, (1,), 26.615717509251258, 27.79202077093827)
     return _result(y0, x)
 
 
@@ -1418,4 +1401,6 @@ def gaussian_and_grad(x):
         b0[...] = _gaussian(xb)
         np.multiply(b0, xb, out=b1)
         np.multiply(b1, k0, out=b1)
+    _refine_tail(x, (y0, y1), _gaussian_tail, (0, 1), -27.79202077093827, -26.615717509251258)
+    _refine_tail(x, (y0, y1), _gaussian_tail, (0, 1), 26.615717509251258, 27.79202077093827)
     return _result(y0, x), _result(y1, x)

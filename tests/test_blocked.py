@@ -1035,9 +1035,47 @@ def test_subnormal_tail_is_found_by_the_derivation():
     from derive.codegen import LOG_TINY, TAIL_WIDTH, subnormal_tail
 
     for name in ("silu", "mish"):  # x·e^x: a normal number made from a subnormal e^x
-        assert subnormal_tail(get(name)) == (LOG_TINY - TAIL_WIDTH, LOG_TINY)
-    for name in ("sigmoid", "softplus", "elu", "log_sigmoid", "tanh", "gelu"):  # subnormal, or absorbed
-        assert subnormal_tail(get(name)) is None, name
+        assert subnormal_tail(get(name)) == ((LOG_TINY - TAIL_WIDTH, LOG_TINY),)
+    for name in ("sigmoid", "softplus", "elu", "log_sigmoid", "tanh", "selu", "softsign"):  # subnormal, or absorbed
+        assert subnormal_tail(get(name)) == (), name
+    # exponentials of other arguments: e^{−2|u|} with u = √(2/π)(x + 0.044715x³),
+    # e^{−x²} on both sides, and Φ(x) = e^{−x²/2}·H(|x|), subnormal before e^{−x²/2} is
+    [(low, high)] = subnormal_tail(get("gelu_tanh"))
+    assert -21.9 < low < -21.7 and -21.2 < high < -21.1
+    assert [(round(a, 2), round(b, 2)) for a, b in subnormal_tail(get("gaussian"))] == [(-27.79, -26.62), (26.62, 27.79)]
+    [(low, high)] = subnormal_tail(get("gelu"))
+    assert -39.4 < low < -39.2 and -37.6 < high < -37.5
+
+
+_TAIL_WINDOWS = {"gelu_tanh": (-22.0, -20.5), "gaussian": (26.0, 28.0), "gelu": (-39.5, -37.0)}
+
+
+@pytest.mark.parametrize("name", sorted(_TAIL_WINDOWS))
+def test_other_subnormal_tails_against_mpmath(name, monkeypatch):
+    # where an exponential of another argument than x is subnormal and the
+    # function is not (gelu_tanh′ was 747 ULP at x = −21.2, gaussian′ 23 at
+    # x = 27, gelu′ 20 at x = −37.6): computed again in np.longdouble
+    from derive.catalogue import get
+    from derive.verify import _mp_function, reference
+    from numeric import _support
+
+    if not _support._WIDE:
+        pytest.skip("np.longdouble is a double here: no wider type to refine the tail with")
+    entry = get(name)
+    low, high = _TAIL_WINDOWS[name]
+    xs = np.linspace(low, high, 121)
+    f_mp = _mp_function(entry.definition, [entry.variable])
+    df_mp = _mp_function(sp.diff(entry.definition, entry.variable), [entry.variable])
+    f = [reference(f_mp, [v]) for v in xs]
+    df = [reference(df_mp, [v]) for v in xs]
+    both = getattr(numeric, f"{name}_and_grad")(xs)
+    np.testing.assert_array_equal(both[0], getattr(numeric, name)(xs))
+    np.testing.assert_array_equal(both[1], getattr(numeric, f"{name}_grad")(xs))
+    for values, exact in ((both[0], f), (both[1], df)):
+        assert max(_tail_ulps(values, exact)) <= 4.0
+    monkeypatch.setattr(_support, "_WIDE", False)  # what the refinement removes
+    plain = getattr(numeric, f"{name}_and_grad")(xs)
+    assert max(_tail_ulps(plain[1], df)) > 10
 
 
 @pytest.mark.parametrize("name", ["silu", "mish"])

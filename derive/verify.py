@@ -75,7 +75,7 @@ SPECIAL_POINTS = (0.0, 5e-324, 1e-300, 1e-8, 1.0, 20.0, 37.0, 40.0, 100.0, 709.7
 DENSELY_SCANNED = (primitives.ndtr, primitives.erfc)
 
 
-def underflow_points(entry: Entry, count: int = 48) -> np.ndarray:
+def underflow_points(entry: Entry, count: int = 32) -> np.ndarray:
     """x where the exponentials of the entry's code pass the smallest normal number.
 
     For each small value the lowered code makes (e^{−|u|}, e^{−2|u|}, Φ(u), …:
@@ -84,21 +84,30 @@ def underflow_points(entry: Entry, count: int = 48) -> np.ndarray:
     LOG_TINY + 8 down to LOG_TINY − 40.  There a function can be a normal
     number made from a subnormal (gelu_tanh′ at x = −21.2, 747 ULP before its
     tail was refined), in a window too narrow for an even grid to sample
-    (0.6 wide for gelu_tanh).
+    (0.6 wide for gelu_tanh).  A window where neither f nor f′ is below
+    1e−250 at its middle is left out: there the small value is absorbed into a
+    larger one (gelu′ = Φ + xφ at x = 38 is 1), and its references are the
+    slow ones.
     """
     from .codegen import LOG_TINY, _exponent_arguments, _exponent_crossings
 
     d = derive(entry)
+    x = entry.variable
     arguments = set()
     for code in (d.forward_code, d.derivative_code):
         arguments |= _exponent_arguments(code.subs(entry.defaults) if entry.defaults else code)
+    definition = entry.definition.subs(entry.defaults) if entry.defaults else entry.definition
+    functions = [_mp_function(g, [x]) for g in (definition, sp.diff(definition, x))]
     found = []
     for argument in arguments:
-        starts = _exponent_crossings([argument], entry.variable, LOG_TINY + 8)
-        ends = _exponent_crossings([argument], entry.variable, LOG_TINY - 40)
+        starts = _exponent_crossings([argument], x, LOG_TINY + 8)
+        ends = _exponent_crossings([argument], x, LOG_TINY - 40)
         for start in starts:
             end = next((e for e in ends if (e > 0) == (start > 0)), None)
-            if end is not None:
+            if end is None:
+                continue
+            middle = (start + end) / 2
+            if any(abs(reference(fn, [middle])) < mpmath.mpf("1e-250") for fn in functions):
                 found.append(np.linspace(start, end, count))
     return np.unique(np.concatenate(found)) if found else np.empty(0)
 
@@ -376,7 +385,8 @@ def _activation_certificate(entry: Entry, points: int) -> Certificate:
     # predict, four times as densely
     approximated = any(d.forward_code.has(p) or d.derivative_code.has(p) for p in DENSELY_SCANNED)
     scan = np.linspace(-6.0, 6.0, 4 * points + 1 if approximated else points + 2)
-    xs = np.unique(np.concatenate([xs, scan, underflow_points(entry)]))
+    underflow = underflow_points(entry)
+    xs = np.unique(np.concatenate([xs, scan, underflow]))
     forward = getattr(numeric, entry.name)
     grad = getattr(numeric, entry.name + "_grad")
     refs_f = [reference(f_mp, [v]) for v in xs]
@@ -396,7 +406,9 @@ def _activation_certificate(entry: Entry, points: int) -> Certificate:
         m_d.failures.append(f"{entry.name}_and_grad differs from {entry.name} and {entry.name}_grad")
     m_d.warnings += wb
     # float32: inputs that are float32 numbers, reference at those inputs
-    xs32 = np.unique(xs[np.abs(xs) < 3e38].astype(np.float32))
+    # (not the underflow points: f and f′ are far below float32's range there)
+    plain = np.setdiff1d(xs, underflow)
+    xs32 = np.unique(plain[np.abs(plain) < 3e38].astype(np.float32))
     xs32 = xs32[np.isfinite(xs32)]
     in32 = [f"x={float(v)!r} (float32)" for v in xs32]
     r32f = [reference(f_mp, [float(v)]) for v in xs32]

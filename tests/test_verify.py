@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from derive.catalogue import ENTRIES
+from derive.catalogue import ENTRIES, get
+from derive.codegen import subnormal_tail
 from derive.verify import ULP_BOUND, certify, reference, scalar_grid
 from numeric import _support
 
@@ -36,9 +37,10 @@ def test_activation_certificate(name):
         assert not m.warnings, m.warnings
         assert m.nonfinite == 0, m.failures
         assert m.max_ulp_core <= CORE_EXCEPTIONS.get(name, ULP_BOUND), (m.function, m.max_ulp_core, m.failures)
-        # the float64 tails as well (x·e^x of silu and mish near x = −713 is refined in
-        # np.longdouble, which on some platforms is only a double: 44 ULP there)
-        tail_bound = 50.0 if name in ("silu", "mish") and not _support._WIDE else ULP_BOUND
+        # the float64 tails as well (x·e^x of silu and mish near x = −713, gelu_tanh′
+        # near x = −21.3, … are refined in np.longdouble, which on some platforms is
+        # only a double: 44 ULP there for silu, 747 for gelu_tanh′)
+        tail_bound = 1000.0 if subnormal_tail(get(name)) and not _support._WIDE else ULP_BOUND
         assert m.max_ulp <= max(CORE_EXCEPTIONS.get(name, ULP_BOUND), tail_bound), (m.function, m.max_ulp)
     for m in cert.float32:  # computed in float64, rounded once
         assert m.max_ulp <= 1.0, (m.function, m.max_ulp, m.failures)

@@ -1102,15 +1102,30 @@ def subnormal_tail(entry: Entry) -> tuple[tuple[float, float], ...]:
     >>> [[round(end, 3) for end in tail] for tail in subnormal_tail(get("gelu_tanh"))]
     [[-21.798, -21.146]]
     """
+    d = derive(entry)
+    codes = [c.subs(entry.defaults) if entry.defaults else c for c in (d.forward_code, d.derivative_code)]
+    definition = entry.definition.subs(entry.defaults) if entry.defaults else entry.definition
+    return tails_of(definition, codes, entry.variable)
+
+
+def tails_of(definition: sp.Expr, codes: Sequence[sp.Expr], x: sp.Symbol) -> tuple[tuple[float, float], ...]:
+    """The subnormal tails (see :func:`subnormal_tail`) of f = ``definition`` and f′, whose stabilized code is ``codes``.
+
+    Examples
+    --------
+    >>> from derive.stabilize import stabilize
+    >>> x = sp.Symbol("x", real=True)
+    >>> tails_of(x * sp.exp(x), [stabilize(x * sp.exp(x))], x)  # a user's x·e^x
+    ((-772.3964185322641, -708.3964185322641),)
+    """
     import mpmath
 
-    x = entry.variable
-    d = derive(entry)
     arguments = set()
-    for code in (d.forward_code, d.derivative_code):
-        arguments |= _exponent_arguments(code.subs(entry.defaults) if entry.defaults else code)
-    f = entry.definition.subs(entry.defaults) if entry.defaults else entry.definition
-    f = primitives.expand_primitives(f)
+    for code in codes:
+        arguments |= _exponent_arguments(code)
+    if not arguments:
+        return ()
+    f = primitives.expand_primitives(definition)
     functions = [sp.lambdify(x, g, modules="mpmath") for g in (f, sp.diff(f, x))]
     tiny = float(np.finfo(np.float64).tiny)
     tails = []
@@ -1195,8 +1210,9 @@ def _tail_function(name: str, pair: Sequence[sp.Expr]) -> tuple[str, set[str]] |
             return None
         written.append(printer.doprint(_long_constants(expr)))
     return "\n".join([f"def {name}(x):",
-                      '    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""',
-                      f"    return {', '.join(written)}"]), printer.kernels_used
+                      f'    """{"(f, f′)" if len(pair) == 2 else "(f,)"} in the dtype of x (np.longdouble), '
+                      'for the x of the subnormal tail."""',
+                      f"    return {', '.join(written)},"]), printer.kernels_used
 
 
 def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None), tail=None):
@@ -1663,6 +1679,25 @@ __all__ = ["generate_module", "committed_modules", "contract_names", "entry_sour
            "StablePrinter", "HEADER", "GENERATED_MODULES", "Derived", "primitives"]
 
 
+def _expression_tails(expr: sp.Expr, variables: Sequence[sp.Symbol], extra) -> tuple[tuple[float, float], ...]:
+    """The subnormal tails of a user's expression of one variable (see :func:`tails_of`).
+
+    Only where the expression has no other symbol (a parameter's value is
+    not known here).  Finding a tail needs the expression's values in
+    mpmath; an expression mpmath cannot evaluate there (a function it lacks)
+    gets no refinement, as before tails were refined, rather than an error.
+    """
+    from .stabilize import stabilize
+
+    if len(variables) != 1 or extra:
+        return ()
+    x = variables[0]
+    try:
+        return tails_of(expr, [stabilize(expr), stabilize(sp.diff(expr, x))], x)
+    except (TypeError, ValueError, NameError, ZeroDivisionError, OverflowError):
+        return ()
+
+
 def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *,
                       derivative: bool = False, doc: str | None = None,
                       wrt: Sequence[sp.Symbol] | None = None) -> str:
@@ -1695,23 +1730,41 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
             e = compensate_arguments(e, variables[0])
         return _fold_constants(e)
 
+    tails = _expression_tails(expr, variables, extra)
+
+    def refined(function_name, code, text):
+        """The lines that return ``text``, its subnormal tails computed again in np.longdouble."""
+        source = _tail_function(f"_{function_name}_tail", [code]) if tails else None
+        if source is None:
+            return [f"    return _like({text}, {names[0]})"]
+        body.append(source[0])
+        kernels.update(source[1])
+        return [f"    y = np.array(np.broadcast_to({text}, {names[0]}.shape), dtype=np.float64)",
+                *[f"    _refine_tail({names[0]}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})"
+                  for low, high in tails],
+                f"    return _like(y, {names[0]})"]
+
     forward = stable(expr)
     lines, texts, used = _print_block([forward])
     kernels |= used
     formula = _formula_text(expr)
     args = ", ".join(names + [f"{s.name}=1.0" for s in extra])
     setup = [f"    {n} = _float_array({n})" for n in names]
+    ending = refined(name, stabilize(expr), texts[0])
     body.append("\n".join([f"def {name}({args}):", f'    """{doc or formula}\n\n    f = {formula}\n    """',
-                           *setup, *lines, f"    return _like({texts[0]}, {names[0]})"]))
+                           *setup, *lines, *ending]))
     if derivative:
         grads = [stable(sp.diff(expr, v)) for v in wrt]
         lines, texts, used = _print_block(grads)
         kernels |= used
-        result = ", ".join(f"_like({t}, {names[0]})" for t in texts)
+        if len(wrt) == 1:
+            ending = refined(f"{name}_grad", stabilize(sp.diff(expr, wrt[0])), texts[0])
+        else:
+            ending = ["    return " + ", ".join(f"_like({t}, {names[0]})" for t in texts)]
         body.append("\n".join([f"def {name}_grad({args}):",
                                f'    """Derivatives of {name} with respect to '
                                f'{", ".join(v.name for v in wrt)}."""',
-                               *setup, *lines, f"    return {result}"]))
+                               *setup, *lines, *ending]))
     parts = [HEADER.replace("derive/catalogue.py", "a user expression"), "import threading", "",
              "import numpy as np", "", _support_source(), "", _kernel_source(kernels) if kernels else "", "",
              "\n\n\n".join(body)]

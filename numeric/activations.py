@@ -558,7 +558,7 @@ def selu_and_grad(x, alpha=1.6732632423543772, scale=1.0507009873554805):
 
 def _gelu_tail(x):
     """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
-    return x*_ndtr_wide(x), np.longdouble('0.3989422804014326779399461')*x*np.exp(-1/2*x**2) + _ndtr_wide(x)
+    return x*_ndtr_wide(x), np.longdouble('0.3989422804014326779399461')*x*np.exp(-1/2*x**2) + _ndtr_wide(x),
 
 
 def gelu(x):
@@ -638,7 +638,7 @@ def gelu_and_grad(x):
 
 def _gelu_tanh_tail(x):
     """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
-    return x/(np.exp(np.longdouble('-1.595769121605730711759784')*(np.longdouble('0.044715')*x**3 + x)) + 1), np.longdouble('0.3989422804014326779399461')*x*(np.longdouble('0.134145')*x**2 + 1)/np.cosh(np.longdouble('0.7978845608028653558798921')*(np.longdouble('0.044715')*x**3 + x))**2 + 1/(np.exp(np.longdouble('-1.595769121605730711759784')*(np.longdouble('0.044715')*x**3 + x)) + 1)
+    return x/(np.exp(np.longdouble('-1.595769121605730711759784')*(np.longdouble('0.044715')*x**3 + x)) + 1), np.longdouble('0.3989422804014326779399461')*x*(np.longdouble('0.134145')*x**2 + 1)/np.cosh(np.longdouble('0.7978845608028653558798921')*(np.longdouble('0.044715')*x**3 + x))**2 + 1/(np.exp(np.longdouble('-1.595769121605730711759784')*(np.longdouble('0.044715')*x**3 + x)) + 1),
 
 
 def gelu_tanh(x):
@@ -906,7 +906,7 @@ def softsign_and_grad(x):
 
 def _silu_tail(x):
     """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
-    return x/(1 + np.exp(-x)), (x/(np.exp(x) + 1) + 1)/(1 + np.exp(-x))
+    return x/(1 + np.exp(-x)), (x/(np.exp(x) + 1) + 1)/(1 + np.exp(-x)),
 
 
 def silu(x):
@@ -998,7 +998,7 @@ def silu_and_grad(x):
 
 def _mish_tail(x):
     """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
-    return x*np.tanh(np.log1p(np.exp(x))), x/((1 + np.exp(-x))*np.cosh(np.log1p(np.exp(x)))**2) + np.tanh(np.log1p(np.exp(x)))
+    return x*np.tanh(np.log1p(np.exp(x))), x/((1 + np.exp(-x))*np.cosh(np.log1p(np.exp(x)))**2) + np.tanh(np.log1p(np.exp(x))),
 
 
 def mish(x):
@@ -1324,7 +1324,7 @@ def log_sigmoid_and_grad(x):
 
 def _gaussian_tail(x):
     """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
-    return np.exp(-x**2), -2*x*np.exp(-x**2)
+    return np.exp(-x**2), -2*x*np.exp(-x**2),
 
 
 def gaussian(x):

@@ -107,3 +107,31 @@ def test_user_expression_is_stabilized():
         "softplus" in str(stabilize(sp.log(1 + sp.exp(2 * x + 1))))
     f = compile_expression(sp.log(1 + sp.exp(x)), [x])
     assert float(f(1000.0)) == 1000.0
+
+
+@pytest.mark.parametrize("text", ["x*exp(x)", "x*exp(-x**2)", "x**2/(1 + exp(-x))"])
+def test_user_expression_subnormal_tail_is_refined(text, monkeypatch):
+    # a user's x·e^x near x = −713: e^x is subnormal, x·e^x is not (44 ULP from
+    # the subnormal's few digits); the derivation finds the window and the
+    # compiled function computes it again in np.longdouble
+    from derive.codegen import _expression_tails
+    from derive.parsing import parse_expression
+
+    if not np.finfo(np.longdouble).tiny < np.finfo(np.float64).tiny:
+        pytest.skip("np.longdouble is a double here: no wider type to refine the tail with")
+    expr = parse_expression(text)
+    (v,) = expr.free_symbols
+    tails = _expression_tails(expr, [v], [])
+    assert tails
+    xs = np.concatenate([np.linspace(low - 2, high + 2, 60) for low, high in tails])
+    f, g = compile_expression(expr, [v], derivative=True)
+    with mpmath.workdps(400):
+        exact_f = [expr.subs(v, sp.Float(float(p), 400)).evalf(400) for p in xs]
+        exact_g = [sp.diff(expr, v).subs(v, sp.Float(float(p), 400)).evalf(400) for p in xs]
+    def worst(fn, exact):
+        return max(ulp_error(float(a), mpmath.mpf(str(e))) for a, e in zip(fn(xs), exact))
+
+    assert worst(f, exact_f) <= 4.0 and worst(g, exact_g) <= 4.0, text
+    for fn in (f, g):  # the compiled module carries its own helper: switch it off there
+        monkeypatch.setitem(fn.__globals__, "_WIDE", False)
+    assert max(worst(f, exact_f), worst(g, exact_g)) > 10, text  # what the refinement removes

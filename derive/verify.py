@@ -98,17 +98,22 @@ def underflow_points(entry: Entry, count: int = 32) -> np.ndarray:
         arguments |= _exponent_arguments(code.subs(entry.defaults) if entry.defaults else code)
     definition = entry.definition.subs(entry.defaults) if entry.defaults else entry.definition
     functions = [_mp_function(g, [x]) for g in (definition, sp.diff(definition, x))]
-    found = []
+    windows = []
     for argument in arguments:
         starts = _exponent_crossings([argument], x, LOG_TINY + 8)
         ends = _exponent_crossings([argument], x, LOG_TINY - 40)
         for start in starts:
             end = next((e for e in ends if (e > 0) == (start > 0)), None)
-            if end is None:
-                continue
-            middle = (start + end) / 2
-            if any(abs(reference(fn, [middle])) < mpmath.mpf("1e-250") for fn in functions):
-                found.append(np.linspace(start, end, count))
+            if end is not None:
+                windows.append(sorted((start, end)))
+    merged: list[list[float]] = []  # overlapping windows (e^{−u²/2} and Φ(u) of gelu) as one
+    for low, high in sorted(windows):
+        if merged and low <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], high)
+        else:
+            merged.append([low, high])
+    found = [np.linspace(low, high, count) for low, high in merged
+             if any(abs(reference(fn, [(low + high) / 2])) < mpmath.mpf("1e-250") for fn in functions)]
     return np.unique(np.concatenate(found)) if found else np.empty(0)
 
 

@@ -91,6 +91,22 @@ def _split(number) -> tuple[float, float]:
     return hi, float(value - sp.Float(hi, 40))
 
 
+def _needs_double_double(arg: sp.Expr, variable: sp.Symbol) -> sp.Poly | None:
+    """arg as a polynomial in ``variable`` whose float64 evaluation would round (else None)."""
+    if arg.free_symbols != {variable} or not arg.is_polynomial(variable):
+        return None
+    poly = sp.Poly(arg, variable)
+    inexact = any(_split(c)[1] != 0 for c in poly.all_coeffs())
+    return poly if poly.degree() >= 2 or inexact else None
+
+
+def _double_double(poly: sp.Poly, value: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """(hi, lo) of ``poly`` at ``value`` (kernel ``poly_dd``)."""
+    pairs = [v for c in poly.all_coeffs() for v in _split(c)]
+    args = [value] + [sp.Float(v, 17) if v else sp.S.Zero for v in pairs]
+    return PolyHi(*args), PolyLo(*args)
+
+
 def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:
     """σ(P) and sech²(P) of a polynomial P(x) whose rounding matters, with P in double-double.
 
@@ -110,30 +126,18 @@ def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:
     >>> compensate_arguments(primitives.sigmoid(sp.sqrt(2) * x), x).func
     <class 'sympy.core.mul.Mul'>
     """
-    def needs_it(arg) -> sp.Poly | None:
-        if arg.free_symbols != {variable} or not arg.is_polynomial(variable):
-            return None
-        poly = sp.Poly(arg, variable)
-        inexact = any(_split(c)[1] != 0 for c in poly.all_coeffs())
-        return poly if poly.degree() >= 2 or inexact else None
-
-    def parts(poly):
-        pairs = [v for c in poly.all_coeffs() for v in _split(c)]
-        args = [variable] + [sp.Float(v, 17) if v else sp.S.Zero for v in pairs]
-        return PolyHi(*args), PolyLo(*args)
-
     def sigmoid(u):
-        poly = needs_it(u)
+        poly = _needs_double_double(u, variable)
         if poly is None:
             return primitives.sigmoid(u)
-        hi, lo = parts(poly)
+        hi, lo = _double_double(poly, variable)
         return primitives.sigmoid(hi) * (1 + lo * primitives.sigmoid(-hi))
 
     def sech2(u):
-        poly = needs_it(u)
+        poly = _needs_double_double(u, variable)
         if poly is None:
             return primitives.sech2(u)
-        hi, lo = parts(poly)
+        hi, lo = _double_double(poly, variable)
         return primitives.sech2(hi) * (1 - 2 * lo * sp.tanh(hi))
 
     return expr.replace(primitives.sigmoid, sigmoid).replace(primitives.sech2, sech2)
@@ -141,22 +145,6 @@ def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:
 
 #: ln of a number just below the largest double: e^{LOG_HUGE} = 1.79e308 is finite
 LOG_HUGE = 709.78
-
-
-def _needs_double_double(arg: sp.Expr, variable: sp.Symbol) -> sp.Poly | None:
-    """arg as a polynomial in ``variable`` whose float64 evaluation would round (else None)."""
-    if arg.free_symbols != {variable} or not arg.is_polynomial(variable):
-        return None
-    poly = sp.Poly(arg, variable)
-    inexact = any(_split(c)[1] != 0 for c in poly.all_coeffs())
-    return poly if poly.degree() >= 2 or inexact else None
-
-
-def _double_double(poly: sp.Poly, value: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
-    """(hi, lo) of ``poly`` at ``value`` (kernel ``poly_dd``)."""
-    pairs = [v for c in poly.all_coeffs() for v in _split(c)]
-    args = [value] + [sp.Float(v, 17) if v else sp.S.Zero for v in pairs]
-    return PolyHi(*args), PolyLo(*args)
 
 
 def rational_in_exp_of_polynomial(outputs: Sequence[sp.Expr], variable: sp.Symbol) -> list[sp.Expr] | None:
@@ -1028,7 +1016,7 @@ LOG_TINY = -708.3964185322641
 TAIL_WIDTH = 64.0
 
 
-def _exponent_arguments(expr: sp.Expr) -> set[sp.Expr]:
+def exponent_arguments(expr: sp.Expr) -> set[sp.Expr]:
     """The logarithms a(x) of the small values the lowered code of ``expr`` makes.
 
     σ(u) and softplus(u) take e^{−|u|}, sech²(u) e^{−2|u|} and returns about
@@ -1037,6 +1025,12 @@ def _exponent_arguments(expr: sp.Expr) -> set[sp.Expr]:
     :func:`lower_primitives` and the kernels): both the exponential and the
     value returned, either of which can be subnormal where the function is
     not (gelu at x = −37.61: Φ is 1.1e−309 while x·Φ is normal).
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> sorted(exponent_arguments(x * primitives.sigmoid(x) + sp.exp(-x**2)), key=str)
+    [-Abs(x), -x**2]
     """
     found = {e.args[0] for e in expr.atoms(sp.exp)}
     for node in sp.preorder_traversal(expr):
@@ -1056,11 +1050,17 @@ def _exponent_arguments(expr: sp.Expr) -> set[sp.Expr]:
     return found
 
 
-def _exponent_crossings(arguments: Iterable[sp.Expr], x: sp.Symbol, level: float) -> list[float]:
+def exponent_crossings(arguments: Iterable[sp.Expr], x: sp.Symbol, level: float) -> list[float]:
     """The x, on either side of 0, where one of the ``arguments`` falls to ``level``.
 
     An argument below ``level`` at |x| = 1e4 on a side is solved there by
     bisection (the arguments of the catalogue are monotonic on each side).
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> [round(p, 4) for p in exponent_crossings([-x**2], x, -100.0)]
+    [-10.0, 10.0]
     """
     import mpmath
 
@@ -1089,7 +1089,7 @@ def subnormal_tail(entry: Entry) -> tuple[tuple[float, float], ...]:
     counts its error in units of the smallest normal number, but x·σ(x) is
     700 times larger, a normal number with the subnormal's few digits (44 ULP
     for silu at x = −713).  Each exponential argument a(x) of the stabilized
-    derivation (see :func:`_exponent_arguments`; GELU's tanh form takes
+    derivation (see :func:`exponent_arguments`; GELU's tanh form takes
     e^{−2|u|} with u a cubic in x, and reaches its tail at x = −21.3, where
     its derivative was 747 ULP) is solved for a(x) = LOG_TINY − 2 and − 6.
     Where the definition or its derivative (at the defaults of the entry's
@@ -1126,7 +1126,7 @@ def tails_of(definition: sp.Expr, codes: Sequence[sp.Expr], x: sp.Symbol) -> tup
 
     arguments = set()
     for code in codes:
-        arguments |= _exponent_arguments(code)
+        arguments |= exponent_arguments(code)
     if not arguments:
         return ()
     f = primitives.expand_primitives(definition)
@@ -1134,13 +1134,13 @@ def tails_of(definition: sp.Expr, codes: Sequence[sp.Expr], x: sp.Symbol) -> tup
     tiny = float(np.finfo(np.float64).tiny)
     tails = []
     for side in (-1, 1):
-        points = [p for distance in (2, 6) for p in _exponent_crossings(arguments, x, LOG_TINY - distance)
+        points = [p for distance in (2, 6) for p in exponent_crossings(arguments, x, LOG_TINY - distance)
                   if (p > 0) == (side > 0)]
         with mpmath.workdps(800):  # log(1 + e^−714) keeps its digits
             if not any(tiny <= abs(fn(mpmath.mpf(point))) <= 1e-290 for point in points for fn in functions):
                 continue
         ends = [p for level in (LOG_TINY, LOG_TINY - TAIL_WIDTH)
-                for p in _exponent_crossings(arguments, x, level) if (p > 0) == (side > 0)]
+                for p in exponent_crossings(arguments, x, level) if (p > 0) == (side > 0)]
         tails.append((min(ends), max(ends)))
     return tuple(tails)
 

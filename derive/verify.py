@@ -79,7 +79,7 @@ def underflow_points(entry: Entry, count: int = 32) -> np.ndarray:
     """x where the exponentials of the entry's code pass the smallest normal number.
 
     For each small value the lowered code makes (e^{−|u|}, e^{−2|u|}, Φ(u), …:
-    see ``derive.codegen._exponent_arguments``) and each side where it
+    see ``derive.codegen.exponent_arguments``) and each side where it
     underflows, ``count`` points over the x where its logarithm runs from
     LOG_TINY + 8 down to LOG_TINY − 40.  There a function can be a normal
     number made from a subnormal (gelu_tanh′ at x = −21.2, 747 ULP before its
@@ -89,19 +89,19 @@ def underflow_points(entry: Entry, count: int = 32) -> np.ndarray:
     larger one (gelu′ = Φ + xφ at x = 38 is 1), and its references are the
     slow ones.
     """
-    from .codegen import LOG_TINY, _exponent_arguments, _exponent_crossings
+    from .codegen import LOG_TINY, exponent_arguments, exponent_crossings
 
     d = derive(entry)
     x = entry.variable
     arguments = set()
     for code in (d.forward_code, d.derivative_code):
-        arguments |= _exponent_arguments(code.subs(entry.defaults) if entry.defaults else code)
+        arguments |= exponent_arguments(code.subs(entry.defaults) if entry.defaults else code)
     definition = entry.definition.subs(entry.defaults) if entry.defaults else entry.definition
     functions = [_mp_function(g, [x]) for g in (definition, sp.diff(definition, x))]
     windows = []
     for argument in arguments:
-        starts = _exponent_crossings([argument], x, LOG_TINY + 8)
-        ends = _exponent_crossings([argument], x, LOG_TINY - 40)
+        starts = exponent_crossings([argument], x, LOG_TINY + 8)
+        ends = exponent_crossings([argument], x, LOG_TINY - 40)
         for start in starts:
             end = next((e for e in ends if (e > 0) == (start > 0)), None)
             if end is not None:

@@ -144,16 +144,20 @@ def poly_dd(x, coefficients, *wanted):
     x = np.clip(np.asarray(x, dtype=np.float64), -bound, bound)
     hi = np.full(x.shape, float(coefficients[0][0]))
     lo = np.full(x.shape, float(coefficients[0][1]))
+    t = x * 134217729.0  # x = x1 + x2, each half of the significand (Veltkamp), once
+    x1 = t - (t - x)
+    x2 = x - x1
     for c_hi, c_lo in coefficients[1:]:
         p = hi * x  # (p, e) = hi·x exactly (Dekker)
         t = hi * 134217729.0
         h1 = t - (t - hi)
         h2 = hi - h1
-        t = x * 134217729.0
-        x1 = t - (t - x)
-        x2 = x - x1
         e = ((h1 * x1 - p) + h1 * x2 + h2 * x1) + h2 * x2
         e += lo * x
+        if c_hi == 0 and c_lo == 0:  # nothing to add: renormalise p + e (as TwoSum with 0 would)
+            hi = p + e
+            lo = e - (hi - p)
+            continue
         s = p + c_hi  # (s, f) = p + c_hi exactly (TwoSum)
         v = s - p
         f = (p - (s - v)) + (c_hi - v)

@@ -142,28 +142,50 @@ def poly_dd(x, coefficients, *wanted):
     scale = 1 + sum(abs(h) for h, _ in coefficients)
     bound = (1e290 / scale) ** (1 / max(degree, 1))
     x = np.clip(np.asarray(x, dtype=np.float64), -bound, bound)
-    hi = np.full(x.shape, float(coefficients[0][0]))
-    lo = np.full(x.shape, float(coefficients[0][1]))
-    t = x * 134217729.0  # x = x1 + x2, each half of the significand (Veltkamp), once
-    x1 = t - (t - x)
-    x2 = x - x1
+    shape, x = x.shape, x.reshape(-1)
+    hi = np.full(x.size, float(coefficients[0][0]))
+    lo = np.full(x.size, float(coefficients[0][1]))
+    # every step in place on reused rows (a fresh array per operation cost
+    # more than the arithmetic); the operations and their order are those of
+    # the formulas in the comments
+    x1, x2, p, t, h1, h2, e, s = _scratch("poly_dd", (8, x.size))
+    np.multiply(x, 134217729.0, out=t)  # x = x1 + x2, each half of the significand (Veltkamp), once
+    np.subtract(t, x, out=x1)
+    np.subtract(t, x1, out=x1)  # x1 = t − (t − x)
+    np.subtract(x, x1, out=x2)
     for c_hi, c_lo in coefficients[1:]:
-        p = hi * x  # (p, e) = hi·x exactly (Dekker)
-        t = hi * 134217729.0
-        h1 = t - (t - hi)
-        h2 = hi - h1
-        e = ((h1 * x1 - p) + h1 * x2 + h2 * x1) + h2 * x2
-        e += lo * x
+        np.multiply(hi, x, out=p)  # (p, e) = hi·x exactly (Dekker)
+        np.multiply(hi, 134217729.0, out=t)
+        np.subtract(t, hi, out=h1)
+        np.subtract(t, h1, out=h1)  # h1 = t − (t − hi)
+        np.subtract(hi, h1, out=h2)
+        np.multiply(h1, x1, out=e)  # e = ((h1·x1 − p) + h1·x2 + h2·x1) + h2·x2
+        e -= p
+        np.multiply(h1, x2, out=t)
+        e += t
+        np.multiply(h2, x1, out=t)
+        e += t
+        np.multiply(h2, x2, out=t)
+        e += t
+        np.multiply(lo, x, out=t)  # e += lo·x
+        e += t
         if c_hi == 0 and c_lo == 0:  # nothing to add: renormalise p + e (as TwoSum with 0 would)
-            hi = p + e
-            lo = e - (hi - p)
+            np.add(p, e, out=hi)
+            np.subtract(hi, p, out=t)
+            np.subtract(e, t, out=lo)  # lo = e − (hi − p)
             continue
-        s = p + c_hi  # (s, f) = p + c_hi exactly (TwoSum)
-        v = s - p
-        f = (p - (s - v)) + (c_hi - v)
-        f += e + c_lo
-        hi = s + f  # renormalise: |lo| ≤ ulp(hi)/2
-        lo = f - (hi - s)
+        np.add(p, c_hi, out=s)  # (s, f) = p + c_hi exactly (TwoSum), v = s − p in h1
+        np.subtract(s, p, out=h1)
+        np.subtract(s, h1, out=t)
+        np.subtract(p, t, out=t)
+        np.subtract(c_hi, h1, out=h2)
+        np.add(t, h2, out=h2)  # f = (p − (s − v)) + (c_hi − v)
+        np.add(e, c_lo, out=t)
+        h2 += t  # f += e + c_lo
+        np.add(s, h2, out=hi)  # renormalise: |lo| ≤ ulp(hi)/2
+        np.subtract(hi, s, out=t)
+        np.subtract(h2, t, out=lo)  # lo = f − (hi − s)
+    hi, lo = hi.reshape(shape), lo.reshape(shape)
     lo[np.abs(hi) > 1e6] = 0
     members = {"hi": hi, "lo": lo}
     return tuple(members[name] for name in wanted)

@@ -135,3 +135,24 @@ def test_user_expression_subnormal_tail_is_refined(text, monkeypatch):
     for fn in (f, g):  # the compiled module carries its own helper: switch it off there
         monkeypatch.setitem(fn.__globals__, "_WIDE", False)
     assert max(worst(f, exact_f), worst(g, exact_g)) > 10, text  # what the refinement removes
+
+
+def test_user_expression_sigmoid_of_polynomial_as_rational_function():
+    # σ(√2x³)′ = 3√2x²σσ(−): a rational function of P = e^t with t in
+    # double-double (6 ULP on [−3, 3] as a product of compensated σ's)
+    x = sp.Symbol("x", real=True)
+    expr = 1 / (1 + sp.exp(-sp.sqrt(2) * x**3))
+    f, g = compile_expression(expr, [x], derivative=True)
+    xs = np.linspace(-3.0, 3.0, 1201)
+    with mpmath.workdps(60):
+        exact = [sp.diff(expr, x).subs(x, sp.Float(float(v), 60)).evalf(60) for v in xs]
+    assert max(ulp_error(float(a), mpmath.mpf(str(e))) for a, e in zip(g(xs), exact)) <= 4.0
+    # x·σ(t) is x beyond the clip point (no overflow of x·P), and sech²(t/2),
+    # which keeps falling beyond any clip point, is not clipped
+    h = compile_expression(x * expr, [x])
+    assert np.array_equal(h(np.array([8.0, 1e3, 1e300])), [8.0, 1e3, 1e300])
+    u = sp.Rational(4, 5) * x + sp.Rational(3, 100) * x**3
+    _, dtanh = compile_expression(sp.tanh(u), [x], derivative=True)
+    for v in (17.0, 22.0):  # u′·sech²(u): 5.9e−140·17 and 7.1e−293·44, not a clipped constant
+        exact = (sp.diff(u, x) * sp.sech(u) ** 2).subs(x, sp.Float(v, 60)).evalf(60)
+        assert ulp_error(float(dtanh(v)), mpmath.mpf(str(exact))) <= 4.0

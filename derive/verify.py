@@ -276,6 +276,11 @@ def _same_float(a, b) -> bool:
 
 def _interior_zeros(f_mp: Callable, xs: np.ndarray, refs: list) -> list[float]:
     zeros = []
+    for i in range(1, len(xs) - 1):  # a zero exactly at a point of the grid: (1 + x)e^x at x = −1
+        a, z, b = refs[i - 1], refs[i], refs[i + 1]
+        if z == 0 and xs[i] != 0 and a != 0 and b != 0 and not mpmath.isnan(a) and not mpmath.isnan(b) \
+                and (a > 0) != (b > 0):
+            zeros.append(float(xs[i]))
     for i in range(len(xs) - 1):
         a, b = refs[i], refs[i + 1]
         if a == 0 or b == 0 or mpmath.isnan(a) or mpmath.isnan(b):

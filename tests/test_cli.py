@@ -101,6 +101,13 @@ def test_diff_verify_certifies_a_user_expression(capsys):
     assert "certificate on [-10, 10]" in out and " ok" in out
 
 
+def test_diff_verify_judges_a_zero_on_the_grid_by_absolute_error(capsys):
+    # (1 + x)e^x is 0 exactly at x = −1, a point of the grid: the points beside
+    # it are judged by absolute error (54 ULP relative at x = −0.99 before)
+    assert main(["diff", "x*exp(x)", "--wrt", "x", "--verify", "--domain=-30,30"]) == 0
+    assert " ok" in capsys.readouterr().out
+
+
 def test_diff_verify_rejects_a_bad_domain(capsys):
     assert main(["diff", "x*sin(x)", "--wrt", "x", "--verify", "--domain", "ten"]) == 2
     assert "--domain must be LO,HI" in capsys.readouterr().err

@@ -147,7 +147,14 @@ def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:
 LOG_HUGE = 709.78
 
 
-def _saturated(parts, outputs, variable, p, ends) -> bool:
+def _content(top: sp.Poly, variable: sp.Symbol) -> sp.Expr:
+    """The x-only factor common to the coefficients of ``top`` (a polynomial in P), else 1."""
+    coefficients = top.all_coeffs()
+    content = sp.gcd_list(coefficients) if len(coefficients) > 1 else coefficients[0]
+    return content if content.has(variable) else sp.S.One
+
+
+def _saturated(parts, outputs, variable, ends) -> bool:
     """Whether each output, less its x-only factor, has its float64 limit at the clip points ``ends``.
 
     Beyond a clip point the clipped x stands for x, which is right only where
@@ -158,9 +165,8 @@ def _saturated(parts, outputs, variable, p, ends) -> bool:
     import mpmath
 
     for (top, _), output in zip(parts, outputs):
-        content = sp.gcd_list(top.all_coeffs()) if len(top.all_coeffs()) > 1 else top.all_coeffs()[0]
-        content = content if content.has(variable) else sp.S.One
-        rest = sp.lambdify(variable, primitives.expand_primitives(output / content), modules="mpmath")
+        rest = sp.lambdify(variable, primitives.expand_primitives(output / _content(top, variable)),
+                           modules="mpmath")
         with mpmath.workdps(60):
             for end in ends:
                 near, far = rest(mpmath.mpf(float(end))), rest(mpmath.mpf(float(end) * 100))
@@ -245,7 +251,7 @@ def rational_in_exp_of_polynomial(outputs: Sequence[sp.Expr], variable: sp.Symbo
     grows_right, grows_left = leading > 0, (leading > 0) == (t_poly.degree() % 2 == 0)
     low = sp.Float(min(roots), 17) if grows_left and roots else -sp.oo
     high = sp.Float(max(roots), 17) if grows_right and roots else sp.oo
-    if not _saturated(parts, outputs, variable, p, [end for end in (low, high) if end.is_finite]):
+    if not _saturated(parts, outputs, variable, [end for end in (low, high) if end.is_finite]):
         return None
     clipped = _Clip(variable, low, high)
     hi, lo = _double_double(t_poly, clipped)
@@ -273,8 +279,7 @@ def rational_in_exp_of_polynomial(outputs: Sequence[sp.Expr], variable: sp.Symbo
 
     lowered = []
     for top, bottom in parts:
-        content = sp.gcd_list(top.all_coeffs()) if len(top.all_coeffs()) > 1 else top.all_coeffs()[0]
-        content = content if content.has(variable) else sp.S.One
+        content = _content(top, variable)
         top = sp.Poly(sp.expand(top.as_expr() / content), p)
         monomial = min(m for (m,), c in top.terms() if c != 0)
         rest = sp.Poly(sp.expand(top.as_expr() / p**monomial), p)
@@ -1134,10 +1139,14 @@ def subnormal_tail(entry: Entry) -> tuple[tuple[float, float], ...]:
     >>> [[round(end, 3) for end in tail] for tail in subnormal_tail(get("gelu_tanh"))]
     [[-21.798, -21.146]]
     """
+    return tails_of(*entry_at_defaults(entry), entry.variable)
+
+
+def entry_at_defaults(entry: Entry) -> tuple[sp.Expr, list[sp.Expr]]:
+    """The entry's definition and its stabilized (f, f′) code, at the defaults of its parameters."""
     d = derive(entry)
-    codes = [c.subs(entry.defaults) if entry.defaults else c for c in (d.forward_code, d.derivative_code)]
-    definition = entry.definition.subs(entry.defaults) if entry.defaults else entry.definition
-    return tails_of(definition, codes, entry.variable)
+    at = (lambda e: e.subs(entry.defaults)) if entry.defaults else (lambda e: e)
+    return at(entry.definition), [at(d.forward_code), at(d.derivative_code)]
 
 
 def tails_of(definition: sp.Expr, codes: Sequence[sp.Expr], x: sp.Symbol) -> tuple[tuple[float, float], ...]:
@@ -1160,15 +1169,15 @@ def tails_of(definition: sp.Expr, codes: Sequence[sp.Expr], x: sp.Symbol) -> tup
     f = primitives.expand_primitives(definition)
     functions = [sp.lambdify(x, g, modules="mpmath") for g in (f, sp.diff(f, x))]
     tiny = float(np.finfo(np.float64).tiny)
+    probes = [p for distance in (2, 6) for p in exponent_crossings(arguments, x, LOG_TINY - distance)]
+    limits = [p for level in (LOG_TINY, LOG_TINY - TAIL_WIDTH) for p in exponent_crossings(arguments, x, level)]
     tails = []
     for side in (-1, 1):
-        points = [p for distance in (2, 6) for p in exponent_crossings(arguments, x, LOG_TINY - distance)
-                  if (p > 0) == (side > 0)]
+        points = [p for p in probes if (p > 0) == (side > 0)]
         with mpmath.workdps(800):  # log(1 + e^−714) keeps its digits
             if not any(tiny <= abs(fn(mpmath.mpf(point))) <= 1e-290 for point in points for fn in functions):
                 continue
-        ends = [p for level in (LOG_TINY, LOG_TINY - TAIL_WIDTH)
-                for p in exponent_crossings(arguments, x, level) if (p > 0) == (side > 0)]
+        ends = [p for p in limits if (p > 0) == (side > 0)]
         tails.append((min(ends), max(ends)))
     return tuple(tails)
 
@@ -1711,21 +1720,25 @@ __all__ = ["generate_module", "committed_modules", "contract_names", "entry_sour
            "StablePrinter", "HEADER", "GENERATED_MODULES", "Derived", "primitives"]
 
 
-def _expression_tails(expr: sp.Expr, variables: Sequence[sp.Symbol], extra) -> tuple[tuple[float, float], ...]:
+def _expression_tails(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
+                      stable_code=None) -> tuple[tuple[float, float], ...]:
     """The subnormal tails of a user's expression of one variable (see :func:`tails_of`).
 
     Only where the expression has no other symbol (a parameter's value is
     not known here).  Finding a tail needs the expression's values in
     mpmath; an expression mpmath cannot evaluate there (a function it lacks)
     gets no refinement, as before tails were refined, rather than an error.
+    ``stable_code`` stabilizes an expression (the caller's, which keeps them;
+    by default :func:`derive.stabilize.stabilize`).
     """
     from .stabilize import stabilize
 
+    stable_code = stable_code or stabilize
     if len(variables) != 1 or extra:
         return ()
     x = variables[0]
     try:
-        return tails_of(expr, [stabilize(expr), stabilize(sp.diff(expr, x))], x)
+        return tails_of(expr, [stable_code(expr), stable_code(sp.diff(expr, x))], x)
     except (TypeError, ValueError, NameError, ZeroDivisionError, OverflowError):
         return ()
 
@@ -1756,14 +1769,21 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     wrt = list(wrt) if wrt is not None else list(variables)
     body = []
     kernels: set[str] = set()
+    stabilized: dict[sp.Expr, sp.Expr] = {}
+
+    def stable_code(e):  # each expression stabilized once (forward, gradient and tails share them)
+        if e not in stabilized:
+            stabilized[e] = stabilize(e)
+        return stabilized[e]
+
     def stable(e):
-        e = stabilize(e)
+        e = stable_code(e)
         if len(variables) == 1:  # σ and sech² of a polynomial: its argument in double-double
             rational = rational_in_exp_of_polynomial([e], variables[0])
             e = rational[0] if rational else compensate_arguments(e, variables[0])
         return _fold_constants(e)
 
-    tails = _expression_tails(expr, variables, extra)
+    tails = _expression_tails(expr, variables, extra, stable_code)
 
     def refined(function_name, code, text):
         """The lines that return ``text``, its subnormal tails computed again in np.longdouble."""
@@ -1783,7 +1803,7 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     formula = _formula_text(expr)
     args = ", ".join(names + [f"{s.name}=1.0" for s in extra])
     setup = [f"    {n} = _float_array({n})" for n in names]
-    ending = refined(name, stabilize(expr), texts[0])
+    ending = refined(name, stable_code(expr), texts[0])
     body.append("\n".join([f"def {name}({args}):", f'    """{doc or formula}\n\n    f = {formula}\n    """',
                            *setup, *lines, *ending]))
     if derivative:
@@ -1791,7 +1811,7 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
         lines, texts, used = _print_block(grads)
         kernels |= used
         if len(wrt) == 1:
-            ending = refined(f"{name}_grad", stabilize(sp.diff(expr, wrt[0])), texts[0])
+            ending = refined(f"{name}_grad", stable_code(sp.diff(expr, wrt[0])), texts[0])
         else:
             ending = ["    return " + ", ".join(f"_like({t}, {names[0]})" for t in texts)]
         body.append("\n".join([f"def {name}_grad({args}):",

@@ -89,14 +89,11 @@ def underflow_points(entry: Entry, count: int = 32) -> np.ndarray:
     larger one (gelu′ = Φ + xφ at x = 38 is 1), and its references are the
     slow ones.
     """
-    from .codegen import LOG_TINY, exponent_arguments, exponent_crossings
+    from .codegen import LOG_TINY, entry_at_defaults, exponent_arguments, exponent_crossings
 
-    d = derive(entry)
     x = entry.variable
-    arguments = set()
-    for code in (d.forward_code, d.derivative_code):
-        arguments |= exponent_arguments(code.subs(entry.defaults) if entry.defaults else code)
-    definition = entry.definition.subs(entry.defaults) if entry.defaults else entry.definition
+    definition, codes = entry_at_defaults(entry)
+    arguments = set().union(*(exponent_arguments(code) for code in codes))
     functions = [_mp_function(g, [x]) for g in (definition, sp.diff(definition, x))]
     windows = []
     for argument in arguments:

@@ -413,9 +413,9 @@ def ndtr_wide(u):
     """
     u = np.asarray(u)
     a = np.abs(u)
-    square = a.astype(np.float64)
-    factor, rows_u, rows_e = np.empty_like(square), np.empty_like(square), np.empty_like(square)
-    _normal_tail(np.minimum(square, 40.0), factor, rows_u, rows_e)
+    a64 = a.astype(np.float64)
+    factor, rows_u, rows_e = np.empty_like(a64), np.empty_like(a64), np.empty_like(a64)
+    _normal_tail(np.minimum(a64, 40.0), factor, rows_u, rows_e)
     lower = np.exp(-a * a / 2) * factor.astype(u.dtype)
     return np.where(u < 0, lower, 1 - lower)
 

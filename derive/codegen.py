@@ -1393,6 +1393,34 @@ def lower_softmax_difference(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
     return expr.replace(lambda n: isinstance(n, sp.Add), lower)
 
 
+def _member_over_divisor(gradient: sp.Expr, pred: sp.Symbol):
+    """(member, divisor) where the gradient is member/divisor, for a softmax-family
+    member the kernel ends with a division by 1 + s (that division then takes the
+    divisor too: see ``numeric._kernels.softmax_rows``'s ``into``); else None.
+
+    Examples
+    --------
+    >>> from derive.catalogue import N
+    >>> pred = sp.Symbol("pred", real=True)
+    >>> _member_over_divisor(_SoftmaxResidual(pred) / N, pred)
+    (_SoftmaxResidual(pred), N)
+    >>> _member_over_divisor(_SoftmaxResidual(pred) / N + pred, pred) is None
+    True
+    """
+    from numeric._kernels import _DIVIDED
+
+    from .catalogue import N
+
+    for member in gradient.atoms(primitives.VectorPrimitive):
+        if type(member).numpy_kernel not in _DIVIDED or member.args != (pred,):
+            continue
+        divisor = sp.cancel(member / gradient)
+        if divisor.free_symbols <= {N} and not divisor.has(primitives.VectorPrimitive) \
+                and divisor.is_zero is False:
+            return member, divisor
+    return None
+
+
 def _blocked_rows_function(name, entry, docstring, outputs, keep):
     """A row loss over the softmax family, a block of rows at a time; None if it is not one.
 
@@ -1411,7 +1439,8 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
         return None
     scale, summand = summand.as_coeff_Mul()  # −Σ E: the sign once, on the total
     lowered_gradient = lower_softmax_difference(outputs[1], sp.Symbol("target", real=True))
-    parts = [[summand, lowered_gradient][i] for i in keep]
+    into = _member_over_divisor(lowered_gradient, pred) if 1 in keep else None
+    parts = [[summand, lowered_gradient if into is None else into[0]][i] for i in keep]
     found = set().union(*(p.atoms(primitives.VectorPrimitive) for p in parts))
     members = {node for node in found if getattr(type(node), "fused_kernel", "") == "softmax_family"}
     if not members or found - members or any(m.args != (pred,) for m in members):
@@ -1429,6 +1458,8 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
     dot = len(factors) == 2 and set(factors) <= named
     emitted_outputs = reduced[1:] if dot else reduced
     targets = (["lb"] if loss and not dot else []) + (["b0"] if gradient else [])
+    if into is not None:  # the kernel writes the gradient into b0 itself
+        emitted_outputs, targets = emitted_outputs[:-1], targets[:-1]
     printer = StablePrinter()
     emitted = emit_statements(replacements, emitted_outputs, targets, printer)
     if emitted.masks or emitted.constants:
@@ -1441,7 +1472,7 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
     rows = [f"w{i}" for i in range(emitted.rows)] + (["lb"] if loss and not dot else [])
     # the gradient written by one operation that reads nothing else from it goes
     # straight into the output block (strided, for short rows), not through a row
-    direct = gradient and sum(line.count("b0") for line in emitted.lines) == 1 \
+    direct = into is not None or gradient and sum(line.count("b0") for line in emitted.lines) == 1 \
         and emitted.lines[-1].endswith("out=b0)")
     indent = "        "
 
@@ -1460,10 +1491,13 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
     if loss:
         src.append("    sums = []")
     src.append(f"    for {names([str(symbols[m]) for m in order])}, {names([n[0] + 'b' for n in inputs], '_')}, "
-               f"{names(['b0'] if gradient else [], '_')}, {names(rows, '_')} in _softmax_rows(\n"
+               f"{names(['b0'] if gradient and into is None else [], '_')}, {names(rows, '_')} in _softmax_rows(\n"
                f"            pred, {wanted}, {names(inputs)}, {names(['y0'] if gradient else [])}, {len(rows)}"
-               f"{', direct=True' if direct else ''}):")
+               f"{', direct=True' if direct else ''}"
+               f"{f', into=({type(into[0]).numpy_kernel!r}, 0, {printer.doprint(into[1])})' if into else ''}):")
     src += [indent + line for line in emitted.lines]
+    if not emitted.lines and not loss:
+        src.append(f"{indent}pass")
     if dot:
         src.append(f"{indent}sums.append(np.vdot({', '.join(printer.doprint(f) for f in factors)}))")
     elif loss:

@@ -444,8 +444,8 @@ def _shifted(z, arrays=(), dtype=None):
     ``(shifted, lost, e, s, top, blocks)``:
 
     * shifted = z − max, rounded, and lost its rounding error, recovered exactly
-      (Dekker's Fast2Sum where every |z| ≤ max or every |z| ≥ |max|, else
-      Knuth's TwoSum): exp magnifies that rounding by |z − max| (250 ULP at a
+      (Dekker's Fast2Sum, its operands ordered by magnitude with a minimum and
+      a maximum): exp magnifies that rounding by |z − max| (250 ULP at a
       difference of 700), so it is folded back in as exp(hi + lo) = exp(hi)·(1 + lo);
     * e = exp(shifted)·(1 + lost);
     * s = Σ e over all entries but one maximal entry (a tied maximum counts 1),
@@ -486,40 +486,60 @@ def _shifted(z, arrays=(), dtype=None):
             w, shifted, back, e = work[:, :n]
         np.copyto(w, zb)
         top = np.maximum.reduce(w, axis=axis, keepdims=True)  # ufunc.reduce: not np.max's 7 µs of Python
-        np.subtract(w, top, out=shifted)
-        # lost = (z − top) − shifted exactly: Fast2Sum (two operations) where
-        # the larger operand is known for every entry, else TwoSum (five)
-        if (np.negative(top) <= np.minimum.reduce(w, axis=axis, keepdims=True)).all():  # |z| ≤ top
-            np.add(shifted, top, out=back)
-            lost = np.subtract(w, back, out=w)  # z − ((z − top) + top)
-        elif (top <= 0).all():  # |z| ≥ |top|
-            np.subtract(shifted, w, out=back)
-            lost = np.subtract(np.negative(top), back, out=w)  # −top − ((z − top) − z)
-        else:
-            np.subtract(shifted, w, out=back)
-            np.subtract(shifted, back, out=e)
-            w -= e
-            back += top
-            lost = np.subtract(w, back, out=w)  # (z − (shifted − back)) − (top + back)
-        np.exp(shifted, out=e)
-        np.add(lost, 1, out=back)
-        e *= back
-        # Σ e less one maximal entry: e is exactly 1 at a maximum (z − top = 0,
-        # lost = 0) and below 1 elsewhere, unless it rounds to 1 there, when it
-        # counts 1 either way; so s = Σ (e − ⌊e⌋) + (Σ ⌊e⌋ − 1), and the second
-        # sum is 0 in every row unless a row has tied maxima
-        ones = np.floor(e, out=back)
-        ties = np.add.reduce(ones, axis=None) != n
-        if ties:
-            extra = np.add.reduce(ones, axis=axis, keepdims=True)
-        s = np.add.reduce(np.subtract(e, ones, out=back), axis=axis, keepdims=True)
-        if ties:
-            s += extra - 1
+        with np.errstate(invalid="ignore"):  # a row of −inf (or +inf) only: NaN, as its softmax is
+            np.subtract(w, top, out=shifted)
+        # lost = (z − top) − shifted exactly, by Dekker's Fast2Sum of
+        # a = min(z, −top) and b = max(z, −top): a + b = z − top and |a| ≥ |b|
+        # for every z ≤ top (z ≤ −top: a = z, |z| ≥ |top|; else a = −top and
+        # −top < z ≤ top), so b − (s − a) is exact (four operations, no test);
+        # at z = −inf (a masked logit) s − a is NaN, mended below
+        negative_top = np.negative(top)
+        np.minimum(w, negative_top, out=back)
+        np.maximum(w, negative_top, out=w)
+        with np.errstate(invalid="ignore"):
+            np.subtract(shifted, back, out=back)
+        lost = np.subtract(w, back, out=w)
+        s = _exponentials(shifted, lost, e, back, axis)
+        if np.isnan(np.add.reduce(s, axis=None)) and np.isfinite(top).all():
+            # a −inf logit in a row whose maximum is finite: its shifted value is
+            # −inf exactly, so lost = 0 and e = 0 there (a NaN logit stays NaN)
+            lost[np.isneginf(shifted)] = 0
+            s = _exponentials(shifted, lost, e, back, axis)
         yield shifted, lost, e, s, top, blocks
 
 
-def _members(wanted, targets, shifted, lost, e, s, top, labels=None):
+def _exponentials(shifted, lost, e, back, axis):
+    """e = exp(shifted)·(1 + lost) (into ``e``) and s, its sum over ``axis`` less one maximal entry.
+
+    e is exactly 1 at a maximum (z − top = 0, lost = 0) and below 1
+    elsewhere, unless it rounds to 1 there, when it counts 1 either way; so
+    s = Σ (e − ⌊e⌋) + (Σ ⌊e⌋ − 1), and the second sum is 0 in every row
+    unless a row has tied maxima.  ``back`` is a work row.
+    """
+    np.exp(shifted, out=e)
+    np.add(lost, 1, out=back)
+    e *= back
+    ones = np.floor(e, out=back)
+    ties = np.add.reduce(ones, axis=None) != e.size // e.shape[axis]
+    if ties:
+        extra = np.add.reduce(ones, axis=axis, keepdims=True)
+    s = np.add.reduce(np.subtract(e, ones, out=back), axis=axis, keepdims=True)
+    if ties:
+        s += extra - 1
+    return s
+
+
+#: the members whose last operation is the division by 1 + s: one of them can
+#: be scaled by a divisor on the way (see softmax_rows' ``into``)
+_DIVIDED = ("softmax", "softmax_complement", "softmax_residual")
+
+
+def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=None):
     """Write each softmax-family member in ``wanted`` into its target (one block).
+
+    ``divisors`` maps a member of ``_DIVIDED`` to a number it is divided by
+    as well: its denominator is (1 + s)·divisor, so the member/divisor costs
+    no pass of its own.
 
     "softmax_residual" is softmax(z) − y for the ``labels`` y (a block in the
     same layout): ((e − y) − y·s)/(1 + s), which keeps its digits where
@@ -528,19 +548,21 @@ def _members(wanted, targets, shifted, lost, e, s, top, labels=None):
     """
     log1p_s = np.log1p(s)
     total = s + 1
+    divisors = divisors or {}
     # several operations into a contiguous row, then one into the target
     # (a transposed, strided view for short rows)
     row = _scratch("softmax_row", e.shape, e.dtype)
     for name, target in zip(wanted, targets):
+        denominator = total * divisors[name] if name in divisors else total
         if name == "softmax":
-            np.divide(e, total, out=target)
+            np.divide(e, denominator, out=target)
         elif name == "softmax_complement":
             # (s + (1 − e))/(1 + s): e is exactly 1 at a maximal entry, so
             # there it is s/(1 + s) with no cancellation; elsewhere the
             # numerator is at least 1 − e, or s ≥ e when e is near 1
             np.subtract(1, e, out=row)
             row += s
-            np.divide(row, total, out=target)
+            np.divide(row, denominator, out=target)
         elif name == "log_softmax":
             np.subtract(shifted, log1p_s, out=row)
             np.add(row, lost, out=target)
@@ -548,7 +570,7 @@ def _members(wanted, targets, shifted, lost, e, s, top, labels=None):
             np.subtract(e, labels, out=row)
             np.multiply(labels, s, out=target)
             row -= target
-            np.divide(row, total, out=target)
+            np.divide(row, denominator, out=target)
         else:
             np.add(top, log1p_s, out=target)
 
@@ -582,7 +604,7 @@ def softmax_family(z, *wanted):
     return tuple(outs)
 
 
-def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False):
+def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False, into=None):
     """Blocks of rows of z, each with the softmax-family members in ``wanted``.
 
     For the fused row losses: yields ``(members, input blocks, output blocks,
@@ -595,6 +617,12 @@ def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False):
     each block, unless ``direct``: then they are the outputs' own blocks
     (strided for short rows), for a loop that writes each of them with one
     operation and reads nothing from it.
+
+    ``into = (member, index, divisor)`` has the kernel write that member
+    divided by ``divisor`` into output ``index`` itself (a member of
+    ``_DIVIDED``: its own division by 1 + s takes the divisor too), so that a
+    gradient such as (softmax(z) − y)/N costs the loop no operation and no
+    pass over the block.
 
     Examples
     --------
@@ -609,19 +637,25 @@ def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False):
     [[[-6.82511136444657e-18, 2.576757109154981e-18, 4.248354255291589e-18]]]
     """
     _check_members(wanted, labels=bool(inputs))
+    if into is not None and (into[0] not in wanted or into[0] not in _DIVIDED
+                             or not 0 <= into[1] < len(outputs)):
+        raise ValueError(f"softmax_rows: cannot write {into[0]!r} into output {into[1]} "
+                         f"(a wanted member of {_DIVIDED} and one of {len(outputs)} outputs)")
     arrays = list(inputs) + list(outputs)
     for shifted, lost, e, s, top, blocks in _shifted(z, arrays, np.float64):
         # strided blocks (the transposed layout) are read and written once, through
         # contiguous float64 rows, so that the loop's operations all run on those
         ins = [b if b.flags.c_contiguous and b.dtype == e.dtype else
                _copy_into(_scratch(f"softmax_in{i}", b.shape, e.dtype), b) for i, b in enumerate(blocks[:len(inputs)])]
-        members = [_scratch(f"softmax_member{i}", s.shape if name == "logsumexp" else e.shape, e.dtype)
-                   for i, name in enumerate(wanted)]
-        _members(wanted, members, shifted, lost, e, s, top, ins[0] if ins else None)
-        work = _scratch("softmax_work", (rows,) + e.shape, e.dtype)
         final = blocks[len(inputs):]
         outs = [b if b.flags.c_contiguous or direct else _scratch(f"softmax_out{i}", b.shape, e.dtype)
                 for i, b in enumerate(final)]
+        members = [outs[into[1]] if into is not None and name == into[0] else
+                   _scratch(f"softmax_member{i}", s.shape if name == "logsumexp" else e.shape, e.dtype)
+                   for i, name in enumerate(wanted)]
+        _members(wanted, members, shifted, lost, e, s, top, ins[0] if ins else None,
+                 {into[0]: into[2]} if into is not None else None)
+        work = _scratch("softmax_work", (rows,) + e.shape, e.dtype)
         yield tuple(members), tuple(ins), tuple(outs), tuple(work)
         for out, block in zip(outs, final):
             if out is not block:

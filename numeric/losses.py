@@ -400,9 +400,9 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
     y0, = _outputs(pred, 1)
-    for (f0,), (tb,), (b0,), _ in _softmax_rows(
-            pred, ('softmax_residual',), (target,), (y0,), 0, direct=True):
-        np.divide(f0, N, out=b0)
+    for (f0,), (tb,), _, _ in _softmax_rows(
+            pred, ('softmax_residual',), (target,), (y0,), 0, direct=True, into=('softmax_residual', 0, N)):
+        pass
     return _result(y0, pred)
 
 
@@ -421,9 +421,8 @@ def softmax_cross_entropy_and_grad(pred, target):
     N = _terms(pred, rows=True)
     y0, = _outputs(pred, 1)
     sums = []
-    for (f0, f1), (tb,), (b0,), _ in _softmax_rows(
-            pred, ('log_softmax', 'softmax_residual'), (target,), (y0,), 0, direct=True):
-        np.divide(f1, N, out=b0)
+    for (f0, f1), (tb,), _, _ in _softmax_rows(
+            pred, ('log_softmax', 'softmax_residual'), (target,), (y0,), 0, direct=True, into=('softmax_residual', 0, N)):
         sums.append(np.vdot(f0, tb))
     return -_mean(sums, N, pred), _result(y0, pred)
 

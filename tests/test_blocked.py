@@ -640,8 +640,9 @@ def test_softmax_family_values_against_mpmath():
 
 @pytest.mark.parametrize("case", ["below the maximum", "all negative", "mixed"])
 def test_shifted_recovers_the_exact_rounding_error_on_every_path(case):
-    # Fast2Sum where every |z| ≤ max or every |z| ≥ |max|, TwoSum otherwise:
-    # lost must be (z − max) − shifted exactly, checked in rational arithmetic
+    # Fast2Sum of min(z, −max) and max(z, −max), whichever of z and max is the
+    # larger in magnitude: lost must be (z − max) − shifted exactly, checked in
+    # rational arithmetic
     from fractions import Fraction
 
     rng = np.random.default_rng(21)
@@ -698,6 +699,38 @@ def test_softmax_residual_against_mpmath():
             scale = abs(float(exact)) if unit == "relative" else max(p[j], labels[j])
             assert abs(float(got) - float(exact)) <= 2 * np.spacing(max(scale, np.finfo(float).tiny)), \
                 (logits, labels, got, exact)
+
+
+def test_masked_logits_get_probability_zero_without_warnings():
+    # −inf marks a masked logit (attention masks): its probability is 0 and its
+    # log-probability −inf; the other entries are the softmax of the rest
+    z = np.array([[0.0, -np.inf, 1.0, -np.inf], [3.0, -1.0, -np.inf, 2.0], [1.0, 2.0, 3.0, 4.0]])
+    y = np.array([[0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    with np.errstate(all="raise"):
+        softmax, log_softmax = _kernels.softmax_family(z, "softmax", "log_softmax")
+        (residual,), _, _, _ = next(iter(_kernels.softmax_rows(z, ("softmax_residual",), (y,))))
+    for row, p, logp, r, labels in zip(z, softmax, log_softmax, residual.T, y):
+        kept = np.isfinite(row)
+        with mpmath.workdps(40):
+            e = [mpmath.exp(mpmath.mpf(float(v))) for v in row[kept]]
+            want = [float(v / mpmath.fsum(e)) for v in e]
+        np.testing.assert_allclose(p[kept], want, rtol=4e-16)
+        assert np.all(p[~kept] == 0) and np.all(logp[~kept] == -np.inf)
+        np.testing.assert_allclose(np.exp(logp[kept]), want, rtol=4e-15)
+        np.testing.assert_allclose(r, p - labels, atol=4e-16)
+
+
+def test_softmax_rows_into_an_output_needs_a_divided_member():
+    z = np.zeros((2, 3))
+    out = np.empty_like(z)
+    rows = _kernels.softmax_rows(z, ("softmax",), (), (out,), into=("softmax", 0, 4.0))
+    for _ in rows:
+        pass
+    np.testing.assert_array_equal(out, np.full((2, 3), 1 / 12))
+    with pytest.raises(ValueError, match="'log_softmax' into output 0"):
+        next(iter(_kernels.softmax_rows(z, ("log_softmax",), (), (out,), into=("log_softmax", 0, 4.0))))
+    with pytest.raises(ValueError, match="into output 1"):
+        next(iter(_kernels.softmax_rows(z, ("softmax",), (), (out,), into=("softmax", 1, 4.0))))
 
 
 def test_softmax_family_unknown_member_is_named():

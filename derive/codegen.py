@@ -1279,15 +1279,25 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     outputs = [outputs[i] for i in keep]
     targets = [f"b{i}" for i in range(len(outputs))]
     statements, rows, masks, constants, numbers = emit_statements(replacements, reduced, targets, printer)
+    # the least and greatest x, each found once before the loop where the clamp
+    # or a tail asks for it: a block is clamped only if some x is beyond ±1e300
+    # (a pass saved in every block), a tail refined only if some x is in it
+    regions = tail[1] if tail is not None else ()
+    extremes = {side: name for side, name, wanted in (
+        (0, "lowest", clamp[0] is not None or any(high <= 0 for _, high in regions)),
+        (1, "highest", clamp[1] is not None or any(high > 0 for _, high in regions))) if wanted}
     if clamp != (None, None):  # x clamped into a row of its own, which then stands for the block
         low, high = (None if c is None else printer.doprint(sp.Float(c)) for c in clamp)
         names = [f"c{len(constants) + i}" for i in range(2)]
         if low is not None and high is not None:
-            first = [f"np.maximum(xb, {names[0]}, out=w{rows})", f"np.minimum(w{rows}, {names[1]}, out=w{rows})"]
+            clamping = [f"np.maximum(xb, {names[0]}, out=w{rows})", f"np.minimum(w{rows}, {names[1]}, out=w{rows})"]
         else:
-            first = [f"np.{'maximum' if low is not None else 'minimum'}(xb, {names[0]}, out=w{rows})"]
+            clamping = [f"np.{'maximum' if low is not None else 'minimum'}(xb, {names[0]}, out=w{rows})"]
         constants = constants + [c for c in (low, high) if c is not None]
-        first.append(f"xb = w{rows}  # x clamped to ±1e300: the limits at ±inf, not NaN")
+        beyond = " or ".join(f"{extremes[side]} {'<' if side == 0 else '>'} {text}"
+                             for side, text in enumerate((low, high)) if text is not None)
+        first = [f"if {beyond}:  # x clamped to ±1e300: the limits at ±inf, not NaN"] + \
+            ["    " + line for line in clamping + [f"xb = w{rows}"]]
         rows += 1
     else:
         first = []
@@ -1307,6 +1317,8 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     if numbers:
         names = ", ".join(f"k{i}" for i in range(len(numbers))) + ("," if len(numbers) == 1 else "")
         src.append(f"    {names} = _numbers({', '.join(numbers)})")
+    for side, name in extremes.items():
+        src.append(f"    {name} = {'_lowest' if side == 0 else '_highest'}(x)")
     src.append(f"    for xb, ({blocks}) in _blocks(x, {outs.rstrip(',')}):")
     if rows:
         src.append(f"{indent}{', '.join(f'w{i}' for i in range(rows))}{',' if rows == 1 else ''} = work[:, :xb.size]")
@@ -1321,7 +1333,9 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     if tail is not None:  # (the tail function's name, its [low, high) intervals): see subnormal_tail
         tail_name, regions = tail
         for low, high in regions:
-            src.append(f"    _refine_tail(x, ({outs}), {tail_name}, {tuple(keep)!r}, {low!r}, {high!r})")
+            test = f"lowest < {high!r}" if high <= 0 else f"highest >= {low!r}"
+            src.append(f"    if {test}:")
+            src.append(f"        _refine_tail(x, ({outs}), {tail_name}, {tuple(keep)!r}, {low!r}, {high!r})")
     src.append("    return " + ", ".join(f"_result(y{i}, x)" for i in range(n)))
     return "\n".join(src), printer.kernels_used
 
@@ -1664,6 +1678,8 @@ def _kernel_source(names: set[str]) -> str:
 
     constants = [f"{n} = {getattr(_fits, n)!r}" for n in sorted(vars(_fits))
                  if n.isupper() and re.search(rf"\b{n}\b", text)]
+    constants += [f"{n} = {getattr(_kernels, n)!r}" for n in sorted(vars(_kernels))  # the kernels' own
+                  if n.startswith("_") and n[1:].isupper() and re.search(rf"\b{n}\b", text)]
     return "\n".join(constants) + "\n\n\n" + text if constants else text
 
 
@@ -1707,7 +1723,7 @@ def generate_module(names: Sequence[str] | None = None, *, standalone: bool = Fa
     if standalone:
         parts += [_support_source(), "", "", _kernel_source(kernels) if kernels else ""]
     else:
-        parts.append("from ._support import (\n    _SIGN_BIT, _blocks, _float_array, _like, _loss_inputs, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _work,\n)")
+        parts.append("from ._support import (\n    _SIGN_BIT, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _work,\n)")
         if kernels:
             parts.append("from ._kernels import (\n" + "".join(
                 f"    {k} as _{k},\n" for k in sorted(kernels)) + ")")
@@ -1827,8 +1843,10 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
         body.append(source[0])
         kernels.update(source[1])
         return [f"    y = np.array(np.broadcast_to({text}, {names[0]}.shape), dtype=np.float64)",
-                *[f"    _refine_tail({names[0]}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})"
-                  for low, high in tails],
+                *[line for low, high in tails for line in (
+                    f"    if {'_lowest' if high <= 0 else '_highest'}({names[0]}) {'<' if high <= 0 else '>='} "
+                    f"{high if high <= 0 else low!r}:",
+                    f"        _refine_tail({names[0]}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})")],
                 f"    return _like(y, {names[0]})"]
 
     forward = stable(expr)

@@ -94,20 +94,32 @@ def _blocks(x, *outputs):
 _WIDE = bool(np.finfo(np.longdouble).tiny < np.finfo(np.float64).tiny)
 
 
+def _lowest(x):
+    """The smallest number in x, NaN ignored (inf where there is none): one pass over x.
+
+    The generated functions ask it once, before their loop, whether any x
+    needs the clamp at −1e300 or is in a subnormal tail (see _refine_tail).
+    """
+    return float(np.fmin.reduce(x, axis=None, initial=np.inf))  # a float: 1e300 does not fit a float32
+
+
+def _highest(x):
+    """The largest number in x, NaN ignored (−inf where there is none): one pass over x."""
+    return float(np.fmax.reduce(x, axis=None, initial=-np.inf))
+
+
 def _refine_tail(x, outputs, tail, which, low, high):
     """The float64 outputs at the x in [low, high) again, from ``tail`` in np.longdouble.
 
     For functions made from an exponential that is subnormal there (x·e^x
-    near x = −713: see derive.codegen.subnormal_tail).  One pass over x
-    finds whether any element is in the interval (fmin/fmax: a NaN elsewhere
-    in x does not hide it); only those elements are computed again.
-    ``which`` picks the outputs of ``tail`` = (f, f′).
+    near x = −713: see derive.codegen.subnormal_tail).  The caller has
+    found (with _lowest or _highest) that some x may be in the interval;
+    only the elements that are are computed again.  ``which`` picks the
+    outputs of ``tail`` = (f, f′).
     """
     if not _WIDE or x.size == 0:  # (float32 too: its result is the float64 one rounded once)
         return
     xs = x.reshape(-1)
-    if not (np.fmin.reduce(xs) < high if high <= 0 else np.fmax.reduce(xs) >= low):
-        return
     index = np.flatnonzero((xs >= low) & (xs < high))
     if index.size:
         values = tail(xs[index].astype(np.longdouble))

@@ -4,7 +4,7 @@
 import numpy as np
 
 from ._support import (
-    _SIGN_BIT, _blocks, _float_array, _like, _loss_inputs, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _work,
+    _SIGN_BIT, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _work,
 )
 from ._kernels import (
     gaussian as _gaussian,
@@ -573,14 +573,17 @@ def gelu(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 1, 0, (-1e+300,))
+    lowest = _lowest(x)
     for xb, (b0,) in _blocks(x, y0):
         w0, = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w0)
-        xb = w0  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c0, out=w0)
+            xb = w0
         f1, = _normal(xb, 'ndtr')
         np.multiply(f1, xb, out=b0)
-    _refine_tail(x, (y0,), _gelu_tail, (0,), -39.30385270001566, -37.51939823380952)
+    if lowest < -37.51939823380952:
+        _refine_tail(x, (y0,), _gelu_tail, (0,), -39.30385270001566, -37.51939823380952)
     return _result(y0, x)
 
 
@@ -596,16 +599,19 @@ def gelu_grad(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 3, 0, (1e+300, -1e+300))
+    lowest = _lowest(x)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c1, out=w2)
-        xb = w2  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c1, out=w2)
+            xb = w2
         f0, f1 = _normal(xb, 'gauss', 'ndtr')
         np.minimum(xb, c0, out=w1)
         np.multiply(f0, w1, out=w0)
         np.add(f1, w0, out=b0)
-    _refine_tail(x, (y0,), _gelu_tail, (1,), -39.30385270001566, -37.51939823380952)
+    if lowest < -37.51939823380952:
+        _refine_tail(x, (y0,), _gelu_tail, (1,), -39.30385270001566, -37.51939823380952)
     return _result(y0, x)
 
 
@@ -622,17 +628,20 @@ def gelu_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 3, 0, (1e+300, -1e+300))
+    lowest = _lowest(x)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c1, out=w2)
-        xb = w2  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c1, out=w2)
+            xb = w2
         f0, f1 = _normal(xb, 'gauss', 'ndtr')
         np.multiply(f1, xb, out=b0)
         np.minimum(xb, c0, out=w1)
         np.multiply(f0, w1, out=w0)
         np.add(f1, w0, out=b1)
-    _refine_tail(x, (y0, y1), _gelu_tail, (0, 1), -39.30385270001566, -37.51939823380952)
+    if lowest < -37.51939823380952:
+        _refine_tail(x, (y0, y1), _gelu_tail, (0, 1), -39.30385270001566, -37.51939823380952)
     return _result(y0, x), _result(y1, x)
 
 
@@ -656,11 +665,13 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 4, 0, (-1e+300,))
     k0, = _numbers(1.0)
+    lowest = _lowest(x)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w3)
-        xb = w3  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c0, out=w3)
+            xb = w3
         f0, f1 = _poly_dd(np.minimum(xb, 16.624759311260675), ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
         np.exp(f0, out=w0)
         np.multiply(f1, w0, out=w2)
@@ -668,7 +679,8 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
         np.add(w1, k0, out=w2)
         np.divide(w1, w2, out=w0)
         np.multiply(xb, w0, out=b0)
-    _refine_tail(x, (y0,), _gelu_tanh_tail, (0,), -21.79750760248039, -21.14555332517554)
+    if lowest < -21.14555332517554:
+        _refine_tail(x, (y0,), _gelu_tanh_tail, (0,), -21.79750760248039, -21.14555332517554)
     return _result(y0, x)
 
 
@@ -687,11 +699,13 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 4, 0, (-1e+300,))
     k0, k1 = _numbers(1.0, 2.0)
+    lowest = _lowest(x)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w3)
-        xb = w3  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c0, out=w3)
+            xb = w3
         f0, f1 = _poly_dd(np.minimum(xb, 16.624759311260675), ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
         f2, f3 = _poly_dd(np.minimum(xb, 16.624759311260675), ((0.21406444881780073, 1.2025242832367862e-17), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (1.0, 0)), 'hi', 'lo')
         np.exp(f0, out=w0)
@@ -704,7 +718,8 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
         np.multiply(w1, w2, out=w0)
         np.add(w0, k0, out=w0)
         np.divide(b0, w0, out=b0)
-    _refine_tail(x, (y0,), _gelu_tanh_tail, (1,), -21.79750760248039, -21.14555332517554)
+    if lowest < -21.14555332517554:
+        _refine_tail(x, (y0,), _gelu_tanh_tail, (1,), -21.79750760248039, -21.14555332517554)
     return _result(y0, x)
 
 
@@ -722,11 +737,13 @@ def gelu_tanh_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 4, 0, (-1e+300,))
     k0, k1 = _numbers(1.0, 2.0)
+    lowest = _lowest(x)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3 = work[:, :xb.size]
         c0, = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w3)
-        xb = w3  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c0, out=w3)
+            xb = w3
         f0, f1 = _poly_dd(np.minimum(xb, 16.624759311260675), ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
         f2, f3 = _poly_dd(np.minimum(xb, 16.624759311260675), ((0.21406444881780073, 1.2025242832367862e-17), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (1.0, 0)), 'hi', 'lo')
         np.exp(f0, out=w0)
@@ -742,7 +759,8 @@ def gelu_tanh_and_grad(x):
         np.multiply(w1, w2, out=w0)
         np.add(w0, k0, out=w0)
         np.divide(b1, w0, out=b1)
-    _refine_tail(x, (y0, y1), _gelu_tanh_tail, (0, 1), -21.79750760248039, -21.14555332517554)
+    if lowest < -21.14555332517554:
+        _refine_tail(x, (y0, y1), _gelu_tanh_tail, (0, 1), -21.79750760248039, -21.14555332517554)
     return _result(y0, x), _result(y1, x)
 
 
@@ -836,12 +854,15 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
     k0, = _numbers(1.0)
+    lowest = _lowest(x)
+    highest = _highest(x)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w1)
-        np.minimum(w1, c1, out=w1)
-        xb = w1  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c0, out=w1)
+            np.minimum(w1, c1, out=w1)
+            xb = w1
         np.abs(xb, out=w0)
         np.add(w0, k0, out=w0)
         np.divide(xb, w0, out=b0)
@@ -863,12 +884,15 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
     k0, = _numbers(1.0)
+    lowest = _lowest(x)
+    highest = _highest(x)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w1)
-        np.minimum(w1, c1, out=w1)
-        xb = w1  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c0, out=w1)
+            np.minimum(w1, c1, out=w1)
+            xb = w1
         np.abs(xb, out=w0)
         np.add(w0, k0, out=w0)
         np.divide(k0, w0, out=b0)
@@ -890,12 +914,15 @@ def softsign_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
     k0, = _numbers(1.0)
+    lowest = _lowest(x)
+    highest = _highest(x)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w1)
-        np.minimum(w1, c1, out=w1)
-        xb = w1  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c0, out=w1)
+            np.minimum(w1, c1, out=w1)
+            xb = w1
         np.abs(xb, out=w0)
         np.add(w0, k0, out=w0)
         np.divide(xb, w0, out=b0)
@@ -922,17 +949,20 @@ def silu(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 4, 0, (709.78, -1e+300))
     k0, = _numbers(1.0)
+    lowest = _lowest(x)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c1, out=w3)
-        xb = w3  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c1, out=w3)
+            xb = w3
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
         np.add(w1, k0, out=w0)
         np.divide(w1, w0, out=w2)
         np.multiply(w2, xb, out=b0)
-    _refine_tail(x, (y0,), _silu_tail, (0,), -772.3964185322641, -708.3964185322641)
+    if lowest < -708.3964185322641:
+        _refine_tail(x, (y0,), _silu_tail, (0,), -772.3964185322641, -708.3964185322641)
     return _result(y0, x)
 
 
@@ -949,11 +979,13 @@ def silu_grad(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 5, 0, (709.78, -1e+300))
     k0, = _numbers(1.0)
+    lowest = _lowest(x)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c1, out=w4)
-        xb = w4  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c1, out=w4)
+            xb = w4
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
         np.add(w1, k0, out=w2)
@@ -961,7 +993,8 @@ def silu_grad(x):
         np.add(w0, w2, out=w1)
         np.divide(w1, w2, out=w1)
         np.multiply(w3, w1, out=b0)
-    _refine_tail(x, (y0,), _silu_tail, (1,), -772.3964185322641, -708.3964185322641)
+    if lowest < -708.3964185322641:
+        _refine_tail(x, (y0,), _silu_tail, (1,), -772.3964185322641, -708.3964185322641)
     return _result(y0, x)
 
 
@@ -979,11 +1012,13 @@ def silu_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 5, 0, (709.78, -1e+300))
     k0, = _numbers(1.0)
+    lowest = _lowest(x)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c1, out=w4)
-        xb = w4  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c1, out=w4)
+            xb = w4
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
         np.add(w1, k0, out=w2)
@@ -992,7 +1027,8 @@ def silu_and_grad(x):
         np.add(w0, w2, out=w1)
         np.divide(w1, w2, out=w1)
         np.multiply(w3, w1, out=b1)
-    _refine_tail(x, (y0, y1), _silu_tail, (0, 1), -772.3964185322641, -708.3964185322641)
+    if lowest < -708.3964185322641:
+        _refine_tail(x, (y0, y1), _silu_tail, (0, 1), -772.3964185322641, -708.3964185322641)
     return _result(y0, x), _result(y1, x)
 
 
@@ -1014,11 +1050,13 @@ def mish(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 4, 0, (177.43994140625, -1e+300))
     k0, = _numbers(2.0)
+    lowest = _lowest(x)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c1, out=w3)
-        xb = w3  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c1, out=w3)
+            xb = w3
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
         np.add(w1, k0, out=w2)
@@ -1026,7 +1064,8 @@ def mish(x):
         np.add(w0, k0, out=w2)
         np.divide(w0, w2, out=w1)
         np.multiply(xb, w1, out=b0)
-    _refine_tail(x, (y0,), _mish_tail, (0,), -772.3964185322641, -708.3964185322641)
+    if lowest < -708.3964185322641:
+        _refine_tail(x, (y0,), _mish_tail, (0,), -772.3964185322641, -708.3964185322641)
     return _result(y0, x)
 
 
@@ -1043,11 +1082,13 @@ def mish_grad(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 8, 0, (177.43994140625, -1e+300))
     k0, k1, k2 = _numbers(2.0, 4.0, 6.0)
+    lowest = _lowest(x)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1, w2, w3, w4, w5, w6, w7 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c1, out=w7)
-        xb = w7  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c1, out=w7)
+            xb = w7
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
         np.add(w1, k0, out=w3)
@@ -1065,7 +1106,8 @@ def mish_grad(x):
         np.add(w4, k1, out=w4)
         np.divide(w1, w4, out=w0)
         np.multiply(b0, w0, out=b0)
-    _refine_tail(x, (y0,), _mish_tail, (1,), -772.3964185322641, -708.3964185322641)
+    if lowest < -708.3964185322641:
+        _refine_tail(x, (y0,), _mish_tail, (1,), -772.3964185322641, -708.3964185322641)
     return _result(y0, x)
 
 
@@ -1083,11 +1125,13 @@ def mish_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 8, 0, (177.43994140625, -1e+300))
     k0, k1, k2 = _numbers(2.0, 4.0, 6.0)
+    lowest = _lowest(x)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, w1, w2, w3, w4, w5, w6, w7 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c1, out=w7)
-        xb = w7  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c1, out=w7)
+            xb = w7
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
         np.add(w1, k0, out=w3)
@@ -1108,7 +1152,8 @@ def mish_and_grad(x):
         np.add(w4, k1, out=w4)
         np.divide(w1, w4, out=w0)
         np.multiply(b1, w0, out=b1)
-    _refine_tail(x, (y0, y1), _mish_tail, (0, 1), -772.3964185322641, -708.3964185322641)
+    if lowest < -708.3964185322641:
+        _refine_tail(x, (y0, y1), _mish_tail, (0, 1), -772.3964185322641, -708.3964185322641)
     return _result(y0, x), _result(y1, x)
 
 
@@ -1337,15 +1382,20 @@ def gaussian(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 1, 0, (-1e+300, 1e+300))
+    lowest = _lowest(x)
+    highest = _highest(x)
     for xb, (b0,) in _blocks(x, y0):
         w0, = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w0)
-        np.minimum(w0, c1, out=w0)
-        xb = w0  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c0, out=w0)
+            np.minimum(w0, c1, out=w0)
+            xb = w0
         b0[...] = _gaussian(xb)
-    _refine_tail(x, (y0,), _gaussian_tail, (0,), -27.79202077093827, -26.615717509251258)
-    _refine_tail(x, (y0,), _gaussian_tail, (0,), 26.615717509251258, 27.79202077093827)
+    if lowest < -26.615717509251258:
+        _refine_tail(x, (y0,), _gaussian_tail, (0,), -27.79202077093827, -26.615717509251258)
+    if highest >= 26.615717509251258:
+        _refine_tail(x, (y0,), _gaussian_tail, (0,), 26.615717509251258, 27.79202077093827)
     return _result(y0, x)
 
 
@@ -1362,17 +1412,22 @@ def gaussian_grad(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
     k0, = _numbers(-2.0)
+    lowest = _lowest(x)
+    highest = _highest(x)
     for xb, (b0,) in _blocks(x, y0):
         w0, w1 = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w1)
-        np.minimum(w1, c1, out=w1)
-        xb = w1  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c0, out=w1)
+            np.minimum(w1, c1, out=w1)
+            xb = w1
         w0[...] = _gaussian(xb)
         np.multiply(w0, xb, out=b0)
         np.multiply(b0, k0, out=b0)
-    _refine_tail(x, (y0,), _gaussian_tail, (1,), -27.79202077093827, -26.615717509251258)
-    _refine_tail(x, (y0,), _gaussian_tail, (1,), 26.615717509251258, 27.79202077093827)
+    if lowest < -26.615717509251258:
+        _refine_tail(x, (y0,), _gaussian_tail, (1,), -27.79202077093827, -26.615717509251258)
+    if highest >= 26.615717509251258:
+        _refine_tail(x, (y0,), _gaussian_tail, (1,), 26.615717509251258, 27.79202077093827)
     return _result(y0, x)
 
 
@@ -1390,15 +1445,20 @@ def gaussian_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 1, 0, (-1e+300, 1e+300))
     k0, = _numbers(-2.0)
+    lowest = _lowest(x)
+    highest = _highest(x)
     for xb, (b0, b1) in _blocks(x, y0, y1):
         w0, = work[:, :xb.size]
         c0, c1 = constants[:, :xb.size]
-        np.maximum(xb, c0, out=w0)
-        np.minimum(w0, c1, out=w0)
-        xb = w0  # x clamped to ±1e300: the limits at ±inf, not NaN
+        if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+            np.maximum(xb, c0, out=w0)
+            np.minimum(w0, c1, out=w0)
+            xb = w0
         b0[...] = _gaussian(xb)
         np.multiply(b0, xb, out=b1)
         np.multiply(b1, k0, out=b1)
-    _refine_tail(x, (y0, y1), _gaussian_tail, (0, 1), -27.79202077093827, -26.615717509251258)
-    _refine_tail(x, (y0, y1), _gaussian_tail, (0, 1), 26.615717509251258, 27.79202077093827)
+    if lowest < -26.615717509251258:
+        _refine_tail(x, (y0, y1), _gaussian_tail, (0, 1), -27.79202077093827, -26.615717509251258)
+    if highest >= 26.615717509251258:
+        _refine_tail(x, (y0, y1), _gaussian_tail, (0, 1), 26.615717509251258, 27.79202077093827)
     return _result(y0, x), _result(y1, x)

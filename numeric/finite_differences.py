@@ -54,9 +54,13 @@ def derivative(f: Callable[[np.ndarray], np.ndarray], x) -> tuple[np.ndarray, np
     r1, r2 = (4 * d2 - d1) / 3, (4 * d4 - d2) / 3
     estimate = (16 * r2 - r1) / 15
     # the differences are of values as large as f(x ± h), not f(x); the
-    # extrapolation weighs D(h/4) by 64/45, whose rounding is 2·eps·size/h
+    # extrapolation weighs D(h/4) by 64/45, whose rounding is 2·eps·size/h.
+    # Values below the normal range are no finer than the spacing of the
+    # subnormal numbers: where f(x ± h) underflows to 0, a derivative of
+    # 1e-320 is not resolved by their difference of 0
     size = np.maximum(np.maximum(np.abs(right), np.abs(left)), np.abs(f(x)))
-    rounding = 8 * np.finfo(np.float64).eps * size / h
+    info = np.finfo(np.float64)
+    rounding = 8 * (info.eps * size + info.smallest_subnormal) / h
     truncation = np.abs(r2 - r1) / 15
     return estimate, rounding + truncation
 

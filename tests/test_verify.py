@@ -79,3 +79,14 @@ def test_certificate_flags_a_bad_function(monkeypatch):
         assert cert.forward.nonfinite > 0 or cert.forward.warnings
     finally:
         verify_module._certify.cache_clear()
+
+
+def test_finite_difference_bound_counts_the_spacing_of_subnormal_values():
+    # at x = −190, e^{4x ± 4h} underflow to 0: their difference, 0, says nothing
+    # about a derivative of 1e-330, and the bound must say so; at x = 0 the
+    # subnormal spacing adds nothing a caller could notice
+    from numeric.finite_differences import derivative
+
+    estimate, bound = derivative(lambda v: np.exp(4 * v), np.array([-190.0, 0.0]))
+    assert estimate[0] == 0 and bound[0] >= 8 * np.finfo(float).smallest_subnormal / 0.2
+    assert abs(estimate[1] - 4) <= 1e-12 and bound[1] <= 1e-9 * 4

@@ -1512,8 +1512,9 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
     src += [indent + line for line in emitted.lines]
     if not emitted.lines and not loss:
         src.append(f"{indent}pass")
-    if dot:
-        src.append(f"{indent}sums.append(np.vdot({', '.join(printer.doprint(f) for f in factors)}))")
+    if dot:  # (a zero target times a masked logit's −inf counts 0, as xlogy does)
+        printer.kernels_used.add("zero_safe_dot")
+        src.append(f"{indent}sums.append(_zero_safe_dot({', '.join(printer.doprint(f) for f in factors)}))")
     elif loss:
         src.append(f"{indent}sums.append(np.sum(lb))")
     total = {1: "", -1: "-"}.get(scale, f"{printer.doprint(scale)}*")

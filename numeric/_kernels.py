@@ -39,6 +39,7 @@ __all__ = [
     "ndtr_wide",
     "xlogy",
     "xlog1py",
+    "zero_safe_dot",
     "rowsum",
     "softmax_rows",
     "logsumexp",
@@ -428,6 +429,28 @@ def xlogy(x, y):
 def xlog1py(x, y):
     """x·log1p(y), and 0 where x = 0 (even if y = -1)."""
     return x * np.log1p(np.where(x == 0, 0, y))
+
+
+def zero_safe_dot(a, b):
+    """Σ a·b over every element, where a term with a factor 0 counts 0 (the xlogy convention).
+
+    np.vdot, unless that is NaN: then again with 0·(±inf) taken as 0, so that
+    a target of 0 on a masked logit (log-probability −inf) adds nothing to a
+    cross-entropy, while a NaN factor still gives NaN.
+
+    Examples
+    --------
+    >>> float(zero_safe_dot(np.array([0.0, 1.0]), np.array([-np.inf, -0.5])))
+    -0.5
+    >>> float(zero_safe_dot(np.array([0.5, 1.0]), np.array([-np.inf, -0.5])))
+    -inf
+    """
+    total = np.vdot(a, b)
+    if np.isnan(total):
+        with np.errstate(invalid="ignore"):
+            terms = np.multiply(a, b)
+        total = np.add.reduce(np.where((a == 0) | (b == 0), 0.0, terms), axis=None)
+    return total
 
 
 def rowsum(u):

@@ -12,6 +12,7 @@ from ._kernels import (
     softmax_rows as _softmax_rows,
     xlog1py as _xlog1py,
     xlogy as _xlogy,
+    zero_safe_dot as _zero_safe_dot,
 )
 
 __all__ = [
@@ -382,7 +383,7 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     sums = []
     for (f0,), (tb,), _, _ in _softmax_rows(
             pred, ('log_softmax',), (target,), (), 0):
-        sums.append(np.vdot(f0, tb))
+        sums.append(_zero_safe_dot(f0, tb))
     return -_mean(sums, N, pred)
 
 
@@ -423,7 +424,7 @@ def softmax_cross_entropy_and_grad(pred, target):
     sums = []
     for (f0, f1), (tb,), _, _ in _softmax_rows(
             pred, ('log_softmax', 'softmax_residual'), (target,), (y0,), 0, direct=True, into=('softmax_residual', 0, N)):
-        sums.append(np.vdot(f0, tb))
+        sums.append(_zero_safe_dot(f0, tb))
     return -_mean(sums, N, pred), _result(y0, pred)
 
 

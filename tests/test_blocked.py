@@ -720,6 +720,23 @@ def test_masked_logits_get_probability_zero_without_warnings():
         np.testing.assert_allclose(r, p - labels, atol=4e-16)
 
 
+def test_cross_entropy_of_masked_logits_is_that_of_the_rest():
+    # a target of 0 on a masked logit adds 0·log 0 = 0 (the xlogy convention),
+    # as if the class were not there; a target on a masked class costs +inf
+    z = np.array([[0.0, -np.inf, 1.0, 2.0], [3.0, -1.0, -np.inf, 2.0]])
+    y = np.array([[0.0, 0.0, 0.25, 0.75], [1.0, 0.0, 0.0, 0.0]])
+    kept = np.array([[0, 2, 3], [0, 1, 3]])
+    with np.errstate(all="raise"):
+        value, gradient = numeric.softmax_cross_entropy_and_grad(z, y)
+        want, want_gradient = numeric.softmax_cross_entropy_and_grad(
+            np.take_along_axis(z, kept, 1), np.take_along_axis(y, kept, 1))
+    assert value == numeric.softmax_cross_entropy(z, y)
+    np.testing.assert_allclose(value, want, rtol=1e-15)
+    np.testing.assert_allclose(np.take_along_axis(gradient, kept, 1), want_gradient, rtol=1e-15, atol=1e-17)
+    assert gradient[0, 1] == 0 and gradient[1, 2] == 0
+    assert numeric.softmax_cross_entropy(z, np.array([[0, 1.0, 0, 0], [1.0, 0, 0, 0]])) == np.inf
+
+
 def test_softmax_rows_into_an_output_needs_a_divided_member():
     z = np.zeros((2, 3))
     out = np.empty_like(z)

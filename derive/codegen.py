@@ -1366,6 +1366,14 @@ def _summed_rows(forward: sp.Expr) -> sp.Expr | None:
     return sp.Add(*[c * s.args[0] for c, s in zip(coefficients, sums)])
 
 
+class _LogSoftmaxDot(primitives.VectorPrimitive):
+    """Σ y·log softmax(z) over a block for the loss's target y, a member of the softmax kernel (codegen only)."""
+
+    numpy_kernel = "log_softmax_dot"
+    fused_kernel = "softmax_family"
+    reduces = True
+
+
 class _SoftmaxResidual(primitives.VectorPrimitive):
     """softmax(z) − y for the loss's target y, a member of the softmax kernel (codegen only)."""
 
@@ -1452,6 +1460,10 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
     if summand is None:
         return None
     scale, summand = summand.as_coeff_Mul()  # −Σ E: the sign once, on the total
+    if 0 in keep and summand == sp.Symbol("target", real=True) * primitives.log_softmax(pred):
+        # Σ y·log softmax(z) by the kernel's own three dot products, without
+        # the member log_softmax (two passes) and a dot product of it
+        summand = _LogSoftmaxDot(pred)
     lowered_gradient = lower_softmax_difference(outputs[1], sp.Symbol("target", real=True))
     into = _member_over_divisor(lowered_gradient, pred) if 1 in keep else None
     parts = [[summand, lowered_gradient if into is None else into[0]][i] for i in keep]
@@ -1470,8 +1482,9 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
     named = set(symbols.values()) | set(blocks.values())
     factors = sp.Mul.make_args(reduced[0]) if loss else ()
     dot = len(factors) == 2 and set(factors) <= named
-    emitted_outputs = reduced[1:] if dot else reduced
-    targets = (["lb"] if loss and not dot else []) + (["b0"] if gradient else [])
+    summed = loss and reduced[0] == symbols.get(_LogSoftmaxDot(pred))  # the block's sum itself
+    emitted_outputs = reduced[1:] if dot or summed else reduced
+    targets = (["lb"] if loss and not (dot or summed) else []) + (["b0"] if gradient else [])
     if into is not None:  # the kernel writes the gradient into b0 itself
         emitted_outputs, targets = emitted_outputs[:-1], targets[:-1]
     printer = StablePrinter()
@@ -1480,10 +1493,10 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
         return None
     printer.kernels_used.add("softmax_rows")
     used = set().union(*(p.free_symbols for p in parts))
-    residual = any(isinstance(m, _SoftmaxResidual) for m in members)  # reads the target: the first input
+    residual = any(isinstance(m, (_SoftmaxResidual, _LogSoftmaxDot)) for m in members)  # read the target
     inputs = [n for n in ("target", "pred") if sp.Symbol(n[0] + "b", real=True) in used
               or (n == "target" and residual)]
-    rows = [f"w{i}" for i in range(emitted.rows)] + (["lb"] if loss and not dot else [])
+    rows = [f"w{i}" for i in range(emitted.rows)] + (["lb"] if loss and not (dot or summed) else [])
     # the gradient written by one operation that reads nothing else from it goes
     # straight into the output block (strided, for short rows), not through a row
     direct = into is not None or gradient and sum(line.count("b0") for line in emitted.lines) == 1 \
@@ -1512,7 +1525,9 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
     src += [indent + line for line in emitted.lines]
     if not emitted.lines and not loss:
         src.append(f"{indent}pass")
-    if dot:  # (a zero target times a masked logit's −inf counts 0, as xlogy does)
+    if summed:
+        src.append(f"{indent}sums.append({reduced[0]}[()])")
+    elif dot:  # (a zero target times a masked logit's −inf counts 0, as xlogy does)
         printer.kernels_used.add("zero_safe_dot")
         src.append(f"{indent}sums.append(_zero_safe_dot({', '.join(printer.doprint(f) for f in factors)}))")
     elif loss:

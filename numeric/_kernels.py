@@ -560,6 +560,13 @@ _DIVIDED = ("softmax", "softmax_complement", "softmax_residual")
 def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=None):
     """Write each softmax-family member in ``wanted`` into its target (one block).
 
+    "log_softmax_dot" is Σ y·log softmax(z) over the block for the ``labels``
+    y, into a 0-d target: Σ y·(z − max) + Σ y·lost − Σ_rows (Σ y)·log1p(s),
+    three dot products (one over the rows only) in place of log_softmax's two
+    passes and a dot product; every term has the sign of the sum but the
+    tiny lost, so nothing cancels.  A 0 in y counts 0 against a masked
+    logit's −inf (zero_safe_dot).
+
     ``divisors`` maps a member of ``_DIVIDED`` to a number it is divided by
     as well: its denominator is (1 + s)·divisor, so the member/divisor costs
     no pass of its own.
@@ -589,6 +596,10 @@ def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=No
         elif name == "log_softmax":
             np.subtract(shifted, log1p_s, out=row)
             np.add(row, lost, out=target)
+        elif name == "log_softmax_dot":
+            classes = tuple(i for i in range(e.ndim) if e.shape[i] != s.shape[i])  # (none for 1 class)
+            weights = np.add.reduce(labels, axis=classes, keepdims=True) if classes else labels
+            target[...] = zero_safe_dot(labels, shifted) + np.vdot(labels, lost) - zero_safe_dot(weights, log1p_s)
         elif name == "softmax_residual":
             np.subtract(e, labels, out=row)
             np.multiply(labels, s, out=target)
@@ -599,7 +610,8 @@ def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=No
 
 
 def _check_members(wanted, labels=False):
-    known = ("softmax", "softmax_complement", "log_softmax", "logsumexp") + (("softmax_residual",) if labels else ())
+    known = ("softmax", "softmax_complement", "log_softmax", "logsumexp") + \
+        (("softmax_residual", "log_softmax_dot") if labels else ())
     if set(wanted) - set(known):
         raise ValueError(f"softmax_family: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
 
@@ -653,6 +665,12 @@ def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False, into=No
     >>> [f"{-np.sum(logp * t):.4g}" for (logp,), (t,), _, _ in softmax_rows(z, ("log_softmax",), (y,))]
     ['6.825e-18']
 
+    The member "log_softmax_dot" is that sum of a block, Σ y·log softmax(z),
+    without the member log_softmax (a 0-d array):
+
+    >>> [f"{-float(d):.4g}" for (d,), _, _, _ in softmax_rows(z, ("log_softmax_dot",), (y,))]
+    ['6.825e-18']
+
     The member "softmax_residual" is softmax(z) − y for the first input y,
     without cancellation where both are close to 1:
 
@@ -673,8 +691,9 @@ def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False, into=No
         final = blocks[len(inputs):]
         outs = [b if b.flags.c_contiguous or direct else _scratch(f"softmax_out{i}", b.shape, e.dtype)
                 for i, b in enumerate(final)]
+        shapes = {"logsumexp": s.shape, "log_softmax_dot": ()}
         members = [outs[into[1]] if into is not None and name == into[0] else
-                   _scratch(f"softmax_member{i}", s.shape if name == "logsumexp" else e.shape, e.dtype)
+                   _scratch(f"softmax_member{i}", shapes.get(name, e.shape), e.dtype)
                    for i, name in enumerate(wanted)]
         _members(wanted, members, shifted, lost, e, s, top, ins[0] if ins else None,
                  {into[0]: into[2]} if into is not None else None)

@@ -12,7 +12,6 @@ from ._kernels import (
     softmax_rows as _softmax_rows,
     xlog1py as _xlog1py,
     xlogy as _xlogy,
-    zero_safe_dot as _zero_safe_dot,
 )
 
 __all__ = [
@@ -382,8 +381,8 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     N = _terms(pred, rows=True)
     sums = []
     for (f0,), (tb,), _, _ in _softmax_rows(
-            pred, ('log_softmax',), (target,), (), 0):
-        sums.append(_zero_safe_dot(f0, tb))
+            pred, ('log_softmax_dot',), (target,), (), 0):
+        sums.append(f0[()])
     return -_mean(sums, N, pred)
 
 
@@ -423,8 +422,8 @@ def softmax_cross_entropy_and_grad(pred, target):
     y0, = _outputs(pred, 1)
     sums = []
     for (f0, f1), (tb,), _, _ in _softmax_rows(
-            pred, ('log_softmax', 'softmax_residual'), (target,), (y0,), 0, direct=True, into=('softmax_residual', 0, N)):
-        sums.append(_zero_safe_dot(f0, tb))
+            pred, ('log_softmax_dot', 'softmax_residual'), (target,), (y0,), 0, direct=True, into=('softmax_residual', 0, N)):
+        sums.append(f0[()])
     return -_mean(sums, N, pred), _result(y0, pred)
 
 

@@ -84,7 +84,8 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
         if args.output or args.names:
             raise UsageError("--check compares the committed modules; give no names or -o")
         stale = []
-        for filename, source in committed_modules().items():
+        modules = committed_modules()
+        for filename, source in modules.items():
             path = NUMERIC_DIR / filename
             current = path.read_text(encoding="utf-8") if path.exists() else None
             if current != source:
@@ -93,7 +94,7 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
             print("generated code differs from the derivations: " + ", ".join(
                 f"numeric/{s}" for s in stale) + "\nrun 'nnderive codegen --write' to regenerate")
             return 1
-        print(f"generated code is up to date ({len(committed_modules())} modules)")
+        print(f"generated code is up to date ({len(modules)} modules)")
         return 0
     if args.write:
         for filename, source in committed_modules().items():

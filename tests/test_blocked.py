@@ -884,6 +884,20 @@ def test_activation_accepts_lists_and_integers_as_float64(entry):
 
 
 @pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
+def test_activation_values_do_not_depend_on_an_infinite_neighbour(entry):
+    # the clamp at ±1e300 runs only when some x is beyond it (found by one scan
+    # before the loop): where it runs it must be the identity on every other x
+    x = _activation_inputs(20000, 12)
+    x = x[np.isfinite(x)]
+    fn = getattr(numeric, entry.name + "_and_grad")
+    alone = fn(x)
+    for extreme in (-np.inf, np.inf, -1e308, 1e308):
+        with_it = fn(np.append(x, extreme))
+        for a, b in zip(alone, with_it):
+            _assert_same(b[:-1], a, f"{entry.name} beside {extreme}")
+
+
+@pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
 def test_activation_float32_is_float64_rounded_once(entry):
     x32 = _f32(_activation_inputs(5000, 10))
     x64 = x32.astype(np.float64)

@@ -83,6 +83,24 @@ def test_certificate_flags_a_bad_function(monkeypatch):
         verify_module._certify.cache_clear()
 
 
+def test_certificate_flags_a_vjp_off_by_a_few_ulp_where_nothing_cancels(monkeypatch):
+    # 16 ULP too large everywhere: the components whose terms do not cancel must
+    # fail the ULP bound, not pass as cancellation points judged absolutely
+    import importlib
+
+    import numeric
+
+    verify_module = importlib.import_module("derive.verify")
+    right = numeric.softmax_vjp
+    verify_module._certify.cache_clear()
+    monkeypatch.setattr(numeric, "softmax_vjp", lambda z, g: right(z, g) * (1 + 16 * 2.0**-52))
+    try:
+        cert = verify_module.certify("softmax", points=300)
+        assert not cert.passed and cert.derivative.max_ulp > 8, cert.derivative
+    finally:
+        verify_module._certify.cache_clear()
+
+
 def test_finite_difference_bound_counts_the_spacing_of_subnormal_values():
     # at x = −190, e^{4x ± 4h} underflow to 0: their difference, 0, says nothing
     # about a derivative of 1e-330, and the bound must say so; at x = 0 the

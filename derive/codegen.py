@@ -848,10 +848,20 @@ def _keep(calls, replacements, reduced, keep: Sequence[int]):
 
 
 def _call_lines(calls, printer, indent: str) -> list[str]:
+    """The fused kernel calls; a value that several calls take (GELU's clipped x,
+    the argument of both its double-double polynomials) is computed once, as
+    ``a0, a1, …``."""
     lines = []
-    for symbols, kernel, arg, members in calls:
+    values = [arg[0] if isinstance(arg, sp.Tuple) else arg for _, _, arg, _ in calls]
+    shared: dict[sp.Expr, str] = {}
+    for (symbols, kernel, arg, members), value in zip(calls, values):
         printer.kernels_used.add(kernel)
         quoted = ", ".join(repr(m) for m in members)
+        if not value.is_Atom and values.count(value) > 1:
+            if value not in shared:
+                shared[value] = f"a{len(shared)}"
+                lines.append(f"{indent}{shared[value]} = {printer.doprint(value)}")
+            arg = sp.Tuple(sp.Symbol(shared[value]), *arg[1:]) if isinstance(arg, sp.Tuple) else sp.Symbol(shared[value])
         args = ", ".join(printer.doprint(a) for a in arg) if isinstance(arg, sp.Tuple) else printer.doprint(arg)
         names = ", ".join(map(str, symbols)) + ("," if len(symbols) == 1 else "")
         lines.append(f"{indent}{names} = _{kernel}({args}, {quoted})")
@@ -1256,6 +1266,11 @@ def _tail_function(name: str, pair: Sequence[sp.Expr]) -> tuple[str, set[str]] |
                       f"    return {', '.join(written)},"]), printer.kernels_used
 
 
+def _may_reach(low: float, high: float, lowest: str, highest: str) -> str:
+    """The test, on the texts of the least and greatest x, that some x may lie in the tail [low, high)."""
+    return f"{lowest} < {high!r}" if high <= 0 else f"{highest} >= {low!r}"
+
+
 def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None), tail=None):
     """An elementwise function of x, evaluated in place over cache-sized blocks of x.
 
@@ -1333,8 +1348,7 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     if tail is not None:  # (the tail function's name, its [low, high) intervals): see subnormal_tail
         tail_name, regions = tail
         for low, high in regions:
-            test = f"lowest < {high!r}" if high <= 0 else f"highest >= {low!r}"
-            src.append(f"    if {test}:")
+            src.append(f"    if {_may_reach(low, high, 'lowest', 'highest')}:")
             src.append(f"        _refine_tail(x, ({outs}), {tail_name}, {tuple(keep)!r}, {low!r}, {high!r})")
     src.append("    return " + ", ".join(f"_result(y{i}, x)" for i in range(n)))
     return "\n".join(src), printer.kernels_used
@@ -1860,8 +1874,7 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
         kernels.update(source[1])
         return [f"    y = np.array(np.broadcast_to({text}, {names[0]}.shape), dtype=np.float64)",
                 *[line for low, high in tails for line in (
-                    f"    if {'_lowest' if high <= 0 else '_highest'}({names[0]}) {'<' if high <= 0 else '>='} "
-                    f"{high if high <= 0 else low!r}:",
+                    f"    if {_may_reach(low, high, f'_lowest({names[0]})', f'_highest({names[0]})')}:",
                     f"        _refine_tail({names[0]}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})")],
                 f"    return _like(y, {names[0]})"]
 

@@ -218,7 +218,7 @@ def rational_in_exp_of_polynomial(outputs: Sequence[sp.Expr], variable: sp.Symbo
                 return None
     if not arguments:
         return None
-    t = sorted(arguments, key=sp.default_sort_key)[0]
+    t = min(arguments, key=sp.default_sort_key)
     t = -t if t.could_extract_minus_sign() else t
     if any(sp.expand(a - t) != 0 and sp.expand(a + t) != 0 for a in arguments):
         return None
@@ -288,7 +288,6 @@ def rational_in_exp_of_polynomial(outputs: Sequence[sp.Expr], variable: sp.Symbo
         # (gelu_tanh′(inf) = 1, where N·(P/D) gave 1 − eps)
         lowered.append(content * _Quotient(p_value**monomial * horner(rest), horner(bottom)))
     return lowered
-
 
 
 def _softplus_compositions(expr: sp.Expr) -> sp.Expr:
@@ -1332,8 +1331,8 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     if numbers:
         names = ", ".join(f"k{i}" for i in range(len(numbers))) + ("," if len(numbers) == 1 else "")
         src.append(f"    {names} = _numbers({', '.join(numbers)})")
-    for side, name in extremes.items():
-        src.append(f"    {name} = {'_lowest' if side == 0 else '_highest'}(x)")
+    for side, extreme in extremes.items():
+        src.append(f"    {extreme} = {'_lowest' if side == 0 else '_highest'}(x)")
     src.append(f"    for xb, ({blocks}) in _blocks(x, {outs.rstrip(',')}):")
     if rows:
         src.append(f"{indent}{', '.join(f'w{i}' for i in range(rows))}{',' if rows == 1 else ''} = work[:, :xb.size]")

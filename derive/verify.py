@@ -711,12 +711,13 @@ def _measure_vjp(name, computed, refs, inputs, rows, cot, caught) -> Measurement
     """
     m = _measure(name, computed, refs, inputs, None, (), caught=caught)
     scales = []
-    for z_row, g in zip(rows, cot):
+    for z_row, cotangent in zip(rows, cot):
         s = numeric.softmax(z_row)
+        size = np.abs(cotangent)
         if name.startswith("log_softmax"):
-            scales += list(np.abs(g) + s * np.sum(np.abs(g)))
+            scales += list(size + s * np.sum(size))
         else:
-            scales += list(s * (np.abs(g) + np.sum(np.abs(g * s))))
+            scales += list(s * (size + np.sum(size * s)))
     _absolute_near_cancellation(m, computed, refs, inputs, [float(v) for v in scales])
     return m
 

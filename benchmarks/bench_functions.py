@@ -273,6 +273,43 @@ def _round_robin(calls, repeats, number, timer):
     return samples
 
 
+#: the two states glibc's allocator can leave a process in, for arrays of
+#: 8 MB (1e6 float64): whether a fresh array is page-faulted in or recycled
+MEMORY_REGIMES = {
+    "fresh": "fresh pages: every array of 128 kB or more is mapped from the system "
+             "and given back when freed (glibc's state until the process frees a "
+             "block of that size; for arrays above 32 MB always)",
+    "recycled": "recycled memory: freed arrays stay in the heap and are reused without "
+                "page faults (the state glibc moves to once a larger block was freed, "
+                "e.g. after `import torch`)",
+}
+
+
+def _set_memory_regime(regime):
+    """Put glibc's allocator in ``regime`` (see MEMORY_REGIMES); False where it cannot be set.
+
+    Left alone, the state depends on what the process allocated and freed
+    before (``import torch`` alone halves the hand-written tanh's time), so
+    that runs differ by tens of percent.  M_MMAP_THRESHOLD and
+    M_TRIM_THRESHOLD fix it: 128 kB for fresh pages (and malloc_trim gives
+    back what the heap holds, so that no earlier free is reused), 1 GB for
+    recycled memory.
+    """
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt, malloc_trim = libc.mallopt, libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    limit = 128 * 1024 if regime == "fresh" else 1 << 30
+    ok = mallopt(m_mmap_threshold, limit) == 1 and mallopt(m_trim_threshold, limit) == 1
+    malloc_trim(0)
+    return ok
+
+
 def _agrees(result, reference):
     """Whether an implementation's (value, gradient) matches the generated one."""
     for a, b in zip(result, reference):
@@ -282,8 +319,12 @@ def _agrees(result, reference):
     return True
 
 
-def speed(args):
-    """Median times of every implementation of every function, and ratios to hand NumPy."""
+def speed(args, regime="as-is"):
+    """Median times of every implementation of every function, and ratios to hand NumPy.
+
+    ``regime`` is a key of MEMORY_REGIMES (the allocator is put in that state
+    first) or "as-is" (left as the process has it).
+    """
     rng = np.random.default_rng(20240603)
     x = rng.standard_normal(args.size) * 3.0
     rows, classes = args.rows, 10
@@ -292,6 +333,8 @@ def speed(args):
     scipy_impls = _scipy_impls()
     torch_impls, _ = _torch_impls(args.torch_threads)
     timer = time.process_time if args.cpu_time else time.perf_counter
+    if regime != "as-is" and not _set_memory_regime(regime):
+        regime = "as-is"  # not glibc: the allocator is left as it is
     results = []
     for name in ACTIVATIONS + [LOSS]:
         if args.only and name not in args.only:
@@ -328,6 +371,7 @@ def speed(args):
             "agrees_with_generated": agree,
             "samples": len(samples["generated"]),
             "calls_per_sample": number,
+            "memory": regime,
         })
         if args.progress:
             print(f"  timed {name}", file=sys.stderr, flush=True)
@@ -465,9 +509,12 @@ def _ms(seconds):
 
 def format_speed(results, args, torch_version):
     present = [i for i in IMPLEMENTATIONS if any(i in r["median_s"] for r in results)]
+    regime = results[0]["memory"] if results else "as-is"
     lines = [
         "Speed: median time of forward + gradient; ratio = median / median of hand NumPy "
         "(target: generated ≤ 1.00)",
+        "  memory: " + MEMORY_REGIMES.get(regime, "as the process left it (not set: not glibc, "
+                                          "or --memory as-is)"),
         f"  activations: NAME_and_grad(x), x ~ N(0, 3²), {args.size:,} float64 elements; "
         f"{LOSS}: {LOSS}_and_grad, {args.rows}x10 logits, one-hot targets",
         f"  {args.repeats} round-robin samples per implementation"
@@ -565,6 +612,10 @@ def main(argv=None):
     parser.add_argument("--torch-threads", type=int, default=1,
                         help="PyTorch intra-op threads (default 1, as NumPy)")
     parser.add_argument("--import-runs", type=int, help="interpreters per module (default 15)")
+    parser.add_argument("--memory", choices=["both", *MEMORY_REGIMES, "as-is"], default="both",
+                        help="allocator state for the speed tables (glibc): fresh pages, "
+                             "recycled memory, both (default: one table each, fresh first) "
+                             "or as the process has it")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed table")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the accuracy table")
     parser.add_argument("--no-import", action="store_true", help="skip the import-time check")
@@ -582,7 +633,8 @@ def main(argv=None):
                     "platform": platform.platform(), "processor": platform.processor(),
                     "cpus": os.cpu_count(), "torch": torch_version},
         "settings": {k: getattr(args, k) for k in ("quick", "size", "rows", "repeats",
-                                                   "loss_number", "cpu_time", "torch_threads")},
+                                                   "loss_number", "cpu_time", "torch_threads",
+                                                   "memory")},
     }
     try:
         import scipy
@@ -592,8 +644,12 @@ def main(argv=None):
         pass
     out = []
     if not args.no_speed:
-        report["speed"] = speed(args)
-        out.append(format_speed(report["speed"], args, torch_version))
+        regimes = list(MEMORY_REGIMES) if args.memory == "both" else [args.memory]
+        report["speed"] = []
+        for regime in regimes:  # fresh first: afterwards the heap would hold what it freed
+            results = speed(args, regime)
+            report["speed"] += results
+            out.append(format_speed(results, args, torch_version))
     if not args.no_accuracy:
         report["accuracy"] = accuracy(args)
         out.append(format_accuracy(report["accuracy"]))

@@ -1333,14 +1333,12 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
         src.append(f"    {names} = _numbers({', '.join(numbers)})")
     for side, extreme in extremes.items():
         src.append(f"    {extreme} = {'_lowest' if side == 0 else '_highest'}(x)")
-    src.append(f"    for xb, ({blocks}) in _blocks(x, {outs.rstrip(',')}):")
-    if rows:
-        src.append(f"{indent}{', '.join(f'w{i}' for i in range(rows))}{',' if rows == 1 else ''} = work[:, :xb.size]")
-    if masks:
-        src.append(f"{indent}{', '.join(f'm{i}' for i in range(masks))}{',' if masks == 1 else ''} = masks[:, :xb.size]")
-    if constants:
-        src.append(f"{indent}{', '.join(f'c{i}' for i in range(len(constants)))}{',' if len(constants) == 1 else ''}"
-                   " = constants[:, :xb.size]")
+    row_names = [f"w{i}" for i in range(rows)] + [f"m{i}" for i in range(masks)] + \
+        [f"c{i}" for i in range(len(constants))]
+    groups = [f"*{n}" for n, count in (("work", rows), ("masks", masks), ("constants", constants)) if count]
+    held_rows = ", ".join(groups) + ("," if len(groups) == 1 else "")
+    unpacked = f", ({', '.join(row_names)}{',' if len(row_names) == 1 else ''})" if row_names else ", _"
+    src.append(f"    for xb, ({blocks}){unpacked} in _blocks(x, ({outs}){', (' + held_rows + ')' if row_names else ''}):")
     src += [indent + line for line in first]
     src += _call_lines(calls, printer, indent)
     src += [indent + line for line in statements]

@@ -237,8 +237,7 @@ def erfc(x):
     out = np.empty(x.shape, np.result_type(x, 1.0))
     work = _scratch("erfc", (6, min(x.size, BLOCK)))
     work[5] = 28.0  # erfc(28) = 0 in float64 already (e^{-784})
-    for xb, (yb,) in _blocks(x, out):
-        b, hi, lo, t, q, cap = work[:, :xb.size]
+    for xb, (yb,), (b, hi, lo, t, q, cap) in _blocks(x, (out,), work):
         np.abs(xb, out=b)
         np.minimum(b, cap, out=b)  # NaN stays NaN
         np.multiply(b, 1.4142135623730951, out=t)
@@ -366,8 +365,7 @@ def normal(x, *wanted):
     outs = [np.empty(x.shape, dtype) for _ in wanted]
     work = _scratch("normal", (6, min(x.size, BLOCK)))
     work[5] = 40.0  # a row: NumPy's minimum against a scalar takes a slower loop
-    for xb, blocks in _blocks(x, *outs):
-        a, hi, lo, t, q, forty = work[:, :xb.size]
+    for xb, blocks, (a, hi, lo, t, q, forty) in _blocks(x, outs, work):
         np.abs(xb, out=a)
         np.minimum(a, forty, out=a)  # NaN stays NaN
         if "ndtr" in wanted:

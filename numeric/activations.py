@@ -79,7 +79,7 @@ def identity(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    for xb, (b0,) in _blocks(x, y0):
+    for xb, (b0,), _ in _blocks(x, (y0,)):
         b0[...] = xb
     return _result(y0, x)
 
@@ -96,7 +96,7 @@ def identity_grad(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     k0, = _numbers(1.0)
-    for xb, (b0,) in _blocks(x, y0):
+    for xb, (b0,), _ in _blocks(x, (y0,)):
         b0[...] = k0
     return _result(y0, x)
 
@@ -114,7 +114,7 @@ def identity_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     k0, = _numbers(1.0)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
+    for xb, (b0, b1), _ in _blocks(x, (y0, y1)):
         b0[...] = xb
         b1[...] = k0
     return _result(y0, x), _result(y1, x)
@@ -133,9 +133,7 @@ def sigmoid(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (709.78,))
     k0, = _numbers(1.0)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w0)
         np.add(w0, k0, out=w1)
@@ -156,9 +154,7 @@ def sigmoid_grad(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 3, 0, (709.78,))
     k0, = _numbers(1.0)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, w2, c0) in _blocks(x, (y0,), (*work, *constants)):
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w0)
         np.add(w0, k0, out=w1)
@@ -181,9 +177,7 @@ def sigmoid_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (709.78,))
     k0, = _numbers(1.0)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants)):
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w0)
         np.add(w0, k0, out=w1)
@@ -203,7 +197,7 @@ def tanh(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    for xb, (b0,) in _blocks(x, y0):
+    for xb, (b0,), _ in _blocks(x, (y0,)):
         np.tanh(xb, out=b0)
     return _result(y0, x)
 
@@ -221,9 +215,7 @@ def tanh_grad(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (400.0,))
     k0, k1, k2 = _numbers(-2.0, 4.0, 1.0)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
         np.abs(xb, out=w0)
         np.minimum(w0, c0, out=w0)
         np.multiply(w0, k0, out=w0)
@@ -249,9 +241,7 @@ def tanh_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (400.0,))
     k0, k1, k2 = _numbers(-2.0, 4.0, 1.0)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants)):
         np.abs(xb, out=w0)
         np.minimum(w0, c0, out=w0)
         np.multiply(w0, k0, out=w0)
@@ -278,8 +268,7 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     x = _float_array(x)
     y0, = _outputs(x, 1)
     _, masks, _ = _work(x, 0, 1)
-    for xb, (b0,) in _blocks(x, y0):
-        m0, = masks[:, :xb.size]
+    for xb, (b0,), (m0,) in _blocks(x, (y0,), (*masks,)):
         m0[...] = (xb > 0)
         b0[...] = np.where(m0, xb, 0)
     return _result(y0, x)
@@ -299,8 +288,7 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     x = _float_array(x)
     y0, = _outputs(x, 1)
     _, masks, _ = _work(x, 0, 1)
-    for xb, (b0,) in _blocks(x, y0):
-        m0, = masks[:, :xb.size]
+    for xb, (b0,), (m0,) in _blocks(x, (y0,), (*masks,)):
         m0[...] = (xb > 0)
         b0[...] = m0
     return _result(y0, x)
@@ -319,8 +307,7 @@ def relu_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     _, masks, _ = _work(x, 0, 1)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        m0, = masks[:, :xb.size]
+    for xb, (b0, b1), (m0,) in _blocks(x, (y0, y1), (*masks,)):
         m0[...] = (xb > 0)
         b0[...] = np.where(m0, xb, 0)
         b1[...] = m0
@@ -343,8 +330,7 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
     x = _float_array(x)
     y0, = _outputs(x, 1)
     _, masks, _ = _work(x, 0, 1)
-    for xb, (b0,) in _blocks(x, y0):
-        m0, = masks[:, :xb.size]
+    for xb, (b0,), (m0,) in _blocks(x, (y0,), (*masks,)):
         m0[...] = (xb > 0)
         b0[...] = np.where(m0, xb, alpha*xb)
     return _result(y0, x)
@@ -366,8 +352,7 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
     x = _float_array(x)
     y0, = _outputs(x, 1)
     _, masks, _ = _work(x, 0, 1)
-    for xb, (b0,) in _blocks(x, y0):
-        m0, = masks[:, :xb.size]
+    for xb, (b0,), (m0,) in _blocks(x, (y0,), (*masks,)):
         m0[...] = (xb > 0)
         b0[...] = np.where(m0, 1, alpha)
     return _result(y0, x)
@@ -388,8 +373,7 @@ def leaky_relu_and_grad(x, alpha=0.01):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     _, masks, _ = _work(x, 0, 1)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        m0, = masks[:, :xb.size]
+    for xb, (b0, b1), (m0,) in _blocks(x, (y0, y1), (*masks,)):
         m0[...] = (xb > 0)
         b0[...] = np.where(m0, xb, alpha*xb)
         b1[...] = np.where(m0, 1, alpha)
@@ -412,9 +396,7 @@ Convention: elu'(0) = alpha, the left derivative (as PyTorch); continuous when a
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, masks, _ = _work(x, 1, 1)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+    for xb, (b0,), (w0, m0) in _blocks(x, (y0,), (*work, *masks)):
         m0[...] = (xb > 0)
         w0[...] = np.minimum(xb, 0)
         b0[...] = np.where(m0, xb, alpha*np.expm1(w0))
@@ -437,9 +419,7 @@ Convention: elu'(0) = alpha, the left derivative (as PyTorch); continuous when a
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, masks, _ = _work(x, 1, 1)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+    for xb, (b0,), (w0, m0) in _blocks(x, (y0,), (*work, *masks)):
         m0[...] = (xb > 0)
         w0[...] = np.minimum(xb, 0)
         b0[...] = np.where(m0, 1, alpha*np.exp(w0))
@@ -461,9 +441,7 @@ def elu_and_grad(x, alpha=1.0):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, masks, _ = _work(x, 1, 1)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+    for xb, (b0, b1), (w0, m0) in _blocks(x, (y0, y1), (*work, *masks)):
         m0[...] = (xb > 0)
         w0[...] = np.minimum(xb, 0)
         b0[...] = np.where(m0, xb, alpha*np.expm1(w0))
@@ -489,9 +467,7 @@ Convention: selu'(0) = scale*alpha, the left derivative (as PyTorch).
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, masks, _ = _work(x, 2, 1)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+    for xb, (b0,), (w0, w1, m0) in _blocks(x, (y0,), (*work, *masks)):
         m0[...] = (xb > 0)
         w0[...] = np.minimum(xb, 0)
         w1[...] = np.where(m0, xb, alpha*np.expm1(w0))
@@ -517,9 +493,7 @@ Convention: selu'(0) = scale*alpha, the left derivative (as PyTorch).
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, masks, _ = _work(x, 2, 1)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+    for xb, (b0,), (w0, w1, m0) in _blocks(x, (y0,), (*work, *masks)):
         m0[...] = (xb > 0)
         w0[...] = np.minimum(xb, 0)
         w1[...] = np.where(m0, 1, alpha*np.exp(w0))
@@ -544,9 +518,7 @@ def selu_and_grad(x, alpha=1.6732632423543772, scale=1.0507009873554805):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, masks, _ = _work(x, 2, 1)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1 = work[:, :xb.size]
-        m0, = masks[:, :xb.size]
+    for xb, (b0, b1), (w0, w1, m0) in _blocks(x, (y0, y1), (*work, *masks)):
         m0[...] = (xb > 0)
         w0[...] = np.minimum(xb, 0)
         w1[...] = np.where(m0, xb, alpha*np.expm1(w0))
@@ -574,9 +546,7 @@ def gelu(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 1, 0, (-1e+300,))
     lowest = _lowest(x)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0,), (w0, c0) in _blocks(x, (y0,), (*work, *constants)):
         if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w0)
             xb = w0
@@ -600,9 +570,7 @@ def gelu_grad(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 3, 0, (1e+300, -1e+300))
     lowest = _lowest(x)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, w2, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
         if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w2)
             xb = w2
@@ -629,9 +597,7 @@ def gelu_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 3, 0, (1e+300, -1e+300))
     lowest = _lowest(x)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0, b1), (w0, w1, w2, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
         if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w2)
             xb = w2
@@ -666,9 +632,7 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     work, _, constants = _work(x, 4, 0, (-1e+300,))
     k0, = _numbers(1.0)
     lowest = _lowest(x)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, w2, w3, c0) in _blocks(x, (y0,), (*work, *constants)):
         if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w3)
             xb = w3
@@ -700,9 +664,7 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     work, _, constants = _work(x, 4, 0, (-1e+300,))
     k0, k1 = _numbers(1.0, 2.0)
     lowest = _lowest(x)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, w2, w3, c0) in _blocks(x, (y0,), (*work, *constants)):
         if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w3)
             xb = w3
@@ -739,9 +701,7 @@ def gelu_tanh_and_grad(x):
     work, _, constants = _work(x, 4, 0, (-1e+300,))
     k0, k1 = _numbers(1.0, 2.0)
     lowest = _lowest(x)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2, w3 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0, b1), (w0, w1, w2, w3, c0) in _blocks(x, (y0, y1), (*work, *constants)):
         if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w3)
             xb = w3
@@ -780,9 +740,7 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (709.78,))
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w0)
         np.log1p(w0, out=w1)
@@ -805,9 +763,7 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (709.78,))
     k0, = _numbers(1.0)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w0)
         np.add(w0, k0, out=w1)
@@ -829,9 +785,7 @@ def softplus_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (709.78,))
     k0, = _numbers(1.0)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants)):
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w0)
         np.log1p(w0, out=w1)
@@ -858,9 +812,7 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     k0, = _numbers(1.0)
     lowest = _lowest(x)
     highest = _highest(x)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
         if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w1)
             np.minimum(w1, c1, out=w1)
@@ -888,9 +840,7 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     k0, = _numbers(1.0)
     lowest = _lowest(x)
     highest = _highest(x)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
         if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w1)
             np.minimum(w1, c1, out=w1)
@@ -918,9 +868,7 @@ def softsign_and_grad(x):
     k0, = _numbers(1.0)
     lowest = _lowest(x)
     highest = _highest(x)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0, b1), (w0, w1, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
         if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w1)
             np.minimum(w1, c1, out=w1)
@@ -952,9 +900,7 @@ def silu(x):
     work, _, constants = _work(x, 4, 0, (709.78, -1e+300))
     k0, = _numbers(1.0)
     lowest = _lowest(x)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, w2, w3, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
         if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w3)
             xb = w3
@@ -982,9 +928,7 @@ def silu_grad(x):
     work, _, constants = _work(x, 5, 0, (709.78, -1e+300))
     k0, = _numbers(1.0)
     lowest = _lowest(x)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3, w4 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, w2, w3, w4, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
         if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w4)
             xb = w4
@@ -1015,9 +959,7 @@ def silu_and_grad(x):
     work, _, constants = _work(x, 5, 0, (709.78, -1e+300))
     k0, = _numbers(1.0)
     lowest = _lowest(x)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2, w3, w4 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0, b1), (w0, w1, w2, w3, w4, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
         if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w4)
             xb = w4
@@ -1053,9 +995,7 @@ def mish(x):
     work, _, constants = _work(x, 4, 0, (177.43994140625, -1e+300))
     k0, = _numbers(2.0)
     lowest = _lowest(x)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, w2, w3, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
         if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w3)
             xb = w3
@@ -1085,9 +1025,7 @@ def mish_grad(x):
     work, _, constants = _work(x, 8, 0, (177.43994140625, -1e+300))
     k0, k1, k2 = _numbers(2.0, 4.0, 6.0)
     lowest = _lowest(x)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1, w2, w3, w4, w5, w6, w7 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, w2, w3, w4, w5, w6, w7, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
         if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w7)
             xb = w7
@@ -1128,9 +1066,7 @@ def mish_and_grad(x):
     work, _, constants = _work(x, 8, 0, (177.43994140625, -1e+300))
     k0, k1, k2 = _numbers(2.0, 4.0, 6.0)
     lowest = _lowest(x)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1, w2, w3, w4, w5, w6, w7 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0, b1), (w0, w1, w2, w3, w4, w5, w6, w7, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
         if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w7)
             xb = w7
@@ -1173,8 +1109,7 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     x = _float_array(x)
     y0, = _outputs(x, 1)
     _, masks, _ = _work(x, 0, 2)
-    for xb, (b0,) in _blocks(x, y0):
-        m0, m1 = masks[:, :xb.size]
+    for xb, (b0,), (m0, m1) in _blocks(x, (y0,), (*masks,)):
         m0[...] = (xb <= -3)
         m1[...] = (xb >= 3)
         b0[...] = np.where(m0, 0, np.where(m1, 1, (xb + 3)/6))
@@ -1195,8 +1130,7 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     x = _float_array(x)
     y0, = _outputs(x, 1)
     _, masks, _ = _work(x, 0, 2)
-    for xb, (b0,) in _blocks(x, y0):
-        m0, m1 = masks[:, :xb.size]
+    for xb, (b0,), (m0, m1) in _blocks(x, (y0,), (*masks,)):
         m0[...] = (xb <= -3)
         m1[...] = (xb >= 3)
         b0[...] = np.where(m0 | m1, 0, 1/6)
@@ -1216,8 +1150,7 @@ def hard_sigmoid_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     _, masks, _ = _work(x, 0, 2)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        m0, m1 = masks[:, :xb.size]
+    for xb, (b0, b1), (m0, m1) in _blocks(x, (y0, y1), (*masks,)):
         m0[...] = (xb <= -3)
         m1[...] = (xb >= 3)
         b0[...] = np.where(m0, 0, np.where(m1, 1, (xb + 3)/6))
@@ -1239,8 +1172,7 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     x = _float_array(x)
     y0, = _outputs(x, 1)
     _, masks, _ = _work(x, 0, 2)
-    for xb, (b0,) in _blocks(x, y0):
-        m0, m1 = masks[:, :xb.size]
+    for xb, (b0,), (m0, m1) in _blocks(x, (y0,), (*masks,)):
         m0[...] = (xb <= -1)
         m1[...] = (xb >= 1)
         b0[...] = np.where(m0, -1, np.where(m1, 1, xb))
@@ -1261,8 +1193,7 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     x = _float_array(x)
     y0, = _outputs(x, 1)
     _, masks, _ = _work(x, 0, 2)
-    for xb, (b0,) in _blocks(x, y0):
-        m0, m1 = masks[:, :xb.size]
+    for xb, (b0,), (m0, m1) in _blocks(x, (y0,), (*masks,)):
         m0[...] = (xb <= -1)
         m1[...] = (xb >= 1)
         b0[...] = np.where(m0 | m1, 0, 1)
@@ -1282,8 +1213,7 @@ def hard_tanh_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     _, masks, _ = _work(x, 0, 2)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        m0, m1 = masks[:, :xb.size]
+    for xb, (b0, b1), (m0, m1) in _blocks(x, (y0, y1), (*masks,)):
         m0[...] = (xb <= -1)
         m1[...] = (xb >= 1)
         b0[...] = np.where(m0, -1, np.where(m1, 1, xb))
@@ -1303,9 +1233,7 @@ def log_sigmoid(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (0.0,))
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
         np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
         np.minimum(xb, c0, out=b0)
@@ -1327,8 +1255,7 @@ def log_sigmoid_grad(x):
     y0, = _outputs(x, 1)
     work, _, _ = _work(x, 2, 0)
     k0, k1 = _numbers(0.0, 1.0)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
+    for xb, (b0,), (w0, w1) in _blocks(x, (y0,), (*work,)):
         np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
         np.less_equal(xb, k0, out=w1)
@@ -1352,9 +1279,7 @@ def log_sigmoid_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (0.0,))
     k0, k1 = _numbers(0.0, 1.0)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, w1 = work[:, :xb.size]
-        c0, = constants[:, :xb.size]
+    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants)):
         np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
         np.minimum(xb, c0, out=b0)
@@ -1386,9 +1311,7 @@ def gaussian(x):
     work, _, constants = _work(x, 1, 0, (-1e+300, 1e+300))
     lowest = _lowest(x)
     highest = _highest(x)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0,), (w0, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
         if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w0)
             np.minimum(w0, c1, out=w0)
@@ -1416,9 +1339,7 @@ def gaussian_grad(x):
     k0, = _numbers(-2.0)
     lowest = _lowest(x)
     highest = _highest(x)
-    for xb, (b0,) in _blocks(x, y0):
-        w0, w1 = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0,), (w0, w1, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
         if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w1)
             np.minimum(w1, c1, out=w1)
@@ -1449,9 +1370,7 @@ def gaussian_and_grad(x):
     k0, = _numbers(-2.0)
     lowest = _lowest(x)
     highest = _highest(x)
-    for xb, (b0, b1) in _blocks(x, y0, y1):
-        w0, = work[:, :xb.size]
-        c0, c1 = constants[:, :xb.size]
+    for xb, (b0, b1), (w0, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
         if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w0)
             np.minimum(w0, c1, out=w0)

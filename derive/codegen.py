@@ -583,6 +583,47 @@ def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = ()) -> sp.Exp
         .replace(primitives.sech2, sech2)
 
 
+#: below this x, log1p(e^x) exceeds x by log1p(e^{-x}) ≥ 2.06e-9, about 10⁶
+#: ULP of x (ulp(20) = 3.6e-15): far beyond the rounding of exp and log1p,
+#: so the computed log1p(exp(x)) is ≥ x and max(x, log1p(exp(x))) is
+#: log1p(exp(x)), bit for bit
+TAME_BOUND = 20.0
+
+
+def tame_outputs(outputs: Sequence[sp.Expr], x: sp.Symbol) -> list[sp.Expr] | None:
+    """The lowered outputs where every x ≤ TAME_BOUND, or None where that changes nothing.
+
+    Two guards of the lowered softplus and sigmoid are the identity there:
+    the clamp min(x, 709.78) of P = e^{min(x, 709.78)}, which keeps P finite
+    above x = 709.78, and the max(x, ·) of softplus = max(x, log1p(P)), which
+    gives x where P was clamped (see TAME_BOUND for why log1p(e^x) ≥ x holds
+    in floating point too).  A generated function that finds its greatest x
+    at most TAME_BOUND can skip both: the same bits, two passes fewer.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> tame_outputs([lower_primitives(primitives.softplus(x), clamped={x})], x)
+    [log1p(exp(x))]
+    >>> tame_outputs([lower_primitives(primitives.sech2(x))], x) is None  # min(|x|, 400): not x
+    True
+    """
+    def unclamp(node):
+        if node.args[0] == x and node.args[1].is_number and node.args[1] >= TAME_BOUND:
+            return x
+        return node
+
+    def unguard(node):
+        guarded = [a for a in node.args if a != x]
+        if len(node.args) == 2 and len(guarded) == 1 and guarded[0] == sp.codegen.cfunctions.log1p(sp.exp(x)):
+            return guarded[0]
+        return node
+
+    tamed = [o.replace(_Minimum, lambda *args: unclamp(_Minimum(*args)))
+             .replace(_Maximum, lambda *args: unguard(_Maximum(*args))) for o in outputs]
+    return None if tamed == list(outputs) else tamed
+
+
 class StablePrinter(NumPyPrinter):
     """NumPy printer that calls the stable kernels and prints plain operators."""
 
@@ -1270,6 +1311,48 @@ def _may_reach(low: float, high: float, lowest: str, highest: str) -> str:
     return f"{lowest} < {high!r}" if high <= 0 else f"{highest} >= {low!r}"
 
 
+def _tame_variant(lowered, block, keep, targets, printer, general):
+    """The statements for blocks whose every x ≤ TAME_BOUND (see tame_outputs), or None.
+
+    Kept only where they are at least two operations shorter than
+    ``general``: the greatest x they need costs a pass over x, about one
+    cheap operation.
+    """
+    from .blocked import emit_statements
+
+    tamed = tame_outputs(lowered, block)
+    if tamed is None:
+        return None
+    calls, replacements, reduced = _keep(*_eliminate(tamed), keep)
+    if calls:
+        return None
+    variant = emit_statements(replacements, reduced, targets, printer, after=general)
+    return variant if len(variant.lines) <= len(general.lines) - 2 else None
+
+
+def _branches(condition: str, comment: str, taken: list[str], otherwise: list[str]) -> list[str]:
+    """``if condition: taken else: otherwise``, the lines both begin or end with written once.
+
+    >>> for line in _branches("c", "why", ["a", "b", "z"], ["a", "y", "z"]):
+    ...     print(line)
+    a
+    if c:  # why
+        b
+    else:
+        y
+    z
+    """
+    head = 0
+    while head < min(len(taken), len(otherwise)) and taken[head] == otherwise[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(taken), len(otherwise)) - head and taken[-1 - tail] == otherwise[-1 - tail]:
+        tail += 1
+    middle = [taken[head:len(taken) - tail], otherwise[head:len(otherwise) - tail]]
+    return (taken[:head] + [f"if {condition}:  # {comment}"] + ["    " + line for line in middle[0]]
+            + ["else:"] + ["    " + line for line in middle[1]] + taken[len(taken) - tail:])
+
+
 def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None), tail=None):
     """An elementwise function of x, evaluated in place over cache-sized blocks of x.
 
@@ -1292,14 +1375,22 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     calls, replacements, reduced = _keep(*_eliminate(lowered), keep)
     outputs = [outputs[i] for i in keep]
     targets = [f"b{i}" for i in range(len(outputs))]
-    statements, rows, masks, constants, numbers = emit_statements(replacements, reduced, targets, printer)
+    general = emit_statements(replacements, reduced, targets, printer)
+    tame = _tame_variant(lowered, block, keep, targets, printer, general) if not calls else None
+    statements, rows, masks, constants, numbers = general
+    if tame is not None:  # both variants in one loop: the tame one named its numbers after general's
+        statements = _branches(f"highest <= {TAME_BOUND!r}", "every x ≤ 20: the clamp and the max are the identity",
+                               tame.lines, general.lines)
+        rows, masks = max(rows, tame.rows), max(masks, tame.masks)
+        constants, numbers = tame.constants, tame.numbers
     # the least and greatest x, each found once before the loop where the clamp
     # or a tail asks for it: a block is clamped only if some x is beyond ±1e300
     # (a pass saved in every block), a tail refined only if some x is in it
     regions = tail[1] if tail is not None else ()
     extremes = {side: name for side, name, wanted in (
         (0, "lowest", clamp[0] is not None or any(high <= 0 for _, high in regions)),
-        (1, "highest", clamp[1] is not None or any(high > 0 for _, high in regions))) if wanted}
+        (1, "highest", clamp[1] is not None or any(high > 0 for _, high in regions) or tame is not None))
+        if wanted}
     if clamp != (None, None):  # x clamped into a row of its own, which then stands for the block
         low, high = (None if c is None else printer.doprint(sp.Float(c)) for c in clamp)
         names = [f"c{len(constants) + i}" for i in range(2)]

@@ -740,11 +740,16 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (709.78,))
+    highest = _highest(x)
     for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
-        np.minimum(xb, c0, out=w0)
-        np.exp(w0, out=w0)
-        np.log1p(w0, out=w1)
-        np.maximum(xb, w1, out=b0)
+        if highest <= 20.0:  # every x ≤ 20: the clamp and the max are the identity
+            np.exp(xb, out=w0)
+            np.log1p(w0, out=b0)
+        else:
+            np.minimum(xb, c0, out=w0)
+            np.exp(w0, out=w0)
+            np.log1p(w0, out=w1)
+            np.maximum(xb, w1, out=b0)
     return _result(y0, x)
 
 
@@ -785,11 +790,16 @@ def softplus_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (709.78,))
     k0, = _numbers(1.0)
+    highest = _highest(x)
     for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants)):
-        np.minimum(xb, c0, out=w0)
-        np.exp(w0, out=w0)
-        np.log1p(w0, out=w1)
-        np.maximum(xb, w1, out=b0)
+        if highest <= 20.0:  # every x ≤ 20: the clamp and the max are the identity
+            np.exp(xb, out=w0)
+            np.log1p(w0, out=b0)
+        else:
+            np.minimum(xb, c0, out=w0)
+            np.exp(w0, out=w0)
+            np.log1p(w0, out=w1)
+            np.maximum(xb, w1, out=b0)
         np.add(w0, k0, out=w1)
         np.divide(w0, w1, out=b1)
     return _result(y0, x), _result(y1, x)

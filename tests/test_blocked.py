@@ -8,6 +8,7 @@ kernels of :mod:`numeric._kernels`; the contract functions (``NAME``,
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import sys
 
@@ -35,6 +36,7 @@ from derive.codegen import (
     lower_primitives,
     clamped_exp_arguments,
     rational_in_exp,
+    TAME_BOUND,
 )
 from numeric import _kernels
 
@@ -895,6 +897,34 @@ def test_activation_values_do_not_depend_on_an_infinite_neighbour(entry):
         with_it = fn(np.append(x, extreme))
         for a, b in zip(alone, with_it):
             _assert_same(b[:-1], a, f"{entry.name} beside {extreme}")
+
+
+@pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
+def test_activation_values_do_not_depend_on_whether_every_x_is_tame(entry):
+    # where every x ≤ TAME_BOUND the generated softplus skips its clamp and its
+    # max (derive.codegen.tame_outputs); one x above it takes the general path,
+    # which must give the same bits on every other x
+    rng = np.random.default_rng(20)
+    top = TAME_BOUND
+    x = np.concatenate([rng.uniform(-800.0, top, 20000), rng.uniform(top - 5.0, top, 5000),
+                        top - np.arange(200) * np.spacing(top), [top, 0.0, -0.0, np.nan, -np.inf]])
+    fn = getattr(numeric, entry.name + "_and_grad")
+    with np.errstate(invalid="ignore"):
+        alone = fn(x)
+        for beyond in (np.nextafter(top, np.inf), 709.78, 710.0, 1e4, np.inf):
+            with_it = fn(np.append(x, beyond))
+            for a, b in zip(alone, with_it):
+                _assert_same(b[:-1], a, f"{entry.name} beside {beyond}")
+
+
+def test_softplus_tame_path_is_taken_and_guarded():
+    source = inspect.getsource(numeric.softplus_and_grad)
+    assert f"if highest <= {TAME_BOUND!r}:" in source and "np.maximum(xb, w1, out=b0)" in source
+    # the property that makes the max the identity there, checked where it is tightest
+    x = np.concatenate([np.linspace(0.0, TAME_BOUND, 200001), TAME_BOUND - np.arange(10000) * 1e-12])
+    assert (np.log1p(np.exp(x)) >= x).all()
+    # and the reason the general path keeps it: beyond 709.78 the clamped P gives log1p(P) < x
+    assert numeric.softplus(np.array([800.0]))[0] == 800.0
 
 
 @pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)

@@ -36,6 +36,7 @@ from derive.codegen import (
     lower_primitives,
     clamped_exp_arguments,
     rational_in_exp,
+    squared_clamps,
     TAME_BOUND,
 )
 from numeric import _kernels
@@ -455,6 +456,28 @@ def test_rational_in_exp_leaves_other_functions_alone():
     assert rational_in_exp([primitives.sigmoid(_X), primitives.softplus(_X)], _X) is None
     assert rational_in_exp([_X * primitives.sigmoid(_X)], _X) is None  # silu: no softplus composition
     assert rational_in_exp([sp.tanh(primitives.softplus(_X)) + primitives.softplus(_X)], _X) is None
+
+
+def test_squared_clamps_keep_silu_grad_within_4_ulp_where_1_plus_p_rounds():
+    # silu′ = P(x + 1 + P)/(1 + P)²: over the rounded D = 1 + P squared (σ·(x + D)/D,
+    # the form before) it reached 4.68 ULP here, over D·(1 + P) 4.03, over
+    # P(P + 2) + 1 3.57 (derive.codegen.squared_clamps)
+    s, t = primitives.sigmoid(_X), primitives.sigmoid(-_X)
+    assert squared_clamps([_X * s, (1 + _X * t) * s], {_X}) == {_X}
+    assert squared_clamps([(1 + _X * t) * s, s * t], {_X}) == set()  # σσ′ needs P up to e^{709.78}
+    x = np.linspace(-4.786, -4.779, 3001)
+    got = numeric.silu_grad(x)
+    with mpmath.workdps(40):
+        errors = []
+        for value, g in zip(x, got):
+            v = mpmath.mpf(value)
+            s_ = 1 / (1 + mpmath.exp(-v))
+            want = s_ * (1 + v * (1 - s_))
+            errors.append(float(abs(mpmath.mpf(g) - want)) / np.spacing(abs(float(want))))
+    assert max(errors) <= 4.0, max(errors)
+    # and the ends, where P·(P + 2) would overflow unclamped
+    ends = numeric.silu_grad(np.array([354.89, 400.0, 709.78, 710.0, 1e300, np.inf]))
+    assert (ends == 1.0).all(), ends
 
 
 def test_clamped_exp_arguments():

@@ -201,6 +201,9 @@ class _Emitter:
         if name == "_Sum":
             self.fold("add", list(expr.args), target)
             return
+        if name == "_Product":
+            self.fold("multiply", list(expr.args), target)
+            return
         if name in ("_Maximum", "_Minimum"):
             # a number as a row of that number: NumPy's maximum against a
             # scalar takes a slower loop than against an array (2 vs 0.6 ns)

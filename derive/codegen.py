@@ -60,6 +60,12 @@ class _Sum(sp.Function):
     put a number last); printed as a sum."""
 
 
+class _Product(sp.Function):
+    """a·b kept as one node, so that SymPy does not merge (P + 2)·P·(P + 2) into
+    P·(P + 2)² and common-subexpression elimination still sees P·(P + 2);
+    printed as a product."""
+
+
 class _NonNegative(sp.Function):
     """The indicator [u ≥ 0] (a boolean array), opaque to SymPy."""
 
@@ -440,12 +446,13 @@ def rational_in_exp(outputs: Sequence[sp.Expr], variable: sp.Symbol) -> list[sp.
     With P = e^x: e^{softplus(x)} = 1 + P, so tanh(softplus x) = P(P + 2)/D and
     sech²(softplus x) = 4(1 + P)²/D² with D = P² + 2P + 2, and σ(x) = P/(1 + P).
     SymPy cancels each output to (a P-free factor)·N(P, x)/D(P)^k, and the
-    polynomials are printed in Horner form: mish′ becomes
-    (((P + 4)P + 4x + 6)P + 4x + 4)·P/D², one exponential and no sign select
-    (3.7 ULP on the certificate grid, against 6.9 for the σ(±x) form; the
-    cancellation near the zero of mish′ is in a sum of terms, not between two
-    separately rounded functions), with D² = B(B + 4) + 4, B = P(P + 2), so
-    that the rounded D = B + 2 is not squared.  P is e^{min(x, C)} with C small enough
+    polynomials are printed in Horner form, a numerator of degree 3 or more
+    as q·B + r with B = P(P + 2) the forward's: mish′ becomes
+    ((P + 2)·B + ((4x + 2)P + 4x + 4))·P/D², one exponential and no sign
+    select (3.7 ULP on the certificate grid, against 6.9 for the σ(±x) form;
+    the cancellation near the zero of mish′ is in a sum of terms, not between
+    two separately rounded functions), with D² = B(B + 4) + 4, so that the
+    rounded D = B + 2 is not squared.  P is e^{min(x, C)} with C small enough
     for the highest power of P to stay finite, and x inside N is clamped
     alike: above C the function has reached its limit in float64 (the
     certificates check the top of the range).  Returns None unless some
@@ -499,6 +506,24 @@ def rational_in_exp(outputs: Sequence[sp.Expr], variable: sp.Symbol) -> list[sp.
             return rest * (rest + 2 * constant) + constant**2
         return sp.Pow(horner(base), exponent)
 
+    shared = p * (p + 2)  # B, the forward's numerator
+
+    def reduced(poly):
+        # N = q·B + r with B = P(P + 2): B is rounded once and shared with the
+        # forward, and the sum's largest term is one rounded product, added
+        # last.  mish′ on 20,000-point windows of [0.7, 0.8] and [−0.25, −0.1]:
+        # 3.66 and 3.87 ULP, against 4.26 and 3.85 with q·B + r₁P added
+        # first, and 4.69 at x = −0.185 (60,000 random points of [−20, 20])
+        # with N in Horner form (((P + 4)P + 4x + 6)P + 4x + 4)
+        if not poly.is_polynomial(p) or sp.degree(poly, p) <= 2:
+            return horner(poly)
+        q, r = sp.div(sp.expand(poly), sp.expand(shared), p)
+        if sp.degree(r, p) > 1:
+            return horner(poly)
+        r = sp.Poly(r, p)
+        r1, r0 = (r.coeff_monomial(m).xreplace(clamp) for m in (p, 1))
+        return _Sum(_Product(horner(q), horner(shared)), _Sum(r1 * p_value, r0))
+
     lowered = []
     for free, bound, denominator, _ in parts:
         # the power of P is divided first, P^m/D^k, and N multiplies the
@@ -509,7 +534,7 @@ def rational_in_exp(outputs: Sequence[sp.Expr], variable: sp.Symbol) -> list[sp.
         rest = [f for f in bound if f.as_base_exp()[0] != p]
         bottom = sp.Mul(*[power(b, e) for b, e in (f.as_base_exp() for f in sp.Mul.make_args(denominator))])
         if monomial != 1 and rest and free == 1:
-            top = sp.Mul(*[horner(f) if f.is_polynomial(p) else f.xreplace({p: p_value}) for f in rest])
+            top = sp.Mul(*[reduced(f) if f.is_polynomial(p) else f.xreplace({p: p_value}) for f in rest])
             lowered.append(free * top * _Quotient(monomial.xreplace({p: p_value}), bottom))
         else:
             top = sp.Mul(*[horner(f) if f.is_polynomial(p) else f.xreplace({p: p_value}) for f in bound])
@@ -761,6 +786,9 @@ class StablePrinter(NumPyPrinter):
 
     def _print__Quotient(self, expr):
         return f"(({self._print(expr.args[0])})/({self._print(expr.args[1])}))"
+
+    def _print__Product(self, expr):
+        return "(" + ")*(".join(self._print(a) for a in expr.args) + ")"
 
     def _print__Sum(self, expr):
         return "(" + " + ".join(self._print(a) for a in expr.args) + ")"

@@ -399,7 +399,7 @@ def clamped_exp_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
     return {u for u in whole | plain if u not in elsewhere}
 
 
-#: the clamp of P = e^{min(u, ·)} where P·(1 + P) must stay finite (see squared_clamps)
+#: the clamp of P = e^{min(u, ·)} where P·(P + 2) must stay finite (see squared_clamps)
 HALF_LOG_HUGE = round(LOG_HUGE / 2, 2)
 
 
@@ -515,7 +515,7 @@ def rational_in_exp(outputs: Sequence[sp.Expr], variable: sp.Symbol) -> list[sp.
         # 3.66 and 3.87 ULP, against 4.26 and 3.85 with q·B + r₁P added
         # first, and 4.69 at x = −0.185 (60,000 random points of [−20, 20])
         # with N in Horner form (((P + 4)P + 4x + 6)P + 4x + 4)
-        if not poly.is_polynomial(p) or sp.degree(poly, p) <= 2:
+        if sp.degree(poly, p) <= 2:
             return horner(poly)
         q, r = sp.div(sp.expand(poly), sp.expand(shared), p)
         if sp.degree(r, p) > 1:
@@ -618,7 +618,7 @@ def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = (),
         if not isinstance(node, sp.Mul):
             return node
         found = _absorbed(node)
-        if found and found[0] in clamped:  # σ(u)(a + u·σ(−u)) with P = e^{min(u, 709.78)}
+        if found and found[0] in clamped:  # σ(u)(a + u·σ(−u)) with P = e^{min(u, limit(u))}
             u, a, g = found
             rest = [h for h in node.args if h is not g and h != primitives.sigmoid(u)]
             clamped_u = _Minimum(u, limit(u))
@@ -666,12 +666,13 @@ TAME_BOUND = 20.0
 def tame_outputs(outputs: Sequence[sp.Expr], x: sp.Symbol) -> list[sp.Expr] | None:
     """The lowered outputs where every x ≤ TAME_BOUND, or None where that changes nothing.
 
-    Two guards of the lowered softplus and sigmoid are the identity there:
-    the clamp min(x, 709.78) of P = e^{min(x, 709.78)}, which keeps P finite
-    above x = 709.78, and the max(x, ·) of softplus = max(x, log1p(P)), which
+    Two guards of the lowered σ family are the identity there: a clamp
+    min(x, c) with c ≥ TAME_BOUND (P = e^{min(x, 709.78)} of sigmoid and
+    softplus, e^{min(x, 354.89)} of silu, e^{min(x, 177.44)} of mish), which
+    keeps P finite, and the max(x, ·) of softplus = max(x, log1p(P)), which
     gives x where P was clamped (see TAME_BOUND for why log1p(e^x) ≥ x holds
     in floating point too).  A generated function that finds its greatest x
-    at most TAME_BOUND can skip both: the same bits, two passes fewer.
+    at most TAME_BOUND can skip them: the same bits, a pass fewer per guard.
 
     Examples
     --------
@@ -1388,12 +1389,13 @@ def _may_reach(low: float, high: float, lowest: str, highest: str) -> str:
 
 
 def _tame_variant(lowered, block, keep, targets, printer, general):
-    """The statements for blocks whose every x ≤ TAME_BOUND (see tame_outputs), or None.
+    """(statements, comment) for blocks whose every x ≤ TAME_BOUND (see tame_outputs), or None.
 
     Kept where they are shorter than ``general``: the greatest x they need
     costs a pass over x (0.37 ms for 1e6 float64 on the benchmark's
     machine), a clamp min(x, c) 0.87 ms (the first operation on a block also
-    brings it from memory).
+    brings it from memory).  The comment, for the generated code, says what
+    the variant leaves out of the outputs in ``keep``.
     """
     from .blocked import emit_statements
 
@@ -1404,15 +1406,11 @@ def _tame_variant(lowered, block, keep, targets, printer, general):
     if calls:
         return None
     variant = emit_statements(replacements, reduced, targets, printer, after=general)
-    return variant if len(variant.lines) < len(general.lines) else None
-
-
-def _tame_comment(lowered: Sequence[sp.Expr], block: sp.Symbol) -> str:
-    """What the tame variant of ``lowered`` leaves out, for the generated code's comment."""
-    tamed = tame_outputs(lowered, block) or lowered
-    maxima = sum(len(o.atoms(_Maximum)) for o in lowered) > sum(len(o.atoms(_Maximum)) for o in tamed)
+    if len(variant.lines) >= len(general.lines):
+        return None
+    maxima = sum(len(lowered[i].atoms(_Maximum)) - len(tamed[i].atoms(_Maximum)) for i in keep)
     what = "min(x, ·) and max(x, log1p(e^x)) are" if maxima else "the clamp min(x, ·) is"
-    return f"every x ≤ {TAME_BOUND:g}: {what} the identity"
+    return variant, f"every x ≤ {TAME_BOUND:g}: {what} the identity"
 
 
 def _branches(condition: str, comment: str, taken: list[str], otherwise: list[str]) -> list[str]:
@@ -1462,10 +1460,10 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     outputs = [outputs[i] for i in keep]
     targets = [f"b{i}" for i in range(len(outputs))]
     general = emit_statements(replacements, reduced, targets, printer)
-    tame = _tame_variant(lowered, block, keep, targets, printer, general) if not calls else None
+    tame = _tame_variant(lowered, block, keep, targets, printer, general)
     statements, rows, masks, constants, numbers = general
     if tame is not None:  # both variants in one loop: the tame one named its numbers after general's
-        comment = _tame_comment([lowered[i] for i in keep], block)
+        tame, comment = tame
         statements = _branches(f"highest <= {TAME_BOUND!r}", comment, tame.lines, general.lines)
         rows, masks = max(rows, tame.rows), max(masks, tame.masks)
         constants, numbers = tame.constants, tame.numbers

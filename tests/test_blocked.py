@@ -941,9 +941,10 @@ def test_activation_values_do_not_depend_on_an_infinite_neighbour(entry):
 
 @pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
 def test_activation_values_do_not_depend_on_whether_every_x_is_tame(entry):
-    # where every x ≤ TAME_BOUND the generated softplus skips its clamp and its
-    # max (derive.codegen.tame_outputs); one x above it takes the general path,
-    # which must give the same bits on every other x
+    # where every x ≤ TAME_BOUND the generated sigmoid, softplus, silu and mish
+    # skip their clamp (and softplus its max: derive.codegen.tame_outputs); one
+    # x above it takes the general path, which must give the same bits on every
+    # other x
     rng = np.random.default_rng(20)
     top = TAME_BOUND
     x = np.concatenate([rng.uniform(-800.0, top, 20000), rng.uniform(top - 5.0, top, 5000),

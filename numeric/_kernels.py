@@ -602,10 +602,10 @@ def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=No
             weights = np.add.reduce(labels, axis=classes, keepdims=True) if classes else labels
             target[...] = zero_safe_dot(labels, shifted) + np.vdot(labels, lost) - zero_safe_dot(weights, log1p_s)
         elif name == "softmax_residual":
+            product = np.multiply(labels, s, out=_scratch("softmax_row2", e.shape, e.dtype))
             np.subtract(e, labels, out=row)
-            np.multiply(labels, s, out=target)
-            row -= target
-            np.divide(row, denominator, out=target)
+            row -= product
+            np.divide(row, denominator, out=target)  # the one operation on the target
         else:
             np.add(top, log1p_s, out=target)
 

@@ -510,17 +510,17 @@ def _shifted(z, arrays=(), dtype=None):
             w, shifted, back, e = work[:, :n]
         np.copyto(w, zb)
         top = np.maximum.reduce(w, axis=axis, keepdims=True)  # ufunc.reduce: not np.max's 7 µs of Python
-        with np.errstate(invalid="ignore"):  # a row of −inf (or +inf) only: NaN, as its softmax is
-            np.subtract(w, top, out=shifted)
         # lost = (z − top) − shifted exactly, by Dekker's Fast2Sum of
         # a = min(z, −top) and b = max(z, −top): a + b = z − top and |a| ≥ |b|
         # for every z ≤ top (z ≤ −top: a = z, |z| ≥ |top|; else a = −top and
         # −top < z ≤ top), so b − (s − a) is exact (four operations, no test);
-        # at z = −inf (a masked logit) s − a is NaN, mended below
+        # at z = −inf (a masked logit) s − a is NaN, mended below; a row of
+        # −inf (or +inf) only gives NaN in z − top, as its softmax is
         negative_top = np.negative(top)
-        np.minimum(w, negative_top, out=back)
-        np.maximum(w, negative_top, out=w)
         with np.errstate(invalid="ignore"):
+            np.subtract(w, top, out=shifted)
+            np.minimum(w, negative_top, out=back)
+            np.maximum(w, negative_top, out=w)
             np.subtract(shifted, back, out=back)
         lost = np.subtract(w, back, out=w)
         s = _exponentials(shifted, lost, e, back, axis)
@@ -698,7 +698,7 @@ def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False, into=No
                    for i, name in enumerate(wanted)]
         _members(wanted, members, shifted, lost, e, s, top, ins[0] if ins else None,
                  {into[0]: into[2]} if into is not None else None)
-        work = _scratch("softmax_work", (rows,) + e.shape, e.dtype)
+        work = _scratch("softmax_work", (rows,) + e.shape, e.dtype) if rows else ()
         yield tuple(members), tuple(ins), tuple(outs), tuple(work)
         for out, block in zip(outs, final):
             if out is not block:

@@ -1165,7 +1165,13 @@ def test_scratch_rows_are_reused_per_thread_and_per_name():
     assert a.shape == (2, 100) and a.dtype == np.float64
     assert np.shares_memory(a, _scratch("test_rows", (3, 50)))  # the same buffer, reshaped
     assert not np.shares_memory(a, _scratch("test_other", (2, 100)))  # another name: its own
-    assert _scratch("test_rows", (4, 100)).size == 400  # grows when asked for more
+    grown = _scratch("test_rows", (4, 100))
+    assert grown.size == 400  # grows when asked for more
+    # a view made before the growth is not handed out again: (2, 100) is now of the new buffer
+    assert _scratch("test_rows", (2, 100)) is not a and np.shares_memory(_scratch("test_rows", (2, 100)), grown)
+    assert _scratch("test_rows", (3, 50)) is _scratch("test_rows", (3, 50))  # the view itself is kept
+    for n in range(300):  # many shapes: the kept views are dropped, not grown without bound
+        assert np.shares_memory(_scratch("test_rows", (1, n + 1)), grown)
     assert _scratch("test_rows", (2, 100), bool).dtype == bool
     seen = []
     thread = threading.Thread(target=lambda: seen.append(_scratch("test_rows", (2, 100))))

@@ -1180,6 +1180,22 @@ def test_scratch_rows_are_reused_per_thread_and_per_name():
     assert not np.shares_memory(seen[0], _scratch("test_rows", (2, 100)))  # per thread
 
 
+def test_constant_rows_and_numbers_are_made_once_and_read_only():
+    from numeric._support import BLOCK, _numbers, _work
+
+    numbers = _numbers(2.0, -1.5)
+    assert numbers is _numbers(2.0, -1.5) and [float(k) for k in numbers] == [2.0, -1.5]
+    with pytest.raises(ValueError):  # shared between calls and threads: nobody may write them
+        numbers[0][...] = 3.0
+    _, _, rows = _work(np.zeros(10), 1, 0, (400.0, -1e300))
+    assert rows.shape == (2, 10) and (rows[0] == 400.0).all() and (rows[1] == -1e300).all()
+    assert not rows.flags.writeable
+    _, _, wide = _work(np.zeros(3 * BLOCK), 1, 0, (400.0, -1e300))  # grows to a whole block
+    assert wide.shape == (2, BLOCK) and (wide == [[400.0], [-1e300]]).all()
+    _, _, again = _work(np.zeros(10), 1, 0, [400.0, -1e300])  # a list of constants works too
+    assert np.shares_memory(again, wide) and again.shape == (2, 10)
+
+
 def test_activations_agree_when_called_from_threads():
     # the work rows are per thread: concurrent calls must not see each other's values
     from concurrent.futures import ThreadPoolExecutor

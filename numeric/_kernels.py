@@ -465,7 +465,7 @@ def _shifted(z, arrays=(), dtype=None):
     ``arrays`` are arrays shaped like z, or like z with a last axis of length
     1, to be cut into the same blocks of rows (inputs to read, outputs to
     write).  Yields, for successive blocks of rows,
-    ``(shifted, lost, e, s, top, blocks)``:
+    ``(shifted, lost, e, s, top, blocks, spare)``:
 
     * shifted = z − max, rounded, and lost its rounding error, recovered exactly
       (Dekker's Fast2Sum, its operands ordered by magnitude with a minimum and
@@ -474,7 +474,8 @@ def _shifted(z, arrays=(), dtype=None):
     * e = exp(shifted)·(1 + lost);
     * s = Σ e over all entries but one maximal entry (a tied maximum counts 1),
       so that log1p(s) and 1/(1 + s) keep the digits of a sum far below 1;
-    * top = the maximum; blocks = the blocks of ``arrays``.
+    * top = the maximum; blocks = the blocks of ``arrays``; spare = a work
+      row of the block's shape that the caller may overwrite.
 
     The work is done in ``dtype`` (z's floating type if None).
 
@@ -529,7 +530,7 @@ def _shifted(z, arrays=(), dtype=None):
             # −inf exactly, so lost = 0 and e = 0 there (a NaN logit stays NaN)
             lost[np.isneginf(shifted)] = 0
             s = _exponentials(shifted, lost, e, back, axis)
-        yield shifted, lost, e, s, top, blocks
+        yield shifted, lost, e, s, top, blocks, back
 
 
 def _exponentials(shifted, lost, e, back, axis):
@@ -558,7 +559,7 @@ def _exponentials(shifted, lost, e, back, axis):
 _DIVIDED = ("softmax", "softmax_complement", "softmax_residual")
 
 
-def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=None):
+def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=None, back=None):
     """Write each softmax-family member in ``wanted`` into its target (one block).
 
     "log_softmax_dot" is Σ y·log softmax(z) over the block for the ``labels``
@@ -570,7 +571,8 @@ def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=No
 
     ``divisors`` maps a member of ``_DIVIDED`` to a number it is divided by
     as well: its denominator is (1 + s)·divisor, so the member/divisor costs
-    no pass of its own.
+    no pass of its own.  ``back`` is a work row of the block's shape that
+    _shifted no longer needs (scratch of its own if None).
 
     "softmax_residual" is softmax(z) − y for the ``labels`` y (a block in the
     same layout): ((e − y) − y·s)/(1 + s), which keeps its digits where
@@ -602,10 +604,14 @@ def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=No
             weights = np.add.reduce(labels, axis=classes, keepdims=True) if classes else labels
             target[...] = zero_safe_dot(labels, shifted) + np.vdot(labels, lost) - zero_safe_dot(weights, log1p_s)
         elif name == "softmax_residual":
-            product = np.multiply(labels, s, out=_scratch("softmax_row2", e.shape, e.dtype))
-            np.subtract(e, labels, out=row)
-            row -= product
-            np.divide(row, denominator, out=target)  # the one operation on the target
+            # two contiguous rows, then one operation on the target: ``spare``
+            # is _shifted's own work row, free by now (one scratch array fewer
+            # to bring back into cache on a call after other work)
+            spare = back if back is not None else _scratch("softmax_row2", e.shape, e.dtype)
+            np.multiply(labels, s, out=row)
+            np.subtract(e, labels, out=spare)
+            spare -= row
+            np.divide(spare, denominator, out=target)
         else:
             np.add(top, log1p_s, out=target)
 
@@ -635,7 +641,7 @@ def softmax_family(z, *wanted):
     classes = z.shape[-1] if z.ndim else 1
     dtype = np.result_type(z, 1.0)
     outs = [np.empty(shape + (1 if name == "logsumexp" else classes,), dtype) for name in wanted]
-    for shifted, lost, e, s, top, targets in _shifted(z, outs):
+    for shifted, lost, e, s, top, targets, _ in _shifted(z, outs):
         _members(wanted, targets, shifted, lost, e, s, top)
     return tuple(outs)
 
@@ -684,7 +690,7 @@ def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False, into=No
         raise ValueError(f"softmax_rows: cannot write {into[0]!r} into output {into[1]} "
                          f"(a wanted member of {_DIVIDED} and one of {len(outputs)} outputs)")
     arrays = list(inputs) + list(outputs)
-    for shifted, lost, e, s, top, blocks in _shifted(z, arrays, np.float64):
+    for shifted, lost, e, s, top, blocks, back in _shifted(z, arrays, np.float64):
         # strided blocks (the transposed layout) are read and written once, through
         # contiguous float64 rows, so that the loop's operations all run on those
         ins = [b if b.flags.c_contiguous and b.dtype == e.dtype else
@@ -697,7 +703,7 @@ def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False, into=No
                    _scratch(f"softmax_member{i}", shapes.get(name, e.shape), e.dtype)
                    for i, name in enumerate(wanted)]
         _members(wanted, members, shifted, lost, e, s, top, ins[0] if ins else None,
-                 {into[0]: into[2]} if into is not None else None)
+                 {into[0]: into[2]} if into is not None else None, back)
         work = _scratch("softmax_work", (rows,) + e.shape, e.dtype) if rows else ()
         yield tuple(members), tuple(ins), tuple(outs), tuple(work)
         for out, block in zip(outs, final):

@@ -723,7 +723,7 @@ def test_shifted_recovers_the_exact_rounding_error_on_every_path(case):
         z[:, 0] = np.abs(z).max(axis=1) * 1.5
     elif case == "all negative":
         z = -np.abs(z)
-    for shifted, lost, _, _, top, _ in _kernels._shifted(z):
+    for shifted, lost, _, _, top, _, _ in _kernels._shifted(z):
         tops = top.reshape(-1)
         for (i, j), value in np.ndenumerate(z.T):  # the work layout: classes first
             exact = Fraction(float(value)) - Fraction(float(tops[j])) - Fraction(float(shifted[i, j]))

@@ -559,7 +559,7 @@ def _exponentials(shifted, lost, e, back, axis):
 _DIVIDED = ("softmax", "softmax_complement", "softmax_residual")
 
 
-def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=None, back=None):
+def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=None, spare=None):
     """Write each softmax-family member in ``wanted`` into its target (one block).
 
     "log_softmax_dot" is Σ y·log softmax(z) over the block for the ``labels``
@@ -571,8 +571,8 @@ def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=No
 
     ``divisors`` maps a member of ``_DIVIDED`` to a number it is divided by
     as well: its denominator is (1 + s)·divisor, so the member/divisor costs
-    no pass of its own.  ``back`` is a work row of the block's shape that
-    _shifted no longer needs (scratch of its own if None).
+    no pass of its own.  ``spare`` is a work row of the block's shape that
+    _shifted no longer needs (a scratch row of its own if None).
 
     "softmax_residual" is softmax(z) − y for the ``labels`` y (a block in the
     same layout): ((e − y) − y·s)/(1 + s), which keeps its digits where
@@ -604,10 +604,11 @@ def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=No
             weights = np.add.reduce(labels, axis=classes, keepdims=True) if classes else labels
             target[...] = zero_safe_dot(labels, shifted) + np.vdot(labels, lost) - zero_safe_dot(weights, log1p_s)
         elif name == "softmax_residual":
-            # two contiguous rows, then one operation on the target: ``spare``
+            # two contiguous rows, then one operation on the target; ``spare``
             # is _shifted's own work row, free by now (one scratch array fewer
             # to bring back into cache on a call after other work)
-            spare = back if back is not None else _scratch("softmax_row2", e.shape, e.dtype)
+            if spare is None:
+                spare = _scratch("softmax_row2", e.shape, e.dtype)
             np.multiply(labels, s, out=row)
             np.subtract(e, labels, out=spare)
             spare -= row
@@ -690,7 +691,7 @@ def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False, into=No
         raise ValueError(f"softmax_rows: cannot write {into[0]!r} into output {into[1]} "
                          f"(a wanted member of {_DIVIDED} and one of {len(outputs)} outputs)")
     arrays = list(inputs) + list(outputs)
-    for shifted, lost, e, s, top, blocks, back in _shifted(z, arrays, np.float64):
+    for shifted, lost, e, s, top, blocks, spare in _shifted(z, arrays, np.float64):
         # strided blocks (the transposed layout) are read and written once, through
         # contiguous float64 rows, so that the loop's operations all run on those
         ins = [b if b.flags.c_contiguous and b.dtype == e.dtype else
@@ -703,7 +704,7 @@ def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False, into=No
                    _scratch(f"softmax_member{i}", shapes.get(name, e.shape), e.dtype)
                    for i, name in enumerate(wanted)]
         _members(wanted, members, shifted, lost, e, s, top, ins[0] if ins else None,
-                 {into[0]: into[2]} if into is not None else None, back)
+                 {into[0]: into[2]} if into is not None else None, spare)
         work = _scratch("softmax_work", (rows,) + e.shape, e.dtype) if rows else ()
         yield tuple(members), tuple(ins), tuple(outs), tuple(work)
         for out, block in zip(outs, final):

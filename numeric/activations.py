@@ -282,10 +282,17 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 1)
-    for xb, (b0,), (m0,) in _blocks(x, (y0,), (*masks,)):
-        m0[...] = (xb > 0)
-        b0[...] = np.where(m0, xb, 0)
+    work, masks, _ = _work(x, 1, 1)
+    k0, = _numbers(0.0)
+    for xb, (b0,), (w0, m0) in _blocks(x, (y0,), (*work, *masks)):
+        np.greater(xb, k0, out=m0)
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            b0[...] = k0
+            np.copyto(b0, xb, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w0.view(np.int64))
+            np.bitwise_and(xb.view(np.int64), w0.view(np.int64), out=b0.view(np.int64))
     return _result(y0, x)
 
 
@@ -303,9 +310,10 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     x = _float_array(x)
     y0, = _outputs(x, 1)
     _, masks, _ = _work(x, 0, 1)
+    k0, = _numbers(0.0)
     for xb, (b0,), (m0,) in _blocks(x, (y0,), (*masks,)):
-        m0[...] = (xb > 0)
-        b0[...] = m0
+        np.greater(xb, k0, out=m0)
+        np.copyto(b0, m0)
     return _result(y0, x)
 
 
@@ -321,11 +329,18 @@ def relu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    _, masks, _ = _work(x, 0, 1)
-    for xb, (b0, b1), (m0,) in _blocks(x, (y0, y1), (*masks,)):
-        m0[...] = (xb > 0)
-        b0[...] = np.where(m0, xb, 0)
-        b1[...] = m0
+    work, masks, _ = _work(x, 1, 1)
+    k0, = _numbers(0.0)
+    for xb, (b0, b1), (w0, m0) in _blocks(x, (y0, y1), (*work, *masks)):
+        np.greater(xb, k0, out=m0)
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            b0[...] = k0
+            np.copyto(b0, xb, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w0.view(np.int64))
+            np.bitwise_and(xb.view(np.int64), w0.view(np.int64), out=b0.view(np.int64))
+        np.copyto(b1, m0)
     return _result(y0, x), _result(y1, x)
 
 
@@ -344,10 +359,19 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 1)
-    for xb, (b0,), (m0,) in _blocks(x, (y0,), (*masks,)):
-        m0[...] = (xb > 0)
-        b0[...] = np.where(m0, xb, alpha*xb)
+    work, masks, _ = _work(x, 2, 1)
+    k0, = _numbers(0.0)
+    for xb, (b0,), (w0, w1, m0) in _blocks(x, (y0,), (*work, *masks)):
+        np.greater(xb, k0, out=m0)
+        np.multiply(xb, alpha, out=b0)
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(b0, xb, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w0.view(np.int64))
+            np.bitwise_xor(xb.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
     return _result(y0, x)
 
 
@@ -366,10 +390,19 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 1)
-    for xb, (b0,), (m0,) in _blocks(x, (y0,), (*masks,)):
-        m0[...] = (xb > 0)
-        b0[...] = np.where(m0, 1, alpha)
+    work, masks, constants = _work(x, 2, 1, (1.0,))
+    k0, = _numbers(0.0)
+    for xb, (b0,), (w0, w1, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants)):
+        np.greater(xb, k0, out=m0)
+        b0[...] = alpha
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(b0, c0, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w0.view(np.int64))
+            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
     return _result(y0, x)
 
 
@@ -387,11 +420,26 @@ def leaky_relu_and_grad(x, alpha=0.01):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    _, masks, _ = _work(x, 0, 1)
-    for xb, (b0, b1), (m0,) in _blocks(x, (y0, y1), (*masks,)):
-        m0[...] = (xb > 0)
-        b0[...] = np.where(m0, xb, alpha*xb)
-        b1[...] = np.where(m0, 1, alpha)
+    work, masks, constants = _work(x, 2, 1, (1.0,))
+    k0, = _numbers(0.0)
+    for xb, (b0, b1), (w0, w1, m0, c0) in _blocks(x, (y0, y1), (*work, *masks, *constants)):
+        np.greater(xb, k0, out=m0)
+        np.multiply(xb, alpha, out=b0)
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(b0, xb, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w0.view(np.int64))
+            np.bitwise_xor(xb.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
+        b1[...] = alpha
+        if few_m0:
+            np.copyto(b1, c0, where=m0)
+        else:
+            np.bitwise_xor(c0.view(np.int64), b1.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_xor(b1.view(np.int64), w1.view(np.int64), out=b1.view(np.int64))
     return _result(y0, x), _result(y1, x)
 
 
@@ -410,11 +458,21 @@ Convention: elu'(0) = alpha, the left derivative (as PyTorch); continuous when a
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 1, 1)
-    for xb, (b0,), (w0, m0) in _blocks(x, (y0,), (*work, *masks)):
-        m0[...] = (xb > 0)
-        w0[...] = np.minimum(xb, 0)
-        b0[...] = np.where(m0, xb, alpha*np.expm1(w0))
+    work, masks, constants = _work(x, 3, 1, (0.0,))
+    k0, = _numbers(0.0)
+    for xb, (b0,), (w0, w1, w2, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants)):
+        np.greater(xb, k0, out=m0)
+        np.minimum(xb, c0, out=w0)
+        np.expm1(w0, out=w1)
+        np.multiply(alpha, w1, out=b0)
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(b0, xb, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
+            np.bitwise_xor(xb.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
     return _result(y0, x)
 
 
@@ -433,11 +491,21 @@ Convention: elu'(0) = alpha, the left derivative (as PyTorch); continuous when a
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 1, 1)
-    for xb, (b0,), (w0, m0) in _blocks(x, (y0,), (*work, *masks)):
-        m0[...] = (xb > 0)
-        w0[...] = np.minimum(xb, 0)
-        b0[...] = np.where(m0, 1, alpha*np.exp(w0))
+    work, masks, constants = _work(x, 3, 1, (0.0, 1.0))
+    k0, = _numbers(0.0)
+    for xb, (b0,), (w0, w1, w2, m0, c0, c1) in _blocks(x, (y0,), (*work, *masks, *constants)):
+        np.greater(xb, k0, out=m0)
+        np.minimum(xb, c0, out=w0)
+        np.exp(w0, out=w1)
+        np.multiply(alpha, w1, out=b0)
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(b0, c1, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
+            np.bitwise_xor(c1.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
     return _result(y0, x)
 
 
@@ -455,12 +523,29 @@ def elu_and_grad(x, alpha=1.0):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 1, 1)
-    for xb, (b0, b1), (w0, m0) in _blocks(x, (y0, y1), (*work, *masks)):
-        m0[...] = (xb > 0)
-        w0[...] = np.minimum(xb, 0)
-        b0[...] = np.where(m0, xb, alpha*np.expm1(w0))
-        b1[...] = np.where(m0, 1, alpha*np.exp(w0))
+    work, masks, constants = _work(x, 3, 1, (0.0, 1.0))
+    k0, = _numbers(0.0)
+    for xb, (b0, b1), (w0, w1, w2, m0, c0, c1) in _blocks(x, (y0, y1), (*work, *masks, *constants)):
+        np.greater(xb, k0, out=m0)
+        np.minimum(xb, c0, out=w0)
+        np.expm1(w0, out=w1)
+        np.multiply(alpha, w1, out=b0)
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(b0, xb, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
+            np.bitwise_xor(xb.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
+        np.exp(w0, out=w2)
+        np.multiply(alpha, w2, out=b1)
+        if few_m0:
+            np.copyto(b1, c1, where=m0)
+        else:
+            np.bitwise_xor(c1.view(np.int64), b1.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_xor(b1.view(np.int64), w2.view(np.int64), out=b1.view(np.int64))
     return _result(y0, x), _result(y1, x)
 
 
@@ -481,11 +566,21 @@ Convention: selu'(0) = scale*alpha, the left derivative (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 2, 1)
-    for xb, (b0,), (w0, w1, m0) in _blocks(x, (y0,), (*work, *masks)):
-        m0[...] = (xb > 0)
-        w0[...] = np.minimum(xb, 0)
-        w1[...] = np.where(m0, xb, alpha*np.expm1(w0))
+    work, masks, constants = _work(x, 4, 1, (0.0,))
+    k0, = _numbers(0.0)
+    for xb, (b0,), (w0, w1, w2, w3, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants)):
+        np.greater(xb, k0, out=m0)
+        np.minimum(xb, c0, out=w0)
+        np.expm1(w0, out=w2)
+        np.multiply(alpha, w2, out=w1)
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(w1, xb, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w2.view(np.int64))
+            np.bitwise_xor(xb.view(np.int64), w1.view(np.int64), out=w3.view(np.int64))
+            np.bitwise_and(w3.view(np.int64), w2.view(np.int64), out=w3.view(np.int64))
+            np.bitwise_xor(w1.view(np.int64), w3.view(np.int64), out=w1.view(np.int64))
         np.multiply(scale, w1, out=b0)
     return _result(y0, x)
 
@@ -507,11 +602,21 @@ Convention: selu'(0) = scale*alpha, the left derivative (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 2, 1)
-    for xb, (b0,), (w0, w1, m0) in _blocks(x, (y0,), (*work, *masks)):
-        m0[...] = (xb > 0)
-        w0[...] = np.minimum(xb, 0)
-        w1[...] = np.where(m0, 1, alpha*np.exp(w0))
+    work, masks, constants = _work(x, 4, 1, (0.0, 1.0))
+    k0, = _numbers(0.0)
+    for xb, (b0,), (w0, w1, w2, w3, m0, c0, c1) in _blocks(x, (y0,), (*work, *masks, *constants)):
+        np.greater(xb, k0, out=m0)
+        np.minimum(xb, c0, out=w0)
+        np.exp(w0, out=w2)
+        np.multiply(alpha, w2, out=w1)
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(w1, c1, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w2.view(np.int64))
+            np.bitwise_xor(c1.view(np.int64), w1.view(np.int64), out=w3.view(np.int64))
+            np.bitwise_and(w3.view(np.int64), w2.view(np.int64), out=w3.view(np.int64))
+            np.bitwise_xor(w1.view(np.int64), w3.view(np.int64), out=w1.view(np.int64))
         np.multiply(scale, w1, out=b0)
     return _result(y0, x)
 
@@ -532,13 +637,30 @@ def selu_and_grad(x, alpha=1.6732632423543772, scale=1.0507009873554805):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 2, 1)
-    for xb, (b0, b1), (w0, w1, m0) in _blocks(x, (y0, y1), (*work, *masks)):
-        m0[...] = (xb > 0)
-        w0[...] = np.minimum(xb, 0)
-        w1[...] = np.where(m0, xb, alpha*np.expm1(w0))
+    work, masks, constants = _work(x, 4, 1, (0.0, 1.0))
+    k0, = _numbers(0.0)
+    for xb, (b0, b1), (w0, w1, w2, w3, m0, c0, c1) in _blocks(x, (y0, y1), (*work, *masks, *constants)):
+        np.greater(xb, k0, out=m0)
+        np.minimum(xb, c0, out=w0)
+        np.expm1(w0, out=w2)
+        np.multiply(alpha, w2, out=w1)
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(w1, xb, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w2.view(np.int64))
+            np.bitwise_xor(xb.view(np.int64), w1.view(np.int64), out=w3.view(np.int64))
+            np.bitwise_and(w3.view(np.int64), w2.view(np.int64), out=w3.view(np.int64))
+            np.bitwise_xor(w1.view(np.int64), w3.view(np.int64), out=w1.view(np.int64))
         np.multiply(scale, w1, out=b0)
-        w1[...] = np.where(m0, 1, alpha*np.exp(w0))
+        np.exp(w0, out=w3)
+        np.multiply(alpha, w3, out=w1)
+        if few_m0:
+            np.copyto(w1, c1, where=m0)
+        else:
+            np.bitwise_xor(c1.view(np.int64), w1.view(np.int64), out=w3.view(np.int64))
+            np.bitwise_and(w3.view(np.int64), w2.view(np.int64), out=w3.view(np.int64))
+            np.bitwise_xor(w1.view(np.int64), w3.view(np.int64), out=w1.view(np.int64))
         np.multiply(scale, w1, out=b1)
     return _result(y0, x), _result(y1, x)
 
@@ -1218,11 +1340,28 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 2)
-    for xb, (b0,), (m0, m1) in _blocks(x, (y0,), (*masks,)):
-        m0[...] = (xb <= -3)
-        m1[...] = (xb >= 3)
-        b0[...] = np.where(m0, 0, np.where(m1, 1, (xb + 3)/6))
+    work, masks, constants = _work(x, 3, 2, (1.0, 0.0))
+    k0, k1 = _numbers(-3.0, 3.0)
+    for xb, (b0,), (w0, w1, w2, m0, m1, c0, c1) in _blocks(x, (y0,), (*work, *masks, *constants)):
+        np.less_equal(xb, k0, out=m0)
+        np.greater_equal(xb, k1, out=m1)
+        b0[...] = (xb + 3)/6
+        few_m1 = np.count_nonzero(m1) * 16 <= m1.size
+        if few_m1:
+            np.copyto(b0, c0, where=m1)
+        else:
+            np.negative(m1, dtype=np.int64, out=w0.view(np.int64))
+            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(b0, c1, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
+            np.bitwise_xor(c1.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
     return _result(y0, x)
 
 
@@ -1239,11 +1378,21 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 2)
-    for xb, (b0,), (m0, m1) in _blocks(x, (y0,), (*masks,)):
-        m0[...] = (xb <= -3)
-        m1[...] = (xb >= 3)
-        b0[...] = np.where(m0 | m1, 0, 1/6)
+    work, masks, constants = _work(x, 2, 3, (0.0,))
+    k0, k1, k2 = _numbers(-3.0, 3.0, 0.16666666666666666)
+    for xb, (b0,), (w0, w1, m0, m1, m2, c0) in _blocks(x, (y0,), (*work, *masks, *constants)):
+        np.less_equal(xb, k0, out=m0)
+        np.greater_equal(xb, k1, out=m1)
+        b0[...] = k2
+        np.logical_or(m0, m1, out=m2)
+        few_m2 = np.count_nonzero(m2) * 16 <= m2.size
+        if few_m2:
+            np.copyto(b0, c0, where=m2)
+        else:
+            np.negative(m2, dtype=np.int64, out=w0.view(np.int64))
+            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
     return _result(y0, x)
 
 
@@ -1259,12 +1408,38 @@ def hard_sigmoid_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    _, masks, _ = _work(x, 0, 2)
-    for xb, (b0, b1), (m0, m1) in _blocks(x, (y0, y1), (*masks,)):
-        m0[...] = (xb <= -3)
-        m1[...] = (xb >= 3)
-        b0[...] = np.where(m0, 0, np.where(m1, 1, (xb + 3)/6))
-        b1[...] = np.where(m0 | m1, 0, 1/6)
+    work, masks, constants = _work(x, 4, 3, (1.0, 0.0))
+    k0, k1, k2 = _numbers(-3.0, 3.0, 0.16666666666666666)
+    for xb, (b0, b1), (w0, w1, w2, w3, m0, m1, m2, c0, c1) in _blocks(x, (y0, y1), (*work, *masks, *constants)):
+        np.less_equal(xb, k0, out=m0)
+        np.greater_equal(xb, k1, out=m1)
+        b0[...] = (xb + 3)/6
+        few_m1 = np.count_nonzero(m1) * 16 <= m1.size
+        if few_m1:
+            np.copyto(b0, c0, where=m1)
+        else:
+            np.negative(m1, dtype=np.int64, out=w0.view(np.int64))
+            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(b0, c1, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
+            np.bitwise_xor(c1.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
+        b1[...] = k2
+        np.logical_or(m0, m1, out=m2)
+        few_m2 = np.count_nonzero(m2) * 16 <= m2.size
+        if few_m2:
+            np.copyto(b1, c1, where=m2)
+        else:
+            np.negative(m2, dtype=np.int64, out=w2.view(np.int64))
+            np.bitwise_xor(c1.view(np.int64), b1.view(np.int64), out=w3.view(np.int64))
+            np.bitwise_and(w3.view(np.int64), w2.view(np.int64), out=w3.view(np.int64))
+            np.bitwise_xor(b1.view(np.int64), w3.view(np.int64), out=b1.view(np.int64))
     return _result(y0, x), _result(y1, x)
 
 
@@ -1281,11 +1456,28 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 2)
-    for xb, (b0,), (m0, m1) in _blocks(x, (y0,), (*masks,)):
-        m0[...] = (xb <= -1)
-        m1[...] = (xb >= 1)
-        b0[...] = np.where(m0, -1, np.where(m1, 1, xb))
+    work, masks, constants = _work(x, 3, 2, (1.0, -1.0))
+    k0, k1 = _numbers(-1.0, 1.0)
+    for xb, (b0,), (w0, w1, w2, m0, m1, c0, c1) in _blocks(x, (y0,), (*work, *masks, *constants)):
+        np.less_equal(xb, k0, out=m0)
+        np.greater_equal(xb, k1, out=m1)
+        b0[...] = xb
+        few_m1 = np.count_nonzero(m1) * 16 <= m1.size
+        if few_m1:
+            np.copyto(b0, c0, where=m1)
+        else:
+            np.negative(m1, dtype=np.int64, out=w0.view(np.int64))
+            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(b0, c1, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
+            np.bitwise_xor(c1.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
     return _result(y0, x)
 
 
@@ -1302,11 +1494,21 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 2)
-    for xb, (b0,), (m0, m1) in _blocks(x, (y0,), (*masks,)):
-        m0[...] = (xb <= -1)
-        m1[...] = (xb >= 1)
-        b0[...] = np.where(m0 | m1, 0, 1)
+    work, masks, constants = _work(x, 2, 3, (0.0,))
+    k0, k1 = _numbers(-1.0, 1.0)
+    for xb, (b0,), (w0, w1, m0, m1, m2, c0) in _blocks(x, (y0,), (*work, *masks, *constants)):
+        np.less_equal(xb, k0, out=m0)
+        np.greater_equal(xb, k1, out=m1)
+        b0[...] = k1
+        np.logical_or(m0, m1, out=m2)
+        few_m2 = np.count_nonzero(m2) * 16 <= m2.size
+        if few_m2:
+            np.copyto(b0, c0, where=m2)
+        else:
+            np.negative(m2, dtype=np.int64, out=w0.view(np.int64))
+            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
     return _result(y0, x)
 
 
@@ -1322,12 +1524,38 @@ def hard_tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    _, masks, _ = _work(x, 0, 2)
-    for xb, (b0, b1), (m0, m1) in _blocks(x, (y0, y1), (*masks,)):
-        m0[...] = (xb <= -1)
-        m1[...] = (xb >= 1)
-        b0[...] = np.where(m0, -1, np.where(m1, 1, xb))
-        b1[...] = np.where(m0 | m1, 0, 1)
+    work, masks, constants = _work(x, 4, 3, (1.0, -1.0, 0.0))
+    k0, k1 = _numbers(-1.0, 1.0)
+    for xb, (b0, b1), (w0, w1, w2, w3, m0, m1, m2, c0, c1, c2) in _blocks(x, (y0, y1), (*work, *masks, *constants)):
+        np.less_equal(xb, k0, out=m0)
+        np.greater_equal(xb, k1, out=m1)
+        b0[...] = xb
+        few_m1 = np.count_nonzero(m1) * 16 <= m1.size
+        if few_m1:
+            np.copyto(b0, c0, where=m1)
+        else:
+            np.negative(m1, dtype=np.int64, out=w0.view(np.int64))
+            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
+        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
+        if few_m0:
+            np.copyto(b0, c1, where=m0)
+        else:
+            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
+            np.bitwise_xor(c1.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
+            np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
+        b1[...] = k1
+        np.logical_or(m0, m1, out=m2)
+        few_m2 = np.count_nonzero(m2) * 16 <= m2.size
+        if few_m2:
+            np.copyto(b1, c2, where=m2)
+        else:
+            np.negative(m2, dtype=np.int64, out=w2.view(np.int64))
+            np.bitwise_xor(c2.view(np.int64), b1.view(np.int64), out=w3.view(np.int64))
+            np.bitwise_and(w3.view(np.int64), w2.view(np.int64), out=w3.view(np.int64))
+            np.bitwise_xor(b1.view(np.int64), w3.view(np.int64), out=b1.view(np.int64))
     return _result(y0, x), _result(y1, x)
 
 

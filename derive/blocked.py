@@ -255,11 +255,15 @@ class _Emitter:
         if compare is not None and all(self.named(side) for side in condition.args):
             left, right = (self.operand(side)[0] for side in condition.args)
             self.lines.append(f"np.{compare}({left}, {right}, out={row})")
-        elif logical and all(isinstance(a, sp.Symbol) and a in self.names for a in condition.args):
-            first, *rest = sorted((self.names[a] for a in condition.args), key=lambda n: int(n[1:]))
-            for other in rest:
+        elif logical:
+            parts = [self.condition(a) for a in sorted(condition.args, key=sp.default_sort_key)]
+            first = parts[0][0]
+            for other, _ in parts[1:]:
                 self.lines.append(f"np.{logical}({first}, {other}, out={row})")
                 first = row
+            for part, owned in parts:
+                if owned:
+                    self.release(part)
         else:
             names = {s: sp.Symbol(self.names[s]) for s in condition.free_symbols if s in self.names}
             self.lines.append(f"{row}[...] = {self.printer.doprint(condition.xreplace(names))}")
@@ -280,8 +284,14 @@ class _Emitter:
         """
         *pieces, (default, _) = expr.args
         zero = default.is_number and default == 0 and len(pieces) == 1
-        if zero and pieces[0][0] == 1:  # the indicator [c] itself: 1.0 and 0.0 from the mask
+        if len(pieces) == 1 and {pieces[0][0], default} == {0, 1}:  # [c] or [not c]: copied from the mask
             mask, owned = self.condition(pieces[0][1])
+            if pieces[0][0] == 0:
+                negated = self.mask()
+                self.lines.append(f"np.logical_not({mask}, out={negated})")
+                if owned:
+                    self.release(mask)
+                mask, owned = negated, True
             self.lines.append(f"np.copyto({target}, {mask})")
             if owned:
                 self.release(mask)

@@ -542,6 +542,41 @@ def rational_in_exp(outputs: Sequence[sp.Expr], variable: sp.Symbol) -> list[sp.
     return lowered
 
 
+def _piecewise_clips(expr: sp.Expr) -> sp.Expr:
+    """Piecewise((lo, u ≤ a), (hi, u ≥ b), (e, True)) as clip(e, lo, hi) where that is the same function.
+
+    So where e is linear in u with a positive slope, e(a) = lo and e(b) = hi
+    (hard_tanh, hard_sigmoid): a maximum and a minimum, no select.  The
+    rounded e is monotone in u, so it is ≤ lo exactly where u ≤ a rounds
+    it there, and a maximum with lo changes nothing for u > a (likewise hi).
+
+    Examples
+    --------
+    >>> u = sp.Symbol("u", real=True)
+    >>> _piecewise_clips(sp.Piecewise((0, u <= -3), (1, u >= 3), (u / 6 + sp.Rational(1, 2), True)))
+    _Clip(u/6 + 1/2, 0, 1)
+    >>> _piecewise_clips(sp.Piecewise((0, u <= -3), (1, u >= 3), (u**2, True)))  # not linear: kept
+    Piecewise((0, u <= -3), (1, u >= 3), (u**2, True))
+    """
+    def clip(*pieces):
+        whole = sp.Piecewise(*pieces)
+        if len(pieces) != 3 or pieces[2][1] != sp.true:
+            return whole
+        (lo, below), (hi, above), (e, _) = pieces
+        if not (isinstance(below, sp.LessThan) and isinstance(above, sp.GreaterThan)
+                and lo.is_number and hi.is_number and below.lhs == above.lhs):
+            return whole
+        u, a, b = below.lhs, below.rhs, above.rhs
+        if not (a.is_number and b.is_number and e.is_polynomial(u) and sp.degree(e, u) == 1):
+            return whole
+        if sp.diff(e, u).is_positive and sp.simplify(e.subs(u, a) - lo) == 0 \
+                and sp.simplify(e.subs(u, b) - hi) == 0 and lo < hi:
+            return _Clip(e, lo, hi)
+        return whole
+
+    return expr.replace(sp.Piecewise, clip)
+
+
 def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = (),
                      squared: Collection[sp.Expr] = ()) -> sp.Expr:
     """Write σ, softplus and sech² with the operations of their kernels.
@@ -654,6 +689,7 @@ def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = (),
                 return sp.Mul(*rest, (numerator * a + b * e / (1 + e)) / (1 + e))
         return node
 
+    expr = _piecewise_clips(expr)
     expr = _softplus_compositions(expr)
     expr = expr.replace(lambda n: isinstance(n, sp.Mul), distribute)
     expr = expr.replace(lambda n: isinstance(n, sp.Mul), pair)

@@ -1456,28 +1456,10 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 3, 2, (1.0, -1.0))
-    k0, k1 = _numbers(-1.0, 1.0)
-    for xb, (b0,), (w0, w1, w2, m0, m1, c0, c1) in _blocks(x, (y0,), (*work, *masks, *constants)):
-        np.less_equal(xb, k0, out=m0)
-        np.greater_equal(xb, k1, out=m1)
-        b0[...] = xb
-        few_m1 = np.count_nonzero(m1) * 16 <= m1.size
-        if few_m1:
-            np.copyto(b0, c0, where=m1)
-        else:
-            np.negative(m1, dtype=np.int64, out=w0.view(np.int64))
-            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
-        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
-        if few_m0:
-            np.copyto(b0, c1, where=m0)
-        else:
-            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
-            np.bitwise_xor(c1.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
-            np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
-            np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
+    _, _, constants = _work(x, 0, 0, (1.0, -1.0))
+    for xb, (b0,), (c0, c1) in _blocks(x, (y0,), (*constants,)):
+        np.maximum(xb, c1, out=b0)
+        np.minimum(b0, c0, out=b0)
     return _result(y0, x)
 
 
@@ -1494,21 +1476,14 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 2, 3, (0.0,))
-    k0, k1 = _numbers(-1.0, 1.0)
-    for xb, (b0,), (w0, w1, m0, m1, m2, c0) in _blocks(x, (y0,), (*work, *masks, *constants)):
-        np.less_equal(xb, k0, out=m0)
-        np.greater_equal(xb, k1, out=m1)
-        b0[...] = k1
-        np.logical_or(m0, m1, out=m2)
-        few_m2 = np.count_nonzero(m2) * 16 <= m2.size
-        if few_m2:
-            np.copyto(b0, c0, where=m2)
-        else:
-            np.negative(m2, dtype=np.int64, out=w0.view(np.int64))
-            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
+    _, masks, _ = _work(x, 0, 3)
+    k0, k1 = _numbers(1.0, -1.0)
+    for xb, (b0,), (m0, m1, m2) in _blocks(x, (y0,), (*masks,)):
+        np.greater_equal(xb, k0, out=m1)
+        np.less_equal(xb, k1, out=m2)
+        np.logical_or(m1, m2, out=m0)
+        np.logical_not(m0, out=m2)
+        np.copyto(b0, m2)
     return _result(y0, x)
 
 
@@ -1524,38 +1499,16 @@ def hard_tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, constants = _work(x, 4, 3, (1.0, -1.0, 0.0))
-    k0, k1 = _numbers(-1.0, 1.0)
-    for xb, (b0, b1), (w0, w1, w2, w3, m0, m1, m2, c0, c1, c2) in _blocks(x, (y0, y1), (*work, *masks, *constants)):
-        np.less_equal(xb, k0, out=m0)
-        np.greater_equal(xb, k1, out=m1)
-        b0[...] = xb
-        few_m1 = np.count_nonzero(m1) * 16 <= m1.size
-        if few_m1:
-            np.copyto(b0, c0, where=m1)
-        else:
-            np.negative(m1, dtype=np.int64, out=w0.view(np.int64))
-            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
-        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
-        if few_m0:
-            np.copyto(b0, c1, where=m0)
-        else:
-            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
-            np.bitwise_xor(c1.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
-            np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
-            np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
-        b1[...] = k1
-        np.logical_or(m0, m1, out=m2)
-        few_m2 = np.count_nonzero(m2) * 16 <= m2.size
-        if few_m2:
-            np.copyto(b1, c2, where=m2)
-        else:
-            np.negative(m2, dtype=np.int64, out=w2.view(np.int64))
-            np.bitwise_xor(c2.view(np.int64), b1.view(np.int64), out=w3.view(np.int64))
-            np.bitwise_and(w3.view(np.int64), w2.view(np.int64), out=w3.view(np.int64))
-            np.bitwise_xor(b1.view(np.int64), w3.view(np.int64), out=b1.view(np.int64))
+    _, masks, constants = _work(x, 0, 3, (1.0, -1.0))
+    k0, k1 = _numbers(1.0, -1.0)
+    for xb, (b0, b1), (m0, m1, m2, c0, c1) in _blocks(x, (y0, y1), (*masks, *constants)):
+        np.maximum(xb, c1, out=b0)
+        np.minimum(b0, c0, out=b0)
+        np.greater_equal(xb, k0, out=m1)
+        np.less_equal(xb, k1, out=m2)
+        np.logical_or(m1, m2, out=m0)
+        np.logical_not(m0, out=m2)
+        np.copyto(b1, m2)
     return _result(y0, x), _result(y1, x)
 
 

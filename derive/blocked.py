@@ -210,7 +210,7 @@ class _Emitter:
             self._pow(expr, target)
             return
         name = type(expr).__name__
-        if name == "_Quotient":
+        if name in ("_Quotient", "ratio"):  # (ratio: stabilize's a/b kept as one division)
             self.fold("divide", list(expr.args), target)
             return
         if name == "_Sum":
@@ -284,9 +284,13 @@ class _Emitter:
         """
         *pieces, (default, _) = expr.args
         zero = default.is_number and default == 0 and len(pieces) == 1
-        if len(pieces) == 1 and {pieces[0][0], default} == {0, 1}:  # [c] or [not c]: copied from the mask
+        branch = pieces[0][0] if len(pieces) == 1 else None
+        if branch is not None and branch.is_number and default.is_number and 0 in (branch, default) \
+                and (branch + default).is_positive:
+            # k·[c] or k·[not c] for k > 0: 1.0 and 0.0 copied from the mask, times k
+            # (exact, and +0.0 where the branch is 0; a negative k would make −0.0)
             mask, owned = self.condition(pieces[0][1])
-            if pieces[0][0] == 0:
+            if branch == 0:
                 negated = self.mask()
                 self.lines.append(f"np.logical_not({mask}, out={negated})")
                 if owned:
@@ -295,6 +299,9 @@ class _Emitter:
             self.lines.append(f"np.copyto({target}, {mask})")
             if owned:
                 self.release(mask)
+            k = branch if branch != 0 else default
+            if k != 1:
+                self.lines.append(f"np.multiply({target}, {self.number(k)}, out={target})")
             return
         if not zero:
             self.value(default, target)

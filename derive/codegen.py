@@ -567,10 +567,12 @@ def _piecewise_clips(expr: sp.Expr) -> sp.Expr:
                 and lo.is_number and hi.is_number and below.lhs == above.lhs):
             return whole
         u, a, b = below.lhs, below.rhs, above.rhs
-        if not (a.is_number and b.is_number and e.is_polynomial(u) and sp.degree(e, u) == 1):
+        # (ratio(u + 3, 6), stabilize's one division, is checked as what it means)
+        plain = e.replace(lambda n: type(n).__name__ == "ratio", lambda n: n.args[0] / n.args[1])
+        if not (a.is_number and b.is_number and plain.is_polynomial(u) and sp.degree(plain, u) == 1):
             return whole
-        if sp.diff(e, u).is_positive and sp.simplify(e.subs(u, a) - lo) == 0 \
-                and sp.simplify(e.subs(u, b) - hi) == 0 and lo < hi:
+        if sp.diff(plain, u).is_positive and sp.simplify(plain.subs(u, a) - lo) == 0 \
+                and sp.simplify(plain.subs(u, b) - hi) == 0 and lo < hi:
             return _Clip(e, lo, hi)
         return whole
 

@@ -1340,28 +1340,13 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 3, 2, (1.0, 0.0))
-    k0, k1 = _numbers(-3.0, 3.0)
-    for xb, (b0,), (w0, w1, w2, m0, m1, c0, c1) in _blocks(x, (y0,), (*work, *masks, *constants)):
-        np.less_equal(xb, k0, out=m0)
-        np.greater_equal(xb, k1, out=m1)
-        b0[...] = (xb + 3)/6
-        few_m1 = np.count_nonzero(m1) * 16 <= m1.size
-        if few_m1:
-            np.copyto(b0, c0, where=m1)
-        else:
-            np.negative(m1, dtype=np.int64, out=w0.view(np.int64))
-            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
-        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
-        if few_m0:
-            np.copyto(b0, c1, where=m0)
-        else:
-            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
-            np.bitwise_xor(c1.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
-            np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
-            np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
+    _, _, constants = _work(x, 0, 0, (1.0, 0.0))
+    k0, k1 = _numbers(3.0, 6.0)
+    for xb, (b0,), (c0, c1) in _blocks(x, (y0,), (*constants,)):
+        np.add(xb, k0, out=b0)
+        np.divide(b0, k1, out=b0)
+        np.maximum(b0, c1, out=b0)
+        np.minimum(b0, c0, out=b0)
     return _result(y0, x)
 
 
@@ -1378,21 +1363,15 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 2, 3, (0.0,))
-    k0, k1, k2 = _numbers(-3.0, 3.0, 0.16666666666666666)
-    for xb, (b0,), (w0, w1, m0, m1, m2, c0) in _blocks(x, (y0,), (*work, *masks, *constants)):
-        np.less_equal(xb, k0, out=m0)
-        np.greater_equal(xb, k1, out=m1)
-        b0[...] = k2
-        np.logical_or(m0, m1, out=m2)
-        few_m2 = np.count_nonzero(m2) * 16 <= m2.size
-        if few_m2:
-            np.copyto(b0, c0, where=m2)
-        else:
-            np.negative(m2, dtype=np.int64, out=w0.view(np.int64))
-            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
+    _, masks, _ = _work(x, 0, 3)
+    k0, k1, k2 = _numbers(3.0, -3.0, 0.16666666666666666)
+    for xb, (b0,), (m0, m1, m2) in _blocks(x, (y0,), (*masks,)):
+        np.greater_equal(xb, k0, out=m1)
+        np.less_equal(xb, k1, out=m2)
+        np.logical_or(m1, m2, out=m0)
+        np.logical_not(m0, out=m2)
+        np.copyto(b0, m2)
+        np.multiply(b0, k2, out=b0)
     return _result(y0, x)
 
 
@@ -1408,38 +1387,19 @@ def hard_sigmoid_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, constants = _work(x, 4, 3, (1.0, 0.0))
-    k0, k1, k2 = _numbers(-3.0, 3.0, 0.16666666666666666)
-    for xb, (b0, b1), (w0, w1, w2, w3, m0, m1, m2, c0, c1) in _blocks(x, (y0, y1), (*work, *masks, *constants)):
-        np.less_equal(xb, k0, out=m0)
-        np.greater_equal(xb, k1, out=m1)
-        b0[...] = (xb + 3)/6
-        few_m1 = np.count_nonzero(m1) * 16 <= m1.size
-        if few_m1:
-            np.copyto(b0, c0, where=m1)
-        else:
-            np.negative(m1, dtype=np.int64, out=w0.view(np.int64))
-            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
-        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
-        if few_m0:
-            np.copyto(b0, c1, where=m0)
-        else:
-            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
-            np.bitwise_xor(c1.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
-            np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
-            np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
-        b1[...] = k2
-        np.logical_or(m0, m1, out=m2)
-        few_m2 = np.count_nonzero(m2) * 16 <= m2.size
-        if few_m2:
-            np.copyto(b1, c1, where=m2)
-        else:
-            np.negative(m2, dtype=np.int64, out=w2.view(np.int64))
-            np.bitwise_xor(c1.view(np.int64), b1.view(np.int64), out=w3.view(np.int64))
-            np.bitwise_and(w3.view(np.int64), w2.view(np.int64), out=w3.view(np.int64))
-            np.bitwise_xor(b1.view(np.int64), w3.view(np.int64), out=b1.view(np.int64))
+    _, masks, constants = _work(x, 0, 3, (1.0, 0.0))
+    k0, k1, k2, k3 = _numbers(3.0, 6.0, -3.0, 0.16666666666666666)
+    for xb, (b0, b1), (m0, m1, m2, c0, c1) in _blocks(x, (y0, y1), (*masks, *constants)):
+        np.add(xb, k0, out=b0)
+        np.divide(b0, k1, out=b0)
+        np.maximum(b0, c1, out=b0)
+        np.minimum(b0, c0, out=b0)
+        np.greater_equal(xb, k0, out=m1)
+        np.less_equal(xb, k2, out=m2)
+        np.logical_or(m1, m2, out=m0)
+        np.logical_not(m0, out=m2)
+        np.copyto(b1, m2)
+        np.multiply(b1, k3, out=b1)
     return _result(y0, x), _result(y1, x)
 
 

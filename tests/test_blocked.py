@@ -201,6 +201,8 @@ PIECEWISE_CASES = [
     [sp.Piecewise((-1, XB <= -1), (1, XB >= 1), (XB, True)),
      sp.Piecewise((0, (XB <= -1) | (XB >= 1)), (1, True))],  # hard_tanh and its derivative
     [sp.Piecewise((XB, XB > 0), (sp.exp(XB) - 1, True)), sp.Piecewise((sp.exp(XB) * 2, XB < 1), (XB**2, True))],
+    [sp.Piecewise((0, (XB <= -3) | (XB >= 3)), (sp.Rational(1, 6), True)),  # k·[not c]
+     sp.Piecewise((-1, XB > 0), (0, True)), sp.Piecewise((0, XB > 0), (-2, True))],  # −0.0 must not appear
 ]
 
 

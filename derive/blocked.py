@@ -245,11 +245,11 @@ class _Emitter:
         emit(f"{target}[...] = {self.printer.doprint(expr.xreplace(rows))}")
 
     # -- selects -----------------------------------------------------------
-    def condition(self, condition, row: str | None = None) -> tuple[str, bool]:
+    def condition(self, condition) -> tuple[str, bool]:
         """(mask row, owned) holding ``condition``: a relation of two operands is one comparison."""
         if isinstance(condition, sp.Symbol) and condition in self.names:
             return self.names[condition], False
-        row = row or self.mask()
+        row = self.mask()
         compare = RELATIONS.get(type(condition))
         logical = {sp.Or: "logical_or", sp.And: "logical_and"}.get(type(condition))
         if compare is not None and all(self.named(side) for side in condition.args):
@@ -465,7 +465,7 @@ def emit_statements(replacements: Sequence[tuple[sp.Symbol, sp.Expr]], outputs: 
             in_target[expr] = target
     for index, (symbol, expr) in enumerate(replacements):
         if isinstance(expr, sp.logic.boolalg.Boolean):  # a condition: a boolean row
-            row, _ = emitter.condition(expr, emitter.mask())
+            row, _ = emitter.condition(expr)
         else:
             row = in_target.get(symbol) or emitter.row()
             emitter.value(expr, row)

@@ -559,7 +559,7 @@ def _exponentials(shifted, lost, e, back, axis):
 _DIVIDED = ("softmax", "softmax_complement", "softmax_residual")
 
 
-def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=None, spare=None):
+def _members(wanted, targets, shifted, lost, e, s, top, spare, labels=None, divisors=None):
     """Write each softmax-family member in ``wanted`` into its target (one block).
 
     "log_softmax_dot" is Σ y·log softmax(z) over the block for the ``labels``
@@ -572,7 +572,7 @@ def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=No
     ``divisors`` maps a member of ``_DIVIDED`` to a number it is divided by
     as well: its denominator is (1 + s)·divisor, so the member/divisor costs
     no pass of its own.  ``spare`` is a work row of the block's shape that
-    _shifted no longer needs (a scratch row of its own if None).
+    _shifted no longer needs.
 
     "softmax_residual" is softmax(z) − y for the ``labels`` y (a block in the
     same layout): ((e − y) − y·s)/(1 + s), which keeps its digits where
@@ -607,8 +607,6 @@ def _members(wanted, targets, shifted, lost, e, s, top, labels=None, divisors=No
             # two contiguous rows, then one operation on the target; ``spare``
             # is _shifted's own work row, free by now (one scratch array fewer
             # to bring back into cache on a call after other work)
-            if spare is None:
-                spare = _scratch("softmax_row2", e.shape, e.dtype)
             np.multiply(labels, s, out=row)
             np.subtract(e, labels, out=spare)
             spare -= row
@@ -642,8 +640,8 @@ def softmax_family(z, *wanted):
     classes = z.shape[-1] if z.ndim else 1
     dtype = np.result_type(z, 1.0)
     outs = [np.empty(shape + (1 if name == "logsumexp" else classes,), dtype) for name in wanted]
-    for shifted, lost, e, s, top, targets, _ in _shifted(z, outs):
-        _members(wanted, targets, shifted, lost, e, s, top)
+    for shifted, lost, e, s, top, targets, spare in _shifted(z, outs):
+        _members(wanted, targets, shifted, lost, e, s, top, spare)
     return tuple(outs)
 
 
@@ -703,8 +701,8 @@ def softmax_rows(z, wanted, inputs=(), outputs=(), rows=0, direct=False, into=No
         members = [outs[into[1]] if into is not None and name == into[0] else
                    _scratch(f"softmax_member{i}", shapes.get(name, e.shape), e.dtype)
                    for i, name in enumerate(wanted)]
-        _members(wanted, members, shifted, lost, e, s, top, ins[0] if ins else None,
-                 {into[0]: into[2]} if into is not None else None, spare)
+        _members(wanted, members, shifted, lost, e, s, top, spare, ins[0] if ins else None,
+                 {into[0]: into[2]} if into is not None else None)
         work = _scratch("softmax_work", (rows,) + e.shape, e.dtype) if rows else ()
         yield tuple(members), tuple(ins), tuple(outs), tuple(work)
         for out, block in zip(outs, final):

@@ -63,6 +63,13 @@ ZERO_BOUND = 8.0
 ZERO_WINDOW = 0.5
 #: the everyday range, reported separately from the float64 tails
 CORE_RANGE = 20.0
+#: measured exceptions, stated in the README and in every certificate table:
+#: entry → the bound its float64 function and derivative are held to instead
+#: of ULP_BOUND.  mish: x·B/D and its derivative round five times after
+#: e^x; the dense screen finds 4.09 ULP (mish, x = −6.0728: 2.3 eps relative
+#: where the result sits at the bottom of its binade) and 4.02 (mish′,
+#: x = −0.1636); 30,000 points of [−0.25, −0.1] reach 4.41
+STATED_EXCEPTIONS: dict[str, float] = {"mish": 4.5}
 
 SPECIAL_POINTS = (0.0, 5e-324, 1e-300, 1e-8, 1.0, 20.0, 37.0, 40.0, 100.0, 709.78, 710.0,
                   745.0, 750.0, 1e4, 1e300)
@@ -150,6 +157,8 @@ class Measurement:
     skipped: int = 0  # points where the reference could not be evaluated
     failures: list[str] = field(default_factory=list)
     bound: float = ULP_BOUND
+    #: errors above ULP_BOUND but within ``bound``, a stated exception's
+    stated: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -184,6 +193,8 @@ class Certificate:
     gradient_check: GradientCheck
     float32: list[Measurement]
     exceptions: list[str] = field(default_factory=list)
+    #: points of the dense screen whose worst were added to the grid (0: none)
+    screened: int = 0
 
     @property
     def passed(self) -> bool:
@@ -308,6 +319,8 @@ def _measure(name: str, computed: np.ndarray, refs: list, inputs: list[str],
     core = 0.0
     failures = []
     eps = float(np.finfo(dtype).eps)
+    bound = STATED_EXCEPTIONS.get(name.removesuffix("_grad"), ULP_BOUND) if dtype == np.float64 else ULP_BOUND
+    stated = []
     skipped = 0
     for i, (c, r) in enumerate(zip(computed, refs)):
         if mpmath.isnan(r):
@@ -336,8 +349,10 @@ def _measure(name: str, computed: np.ndarray, refs: list, inputs: list[str],
             worst, worst_i = err, i
         if x is not None and abs(x) <= CORE_RANGE:
             core = max(core, err)
-        if err > ULP_BOUND:
+        if err > bound:
             failures.append((err, f"{err:.3g} ULP at {inputs[i]}"))
+        elif err > ULP_BOUND:
+            stated.append((err, f"{err:.3g} ULP at {inputs[i]} (stated exception, bound {bound:g})"))
     return Measurement(
         function=name, points=len(refs), max_ulp=float(max(worst, 0.0)),
         worst_input=inputs[worst_i], worst_output=float(computed[worst_i]),
@@ -345,6 +360,7 @@ def _measure(name: str, computed: np.ndarray, refs: list, inputs: list[str],
         warnings=list(caught), near_zero_points=near_points, near_zero_max_abs=near_abs,
         near_zero_worst_ulp=near_ulp, max_ulp_core=core, skipped=skipped,
         failures=[text for _, text in sorted(failures, key=lambda f: -f[0])[:20]],  # the worst first
+        bound=bound, stated=[text for _, text in sorted(stated, key=lambda f: -f[0])[:20]],
     )
 
 
@@ -375,10 +391,147 @@ def _call(fn: Callable, *args):
     return out, sorted({f"{w.category.__name__}: {w.message}" for w in caught})
 
 
+# ------------------------------------------------------------- dense screen
+
+#: points of the dense screen of each activation (see screened_points)
+SCREEN_POINTS = 600_000
+#: the screen is cut into this many stretches of as many points; the worst
+#: point of each, per function and precision, is measured against mpmath
+SCREEN_BINS = 96
+#: points of the screen where NumPy cannot evaluate the definition in long
+#: double (erf), evaluated with mpmath at SCREEN_DIGITS instead
+SCREEN_FALLBACK_POINTS = 30_000
+SCREEN_DIGITS = 30
+
+
+def _wide_function(expr: sp.Expr, variable: sp.Symbol) -> Callable | None:
+    """``expr`` as NumPy code that computes in np.longdouble, or None.
+
+    None where long double is only a double (no digits to spare) or where
+    the plain definition has a function NumPy lacks (erf).  Every constant
+    (√2, 1/3, π, a Float) becomes a long double parsed from 30 digits, so
+    that no float64 rounding of a constant hides in the reference.
+    """
+    if np.finfo(np.longdouble).nmant < 63:
+        return None
+    constants: dict[sp.Symbol, np.longdouble] = {}
+
+    def hoist(node):
+        if getattr(node, "is_number", False) and not node.is_Integer and isinstance(node, sp.Expr):
+            symbol = sp.Symbol(f"_c{len(constants)}")
+            constants[symbol] = np.longdouble(str(sp.N(node, 30)))
+            return symbol
+        if not node.args:
+            return node
+        return node.func(*[hoist(a) for a in node.args])
+
+    plain = hoist(primitives.expand_primitives(expr))
+    names = [variable, *constants]
+    try:
+        fn = sp.lambdify(names, plain, modules="numpy")
+        probe = np.array([-1.5, 0.25, 2.0], dtype=np.longdouble)
+        with np.errstate(all="ignore"):
+            out = np.asarray(fn(probe, *constants.values()))
+    except Exception:  # noqa: BLE001 — any failure means: use mpmath instead
+        return None
+    if out.shape != probe.shape or out.dtype != np.longdouble:
+        return None
+    values = list(constants.values())
+
+    def wide(xs: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(xs.astype(np.longdouble), *values), dtype=np.longdouble)
+
+    return wide
+
+
+def _mpmath_screen(expr: sp.Expr, variable: sp.Symbol) -> Callable:
+    f = _mp_function(expr, [variable])
+
+    def wide(xs: np.ndarray) -> np.ndarray:
+        with mpmath.workdps(SCREEN_DIGITS):
+            out = []
+            for v in xs:
+                try:
+                    out.append(np.longdouble(mpmath.nstr(f(mpmath.mpf(float(v))), 25)))
+                except (ZeroDivisionError, ValueError, OverflowError):
+                    out.append(np.longdouble("nan"))
+        return np.array(out, dtype=np.longdouble)
+
+    return wide
+
+
+def screen_grid(points: int = SCREEN_POINTS) -> np.ndarray:
+    """The screen: half its points at random on [−6, 6] (a fixed seed),
+    where the functions bend and worst cases sit in windows a few hundredths
+    wide (mish′: 4.4 ULP on 30,000 points of [−0.25, −0.1], 2.9 on the
+    certificate grid), half evenly on [−20, 20]."""
+    scattered = np.random.default_rng(20261205).uniform(-6.0, 6.0, points // 2)
+    return np.unique(np.concatenate([scattered, np.linspace(-20.0, 20.0, points - points // 2)]))
+
+
+def screened_points(expr: sp.Expr, variable: sp.Symbol, fn: Callable,
+                    xs: np.ndarray | None = None, bins: int = SCREEN_BINS) -> tuple[np.ndarray, int]:
+    """The x where ``fn`` looks worst against ``expr``, to be measured with mpmath.
+
+    ``fn`` is evaluated on the screen ``xs`` (default :func:`screen_grid`)
+    in float64 and in float32, and ``expr``, the plain definition, in long
+    double (64 bits of mantissa: its own rounding is about 1/2000 of a
+    float64 ULP, unless the definition cancels, as 1 − tanh² does in the
+    tails; then the screen errs, and mpmath decides).  Where NumPy lacks a
+    function of the definition, mpmath at 30 digits evaluates it on a
+    sample of SCREEN_FALLBACK_POINTS.  Returned: for each precision and each
+    of ``bins`` stretches of the screen (as many points each), the point of
+    largest estimated ULP error (a non-finite result counts as infinite)
+    outside the windows of the interior zeros the screen shows, and the one
+    of largest absolute error inside them; with the number of points
+    screened.  The certificate adds them to its grid: its maximum
+    is then measured where the screen found the worst, not only where a grid
+    happens to fall.
+    """
+    xs = screen_grid() if xs is None else np.asarray(xs, dtype=np.float64)
+    wide = _wide_function(expr, variable)
+    if wide is None:
+        step = max(1, xs.size // SCREEN_FALLBACK_POINTS)
+        xs = xs[::step]
+        wide = _mpmath_screen(expr, variable)
+    reference_values = wide(xs)
+    found = []
+    for dtype in (np.float64, np.float32):
+        inputs = xs.astype(dtype)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            computed = np.asarray(fn(inputs)).astype(np.longdouble)
+        true = reference_values if dtype is np.float64 else wide(inputs.astype(np.float64))
+        finite = np.isfinite(true) & (np.abs(true) <= np.finfo(dtype).max)
+        rounded = np.abs(np.where(finite, true, 1).astype(dtype))
+        unit = np.spacing(np.maximum(rounded, np.finfo(dtype).tiny)).astype(np.longdouble)
+        error = np.abs(computed - true) / unit
+        error = np.where(finite, np.where(np.isfinite(error), error, np.inf), -np.inf)
+        # interior zeros: sign changes of the reference away from x = 0
+        signs = np.sign(np.where(finite, true, 0))
+        change = np.flatnonzero((signs[:-1] * signs[1:] < 0) & (np.abs(xs[:-1]) > 1e-3))
+        window = np.zeros(xs.shape, bool)
+        for i in change[:20]:
+            zero = xs[i]
+            window |= np.abs(xs - zero) <= ZERO_WINDOW * max(1.0, abs(zero))
+        outside = np.where(window, -np.inf, error)
+        inside = np.where(window & finite, np.abs(computed - true).astype(np.float64), -np.inf)
+        for score in (outside, inside):
+            # the worst of each stretch of the screen, not the worst overall: where
+            # the definition cancels even in long double (log(1 + e^x) at x = −20
+            # keeps 10 of its 19 digits) the screen's own error would take every
+            # place, and mpmath would find them all fine
+            for piece in np.array_split(np.arange(xs.size), bins):
+                if piece.size and score[piece].max() > -np.inf:
+                    found.append(xs[piece[[np.argmax(score[piece])]]])
+    return np.unique(np.concatenate(found)), int(xs.size)
+
+
 # ------------------------------------------------------------- activations
 
 
-def _activation_certificate(entry: Entry, points: int) -> Certificate:
+def _activation_certificate(entry: Entry, points: int, screen: bool = True) -> Certificate:
     d = derive(entry)
     x = entry.variable
     defaults = entry.defaults
@@ -393,9 +546,13 @@ def _activation_certificate(entry: Entry, points: int) -> Certificate:
     approximated = any(d.forward_code.has(p) or d.derivative_code.has(p) for p in DENSELY_SCANNED)
     scan = np.linspace(-6.0, 6.0, 4 * points + 1 if approximated else points + 2)
     underflow = underflow_points(entry)
-    xs = np.unique(np.concatenate([xs, scan, underflow]))
     forward = getattr(numeric, entry.name)
     grad = getattr(numeric, entry.name + "_grad")
+    # and the worst points of a dense screen against a long-double reference
+    definition = entry.definition.subs(defaults)
+    worst_f, screened = screened_points(definition, x, forward) if screen else (np.empty(0), 0)
+    worst_d, _ = screened_points(sp.diff(definition, x), x, grad) if screen else (np.empty(0), 0)
+    xs = np.unique(np.concatenate([xs, scan, underflow, worst_f, worst_d]))
     refs_f = [reference(f_mp, [v]) for v in xs]
     refs_d = [reference(df_mp, [v]) for v in xs]
     inputs = [f"x={v!r}" for v in xs]
@@ -433,7 +590,7 @@ def _activation_certificate(entry: Entry, points: int) -> Certificate:
     xs_fd = xs[(np.abs(xs) <= 20)]
     check = _fd_activation(forward, yd, xs, xs_fd, entry)
     return Certificate(entry.name, entry.kind, str(d.proof), str(d.code_proof), m_f, m_d, check,
-                       [m32f, m32d])
+                       [m32f, m32d], screened=screened)
 
 
 def _fd_activation(forward, yd_all, xs_all, xs, entry: Entry) -> GradientCheck:
@@ -745,13 +902,15 @@ def _fd_vector(entry: Entry, rows, cot) -> GradientCheck:
 
 def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
                       domain: tuple[float, float] = (-20.0, 20.0),
-                      points: int = 2001) -> Certificate:
+                      points: int = 2001, screen: int = 200_000) -> Certificate:
     """The catalogue's certificate for a user's expression of one variable.
 
     The code is what ``derive.codegen.compile_expression`` generates (the
     same stabilize stage as the catalogue); the references are the expression
     and SymPy's derivative of it in mpmath.  The grid is ``points`` evenly on
-    ``domain`` plus the special points inside it.
+    ``domain`` plus the special points inside it, and the worst points of a
+    ``screen``-point screen of the domain against the expression in long
+    double (:func:`screened_points`; 0: no screen).
 
     Examples
     --------
@@ -771,6 +930,13 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
                                    special[(special >= lo) & (special <= hi)]]))
     forward, grad = compile_expression(expr, [variable], derivative=True)
     derivative = sp.diff(expr, variable)
+    screened = 0
+    if screen:  # and the worst points of a dense screen of the domain (see screened_points)
+        grid = np.unique(np.concatenate([np.random.default_rng(20261205).uniform(lo, hi, screen // 2),
+                                         np.linspace(lo, hi, screen - screen // 2)]))
+        worst_f, screened = screened_points(expr, variable, forward, xs=grid)
+        worst_d, _ = screened_points(derivative, variable, grad, xs=grid)
+        xs = np.unique(np.concatenate([xs, worst_f, worst_d]))
     f_mp = _mp_function(expr, [variable])
     df_mp = _mp_function(derivative, [variable])
     refs_f = [reference(f_mp, [v]) for v in xs]
@@ -784,7 +950,7 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
     m_d = _measure("f'", yd, refs_d, inputs, xs, _interior_zeros(df_mp, xs, refs_d), caught=wd)
     probe = Entry("expression", "activation", str(expr), expr, (variable,))
     check = _fd_activation(forward, yd, xs, xs[np.abs(xs) <= max(20.0, 0.0)], probe)
-    cert = Certificate("expression", "expression", "", "", m_f, m_d, check, [])
+    cert = Certificate("expression", "expression", "", "", m_f, m_d, check, [], screened=screened)
     for m in (m_f, m_d):
         cert.exceptions += [f"{m.function}: {f}" for f in m.failures[:3]]
     return cert
@@ -803,7 +969,7 @@ def _certify(name: str, points: int) -> Certificate:
     else:
         cert = _elementwise_loss_certificate(entry, points)
     for m in [cert.forward, cert.derivative, *cert.float32]:
-        for failure in m.failures[:3]:
+        for failure in m.failures[:3] + m.stated[:2]:
             cert.exceptions.append(f"{m.function}: {failure}")
     if not cert.gradient_check.passed:
         cert.exceptions.append(
@@ -836,6 +1002,12 @@ def verify(names: Sequence[str] | None = None, *, points: int = 3000,
     return [certify(n, points=points) for n in chosen]
 
 
+def _status(c: Certificate) -> str:
+    if not c.passed:
+        return "EXCEPTION"
+    return "stated" if any(m.stated for m in (c.forward, c.derivative)) else "ok"
+
+
 def certificate_table(certificates: Sequence[Certificate]) -> str:
     """A plain-text table of certificates, one row per entry."""
     header = (f"{'name':34} {'proof':9} {'max ULP f':>10} {'max ULP df':>10} "
@@ -849,13 +1021,18 @@ def certificate_table(certificates: Sequence[Certificate]) -> str:
             f"{c.derivative.max_ulp:10.3g} {f32:8.3g} "
             f"{c.gradient_check.max_relative_error:10.2g} {near:10d} "
             f"{c.forward.skipped + c.derivative.skipped:6d}  "
-            f"{'ok' if c.passed else 'EXCEPTION'}")
-    failed = [c for c in certificates if not c.passed]
+            f"{_status(c)}")
+    failed = [c for c in certificates if c.exceptions]
     lines.append("")
     lines.append("max ULP over the whole grid but the near-0 pts: points next to an interior zero "
                  "(or where the terms of a VJP or of softmax − y cancel to less than half their size), "
                  "judged by absolute error; no ref: points whose plain definition mpmath could "
-                 "not evaluate within 10,000 digits (skipped)")
+                 "not evaluate within 10,000 digits (skipped); stated: above 4 ULP but within the "
+                 "bound of a measured exception stated in the README (STATED_EXCEPTIONS)")
+    screened = max((c.screened for c in certificates), default=0)
+    if screened:
+        lines.append(f"activations: the grid also holds the worst points, by stretch, of a {screened:,}-point "
+                     "screen of [−20, 20] against the definition in long double (see screened_points)")
     if failed:
         lines.append("")
         lines.append("Measured exceptions:")
@@ -872,4 +1049,5 @@ def certificates_json(certificates: Sequence[Certificate]) -> str:
 
 __all__ = ["Certificate", "Measurement", "GradientCheck", "certify", "verify", "verify_expression",
            "certificate_table", "certificates_json", "scalar_grid", "reference",
-           "ULP_BOUND", "FD_BOUND", "CANCELLED", "N"]
+           "screen_grid", "screened_points", "ULP_BOUND", "FD_BOUND", "STATED_EXCEPTIONS",
+           "CANCELLED", "N"]

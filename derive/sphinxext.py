@@ -308,8 +308,9 @@ def certificate_rst(cert: Any, points: int) -> list[str]:
         f"mpmath at 50 digits or more, on a grid of {cert.forward.points} inputs "
         f"(``nnderive_certificate_points = {points}``; ``nnderive verify {cert.name}`` "
         f"measures the full grid) including the float64 tails"
-        + (f", and the worst points of a {cert.screened:,}-point screen against the definition "
-           f"in long double" if getattr(cert, "screened", 0) else "") + ".",
+        + (f", and the worst {'rows' if cert.kind == 'vector_map' else 'points'} of a "
+           f"{cert.screened:,}-{'row' if cert.kind == 'vector_map' else 'point'} screen against the "
+           f"definition in long double" if getattr(cert, "screened", 0) else "") + ".",
         "",
         f"Gradient check: finite differences of the generated function agree with the "
         f"generated derivative to a relative error of {_fmt(check.max_relative_error)} "

@@ -19,6 +19,8 @@ OTHERS = [e.name for e in ENTRIES if e.kind != "activation"]
 #: function of P = e^t with 1 + x·t' in double-double (3.4), and mish' 5.0
 #: until D² = (B + 2)² was written B(B + 4) + 4 (3.7)
 CORE_EXCEPTIONS: dict[str, float] = {"mish": 4.5}  # the screen: 4.09 (mish), 4.02 (mish′)
+#: the VJPs the vector screen finds above 4 ULP (5.62 and 4.36 on its 60,000 rows)
+VECTOR_EXCEPTIONS: dict[str, float] = {"softmax": 6.5, "log_softmax": 5.0}
 
 
 def test_grid_has_the_required_points():
@@ -55,8 +57,11 @@ def test_vector_and_loss_certificates(name):
     for m in (cert.forward, cert.derivative):
         assert m.nonfinite == 0, m.failures
         assert not m.warnings, m.warnings
-        # within 4 ULP, or within the absolute bound where the problem cancels
-        assert not m.failures and m.max_ulp <= ULP_BOUND, (m.function, m.max_ulp, m.failures)
+        # within 4 ULP (or the bound of a stated exception: the VJPs of softmax and
+        # log_softmax, found by the vector screen), or within the absolute bound
+        # where the problem cancels
+        bound = VECTOR_EXCEPTIONS.get(name, ULP_BOUND) if m is cert.derivative else ULP_BOUND
+        assert not m.failures and m.max_ulp <= bound, (m.function, m.max_ulp, m.failures)
 
 
 def test_reference_resolves_cancellation():
@@ -162,3 +167,30 @@ def test_a_stated_exception_is_listed_and_bounded():
     assert max(cert.forward.max_ulp, cert.derivative.max_ulp) <= STATED_EXCEPTIONS["mish"]
     table = certificate_table([cert])
     assert "stated" in table and "Measured exceptions:" in table
+
+
+def test_vector_screen_finds_the_worst_rows():
+    # the screen's rows include one where softmax_vjp is above 4 ULP, which the
+    # certificate's own rows (vector_rows) do not hold
+    import importlib
+
+    import sympy as sp
+
+    from derive.catalogue import g
+    from derive.primitives import components
+
+    verify_module = importlib.import_module("derive.verify")
+    entry = get("softmax")
+    z = sp.symbols("z1:4", real=True)
+    gs = sp.symbols("g1:4", real=True)
+    outputs = [components(entry.definition, {entry.variable: z, g: gs}, i) for i in range(3)]
+    vjp = [sum(gs[i] * sp.diff(outputs[i], z[j]) for i in range(3)) for j in range(3)]
+    rows, cot = verify_module._screened_vector_rows("softmax", outputs, vjp, z, gs)
+    if np.finfo(np.longdouble).nmant < 63:
+        assert rows.size == 0
+        return
+    assert 0 < len(rows) <= 2 * verify_module.SCREEN_ROWS_KEPT and rows.shape == cot.shape
+    plain = verify_module._vector_certificate(entry, 300, screen=False)
+    screened = verify_module._vector_certificate(entry, 300)
+    assert plain.derivative.max_ulp <= ULP_BOUND < screened.derivative.max_ulp
+    assert screened.passed and screened.derivative.stated  # within the stated bound, and listed

@@ -309,7 +309,8 @@ def certificate_rst(cert: Any, points: int) -> list[str]:
         f"(``nnderive_certificate_points = {points}``; ``nnderive verify {cert.name}`` "
         f"measures the full grid) including the float64 tails"
         + (f", and the worst {'rows' if cert.kind == 'vector_map' else 'points'} of a "
-           f"{cert.screened:,}-{'row' if cert.kind == 'vector_map' else 'point'} screen against the "
+           f"{cert.screened:,}-{'row' if cert.kind == 'vector_map' else 'point'} screen"
+           f"{' per target' if cert.kind == 'loss' else ''} against the "
            f"definition in long double" if getattr(cert, "screened", 0) else "") + ".",
         "",
         f"Gradient check: finite differences of the generated function agree with the "

@@ -647,7 +647,72 @@ def _targets(entry: Entry) -> list[float]:
     return [-1.5, 0.0, 0.3, 1.0, 1e4]
 
 
-def _elementwise_loss_certificate(entry: Entry, points: int) -> Certificate:
+#: predictions per target of the screen of an elementwise loss (a power of
+#: two: the gradient of the mean over them, times their number, is each
+#: element's own gradient to the bit), and of them the forward's sample
+SCREEN_LOSS_POINTS = 1 << 17
+SCREEN_LOSS_FORWARD = 2048
+
+
+def _loss_screen_preds(entry: Entry, count: int = SCREEN_LOSS_POINTS) -> np.ndarray:
+    """``count`` predictions for the screen of an elementwise loss (sorted; repeats allowed)."""
+    rng = np.random.default_rng(20261205)
+    if entry.domain == (0.0, 1.0):  # probabilities, a quarter each close to 0 and to 1
+        half, quarter = count // 2, count // 4
+        preds = np.concatenate([rng.uniform(0.0, 1.0, half), 10.0 ** rng.uniform(-30, 0, quarter),
+                                1 - 10.0 ** rng.uniform(-16, 0, count - half - quarter)])
+        preds = np.clip(preds, 5e-324, 1 - 2**-53)
+    else:
+        preds = np.concatenate([rng.uniform(-6.0, 6.0, count // 2), np.linspace(-20.0, 20.0, count - count // 2)])
+    return np.sort(preds)
+
+
+def _screened_loss_points(entry: Entry, f_expr: sp.Expr, df_expr: sp.Expr,
+                          bins: int = 32) -> tuple[dict[float, np.ndarray], int]:
+    """Per target, the predictions where an elementwise loss or its gradient look worst.
+
+    The gradient on SCREEN_LOSS_POINTS predictions at once (times their
+    number: exactly each element's gradient), the loss one element at a time
+    on SCREEN_LOSS_FORWARD of them (the loss of an array is a mean), both
+    against the definition and its derivative in long double; the worst
+    point of each of ``bins`` stretches joins the grid (scored as in
+    :func:`screened_points`, interior zeros by absolute error).
+    """
+    p, t = entry.variables
+    f_wide, d_wide = _wide_function(f_expr, [p, t]), _wide_function(df_expr, [p, t])
+    if f_wide is None or d_wide is None:
+        return {}, 0
+    loss, grad = getattr(numeric, entry.name), getattr(numeric, entry.name + "_grad")
+    preds = _loss_screen_preds(entry)
+    sample = preds[:: max(1, preds.size // SCREEN_LOSS_FORWARD)]
+    found: dict[float, np.ndarray] = {}
+    for tv in _targets(entry):
+        picked = []
+        for xs, computed, wide in (
+                (preds, lambda v: np.asarray(grad(v, np.full(v.shape, tv))) * v.size, d_wide),
+                (sample, lambda v: np.array([float(loss(np.array([a]), np.array([tv]))) for a in v]), f_wide)):
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                values = computed(xs)
+            true = wide(xs, np.full(xs.shape, tv))
+            error = _screen_ulps(values, true)
+            signs = np.sign(np.where(np.isfinite(true), true, 0))
+            change = np.flatnonzero(signs[:-1] * signs[1:] < 0)
+            window = np.zeros(xs.shape, bool)
+            for i in change[:20]:
+                window |= np.abs(xs - xs[i]) <= ZERO_WINDOW * max(1.0, abs(xs[i]))
+            finite = np.isfinite(true)
+            outside = np.where(window, -np.inf, error)
+            inside = np.where(window & finite, np.abs(values - true).astype(np.float64), -np.inf)
+            for score in (outside, inside):
+                for piece in np.array_split(np.arange(xs.size), bins):
+                    if piece.size and score[piece].max() > -np.inf:
+                        picked.append(xs[piece[[np.argmax(score[piece])]]])
+        found[tv] = np.unique(np.concatenate(picked)) if picked else np.empty(0)
+    return found, int(preds.size)
+
+
+def _elementwise_loss_certificate(entry: Entry, points: int, screen: bool = True) -> Certificate:
     d = derive(entry)
     p, t = entry.variables
     defaults = entry.defaults
@@ -659,9 +724,11 @@ def _elementwise_loss_certificate(entry: Entry, points: int) -> Certificate:
         preds = scalar_grid(max(points // 4, 200))
     loss = getattr(numeric, entry.name)
     grad = getattr(numeric, entry.name + "_grad")
+    extra, screened = _screened_loss_points(entry, entry.definition.subs(defaults),
+                                            sp.diff(entry.definition, p).subs(defaults)) if screen else ({}, 0)
     rows = []
     for tv in _targets(entry):
-        for pv in preds:
+        for pv in np.unique(np.concatenate([preds, extra.get(tv, np.empty(0))])):
             rows.append((float(pv), tv))
     inputs = [f"pred={a!r}, target={b!r}" for a, b in rows]
     refs_f = [reference(f_mp, r) for r in rows]
@@ -689,9 +756,18 @@ def _elementwise_loss_certificate(entry: Entry, points: int) -> Certificate:
                    caught=sorted(set(wf)), zeros_at=zeros_f)
     m_d = _measure(entry.name + "_grad", np.array(yd), refs_d, inputs, pred_values, (),
                    caught=sorted(set(wd)), zeros_at=zeros_d)
+    if entry.name == "binary_cross_entropy_with_logits":
+        # ℓ′ = σ(z) − y cancels where σ(z) ≈ y (soft targets), as softmax − y does:
+        # judged alike, by absolute error against 8·eps·max(σ(z), |y|) where less
+        # than CANCELLED of that is left (the screen found 6.4 ULP at z = −0.33,
+        # y = 0.3, just outside the interior zero's window, with three quarters
+        # of σ(z) cancelled)
+        sig = np.asarray(numeric.sigmoid(pred_values), dtype=np.float64)
+        scales = [max(float(sv), abs(b)) for sv, (_, b) in zip(sig, rows)]
+        _absolute_near_cancellation(m_d, np.array(yd), refs_d, inputs, scales)
     check = _fd_loss(entry)
     return Certificate(entry.name, entry.kind, str(d.proof), str(d.code_proof), m_f, m_d, check,
-                       [])
+                       [], screened=screened)
 
 
 def _fd_loss(entry: Entry) -> GradientCheck:
@@ -1112,14 +1188,18 @@ def certificate_table(certificates: Sequence[Certificate]) -> str:
     failed = [c for c in certificates if c.exceptions]
     lines.append("")
     lines.append("max ULP over the whole grid but the near-0 pts: points next to an interior zero "
-                 "(or where the terms of a VJP or of softmax − y cancel to less than half their size), "
+                 "(or where the terms of a VJP, of softmax − y or of σ(z) − y cancel to less than half their size), "
                  "judged by absolute error; no ref: points whose plain definition mpmath could "
                  "not evaluate within 10,000 digits (skipped); stated: above 4 ULP but within the "
                  "bound of a measured exception stated in the README (STATED_EXCEPTIONS)")
-    screened = max((c.screened for c in certificates if c.kind != "vector_map"), default=0)
+    screened = max((c.screened for c in certificates if c.kind not in ("vector_map", "loss")), default=0)
     if screened:
         lines.append(f"activations: the grid also holds the worst points, by stretch, of a {screened:,}-point "
                      "screen of [−20, 20] against the definition in long double (see screened_points)")
+    preds = max((c.screened for c in certificates if c.kind == "loss"), default=0)
+    if preds:
+        lines.append(f"elementwise losses: the grid also holds, per target, the worst predictions by stretch of a "
+                     f"{preds:,}-point screen of the gradient (2,048 of the loss) in long double")
     rows = max((c.screened for c in certificates if c.kind == "vector_map"), default=0)
     if rows:
         lines.append(f"vector maps: the grid also holds the {SCREEN_ROWS_KEPT} worst rows by forward and by VJP "

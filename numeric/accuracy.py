@@ -26,8 +26,8 @@ def unit(value: float, dtype=np.float64) -> float:
     """The unit in which an error at the true value ``value`` is counted."""
     info = np.finfo(dtype)
     magnitude = abs(dtype(value))
-    if not np.isfinite(magnitude):
-        magnitude = info.max
+    if not np.isfinite(magnitude):  # the spacing at the largest finite number (np.spacing overflows there)
+        return float(2.0 ** (info.maxexp - 1 - info.nmant))
     if magnitude < info.tiny:
         return float(info.tiny)
     return float(np.spacing(magnitude))

@@ -194,3 +194,39 @@ def test_vector_screen_finds_the_worst_rows():
     screened = verify_module._vector_certificate(entry, 300)
     assert plain.derivative.max_ulp <= ULP_BOUND < screened.derivative.max_ulp
     assert screened.passed and screened.derivative.stated  # within the stated bound, and listed
+
+
+def test_loss_screen_gradient_times_its_count_is_each_elements_own():
+    # the premise of the elementwise-loss screen: with a power-of-two count of
+    # elements, the gradient of the mean times that count is bit for bit the
+    # gradient of one element
+    import importlib
+
+    import numeric
+
+    verify_module = importlib.import_module("derive.verify")
+    for name, target in (("binary_cross_entropy_with_logits", 0.3), ("binary_cross_entropy", 0.3),
+                         ("huber", 1.0)):
+        preds = verify_module._loss_screen_preds(get(name), 1 << 10)
+        grad = getattr(numeric, name + "_grad")
+        together = grad(preds, np.full(preds.shape, target)) * preds.size
+        alone = np.array([grad(np.array([p]), np.array([target]))[0] for p in preds[::32]])
+        assert np.array_equal(together[::32], alone), name
+
+
+def test_loss_screen_adds_points_per_target():
+    import importlib
+
+    import sympy as sp
+
+    verify_module = importlib.import_module("derive.verify")
+    entry = get("binary_cross_entropy_with_logits")
+    p, _ = entry.variables
+    found, screened = verify_module._screened_loss_points(entry, entry.definition, sp.diff(entry.definition, p))
+    if np.finfo(np.longdouble).nmant < 63:
+        assert found == {} and screened == 0
+        return
+    assert screened == verify_module.SCREEN_LOSS_POINTS
+    assert set(found) == {0.0, 0.3, 1.0} and all(0 < v.size <= 4 * 32 for v in found.values())
+    # the worst of the gradient for the soft target sits next to its cancellation (σ(z) ≈ 0.3)
+    assert np.any((found[0.3] > -1.5) & (found[0.3] < -0.2))

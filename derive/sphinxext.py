@@ -289,6 +289,13 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _by_rows(cert: Any) -> bool:
+    """Whether the certificate's inputs are rows (a vector map or a loss over rows)."""
+    from .catalogue import get
+
+    return cert.kind == "vector_map" or get(cert.name).reduction == "mean_rows"
+
+
 def certificate_rst(cert: Any, points: int) -> list[str]:
     """A certificate (:class:`derive.verify.Certificate`) as a table and a verdict."""
     rows = [("function", "max error (ULP)", "worst input", "float32 max error (ULP)")]
@@ -308,9 +315,9 @@ def certificate_rst(cert: Any, points: int) -> list[str]:
         f"mpmath at 50 digits or more, on a grid of {cert.forward.points} inputs "
         f"(``nnderive_certificate_points = {points}``; ``nnderive verify {cert.name}`` "
         f"measures the full grid) including the float64 tails"
-        + (f", and the worst {'rows' if cert.kind == 'vector_map' else 'points'} of a "
-           f"{cert.screened:,}-{'row' if cert.kind == 'vector_map' else 'point'} screen"
-           f"{' per target' if cert.kind == 'loss' else ''} against the "
+        + (f", and the worst {'rows' if _by_rows(cert) else 'points'} of a "
+           f"{cert.screened:,}-{'row' if _by_rows(cert) else 'point'} screen"
+           f"{' per target' if cert.kind == 'loss' and not _by_rows(cert) else ''} against the "
            f"definition in long double" if getattr(cert, "screened", 0) else "") + ".",
         "",
         f"Gradient check: finite differences of the generated function agree with the "

@@ -921,15 +921,13 @@ def _vector_certificate(entry: Entry, points: int, screen: bool = True) -> Certi
         m_d = _measure_vjp(entry.name + "_vjp", np.array(yd), refs_d, inputs, rows, cot, wd)
         check = _fd_vector(entry, rows[8:20], cot[8:20])
     else:
-        screened_rows = 0
-        ys = np.zeros_like(rows)
-        ys[np.arange(len(rows)), rng.integers(0, k, len(rows))] = 1.0
-        soft = rng.dirichlet(np.ones(k), len(rows) // 3)
-        ys[: len(soft)] = soft
-        if entry.domain == (0.0, 1.0):
-            rows = np.array([numeric.softmax(r / max(1.0, np.abs(r).max() / 30)) for r in rows])
-            rows = np.where(rows <= 0, 1e-300, rows)
+        rows, ys = _loss_rows(entry, rows, rng)
         loss = components(entry.definition, comps, 0)
+        screened_rows = 0
+        if screen:  # and the rows where a long-double screen finds the largest errors
+            extra, extra_ys = _screened_loss_rows(entry, loss, zsyms, ysyms)
+            screened_rows = 1 << int(np.log2(SCREEN_ROWS)) if len(extra) else 0
+            rows, ys = np.concatenate([rows, extra]), np.concatenate([ys, extra_ys])
         f_mp = _mp_function(loss, [*zsyms, *ysyms])
         d_mps = [_mp_function(sp.diff(loss, zsyms[j]), [*zsyms, *ysyms]) for j in range(k)]
         refs_f, refs_d, yf, yd, inputs, inputs_d = [], [], [], [], [], []
@@ -956,6 +954,17 @@ def _vector_certificate(entry: Entry, points: int, screen: bool = True) -> Certi
                 yd.append(grad_row[0, j])
                 inputs_d.append(inputs[-1] + f", component {j}")
         m_f = _measure(entry.name, np.array(yf), refs_f, inputs, None, (), caught=sorted(set(wf)))
+        if entry.name == "kl_divergence":
+            # Σ y·log(y/p) cancels where p ≈ y (the first-order terms sum to 0): its
+            # condition number there is Σ|y·log(y/p)| over the result, a property of
+            # the problem, so it is judged by absolute error against 8·eps times
+            # that sum where less than CANCELLED of it is left, as a VJP is (the
+            # row screen found 30.8 ULP at p = [0.154, 0.736, 0.110] against
+            # y = [0.140, 0.749, 0.110], where KL is 0.3 % of its terms)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                terms = np.where(ys > 0, ys * np.log(np.where(ys > 0, ys, 1) / rows), 0.0)
+            scales_f = [float(v) for v in np.abs(terms).sum(axis=1)]
+            _absolute_near_cancellation(m_f, np.array(yf), refs_f, inputs, scales_f)
         m_d = _measure(entry.name + "_grad", np.array(yd), refs_d, inputs_d, None, (),
                        caught=sorted(set(wd)))
         if entry.name == "softmax_cross_entropy":
@@ -967,6 +976,77 @@ def _vector_certificate(entry: Entry, points: int, screen: bool = True) -> Certi
         check = _fd_loss(entry)
     return Certificate(entry.name, entry.kind, str(d.proof), str(d.code_proof), m_f, m_d, check,
                        [], screened=screened_rows)
+
+
+def _loss_rows(entry: Entry, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and targets of a row loss from rows of logits (see vector_rows).
+
+    Targets one-hot, a third of them soft (Dirichlet); for losses on
+    probabilities the rows become softmax(z/scale) with 0 raised to 1e−300.
+    """
+    k = rows.shape[1]
+    ys = np.zeros_like(rows)
+    ys[np.arange(len(rows)), rng.integers(0, k, len(rows))] = 1.0
+    soft = rng.dirichlet(np.ones(k), len(rows) // 3)
+    ys[: len(soft)] = soft
+    if entry.domain == (0.0, 1.0):
+        scaled = rows / np.maximum(1.0, np.abs(rows).max(axis=1, keepdims=True) / 30)
+        rows = np.asarray(numeric.softmax(scaled), dtype=np.float64)
+        rows = np.where(rows <= 0, 1e-300, rows)
+    return rows, ys
+
+
+def _screened_loss_rows(entry: Entry, loss: sp.Expr, zsyms: Sequence[sp.Symbol], ysyms: Sequence[sp.Symbol],
+                        count: int = SCREEN_ROWS, keep: int = SCREEN_ROWS_KEPT) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (and targets) where a row loss or its gradient look worst, to be measured with mpmath.
+
+    ``count`` rows (the power of two below it, 2^15: the gradient of the mean
+    over them, times their number, is each row's own), drawn as the
+    certificate's are (:func:`_loss_rows`); the gradient of all at once and
+    the loss one row at a time on 2,048 of them, against the definition and
+    its derivatives (softmax − y for softmax_cross_entropy, as its contract
+    states) in long double.  Where p − y cancels to less than CANCELLED of
+    max(p, |y|), the absolute error in units of 2·eps·max(p, |y|) scores.
+    The ``keep`` rows of largest score by loss and by gradient go back.
+    """
+    k = len(zsyms)
+    count = 1 << int(np.log2(count))
+    if entry.name == "softmax_cross_entropy":
+        total = sum(sp.exp(z) for z in zsyms)
+        derivatives = [sp.exp(zsyms[j]) / total - ysyms[j] for j in range(k)]
+    else:
+        derivatives = [sp.diff(loss, zsyms[j]) for j in range(k)]
+    f_wide = _wide_function(loss, [*zsyms, *ysyms])
+    d_wide = [_wide_function(e, [*zsyms, *ysyms]) for e in derivatives]
+    if f_wide is None or any(w is None for w in d_wide):
+        return np.empty((0, k)), np.empty((0, k))
+    rows, ys = _loss_rows(entry, vector_rows(k, count, seed=20261205), np.random.default_rng(20261207))
+    fn, gn = getattr(numeric, entry.name), getattr(numeric, entry.name + "_grad")
+    columns = [rows[:, j] for j in range(k)] + [ys[:, j] for j in range(k)]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        grads = np.asarray(gn(rows, ys), dtype=np.float64) * len(rows)
+        sample = np.arange(0, len(rows), max(1, len(rows) // 2048))
+        losses = np.array([float(fn(rows[i:i + 1], ys[i:i + 1])) for i in sample])
+    score_f = np.full(len(rows), -np.inf)
+    score_f[sample] = _screen_ulps(losses, f_wide(*[c[sample] for c in columns]))
+    eps = float(np.finfo(np.float64).eps)
+    cancels = entry.name == "softmax_cross_entropy"
+    p = np.asarray(numeric.softmax(rows), dtype=np.float64) if cancels else None
+    scores = []
+    for j in range(k):
+        true = d_wide[j](*columns)
+        ulps = _screen_ulps(grads[:, j], true)
+        if cancels:
+            scale = np.maximum(p[:, j], np.abs(ys[:, j]))
+            absolute = (np.abs(grads[:, j].astype(np.longdouble) - true) /
+                        (2 * eps * np.maximum(scale, 1e-300))).astype(np.float64)
+            cancelled = np.abs(true.astype(np.float64)) < CANCELLED * scale
+            ulps = np.where(cancelled, np.where(np.isfinite(absolute), absolute, -np.inf), ulps)
+        scores.append(ulps)
+    score_d = np.max(scores, axis=0)
+    chosen = np.unique(np.concatenate([np.argsort(score)[::-1][:keep] for score in (score_f, score_d)]))
+    return rows[chosen], ys[chosen]
 
 
 def _softmax_minus_target(k: int, j: int) -> Callable:
@@ -996,8 +1076,10 @@ def _absolute_near_cancellation(m: Measurement, computed, refs, inputs, scales) 
     """
     eps = float(np.finfo(np.float64).eps)
     bound = _stated_bound(m.function)
-    failures, stated, worst, near, worst_i = [], [], 0.0, 0, None
+    failures, stated, worst, near, worst_i, near_abs = [], [], 0.0, 0, None, 0.0
     for i, (c, r, where, scale) in enumerate(zip(computed, refs, inputs, scales)):
+        if mpmath.isnan(r):  # no reference (counted as skipped by _measure)
+            continue
         err = ulp_error(float(c), r)
         if abs(float(r)) >= CANCELLED * scale:
             if worst_i is None or err > worst:
@@ -1009,11 +1091,13 @@ def _absolute_near_cancellation(m: Measurement, computed, refs, inputs, scales) 
             continue
         near += 1
         absolute = float(abs(r - float(c))) / (eps * max(scale, 1e-300))
+        near_abs = max(near_abs, absolute)
         if absolute > ZERO_BOUND:
             failures.append(f"{err:.3g} ULP ({absolute:.3g}·eps·scale) at {where}")
     m.failures = failures[:20]
     m.stated = [text for _, text in sorted(stated, key=lambda f: -f[0])[:20]]
     m.near_zero_points = near
+    m.near_zero_max_abs = near_abs  # in units of eps·scale here
     m.max_ulp = worst
     if worst_i is not None:  # the worst input reported is the worst of the ULP-judged ones
         m.worst_input, m.worst_output = inputs[worst_i], float(computed[worst_i])
@@ -1188,7 +1272,7 @@ def certificate_table(certificates: Sequence[Certificate]) -> str:
     failed = [c for c in certificates if c.exceptions]
     lines.append("")
     lines.append("max ULP over the whole grid but the near-0 pts: points next to an interior zero "
-                 "(or where the terms of a VJP, of softmax − y or of σ(z) − y cancel to less than half their size), "
+                 "(or where the terms of a VJP, of softmax − y, of σ(z) − y or of a KL divergence cancel to less than half their size), "
                  "judged by absolute error; no ref: points whose plain definition mpmath could "
                  "not evaluate within 10,000 digits (skipped); stated: above 4 ULP but within the "
                  "bound of a measured exception stated in the README (STATED_EXCEPTIONS)")
@@ -1196,10 +1280,15 @@ def certificate_table(certificates: Sequence[Certificate]) -> str:
     if screened:
         lines.append(f"activations: the grid also holds the worst points, by stretch, of a {screened:,}-point "
                      "screen of [−20, 20] against the definition in long double (see screened_points)")
-    preds = max((c.screened for c in certificates if c.kind == "loss"), default=0)
+    by_rows = {e.name for e in ENTRIES if e.reduction == "mean_rows"}
+    preds = max((c.screened for c in certificates if c.kind == "loss" and c.name not in by_rows), default=0)
     if preds:
         lines.append(f"elementwise losses: the grid also holds, per target, the worst predictions by stretch of a "
                      f"{preds:,}-point screen of the gradient (2,048 of the loss) in long double")
+    loss_rows = max((c.screened for c in certificates if c.name in by_rows), default=0)
+    if loss_rows:
+        lines.append(f"row losses: the grid also holds the {SCREEN_ROWS_KEPT} worst rows by loss and by gradient "
+                     f"of a {loss_rows:,}-row screen (2,048 of the loss) in long double")
     rows = max((c.screened for c in certificates if c.kind == "vector_map"), default=0)
     if rows:
         lines.append(f"vector maps: the grid also holds the {SCREEN_ROWS_KEPT} worst rows by forward and by VJP "

@@ -230,3 +230,28 @@ def test_loss_screen_adds_points_per_target():
     assert set(found) == {0.0, 0.3, 1.0} and all(0 < v.size <= 4 * 32 for v in found.values())
     # the worst of the gradient for the soft target sits next to its cancellation (σ(z) ≈ 0.3)
     assert np.any((found[0.3] > -1.5) & (found[0.3] < -0.2))
+
+
+def test_row_loss_screen_gradient_times_its_rows_is_each_rows_own():
+    import importlib
+
+    import numeric
+
+    verify_module = importlib.import_module("derive.verify")
+    for name in ("softmax_cross_entropy", "cross_entropy", "kl_divergence"):
+        rows, ys = verify_module._loss_rows(get(name), verify_module.vector_rows(3, 256, seed=3),
+                                            np.random.default_rng(4))
+        grad = getattr(numeric, name + "_grad")
+        together = grad(rows, ys) * len(rows)
+        alone = np.array([grad(rows[i:i + 1], ys[i:i + 1])[0] for i in range(0, len(rows), 16)])
+        # (but where the gradient of the mean is subnormal: e^{−740}/256 loses digits)
+        normal = np.abs(alone) >= np.finfo(float).tiny * len(rows)
+        assert np.array_equal(together[::16][normal], alone[normal]), name
+
+
+def test_kl_divergence_near_equal_distributions_is_judged_by_its_terms():
+    # p ≈ y: KL is a small remainder of terms that cancel (a condition of the
+    # problem); the certificate measures it absolutely against their sum
+    cert = certify("kl_divergence", points=600)
+    assert cert.passed and cert.forward.near_zero_points > 0
+    assert cert.forward.near_zero_max_abs <= 8

@@ -415,6 +415,10 @@ SCREEN_BINS = 96
 #: double (erf), evaluated with mpmath at SCREEN_DIGITS instead
 SCREEN_FALLBACK_POINTS = 30_000
 SCREEN_DIGITS = 30
+#: rows of the screen of a vector map (see _screened_vector_rows), and how
+#: many of the worst, by forward and by VJP, join the grid
+SCREEN_ROWS = 60_000
+SCREEN_ROWS_KEPT = 40
 
 
 def _wide_function(expr: sp.Expr, variable: sp.Symbol | Sequence[sp.Symbol]) -> Callable | None:
@@ -484,6 +488,19 @@ def screen_grid(points: int = SCREEN_POINTS) -> np.ndarray:
     return np.unique(np.concatenate([scattered, np.linspace(-20.0, 20.0, points - points // 2)]))
 
 
+def _screen_ulps(computed: np.ndarray, true: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """Estimated ULP errors (of ``dtype``) of ``computed`` against a long-double ``true``.
+
+    −inf where ``true`` is not finite in ``dtype``; inf where ``computed`` is
+    not finite but ``true`` is (a non-finite result comes first).
+    """
+    finite = np.isfinite(true) & (np.abs(true) <= np.finfo(dtype).max)
+    rounded = np.abs(np.where(finite, true, 1).astype(dtype))
+    unit = np.spacing(np.maximum(rounded, np.finfo(dtype).tiny)).astype(np.longdouble)
+    error = np.abs(computed.astype(np.longdouble) - true) / unit
+    return np.where(finite, np.where(np.isfinite(error), error, np.inf), -np.inf).astype(np.float64)
+
+
 def screened_points(expr: sp.Expr, variable: sp.Symbol, fn: Callable,
                     xs: np.ndarray | None = None, bins: int = SCREEN_BINS) -> tuple[np.ndarray, int]:
     """The x where ``fn`` looks worst against ``expr``, to be measured with mpmath.
@@ -515,31 +532,40 @@ def screened_points(expr: sp.Expr, variable: sp.Symbol, fn: Callable,
         inputs = xs.astype(dtype)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            computed = np.asarray(fn(inputs)).astype(np.longdouble)
+            computed = np.asarray(fn(inputs))
         true = reference_values if dtype is np.float64 else wide(inputs.astype(np.float64))
-        finite = np.isfinite(true) & (np.abs(true) <= np.finfo(dtype).max)
-        rounded = np.abs(np.where(finite, true, 1).astype(dtype))
-        unit = np.spacing(np.maximum(rounded, np.finfo(dtype).tiny)).astype(np.longdouble)
-        error = np.abs(computed - true) / unit
-        error = np.where(finite, np.where(np.isfinite(error), error, np.inf), -np.inf)
-        # interior zeros: sign changes of the reference away from x = 0
-        signs = np.sign(np.where(finite, true, 0))
-        change = np.flatnonzero((signs[:-1] * signs[1:] < 0) & (np.abs(xs[:-1]) > 1e-3))
-        window = np.zeros(xs.shape, bool)
-        for i in change[:20]:
-            zero = xs[i]
-            window |= np.abs(xs - zero) <= ZERO_WINDOW * max(1.0, abs(zero))
-        outside = np.where(window, -np.inf, error)
-        inside = np.where(window & finite, np.abs(computed - true).astype(np.float64), -np.inf)
-        for score in (outside, inside):
-            # the worst of each stretch of the screen, not the worst overall: where
-            # the definition cancels even in long double (log(1 + e^x) at x = −20
-            # keeps 10 of its 19 digits) the screen's own error would take every
-            # place, and mpmath would find them all fine
-            for piece in np.array_split(np.arange(xs.size), bins):
-                if piece.size and score[piece].max() > -np.inf:
-                    found.append(xs[piece[[np.argmax(score[piece])]]])
+        found += _worst_by_stretch(xs, computed, true, bins, dtype)
     return np.unique(np.concatenate(found)), int(xs.size)
+
+
+def _worst_by_stretch(xs: np.ndarray, computed: np.ndarray, true: np.ndarray, bins: int,
+                      dtype=np.float64) -> list[np.ndarray]:
+    """The x of largest estimated error in each of ``bins`` stretches of the sorted ``xs``.
+
+    Scored by ULPs of ``dtype`` (see _screen_ulps) outside the windows of the
+    interior zeros that the sign changes of ``true`` show (away from x = 0),
+    by absolute error inside them; the worst of each stretch by each score.
+    The worst of each stretch, not the worst overall: where the definition
+    cancels even in long double (log(1 + e^x) at x = −20 keeps 10 of its 19
+    digits) the screen's own error would take every place, and mpmath would
+    find them all fine.
+    """
+    error = _screen_ulps(computed, true, dtype)
+    finite = np.isfinite(true)
+    signs = np.sign(np.where(finite, true, 0))
+    change = np.flatnonzero((signs[:-1] * signs[1:] < 0) & (np.abs(xs[:-1]) > 1e-3))
+    window = np.zeros(xs.shape, bool)
+    for i in change[:20]:
+        window |= np.abs(xs - xs[i]) <= ZERO_WINDOW * max(1.0, abs(xs[i]))
+    outside = np.where(window, -np.inf, error)
+    absolute = np.abs(computed.astype(np.longdouble) - true).astype(np.float64)
+    inside = np.where(window & finite, absolute, -np.inf)
+    found = []
+    for score in (outside, inside):
+        for piece in np.array_split(np.arange(xs.size), bins):
+            if piece.size and score[piece].max() > -np.inf:
+                found.append(xs[piece[[np.argmax(score[piece])]]])
+    return found
 
 
 # ------------------------------------------------------------- activations
@@ -663,7 +689,8 @@ def _loss_screen_preds(entry: Entry, count: int = SCREEN_LOSS_POINTS) -> np.ndar
                                 1 - 10.0 ** rng.uniform(-16, 0, count - half - quarter)])
         preds = np.clip(preds, 5e-324, 1 - 2**-53)
     else:
-        preds = np.concatenate([rng.uniform(-6.0, 6.0, count // 2), np.linspace(-20.0, 20.0, count - count // 2)])
+        preds = np.concatenate([rng.uniform(-6.0, 6.0, count // 2),
+                                np.linspace(-20.0, 20.0, count - count // 2)])
     return np.sort(preds)
 
 
@@ -688,26 +715,12 @@ def _screened_loss_points(entry: Entry, f_expr: sp.Expr, df_expr: sp.Expr,
     found: dict[float, np.ndarray] = {}
     for tv in _targets(entry):
         picked = []
-        for xs, computed, wide in (
-                (preds, lambda v: np.asarray(grad(v, np.full(v.shape, tv))) * v.size, d_wide),
-                (sample, lambda v: np.array([float(loss(np.array([a]), np.array([tv]))) for a in v]), f_wide)):
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                values = computed(xs)
-            true = wide(xs, np.full(xs.shape, tv))
-            error = _screen_ulps(values, true)
-            signs = np.sign(np.where(np.isfinite(true), true, 0))
-            change = np.flatnonzero(signs[:-1] * signs[1:] < 0)
-            window = np.zeros(xs.shape, bool)
-            for i in change[:20]:
-                window |= np.abs(xs - xs[i]) <= ZERO_WINDOW * max(1.0, abs(xs[i]))
-            finite = np.isfinite(true)
-            outside = np.where(window, -np.inf, error)
-            inside = np.where(window & finite, np.abs(values - true).astype(np.float64), -np.inf)
-            for score in (outside, inside):
-                for piece in np.array_split(np.arange(xs.size), bins):
-                    if piece.size and score[piece].max() > -np.inf:
-                        picked.append(xs[piece[[np.argmax(score[piece])]]])
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            gradients = np.asarray(grad(preds, np.full(preds.shape, tv))) * preds.size
+            losses = np.array([float(loss(np.array([a]), np.array([tv]))) for a in sample])
+        for xs, values, wide in ((preds, gradients, d_wide), (sample, losses, f_wide)):
+            picked += _worst_by_stretch(xs, values, wide(xs, np.full(xs.shape, tv)), bins)
         found[tv] = np.unique(np.concatenate(picked)) if picked else np.empty(0)
     return found, int(preds.size)
 
@@ -724,8 +737,10 @@ def _elementwise_loss_certificate(entry: Entry, points: int, screen: bool = True
         preds = scalar_grid(max(points // 4, 200))
     loss = getattr(numeric, entry.name)
     grad = getattr(numeric, entry.name + "_grad")
-    extra, screened = _screened_loss_points(entry, entry.definition.subs(defaults),
-                                            sp.diff(entry.definition, p).subs(defaults)) if screen else ({}, 0)
+    extra, screened = ({}, 0)
+    if screen:  # and, per target, the worst predictions of a long-double screen
+        extra, screened = _screened_loss_points(entry, entry.definition.subs(defaults),
+                                                sp.diff(entry.definition, p).subs(defaults))
     rows = []
     for tv in _targets(entry):
         for pv in np.unique(np.concatenate([preds, extra.get(tv, np.empty(0))])):
@@ -819,24 +834,10 @@ def vector_rows(k: int = 3, count: int = 300, seed: int = 11) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
-#: rows of the screen of a vector map (see _screened_vector_rows), and how
-#: many of the worst, by forward and by VJP, join the grid
-SCREEN_ROWS = 60_000
-SCREEN_ROWS_KEPT = 40
-
-
-def _screen_ulps(computed: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Estimated float64 ULP errors of ``computed`` against a long-double ``true`` (−inf where it is not finite)."""
-    finite = np.isfinite(true) & (np.abs(true) <= np.finfo(np.float64).max)
-    rounded = np.abs(np.where(finite, true, 1).astype(np.float64))
-    unit = np.spacing(np.maximum(rounded, np.finfo(np.float64).tiny)).astype(np.longdouble)
-    error = np.abs(computed.astype(np.longdouble) - true) / unit
-    return np.where(finite, np.where(np.isfinite(error), error, np.inf), -np.inf).astype(np.float64)
-
-
 def _screened_vector_rows(name: str, outputs: Sequence[sp.Expr], vjp: Sequence[sp.Expr],
                           zsyms: Sequence[sp.Symbol], gsyms: Sequence[sp.Symbol],
-                          count: int = SCREEN_ROWS, keep: int = SCREEN_ROWS_KEPT) -> tuple[np.ndarray, np.ndarray]:
+                          count: int = SCREEN_ROWS,
+                          keep: int = SCREEN_ROWS_KEPT) -> tuple[np.ndarray, np.ndarray]:
     """Rows (and cotangents) where a vector map or its VJP look worst, to be measured with mpmath.
 
     ``count`` rows drawn as :func:`vector_rows` draws them (another seed),
@@ -996,8 +997,9 @@ def _loss_rows(entry: Entry, rows: np.ndarray, rng: np.random.Generator) -> tupl
     return rows, ys
 
 
-def _screened_loss_rows(entry: Entry, loss: sp.Expr, zsyms: Sequence[sp.Symbol], ysyms: Sequence[sp.Symbol],
-                        count: int = SCREEN_ROWS, keep: int = SCREEN_ROWS_KEPT) -> tuple[np.ndarray, np.ndarray]:
+def _screened_loss_rows(entry: Entry, loss: sp.Expr, zsyms: Sequence[sp.Symbol],
+                        ysyms: Sequence[sp.Symbol], count: int = SCREEN_ROWS,
+                        keep: int = SCREEN_ROWS_KEPT) -> tuple[np.ndarray, np.ndarray]:
     """Rows (and targets) where a row loss or its gradient look worst, to be measured with mpmath.
 
     ``count`` rows (the power of two below it, 2^15: the gradient of the mean
@@ -1207,14 +1209,14 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
 
 
 @lru_cache(maxsize=None)
-def _certify(name: str, points: int) -> Certificate:
+def _certify(name: str, points: int, screen: bool = True) -> Certificate:
     entry = get(name)
     if entry.kind == "activation":
-        cert = _activation_certificate(entry, points)
+        cert = _activation_certificate(entry, points, screen)
     elif entry.kind == "vector_map" or entry.reduction == "mean_rows":
-        cert = _vector_certificate(entry, points)
+        cert = _vector_certificate(entry, points, screen)
     else:
-        cert = _elementwise_loss_certificate(entry, points)
+        cert = _elementwise_loss_certificate(entry, points, screen)
     for m in [cert.forward, cert.derivative, *cert.float32]:
         for failure in m.failures[:3] + m.stated[:2]:
             cert.exceptions.append(f"{m.function}: {failure}")
@@ -1225,19 +1227,24 @@ def _certify(name: str, points: int) -> Certificate:
     return cert
 
 
-def certify(name: str, *, points: int = 3000) -> Certificate:
-    """The certificate of one catalogue entry (cached per ``points``)."""
-    return _certify(name, points)
+def certify(name: str, *, points: int = 3000, screen: bool = True) -> Certificate:
+    """The certificate of one catalogue entry (cached per ``points`` and ``screen``).
+
+    ``screen=False`` measures the grid alone, without the worst points of the
+    long-double screens (:func:`screened_points` and its kin for vector maps
+    and losses).
+    """
+    return _certify(name, points, screen)
 
 
-def _certify_in_worker(args: tuple[str, int]) -> Certificate:
-    return certify(args[0], points=args[1])
+def _certify_in_worker(args: tuple[str, int, bool]) -> Certificate:
+    return certify(args[0], points=args[1], screen=args[2])
 
 
 def verify(names: Sequence[str] | None = None, *, points: int = 3000,
-           jobs: int = 1) -> list[Certificate]:
+           jobs: int = 1, screen: bool = True) -> list[Certificate]:
     """Certificates for ``names`` (every catalogue entry when ``None``), computed
-    in ``jobs`` processes."""
+    in ``jobs`` processes (``screen``: see :func:`certify`)."""
     chosen = list(names) if names else [e.name for e in ENTRIES]
     for n in chosen:
         get(n)  # unknown names fail before any work
@@ -1245,8 +1252,8 @@ def verify(names: Sequence[str] | None = None, *, points: int = 3000,
         import multiprocessing
 
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            return pool.map(_certify_in_worker, [(n, points) for n in chosen], chunksize=1)
-    return [certify(n, points=points) for n in chosen]
+            return pool.map(_certify_in_worker, [(n, points, screen) for n in chosen], chunksize=1)
+    return [certify(n, points=points, screen=screen) for n in chosen]
 
 
 def _status(c: Certificate) -> str:
@@ -1272,7 +1279,8 @@ def certificate_table(certificates: Sequence[Certificate]) -> str:
     failed = [c for c in certificates if c.exceptions]
     lines.append("")
     lines.append("max ULP over the whole grid but the near-0 pts: points next to an interior zero "
-                 "(or where the terms of a VJP, of softmax − y, of σ(z) − y or of a KL divergence cancel to less than half their size), "
+                 "(or where the terms of a VJP, of softmax − y, of σ(z) − y or of a KL divergence "
+                 "cancel to less than half their size), "
                  "judged by absolute error; no ref: points whose plain definition mpmath could "
                  "not evaluate within 10,000 digits (skipped); stated: above 4 ULP but within the "
                  "bound of a measured exception stated in the README (STATED_EXCEPTIONS)")

@@ -79,6 +79,19 @@ def test_verify_json(capsys):
     assert [d["name"] for d in data] == ["relu", "softplus"] and all(d["passed"] for d in data)
 
 
+def test_verify_no_screen_measures_the_grid_alone(capsys):
+    import json
+
+    assert main(["verify", "mish", "--json", "--points", "300", "--jobs", "1", "--no-screen"]) == 0
+    grid_only = json.loads(capsys.readouterr().out)[0]
+    assert grid_only["screened"] == 0
+    assert main(["verify", "mish", "--json", "--points", "300", "--jobs", "1"]) == 0
+    screened = json.loads(capsys.readouterr().out)[0]
+    assert screened["screened"] > 0
+    # the screen's points are where mish and mish′ exceed 4 ULP (a stated exception)
+    assert screened["forward"]["max_ulp"] > 4 >= grid_only["forward"]["max_ulp"]
+
+
 def test_python_dash_m_derive():
     result = subprocess.run([sys.executable, "-m", "derive", "show", "tanh"], cwd=ROOT,
                             capture_output=True, text=True)

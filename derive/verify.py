@@ -780,9 +780,55 @@ def _elementwise_loss_certificate(entry: Entry, points: int, screen: bool = True
         sig = np.asarray(numeric.sigmoid(pred_values), dtype=np.float64)
         scales = [max(float(sv), abs(b)) for sv, (_, b) in zip(sig, rows)]
         _absolute_near_cancellation(m_d, np.array(yd), refs_d, inputs, scales)
+    float32 = _elementwise_loss_float32(entry, rows, zeros_f, zeros_d, f_mp, df_mp)
     check = _fd_loss(entry)
     return Certificate(entry.name, entry.kind, str(d.proof), str(d.code_proof), m_f, m_d, check,
-                       [], screened=screened)
+                       float32, screened=screened)
+
+
+def _elementwise_loss_float32(entry: Entry, rows, zeros_f, zeros_d, f_mp, df_mp) -> list[Measurement]:
+    """The loss and its gradient on the (prediction, target) rows that are float32 numbers.
+
+    Against the references at those float32 numbers, in float32 ULPs; the
+    interior zeros are the float64 grid's (``zeros_f``, ``zeros_d``, one list
+    per row).  A probability that is not a positive normal float32 is left out.
+    """
+    loss, grad = getattr(numeric, entry.name), getattr(numeric, entry.name + "_grad")
+    info = np.finfo(np.float32)
+    chosen = []
+    for i, (a, b) in enumerate(rows):
+        if not abs(a) < float(info.max):
+            continue
+        a32, b32 = np.float32(a), np.float32(b)
+        if entry.domain == (0.0, 1.0) and not (float(info.tiny) <= float(a32) < 1.0):
+            continue
+        chosen.append((i, a32, b32))
+    inputs = [f"pred={float(a)!r}, target={float(b)!r} (float32)" for _, a, b in chosen]
+    refs_f = [reference(f_mp, [float(a), float(b)]) for _, a, b in chosen]
+    refs_d = [reference(df_mp, [float(a), float(b)]) for _, a, b in chosen]
+    yf, yd, wf, wd, types = [], [], [], [], set()
+    big = float(info.max)  # a warning counts where the true value is a finite float32
+    for (_, a, b), rf, rd in zip(chosen, refs_f, refs_d):
+        out, w = _call(loss, np.array([a]), np.array([b]))
+        yf.append(out)
+        wf += [f"{m} (at pred={float(a)!r}, target={float(b)!r}, float32)" for m in w if abs(rf) <= big]
+        types.add(np.asarray(out).dtype)
+        out, w = _call(grad, np.array([a]), np.array([b]))
+        yd.append(out[0])
+        wd += [f"{m} (at pred={float(a)!r}, target={float(b)!r}, float32)" for m in w if abs(rd) <= big]
+        types.add(out.dtype)
+    xs = np.array([float(a) for _, a, _ in chosen])
+    m_f = _measure(entry.name + " (float32)", np.array(yf, dtype=np.float64), refs_f, inputs, xs, (),
+                   np.float32, sorted(set(wf)), zeros_at=[zeros_f[i] for i, _, _ in chosen])
+    m_d = _measure(entry.name + "_grad (float32)", np.array(yd, dtype=np.float64), refs_d, inputs, xs, (),
+                   np.float32, sorted(set(wd)), zeros_at=[zeros_d[i] for i, _, _ in chosen])
+    if types != {np.dtype(np.float32)}:
+        m_f.failures.append(f"float32 in, {sorted(t.name for t in types)} out")
+    if entry.name == "binary_cross_entropy_with_logits":  # as in float64: σ(z) − y cancels
+        sig = np.asarray(numeric.sigmoid(xs), dtype=np.float64)
+        scales = [max(float(sv), abs(float(b))) for sv, (_, _, b) in zip(sig, chosen)]
+        _absolute_near_cancellation(m_d, np.array(yd, dtype=np.float64), refs_d, inputs, scales, np.float32)
+    return [m_f, m_d]
 
 
 def _fd_loss(entry: Entry) -> GradientCheck:
@@ -906,20 +952,31 @@ def _vector_certificate(entry: Entry, points: int, screen: bool = True) -> Certi
             extra, extra_cot = _screened_vector_rows(entry.name, outputs, vjp, zsyms, gsyms)
             screened_rows = SCREEN_ROWS if len(extra) else 0
             rows, cot = np.concatenate([rows, extra]), np.concatenate([cot, extra_cot])
-        fwd, wf = _call(getattr(numeric, entry.name), rows)
-        back, wd = _call(getattr(numeric, entry.name + "_vjp"), rows, cot)
-        refs_f, refs_d, yf, yd, inputs = [], [], [], [], []
-        for r, (zr, gr) in enumerate(zip(rows, cot)):
-            for j in range(k):
-                inputs.append(f"z={zr.tolist()}, g={np.round(gr, 3).tolist()}, component {j}")
-                refs_f.append(reference(f_mps[j], zr))
-                refs_d.append(reference(d_mps[j], [*zr, *gr]))
-                yf.append(fwd[r, j])
-                yd.append(back[r, j])
-        m_f = _measure(entry.name, np.array(yf), refs_f, inputs, None, (), caught=wf)
-        # the VJP is a difference g − ⟨g, s⟩: near its zeros only an absolute
-        # accuracy relative to the terms is meaningful
-        m_d = _measure_vjp(entry.name + "_vjp", np.array(yd), refs_d, inputs, rows, cot, wd)
+        measured = []
+        for dtype in (np.float64, np.float32):  # float32: rows that are float32 numbers
+            finite = np.all(np.abs(rows) < float(np.finfo(dtype).max), axis=1)
+            zs, gs = rows[finite].astype(dtype), cot[finite].astype(dtype)
+            fwd, wf = _call(getattr(numeric, entry.name), zs)
+            back, wd = _call(getattr(numeric, entry.name + "_vjp"), zs, gs)
+            refs_f, refs_d, yf, yd, inputs = [], [], [], [], []
+            suffix = "" if dtype == np.float64 else " (float32)"
+            for r, (zr, gr) in enumerate(zip(zs.astype(np.float64), gs.astype(np.float64))):
+                for j in range(k):
+                    inputs.append(f"z={zr.tolist()}, g={np.round(gr, 3).tolist()}, component {j}{suffix}")
+                    refs_f.append(reference(f_mps[j], zr))
+                    refs_d.append(reference(d_mps[j], [*zr, *gr]))
+                    yf.append(fwd[r, j])
+                    yd.append(back[r, j])
+            dtype_failures = [] if fwd.dtype == dtype and back.dtype == dtype else \
+                [f"{np.dtype(dtype).name} in, {fwd.dtype}/{back.dtype} out"]
+            m_f = _measure(entry.name + suffix, np.array(yf), refs_f, inputs, None, (), dtype, wf)
+            # the VJP is a difference g − ⟨g, s⟩: near its zeros only an absolute
+            # accuracy relative to the terms is meaningful
+            m_d = _measure_vjp(entry.name + "_vjp" + suffix, np.array(yd), refs_d, inputs,
+                               zs.astype(np.float64), gs.astype(np.float64), wd, dtype)
+            m_f.failures += dtype_failures
+            measured.append((m_f, m_d))
+        (m_f, m_d), float32 = measured[0], list(measured[1])
         check = _fd_vector(entry, rows[8:20], cot[8:20])
     else:
         rows, ys = _loss_rows(entry, rows, rng)
@@ -931,52 +988,66 @@ def _vector_certificate(entry: Entry, points: int, screen: bool = True) -> Certi
             rows, ys = np.concatenate([rows, extra]), np.concatenate([ys, extra_ys])
         f_mp = _mp_function(loss, [*zsyms, *ysyms])
         d_mps = [_mp_function(sp.diff(loss, zsyms[j]), [*zsyms, *ysyms]) for j in range(k)]
-        refs_f, refs_d, yf, yd, inputs, inputs_d = [], [], [], [], [], []
         fn, gn = getattr(numeric, entry.name), getattr(numeric, entry.name + "_grad")
-        wf, wd = [], []
-        for zr, yr in zip(rows, ys):
-            out, w = _call(fn, zr[None, :], yr[None, :])
-            wf += w
-            yf.append(out)
-            refs_f.append(reference(f_mp, [*zr, *yr]))
-            inputs.append(f"pred={zr.tolist()}, target={np.round(yr, 4).tolist()}")
-            grad_row, w = _call(gn, zr[None, :], yr[None, :])
-            wd += w
-            for j in range(k):
-                # the reference sums targets exactly as given; the rounded
-                # targets need not sum to 1, so use the general gradient
-                if entry.name == "softmax_cross_entropy":
-                    # the contract's targets sum to 1; rounded soft targets miss by
-                    # an ulp, so the reference is softmax(z) − y as the contract states
-                    ref = reference(_softmax_minus_target(k, j), [*zr, *yr])
-                else:
-                    ref = reference(d_mps[j], [*zr, *yr])
-                refs_d.append(ref)
-                yd.append(grad_row[0, j])
-                inputs_d.append(inputs[-1] + f", component {j}")
-        m_f = _measure(entry.name, np.array(yf), refs_f, inputs, None, (), caught=sorted(set(wf)))
-        if entry.name == "kl_divergence":
-            # Σ y·log(y/p) cancels where p ≈ y (the first-order terms sum to 0): its
-            # condition number there is Σ|y·log(y/p)| over the result, a property of
-            # the problem, so it is judged by absolute error against 8·eps times
-            # that sum where less than CANCELLED of it is left, as a VJP is (the
-            # row screen found 30.8 ULP at p = [0.154, 0.736, 0.110] against
-            # y = [0.140, 0.749, 0.110], where KL is 0.3 % of its terms)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                terms = np.where(ys > 0, ys * np.log(np.where(ys > 0, ys, 1) / rows), 0.0)
-            scales_f = [float(v) for v in np.abs(terms).sum(axis=1)]
-            _absolute_near_cancellation(m_f, np.array(yf), refs_f, inputs, scales_f)
-        m_d = _measure(entry.name + "_grad", np.array(yd), refs_d, inputs_d, None, (),
-                       caught=sorted(set(wd)))
-        if entry.name == "softmax_cross_entropy":
-            # p_j − y_j cancels where softmax(z)_j ≈ y_j (soft targets): there
-            # the absolute error is measured against 8·eps·max(p_j, y_j)
-            scales = [max(float(p), float(t)) for z_row, y_row in zip(rows, ys)
-                      for p, t in zip(numeric.softmax(z_row), y_row)]
-            _absolute_near_cancellation(m_d, np.array(yd), refs_d, inputs_d, scales)
+        measured = []
+        for dtype in (np.float64, np.float32):  # float32: rows that are float32 numbers
+            tiny = float(np.finfo(dtype).tiny) if entry.domain == (0.0, 1.0) else 0.0
+            finite = np.all((np.abs(rows) < float(np.finfo(dtype).max)) & (np.abs(rows) >= tiny), axis=1)
+            preds, targets = rows[finite].astype(dtype), ys[finite].astype(dtype)
+            suffix = "" if dtype == np.float64 else " (float32)"
+            refs_f, refs_d, yf, yd, inputs, inputs_d = [], [], [], [], [], []
+            wf, wd, out_types = [], [], set()
+            for zr, yr in zip(preds, targets):
+                out, w = _call(fn, zr[None, :], yr[None, :])
+                wf += w
+                yf.append(out)
+                grad_row, w = _call(gn, zr[None, :], yr[None, :])
+                wd += w
+                out_types.update({np.asarray(out).dtype, grad_row.dtype})
+                zr, yr = zr.astype(np.float64), yr.astype(np.float64)
+                refs_f.append(reference(f_mp, [*zr, *yr]))
+                inputs.append(f"pred={zr.tolist()}, target={np.round(yr, 4).tolist()}{suffix}")
+                for j in range(k):
+                    # the reference sums targets exactly as given; the rounded
+                    # targets need not sum to 1, so use the general gradient
+                    if entry.name == "softmax_cross_entropy":
+                        # the contract's targets sum to 1; rounded soft targets miss by
+                        # an ulp, so the reference is softmax(z) − y as the contract states
+                        ref = reference(_softmax_minus_target(k, j), [*zr, *yr])
+                    else:
+                        ref = reference(d_mps[j], [*zr, *yr])
+                    refs_d.append(ref)
+                    yd.append(grad_row[0, j])
+                    inputs_d.append(inputs[-1] + f", component {j}")
+            p64, y64 = preds.astype(np.float64), targets.astype(np.float64)
+            m_f = _measure(entry.name + suffix, np.array(yf), refs_f, inputs, None, (), dtype,
+                           caught=sorted(set(wf)))
+            if out_types != {np.dtype(dtype)}:
+                m_f.failures.append(f"{np.dtype(dtype).name} in, {sorted(t.name for t in out_types)} out")
+            if entry.name == "kl_divergence":
+                # Σ y·log(y/p) cancels where p ≈ y (the first-order terms sum to 0): its
+                # condition number there is Σ|y·log(y/p)| over the result, a property of
+                # the problem, so it is judged by absolute error against 8·eps times
+                # that sum where less than CANCELLED of it is left, as a VJP is (the
+                # row screen found 30.8 ULP at p = [0.154, 0.736, 0.110] against
+                # y = [0.140, 0.749, 0.110], where KL is 0.3 % of its terms)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    terms = np.where(y64 > 0, y64 * np.log(np.where(y64 > 0, y64, 1) / p64), 0.0)
+                scales_f = [float(v) for v in np.abs(terms).sum(axis=1)]
+                _absolute_near_cancellation(m_f, np.array(yf), refs_f, inputs, scales_f, dtype)
+            m_d = _measure(entry.name + "_grad" + suffix, np.array(yd), refs_d, inputs_d, None, (), dtype,
+                           caught=sorted(set(wd)))
+            if entry.name == "softmax_cross_entropy":
+                # p_j − y_j cancels where softmax(z)_j ≈ y_j (soft targets): there
+                # the absolute error is measured against 8·eps·max(p_j, y_j)
+                scales = [max(float(p), float(t)) for z_row, y_row in zip(p64, y64)
+                          for p, t in zip(numeric.softmax(z_row), y_row)]
+                _absolute_near_cancellation(m_d, np.array(yd), refs_d, inputs_d, scales, dtype)
+            measured.append((m_f, m_d))
+        (m_f, m_d), float32 = measured[0], list(measured[1])
         check = _fd_loss(entry)
     return Certificate(entry.name, entry.kind, str(d.proof), str(d.code_proof), m_f, m_d, check,
-                       [], screened=screened_rows)
+                       float32, screened=screened_rows)
 
 
 def _loss_rows(entry: Entry, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -1065,7 +1136,8 @@ def _softmax_minus_target(k: int, j: int) -> Callable:
 CANCELLED = 1 / 2
 
 
-def _absolute_near_cancellation(m: Measurement, computed, refs, inputs, scales) -> None:
+def _absolute_near_cancellation(m: Measurement, computed, refs, inputs, scales,
+                                dtype=np.float64) -> None:
     """Judge the points where the problem cancels by absolute error ≤ 8·eps·scale.
 
     A point whose reference is below ``CANCELLED``·scale is a near-zero point,
@@ -1076,13 +1148,13 @@ def _absolute_near_cancellation(m: Measurement, computed, refs, inputs, scales) 
     reported the maximum over all points: 9e15 ULP for softmax's, beside the
     status ``ok``.)
     """
-    eps = float(np.finfo(np.float64).eps)
-    bound = _stated_bound(m.function)
+    eps = float(np.finfo(dtype).eps)
+    bound = _stated_bound(m.function, dtype)
     failures, stated, worst, near, worst_i, near_abs = [], [], 0.0, 0, None, 0.0
     for i, (c, r, where, scale) in enumerate(zip(computed, refs, inputs, scales)):
         if mpmath.isnan(r):  # no reference (counted as skipped by _measure)
             continue
-        err = ulp_error(float(c), r)
+        err = ulp_error(float(c), r, dtype)
         if abs(float(r)) >= CANCELLED * scale:
             if worst_i is None or err > worst:
                 worst, worst_i = err, i
@@ -1094,7 +1166,9 @@ def _absolute_near_cancellation(m: Measurement, computed, refs, inputs, scales) 
         near += 1
         absolute = float(abs(r - float(c))) / (eps * max(scale, 1e-300))
         near_abs = max(near_abs, absolute)
-        if absolute > ZERO_BOUND:
+        # (within the ULP bound passes: a result below the smallest normal number,
+        # counted in its units, e^{−200} of a float32 softmax_vjp that is 0)
+        if absolute > ZERO_BOUND and err > ULP_BOUND:
             failures.append(f"{err:.3g} ULP ({absolute:.3g}·eps·scale) at {where}")
     m.failures = failures[:20]
     m.stated = [text for _, text in sorted(stated, key=lambda f: -f[0])[:20]]
@@ -1106,7 +1180,7 @@ def _absolute_near_cancellation(m: Measurement, computed, refs, inputs, scales) 
         m.worst_reference = mpmath.nstr(refs[worst_i], 20)
 
 
-def _measure_vjp(name, computed, refs, inputs, rows, cot, caught) -> Measurement:
+def _measure_vjp(name, computed, refs, inputs, rows, cot, caught, dtype=np.float64) -> Measurement:
     """VJP components: ULPs, or absolute error ≤ 8·eps·scale where the difference cancels.
 
     The scale of a component is the sum of the magnitudes of its terms, so
@@ -1115,7 +1189,7 @@ def _measure_vjp(name, computed, refs, inputs, rows, cot, caught) -> Measurement
     softmax's s_j·(g_j − ⟨g, s⟩), and |g_j| + s_j·Σ|g| for log_softmax's
     g_j − s_j·Σg.
     """
-    m = _measure(name, computed, refs, inputs, None, (), caught=caught)
+    m = _measure(name, computed, refs, inputs, None, (), dtype, caught=caught)
     scales = []
     for z_row, cotangent in zip(rows, cot):
         s = numeric.softmax(z_row)
@@ -1124,7 +1198,7 @@ def _measure_vjp(name, computed, refs, inputs, rows, cot, caught) -> Measurement
             scales += list(size + s * np.sum(size))
         else:
             scales += list(s * (size + np.sum(size * s)))
-    _absolute_near_cancellation(m, computed, refs, inputs, [float(v) for v in scales])
+    _absolute_near_cancellation(m, computed, refs, inputs, [float(v) for v in scales], dtype)
     return m
 
 

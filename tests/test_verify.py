@@ -62,6 +62,10 @@ def test_vector_and_loss_certificates(name):
         # where the problem cancels
         bound = VECTOR_EXCEPTIONS.get(name, ULP_BOUND) if m is cert.derivative else ULP_BOUND
         assert not m.failures and m.max_ulp <= bound, (m.function, m.max_ulp, m.failures)
+    # float32 inputs (the rows of the grid that are float32 numbers), in float32 ULPs
+    assert len(cert.float32) == 2 and all(m.points > 50 for m in cert.float32)
+    for m in cert.float32:
+        assert not m.failures and not m.warnings and m.max_ulp <= ULP_BOUND, (m.function, m.max_ulp)
 
 
 def test_reference_resolves_cancellation():

@@ -64,16 +64,16 @@ ZERO_WINDOW = 0.5
 #: the everyday range, reported separately from the float64 tails
 CORE_RANGE = 20.0
 #: measured exceptions, stated in the README and in every certificate table:
-#: entry → the bound its float64 function and derivative are held to instead
-#: of ULP_BOUND.  mish: x·B/D and its derivative round five times after
-#: e^x; the dense screen finds 4.09 ULP (mish, x = −6.0728: 2.3 eps relative
-#: where the result sits at the bottom of its binade) and 4.02 (mish′,
-#: x = −0.1636); 30,000 points of [−0.25, −0.1] reach 4.41
-STATED_EXCEPTIONS: dict[str, float] = {"mish": 4.5, "softmax": 6.5, "log_softmax": 5.0}
-#: (softmax and log_softmax: their VJPs, s·(g − ⟨g, s⟩) and g − (Σg)·s, where
+#: entry → the bound its float64 function and derivative (or VJP) are held
+#: to instead of ULP_BOUND.  mish: x·B/D and its derivative round five times
+#: after e^x; the dense screen finds 4.09 ULP (mish, x = −6.0728: 2.3 eps
+#: relative where the result sits at the bottom of its binade) and 4.02
+#: (mish′, x = −0.1636); 30,000 points of [−0.25, −0.1] reach 4.41.
+#: softmax and log_softmax: their VJPs s·(g − ⟨g, s⟩) and g − (Σg)·s, where
 #: the difference keeps more than CANCELLED of its terms but up to half of
-#: them cancel, doubling the rounding errors of ⟨g, s⟩, Σg and s: the vector
-#: screen finds 5.62 and 4.36 ULP on 60,000 rows, 5.93 and 4.68 on 600,000)
+#: them cancel, doubling the rounding errors of ⟨g, s⟩, Σg and s; the vector
+#: screen finds 5.62 and 4.36 ULP on 60,000 rows, 5.93 and 4.68 on 600,000
+STATED_EXCEPTIONS: dict[str, float] = {"mish": 4.5, "softmax": 6.5, "log_softmax": 5.0}
 
 
 def _stated_bound(name: str, dtype=np.float64) -> float:
@@ -83,6 +83,7 @@ def _stated_bound(name: str, dtype=np.float64) -> float:
     for suffix in ("_grad", "_vjp"):
         name = name.removesuffix(suffix)
     return STATED_EXCEPTIONS.get(name, ULP_BOUND)
+
 
 SPECIAL_POINTS = (0.0, 5e-324, 1e-300, 1e-8, 1.0, 20.0, 37.0, 40.0, 100.0, 709.78, 710.0,
                   745.0, 750.0, 1e4, 1e300)
@@ -422,7 +423,7 @@ SCREEN_ROWS_KEPT = 40
 
 
 def _wide_function(expr: sp.Expr, variable: sp.Symbol | Sequence[sp.Symbol]) -> Callable | None:
-    """``expr`` of ``variable`` (one symbol or several) as NumPy code that computes in np.longdouble, or None.
+    """``expr`` of ``variable`` (one symbol or several) as NumPy code in np.longdouble, or None.
 
     None where long double is only a double (no digits to spare) or where
     the plain definition has a function NumPy lacks (erf).  Every constant
@@ -464,6 +465,7 @@ def _wide_function(expr: sp.Expr, variable: sp.Symbol | Sequence[sp.Symbol]) -> 
 
 
 def _mpmath_screen(expr: sp.Expr, variable: sp.Symbol) -> Callable:
+    """``expr`` of ``variable`` in mpmath at SCREEN_DIGITS, rounded to long double (NaN where it fails)."""
     f = _mp_function(expr, [variable])
 
     def wide(xs: np.ndarray) -> np.ndarray:

@@ -213,6 +213,13 @@ class _Emitter:
         if name in ("_Quotient", "ratio"):  # (ratio: stabilize's a/b kept as one division)
             self.fold("divide", list(expr.args), target)
             return
+        if name == "_QuietQuotient":  # a/b where inf is the value wanted (see codegen)
+            numerator, denominator = (self.operand(a) for a in expr.args)
+            emit("with np.errstate(divide='ignore', over='ignore'):  # a/0 = inf: its limit")
+            emit(f"    np.divide({numerator[0]}, {denominator[0]}, out={target})")
+            self.into(target, numerator)
+            self.into(target, denominator)
+            return
         if name == "_Sum":
             self.fold("add", list(expr.args), target)
             return

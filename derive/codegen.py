@@ -56,6 +56,13 @@ class _Quotient(sp.Function):
     inside (a/b)/b; printed as a division."""
 
 
+class _QuietQuotient(sp.Function):
+    """a/b where b may underflow to 0, or a/b overflow, and inf is the value
+    wanted: divided with NumPy's divide-by-zero and overflow warnings silenced
+    (mish's x/(1 + 2/B): where B = P(P + 2) underflows, 2/B = inf and the
+    forward is x/inf = ∓0, its limit)."""
+
+
 class _Sum(sp.Function):
     """a + b + … added left to right as written (SymPy's Add would reorder and
     put a number last); printed as a sum."""
@@ -446,7 +453,8 @@ def rational_in_exp(outputs: Sequence[sp.Expr], variable: sp.Symbol) -> list[sp.
 
     With P = e^x: e^{softplus(x)} = 1 + P, so tanh(softplus x) = P(P + 2)/D and
     sech²(softplus x) = 4(1 + P)²/D² with D = P² + 2P + 2, and σ(x) = P/(1 + P).
-    SymPy cancels each output to (a P-free factor)·N(P, x)/D(P)^k, and the
+    SymPy cancels each output to (a P-free factor)·N(P, x)/D(P)^k (a factor
+    f·N/(N + c), mish's x·B/(B + 2), as f/(1 + c/N)), and the
     polynomials are printed in Horner form, a numerator of degree 3 or more
     as q·B + r with B = P(P + 2) the forward's: mish′ becomes
     ((P + 2)·B + ((4x + 2)P + 4x + 4))·P/D², one exponential and no sign
@@ -464,8 +472,8 @@ def rational_in_exp(outputs: Sequence[sp.Expr], variable: sp.Symbol) -> list[sp.
     --------
     >>> x = sp.Symbol("x", real=True)
     >>> [mish] = rational_in_exp([x * sp.tanh(primitives.softplus(x))], x)
-    >>> mish.replace(sp.exp, lambda clamped: sp.Symbol("P"))  # P = e^{min(x, 354.89)}
-    x*_Quotient(P*(P + 2), P*(P + 2) + 2)
+    >>> mish.replace(sp.exp, lambda clamped: sp.Symbol("P"))  # P = e^{min(x, 354.89)}: x/(1 + 2/B)
+    _Quotient(x, _Sum(_QuietQuotient(2, P*(P + 2)), 1))
     """
     p = sp.Dummy("P", positive=True)
     d = p**2 + 2 * p + 2
@@ -534,9 +542,18 @@ def rational_in_exp(outputs: Sequence[sp.Expr], variable: sp.Symbol) -> list[sp.
         monomial = sp.Mul(*[f for f in bound if f.as_base_exp()[0] == p])
         rest = [f for f in bound if f.as_base_exp()[0] != p]
         bottom = sp.Mul(*[power(b, e) for b, e in (f.as_base_exp() for f in sp.Mul.make_args(denominator))])
+        gap = sp.expand(denominator - sp.Mul(*bound))
         if monomial != 1 and rest and free == 1:
             top = sp.Mul(*[reduced(f) if f.is_polynomial(p) else f.xreplace({p: p_value}) for f in rest])
             lowered.append(free * top * _Quotient(monomial.xreplace({p: p_value}), bottom))
+        elif free != 1 and gap.is_number and gap > 0:
+            # free·N/(N + c) as free/(1 + c/N): N is rounded once (B = P(P + 2),
+            # shared) and nothing rounded is added to it before the division.
+            # mish on 2,000,000 points of [−20, 20] against long double: 3.65 ULP
+            # at most, against 4.46 for x·(B/(B + 2)) (x < −6, where x·B/D
+            # rounded four times after e^x); c/N is inf where N underflows
+            top = sp.Mul(*[horner(f) if f.is_polynomial(p) else f.xreplace({p: p_value}) for f in bound])
+            lowered.append(_Quotient(free, _Sum(_QuietQuotient(gap, top), 1)))
         else:
             top = sp.Mul(*[horner(f) if f.is_polynomial(p) else f.xreplace({p: p_value}) for f in bound])
             lowered.append(free * _Quotient(top, bottom))

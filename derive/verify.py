@@ -65,10 +65,10 @@ ZERO_WINDOW = 0.5
 CORE_RANGE = 20.0
 #: measured exceptions, stated in the README and in every certificate table:
 #: entry → the bound its float64 function and derivative (or VJP) are held
-#: to instead of ULP_BOUND.  mish: x·B/D and its derivative round five times
-#: after e^x; the dense screen finds 4.09 ULP (mish, x = −6.0728: 2.3 eps
-#: relative where the result sits at the bottom of its binade) and 4.02
-#: (mish′, x = −0.1636); 30,000 points of [−0.25, −0.1] reach 4.41.
+#: to instead of ULP_BOUND.  mish′: the dense screen finds 4.02 ULP at
+#: x = −0.1636, and 30,000 points of [−0.25, −0.1] reach 4.41, where the
+#: rounding of e^x alone counts up to twice (mish″/mish′ ≈ 2 there); mish
+#: itself is within 3.6 since its x·B/(B + 2) became x/(1 + 2/B) (4.09 before).
 #: softmax and log_softmax: their VJPs s·(g − ⟨g, s⟩) and g − (Σg)·s, where
 #: the difference keeps more than CANCELLED of its terms but up to half of
 #: them cancel, doubling the rounding errors of ⟨g, s⟩, Σg and s; the vector

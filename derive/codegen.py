@@ -60,7 +60,10 @@ class _QuietQuotient(sp.Function):
     """a/b where b may underflow to 0, or a/b overflow, and inf is the value
     wanted: divided with NumPy's divide-by-zero and overflow warnings silenced
     (mish's x/(1 + 2/B): where B = P(P + 2) underflows, 2/B = inf and the
-    forward is x/inf = ∓0, its limit)."""
+    forward is x/inf = ∓0, its limit).  Blocked code divides in place inside
+    ``np.errstate``; whole-array code calls the kernel ``quiet_divide``."""
+
+    numpy_kernel = "quiet_divide"
 
 
 class _Sum(sp.Function):
@@ -2092,6 +2095,8 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
         e = stable_code(e)
         if len(variables) == 1:  # σ and sech² of a polynomial: its argument in double-double
             rational = rational_in_exp_of_polynomial([e], variables[0])
+            if rational is None:  # tanh and sech² of softplus(x), as the catalogue's mish
+                rational = rational_in_exp([e], variables[0])
             e = rational[0] if rational else compensate_arguments(e, variables[0])
         return _fold_constants(e)
 

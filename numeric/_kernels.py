@@ -39,6 +39,7 @@ __all__ = [
     "ndtr_wide",
     "xlogy",
     "xlog1py",
+    "quiet_divide",
     "zero_safe_dot",
     "rowsum",
     "softmax_rows",
@@ -420,6 +421,20 @@ def ndtr_wide(u):
     _normal_tail(np.minimum(a64, 40.0), factor, rows_u, rows_e)
     lower = np.exp(-a * a / 2) * factor.astype(u.dtype)
     return np.where(u < 0, lower, 1 - lower)
+
+
+def quiet_divide(a, b):
+    """a/b with NumPy's divide-by-zero and overflow warnings silenced, for a
+    quotient whose inf is the value wanted (2/B of mish's x/(1 + 2/B) where B
+    underflows to 0: x/inf = ∓0 is the limit).
+
+    Examples
+    --------
+    >>> float(-800.0 / (1 + quiet_divide(2.0, np.float64(0.0))))
+    -0.0
+    """
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.divide(a, b)
 
 
 def xlogy(x, y):

@@ -259,3 +259,17 @@ def test_kl_divergence_near_equal_distributions_is_judged_by_its_terms():
     cert = certify("kl_divergence", points=600)
     assert cert.passed and cert.forward.near_zero_points > 0
     assert cert.forward.near_zero_max_abs <= 8
+
+
+def test_a_users_mish_goes_through_the_catalogues_lowering():
+    # x·tanh(log(1 + e^x)) typed by a user: before, whole-array σ·x·sech²(sp) + tanh(sp),
+    # 5.29 ULP on the grid (7.94 with the screen) at x ≈ −1.9; now the rational
+    # form in P = e^x of the catalogue's mish (rational_in_exp), within 4
+    import sympy as sp
+
+    from derive.verify import verify_expression
+
+    x = sp.Symbol("x", real=True)
+    cert = verify_expression(x * sp.tanh(sp.log(1 + sp.exp(x))), x, domain=(-40.0, 40.0))
+    assert cert.passed and cert.screened > 0, cert.exceptions
+    assert cert.derivative.max_ulp <= ULP_BOUND and cert.forward.max_ulp <= ULP_BOUND

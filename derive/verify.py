@@ -66,14 +66,17 @@ CORE_RANGE = 20.0
 #: measured exceptions, stated in the README and in every certificate table:
 #: entry → the bound its float64 function and derivative (or VJP) are held
 #: to instead of ULP_BOUND.  mish′: the dense screen finds 4.02 ULP at
-#: x = −0.1636, and 30,000 points of [−0.25, −0.1] reach 4.41, where the
-#: rounding of e^x alone counts up to twice (mish″/mish′ ≈ 2 there); mish
-#: itself is within 3.6 since its x·B/(B + 2) became x/(1 + 2/B) (4.09 before).
+#: x = −0.1636, and 4,000,000 points of [−0.3, −0.05] reach 4.66 (at
+#: x = −0.18906), where the rounding of e^x alone counts up to twice
+#: (mish″/mish′ ≈ 2 there); mish itself is within 3.6 since its x·B/(B + 2)
+#: became x/(1 + 2/B) (4.09 before).
 #: softmax and log_softmax: their VJPs s·(g − ⟨g, s⟩) and g − (Σg)·s, where
 #: the difference keeps more than CANCELLED of its terms but up to half of
 #: them cancel, doubling the rounding errors of ⟨g, s⟩, Σg and s; the vector
-#: screen finds 5.62 and 4.36 ULP on 60,000 rows, 5.93 and 4.68 on 600,000
-STATED_EXCEPTIONS: dict[str, float] = {"mish": 4.5, "softmax": 6.5, "log_softmax": 5.0}
+#: screen finds 5.62 and 4.36 ULP on 60,000 rows, 5.93 and 4.68 on 600,000,
+#: 7.05 and 4.87 on two screens of 1,000,000 (confirmed with mpmath).  The
+#: bounds are the worst measured with a margin, not proven
+STATED_EXCEPTIONS: dict[str, float] = {"mish": 5.0, "softmax": 8.0, "log_softmax": 6.0}
 
 
 def _stated_bound(name: str, dtype=np.float64) -> float:

@@ -273,3 +273,16 @@ def test_a_users_mish_goes_through_the_catalogues_lowering():
     cert = verify_expression(x * sp.tanh(sp.log(1 + sp.exp(x))), x, domain=(-40.0, 40.0))
     assert cert.passed and cert.screened > 0, cert.exceptions
     assert cert.derivative.max_ulp <= ULP_BOUND and cert.forward.max_ulp <= ULP_BOUND
+
+
+def test_dense_scan_script_runs_and_respects_the_bounds(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "dense_scan.py"
+    spec = importlib.util.spec_from_file_location("dense_scan", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["tanh", "softplus", "--points", "20000", "--stretches", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "tanh" in out and "softplus" in out and "ABOVE" not in out

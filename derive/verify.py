@@ -79,8 +79,11 @@ CORE_RANGE = 20.0
 #: gelu_tanh′: 4.08 ULP (x = −4.13905) and 4.17 (x = −2.88875) on the
 #: 4,000,000 points of benchmarks/dense_scan.py, where the certificate's
 #: screen shows 3.92 and 3.86
+#: gelu: 4.08 (x = −6.0777) and gelu′ 5.10 (x = −1.6006, where Φ and x·φ
+#: cancel to half, outside the window of the zero at −0.75) on 1,100,000 points
+#: against mpmath, where the certificate shows 3.2 and 3.86
 STATED_EXCEPTIONS: dict[str, float] = {"mish": 5.0, "softmax": 8.0, "log_softmax": 6.0,
-                                       "sigmoid": 4.5, "gelu_tanh": 4.5}
+                                       "sigmoid": 4.5, "gelu_tanh": 4.5, "gelu": 6.0}
 
 
 def _stated_bound(name: str, dtype=np.float64) -> float:

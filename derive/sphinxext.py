@@ -290,10 +290,10 @@ def _fmt(value: float) -> str:
 
 
 def _by_rows(cert: Any) -> bool:
-    """Whether the certificate's inputs are rows (a vector map or a loss over rows)."""
-    from .catalogue import get
+    """Whether the certificate's screen was of rows (a vector map or a loss over rows)."""
+    from .verify import screen_group
 
-    return cert.kind == "vector_map" or get(cert.name).reduction == "mean_rows"
+    return screen_group(cert) in ("row losses", "vector maps")
 
 
 def certificate_rst(cert: Any, points: int) -> list[str]:

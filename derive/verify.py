@@ -760,15 +760,7 @@ def _elementwise_loss_certificate(entry: Entry, points: int, screen: bool = True
     inputs = [f"pred={a!r}, target={b!r}" for a, b in rows]
     refs_f = [reference(f_mp, r) for r in rows]
     refs_d = [reference(df_mp, r) for r in rows]
-    yf, wf, yd, wd = [], [], [], []
-    big = float(np.finfo(np.float64).max)
-    for (a, b), rf, rd in zip(rows, refs_f, refs_d):  # one element: N = 1, the loss is ℓ
-        out, w = _call(loss, np.array([a]), np.array([b]))
-        yf.append(out)
-        wf += [f"{m} (at pred={a!r}, target={b!r})" for m in w if abs(rf) <= big]
-        out, w = _call(grad, np.array([a]), np.array([b]))
-        yd.append(out[0])
-        wd += [f"{m} (at pred={a!r}, target={b!r})" for m in w if abs(rd) <= big]
+    yf, yd, wf, wd, _ = _loss_elements(loss, grad, rows, refs_f, refs_d, np.float64)
     # interior zeros in pred, for each target (e.g. σ(z) = y for BCE with logits)
     pred_values = np.array([a for a, _ in rows])
     zeros_f, zeros_d = [], []
@@ -789,13 +781,37 @@ def _elementwise_loss_certificate(entry: Entry, points: int, screen: bool = True
         # than CANCELLED of that is left (the screen found 6.4 ULP at z = −0.33,
         # y = 0.3, just outside the interior zero's window, with three quarters
         # of σ(z) cancelled)
-        sig = np.asarray(numeric.sigmoid(pred_values), dtype=np.float64)
-        scales = [max(float(sv), abs(b)) for sv, (_, b) in zip(sig, rows)]
-        _absolute_near_cancellation(m_d, np.array(yd), refs_d, inputs, scales)
+        scales = _residual_scales(numeric.sigmoid(pred_values), [b for _, b in rows])
+        _absolute_near_cancellation(m_d, np.array(yd), refs_d, inputs, list(scales))
     float32 = _elementwise_loss_float32(entry, rows, zeros_f, zeros_d, f_mp, df_mp)
     check = _fd_loss(entry)
     return Certificate(entry.name, entry.kind, str(d.proof), str(d.code_proof), m_f, m_d, check,
                        float32, screened=screened)
+
+
+def _loss_elements(loss, grad, pairs, refs_f, refs_d, dtype):
+    """An elementwise loss and its gradient one element at a time (N = 1: the
+    loss is ℓ) at the (prediction, target) ``pairs`` of ``dtype``.
+
+    Returns the losses, the gradients, the warnings of each (kept where the
+    true value, ``refs_f`` or ``refs_d``, is finite in ``dtype``: an overflow
+    warning where the truth overflows is the right answer) and the dtypes of
+    the results.
+    """
+    big = float(np.finfo(dtype).max)
+    tag = "" if dtype == np.float64 else f", {np.dtype(dtype).name}"
+    yf, yd, wf, wd, types = [], [], [], [], set()
+    for (a, b), rf, rd in zip(pairs, refs_f, refs_d):
+        where = f"(at pred={float(a)!r}, target={float(b)!r}{tag})"
+        out, w = _call(loss, np.array([a]), np.array([b]))
+        yf.append(out)
+        wf += [f"{m} {where}" for m in w if abs(rf) <= big]
+        types.add(np.asarray(out).dtype)
+        out, w = _call(grad, np.array([a]), np.array([b]))
+        yd.append(out[0])
+        wd += [f"{m} {where}" for m in w if abs(rd) <= big]
+        types.add(out.dtype)
+    return yf, yd, wf, wd, types
 
 
 def _elementwise_loss_float32(entry: Entry, rows, zeros_f, zeros_d, f_mp, df_mp) -> list[Measurement]:
@@ -818,17 +834,8 @@ def _elementwise_loss_float32(entry: Entry, rows, zeros_f, zeros_d, f_mp, df_mp)
     inputs = [f"pred={float(a)!r}, target={float(b)!r} (float32)" for _, a, b in chosen]
     refs_f = [reference(f_mp, [float(a), float(b)]) for _, a, b in chosen]
     refs_d = [reference(df_mp, [float(a), float(b)]) for _, a, b in chosen]
-    yf, yd, wf, wd, types = [], [], [], [], set()
-    big = float(info.max)  # a warning counts where the true value is a finite float32
-    for (_, a, b), rf, rd in zip(chosen, refs_f, refs_d):
-        out, w = _call(loss, np.array([a]), np.array([b]))
-        yf.append(out)
-        wf += [f"{m} (at pred={float(a)!r}, target={float(b)!r}, float32)" for m in w if abs(rf) <= big]
-        types.add(np.asarray(out).dtype)
-        out, w = _call(grad, np.array([a]), np.array([b]))
-        yd.append(out[0])
-        wd += [f"{m} (at pred={float(a)!r}, target={float(b)!r}, float32)" for m in w if abs(rd) <= big]
-        types.add(out.dtype)
+    yf, yd, wf, wd, types = _loss_elements(loss, grad, [(a, b) for _, a, b in chosen], refs_f, refs_d,
+                                           np.float32)
     xs = np.array([float(a) for _, a, _ in chosen])
     m_f = _measure(entry.name + " (float32)", np.array(yf, dtype=np.float64), refs_f, inputs, xs, (),
                    np.float32, sorted(set(wf)), zeros_at=[zeros_f[i] for i, _, _ in chosen])
@@ -837,9 +844,9 @@ def _elementwise_loss_float32(entry: Entry, rows, zeros_f, zeros_d, f_mp, df_mp)
     if types != {np.dtype(np.float32)}:
         m_f.failures.append(f"float32 in, {sorted(t.name for t in types)} out")
     if entry.name == "binary_cross_entropy_with_logits":  # as in float64: σ(z) − y cancels
-        sig = np.asarray(numeric.sigmoid(xs), dtype=np.float64)
-        scales = [max(float(sv), abs(float(b))) for sv, (_, _, b) in zip(sig, chosen)]
-        _absolute_near_cancellation(m_d, np.array(yd, dtype=np.float64), refs_d, inputs, scales, np.float32)
+        scales = _residual_scales(numeric.sigmoid(xs), [b for _, _, b in chosen])
+        _absolute_near_cancellation(m_d, np.array(yd, dtype=np.float64), refs_d, inputs, list(scales),
+                                    np.float32)
     return [m_f, m_d]
 
 
@@ -892,10 +899,41 @@ def vector_rows(k: int = 3, count: int = 300, seed: int = 11) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
+def _vjp_scales(name: str, rows: np.ndarray, cot: np.ndarray) -> np.ndarray:
+    """The sum of the magnitudes of the terms of each VJP component (see _measure_vjp)."""
+    s = np.asarray(numeric.softmax(rows), dtype=np.float64)
+    size = np.abs(cot)
+    if name.startswith("log_softmax"):
+        return size + s * size.sum(axis=-1, keepdims=True)
+    return s * (size + (size * s).sum(axis=-1, keepdims=True))
+
+
+def _residual_scales(p, y) -> np.ndarray:
+    """max(p, |y|): the size of the terms of a residual p − y (softmax − y, σ(z) − y)."""
+    return np.maximum(np.asarray(p, dtype=np.float64), np.abs(np.asarray(y, dtype=np.float64)))
+
+
+def _cancellation_scores(computed: np.ndarray, true: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Screen scores of a result whose terms may cancel: ULPs (see _screen_ulps), or,
+    where less than CANCELLED of ``scale`` is left, the absolute error in units of
+    2·eps·scale (so that the ULP bound and the absolute bound score alike)."""
+    eps = float(np.finfo(np.float64).eps)
+    absolute = (np.abs(computed.astype(np.longdouble) - true) /
+                (2 * eps * np.maximum(scale, 1e-300))).astype(np.float64)
+    cancelled = np.abs(true.astype(np.float64)) < CANCELLED * scale
+    return np.where(cancelled, np.where(np.isfinite(absolute), absolute, -np.inf),
+                    _screen_ulps(computed, true))
+
+
+def _worst_rows(scores: Sequence[np.ndarray], keep: int) -> np.ndarray:
+    """The indices of the ``keep`` largest of each score, together."""
+    return np.unique(np.concatenate([np.argsort(score)[::-1][:keep] for score in scores]))
+
+
 def _screened_vector_rows(name: str, outputs: Sequence[sp.Expr], vjp: Sequence[sp.Expr],
                           zsyms: Sequence[sp.Symbol], gsyms: Sequence[sp.Symbol],
                           count: int = SCREEN_ROWS,
-                          keep: int = SCREEN_ROWS_KEPT) -> tuple[np.ndarray, np.ndarray]:
+                          keep: int = SCREEN_ROWS_KEPT) -> tuple[np.ndarray, np.ndarray, int]:
     """Rows (and cotangents) where a vector map or its VJP look worst, to be measured with mpmath.
 
     ``count`` rows drawn as :func:`vector_rows` draws them (another seed),
@@ -905,14 +943,14 @@ def _screened_vector_rows(name: str, outputs: Sequence[sp.Expr], vjp: Sequence[s
     terms cancel (the reference below CANCELLED times the sum of their
     magnitudes, see _measure_vjp) is scored by its absolute error in units
     of 2·eps·scale, so that the ULP bound and the absolute bound score alike.
-    The ``keep`` rows of largest score of each go back.  None where long
-    double is only a double.
+    The ``keep`` rows of largest score of each go back, with the number of
+    rows screened (none, and 0, where long double is only a double).
     """
     k = len(zsyms)
     forward = [_wide_function(o, zsyms) for o in outputs]
     backward = [_wide_function(v, [*zsyms, *gsyms]) for v in vjp]
     if any(w is None for w in forward + backward):
-        return np.empty((0, k)), np.empty((0, k))
+        return np.empty((0, k)), np.empty((0, k)), 0
     rows = vector_rows(k, count, seed=20261205)
     cot = np.random.default_rng(20261206).normal(0, 1, rows.shape)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -921,24 +959,11 @@ def _screened_vector_rows(name: str, outputs: Sequence[sp.Expr], vjp: Sequence[s
         back = np.asarray(getattr(numeric, name + "_vjp")(rows, cot))
     z_cols, g_cols = [rows[:, j] for j in range(k)], [cot[:, j] for j in range(k)]
     score_f = np.max([_screen_ulps(fwd[:, j], forward[j](*z_cols)) for j in range(k)], axis=0)
-    s = np.asarray(numeric.softmax(rows), dtype=np.float64)
-    size = np.abs(cot)
-    if name.startswith("log_softmax"):
-        scales = size + s * size.sum(axis=1, keepdims=True)
-    else:
-        scales = s * (size + (size * s).sum(axis=1, keepdims=True))
-    eps = float(np.finfo(np.float64).eps)
-    scores = []
-    for j in range(k):
-        true = backward[j](*z_cols, *g_cols)
-        ulps = _screen_ulps(back[:, j], true)
-        absolute = (np.abs(back[:, j].astype(np.longdouble) - true) /
-                    (2 * eps * np.maximum(scales[:, j], 1e-300))).astype(np.float64)
-        cancelled = np.abs(true.astype(np.float64)) < CANCELLED * scales[:, j]
-        scores.append(np.where(cancelled, np.where(np.isfinite(absolute), absolute, -np.inf), ulps))
-    score_d = np.max(scores, axis=0)
-    chosen = np.unique(np.concatenate([np.argsort(score)[::-1][:keep] for score in (score_f, score_d)]))
-    return rows[chosen], cot[chosen]
+    scales = _vjp_scales(name, rows, cot)
+    score_d = np.max([_cancellation_scores(back[:, j], backward[j](*z_cols, *g_cols), scales[:, j])
+                      for j in range(k)], axis=0)
+    chosen = _worst_rows((score_f, score_d), keep)
+    return rows[chosen], cot[chosen], count
 
 
 def _vector_certificate(entry: Entry, points: int, screen: bool = True) -> Certificate:
@@ -961,8 +986,7 @@ def _vector_certificate(entry: Entry, points: int, screen: bool = True) -> Certi
         cot = rng.normal(0, 1, rows.shape)
         screened_rows = 0
         if screen:  # and the rows where a long-double screen finds the largest errors
-            extra, extra_cot = _screened_vector_rows(entry.name, outputs, vjp, zsyms, gsyms)
-            screened_rows = SCREEN_ROWS if len(extra) else 0
+            extra, extra_cot, screened_rows = _screened_vector_rows(entry.name, outputs, vjp, zsyms, gsyms)
             rows, cot = np.concatenate([rows, extra]), np.concatenate([cot, extra_cot])
         measured = []
         for dtype in (np.float64, np.float32):  # float32: rows that are float32 numbers
@@ -995,8 +1019,7 @@ def _vector_certificate(entry: Entry, points: int, screen: bool = True) -> Certi
         loss = components(entry.definition, comps, 0)
         screened_rows = 0
         if screen:  # and the rows where a long-double screen finds the largest errors
-            extra, extra_ys = _screened_loss_rows(entry, loss, zsyms, ysyms)
-            screened_rows = 1 << int(np.log2(SCREEN_ROWS)) if len(extra) else 0
+            extra, extra_ys, screened_rows = _screened_loss_rows(entry, loss, zsyms, ysyms)
             rows, ys = np.concatenate([rows, extra]), np.concatenate([ys, extra_ys])
         f_mp = _mp_function(loss, [*zsyms, *ysyms])
         d_mps = [_mp_function(sp.diff(loss, zsyms[j]), [*zsyms, *ysyms]) for j in range(k)]
@@ -1052,9 +1075,8 @@ def _vector_certificate(entry: Entry, points: int, screen: bool = True) -> Certi
             if entry.name == "softmax_cross_entropy":
                 # p_j − y_j cancels where softmax(z)_j ≈ y_j (soft targets): there
                 # the absolute error is measured against 8·eps·max(p_j, y_j)
-                scales = [max(float(p), float(t)) for z_row, y_row in zip(p64, y64)
-                          for p, t in zip(numeric.softmax(z_row), y_row)]
-                _absolute_near_cancellation(m_d, np.array(yd), refs_d, inputs_d, scales, dtype)
+                scales = _residual_scales(numeric.softmax(p64), y64).reshape(-1)
+                _absolute_near_cancellation(m_d, np.array(yd), refs_d, inputs_d, list(scales), dtype)
             measured.append((m_f, m_d))
         (m_f, m_d), float32 = measured[0], list(measured[1])
         check = _fd_loss(entry)
@@ -1082,7 +1104,7 @@ def _loss_rows(entry: Entry, rows: np.ndarray, rng: np.random.Generator) -> tupl
 
 def _screened_loss_rows(entry: Entry, loss: sp.Expr, zsyms: Sequence[sp.Symbol],
                         ysyms: Sequence[sp.Symbol], count: int = SCREEN_ROWS,
-                        keep: int = SCREEN_ROWS_KEPT) -> tuple[np.ndarray, np.ndarray]:
+                        keep: int = SCREEN_ROWS_KEPT) -> tuple[np.ndarray, np.ndarray, int]:
     """Rows (and targets) where a row loss or its gradient look worst, to be measured with mpmath.
 
     ``count`` rows (the power of two below it, 2^15: the gradient of the mean
@@ -1092,7 +1114,9 @@ def _screened_loss_rows(entry: Entry, loss: sp.Expr, zsyms: Sequence[sp.Symbol],
     its derivatives (softmax − y for softmax_cross_entropy, as its contract
     states) in long double.  Where p − y cancels to less than CANCELLED of
     max(p, |y|), the absolute error in units of 2·eps·max(p, |y|) scores.
-    The ``keep`` rows of largest score by loss and by gradient go back.
+    The ``keep`` rows of largest score by loss and by gradient go back, with
+    the number of rows screened (none, and 0, where long double is only a
+    double).
     """
     k = len(zsyms)
     count = 1 << int(np.log2(count))
@@ -1104,7 +1128,7 @@ def _screened_loss_rows(entry: Entry, loss: sp.Expr, zsyms: Sequence[sp.Symbol],
     f_wide = _wide_function(loss, [*zsyms, *ysyms])
     d_wide = [_wide_function(e, [*zsyms, *ysyms]) for e in derivatives]
     if f_wide is None or any(w is None for w in d_wide):
-        return np.empty((0, k)), np.empty((0, k))
+        return np.empty((0, k)), np.empty((0, k)), 0
     rows, ys = _loss_rows(entry, vector_rows(k, count, seed=20261205), np.random.default_rng(20261207))
     fn, gn = getattr(numeric, entry.name), getattr(numeric, entry.name + "_grad")
     columns = [rows[:, j] for j in range(k)] + [ys[:, j] for j in range(k)]
@@ -1115,23 +1139,13 @@ def _screened_loss_rows(entry: Entry, loss: sp.Expr, zsyms: Sequence[sp.Symbol],
         losses = np.array([float(fn(rows[i:i + 1], ys[i:i + 1])) for i in sample])
     score_f = np.full(len(rows), -np.inf)
     score_f[sample] = _screen_ulps(losses, f_wide(*[c[sample] for c in columns]))
-    eps = float(np.finfo(np.float64).eps)
-    cancels = entry.name == "softmax_cross_entropy"
-    p = np.asarray(numeric.softmax(rows), dtype=np.float64) if cancels else None
-    scores = []
-    for j in range(k):
-        true = d_wide[j](*columns)
-        ulps = _screen_ulps(grads[:, j], true)
-        if cancels:
-            scale = np.maximum(p[:, j], np.abs(ys[:, j]))
-            absolute = (np.abs(grads[:, j].astype(np.longdouble) - true) /
-                        (2 * eps * np.maximum(scale, 1e-300))).astype(np.float64)
-            cancelled = np.abs(true.astype(np.float64)) < CANCELLED * scale
-            ulps = np.where(cancelled, np.where(np.isfinite(absolute), absolute, -np.inf), ulps)
-        scores.append(ulps)
-    score_d = np.max(scores, axis=0)
-    chosen = np.unique(np.concatenate([np.argsort(score)[::-1][:keep] for score in (score_f, score_d)]))
-    return rows[chosen], ys[chosen]
+    if entry.name == "softmax_cross_entropy":  # softmax − y cancels: scored as in the certificate
+        scales = _residual_scales(numeric.softmax(rows), ys)
+        scores = [_cancellation_scores(grads[:, j], d_wide[j](*columns), scales[:, j]) for j in range(k)]
+    else:
+        scores = [_screen_ulps(grads[:, j], d_wide[j](*columns)) for j in range(k)]
+    chosen = _worst_rows((score_f, np.max(scores, axis=0)), keep)
+    return rows[chosen], ys[chosen], count
 
 
 def _softmax_minus_target(k: int, j: int) -> Callable:
@@ -1202,14 +1216,7 @@ def _measure_vjp(name, computed, refs, inputs, rows, cot, caught, dtype=np.float
     g_j − s_j·Σg.
     """
     m = _measure(name, computed, refs, inputs, None, (), dtype, caught=caught)
-    scales = []
-    for z_row, cotangent in zip(rows, cot):
-        s = numeric.softmax(z_row)
-        size = np.abs(cotangent)
-        if name.startswith("log_softmax"):
-            scales += list(size + s * np.sum(size))
-        else:
-            scales += list(s * (size + np.sum(size * s)))
+    scales = _vjp_scales(name, rows, cot).reshape(-1)  # row by row, component by component
     _absolute_near_cancellation(m, computed, refs, inputs, [float(v) for v in scales], dtype)
     return m
 
@@ -1342,6 +1349,29 @@ def verify(names: Sequence[str] | None = None, *, points: int = 3000,
     return [certify(n, points=points, screen=screen) for n in chosen]
 
 
+#: what each group's screen added to the grid (see certificate_table)
+_SCREEN_NOTES = {
+    "activations": "the grid also holds the worst points, by stretch, of a {screened:,}-point screen "
+                   "of [−20, 20] against the definition in long double (see screened_points)",
+    "elementwise losses": "the grid also holds, per target, the worst predictions by stretch of a "
+                          "{screened:,}-point screen of the gradient (2,048 of the loss) in long double",
+    "row losses": f"the grid also holds the {SCREEN_ROWS_KEPT} worst rows by loss and by gradient of a "
+                  "{screened:,}-row screen (2,048 of the loss) in long double",
+    "vector maps": f"the grid also holds the {SCREEN_ROWS_KEPT} worst rows by forward and by VJP of a "
+                   "{screened:,}-row screen against the definition in long double (see _screened_vector_rows)",
+}
+
+
+def screen_group(cert: Certificate) -> str:
+    """Which screen a certificate had: "activations" (a user's expression too),
+    "elementwise losses", "row losses" or "vector maps" (the last two screen rows)."""
+    if cert.kind == "vector_map":
+        return "vector maps"
+    if cert.kind == "loss":
+        return "row losses" if get(cert.name).reduction == "mean_rows" else "elementwise losses"
+    return "activations"
+
+
 def _status(c: Certificate) -> str:
     if not c.passed:
         return "EXCEPTION"
@@ -1370,23 +1400,10 @@ def certificate_table(certificates: Sequence[Certificate]) -> str:
                  "judged by absolute error; no ref: points whose plain definition mpmath could "
                  "not evaluate within 10,000 digits (skipped); stated: above 4 ULP but within the "
                  "bound of a measured exception stated in the README (STATED_EXCEPTIONS)")
-    screened = max((c.screened for c in certificates if c.kind not in ("vector_map", "loss")), default=0)
-    if screened:
-        lines.append(f"activations: the grid also holds the worst points, by stretch, of a {screened:,}-point "
-                     "screen of [−20, 20] against the definition in long double (see screened_points)")
-    by_rows = {e.name for e in ENTRIES if e.reduction == "mean_rows"}
-    preds = max((c.screened for c in certificates if c.kind == "loss" and c.name not in by_rows), default=0)
-    if preds:
-        lines.append(f"elementwise losses: the grid also holds, per target, the worst predictions by stretch of a "
-                     f"{preds:,}-point screen of the gradient (2,048 of the loss) in long double")
-    loss_rows = max((c.screened for c in certificates if c.name in by_rows), default=0)
-    if loss_rows:
-        lines.append(f"row losses: the grid also holds the {SCREEN_ROWS_KEPT} worst rows by loss and by gradient "
-                     f"of a {loss_rows:,}-row screen (2,048 of the loss) in long double")
-    rows = max((c.screened for c in certificates if c.kind == "vector_map"), default=0)
-    if rows:
-        lines.append(f"vector maps: the grid also holds the {SCREEN_ROWS_KEPT} worst rows by forward and by VJP "
-                     f"of a {rows:,}-row screen against the definition in long double (see _screened_vector_rows)")
+    for group, text in _SCREEN_NOTES.items():
+        screened = max((c.screened for c in certificates if screen_group(c) == group), default=0)
+        if screened:
+            lines.append(f"{group}: {text.format(screened=screened)}")
     if failed:
         lines.append("")
         lines.append("Measured exceptions:")

@@ -189,11 +189,12 @@ def test_vector_screen_finds_the_worst_rows():
     gs = sp.symbols("g1:4", real=True)
     outputs = [components(entry.definition, {entry.variable: z, g: gs}, i) for i in range(3)]
     vjp = [sum(gs[i] * sp.diff(outputs[i], z[j]) for i in range(3)) for j in range(3)]
-    rows, cot = verify_module._screened_vector_rows("softmax", outputs, vjp, z, gs)
+    rows, cot, screened = verify_module._screened_vector_rows("softmax", outputs, vjp, z, gs)
     if np.finfo(np.longdouble).nmant < 63:
-        assert rows.size == 0
+        assert rows.size == 0 and screened == 0
         return
     assert 0 < len(rows) <= 2 * verify_module.SCREEN_ROWS_KEPT and rows.shape == cot.shape
+    assert screened == verify_module.SCREEN_ROWS
     plain = verify_module._vector_certificate(entry, 300, screen=False)
     screened = verify_module._vector_certificate(entry, 300)
     assert plain.derivative.max_ulp <= ULP_BOUND < screened.derivative.max_ulp

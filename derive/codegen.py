@@ -1757,7 +1757,7 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
 
     wanted = names([repr(type(m).numpy_kernel) for m in order])
     src = [f"def {name}({_signature(['pred', 'target'], entry)}):", '    """' + docstring.strip() + '\n    """',
-           f"    pred, target = _loss_inputs({entry.name!r}, pred, target, rows=True)",
+           f"    pred, target, like = _loss_inputs({entry.name!r}, pred, target, rows=True)",
            "    N = _terms(pred, rows=True)"]
     if gradient:
         src.append("    y0, = _outputs(pred, 1)")
@@ -1782,7 +1782,7 @@ def _blocked_rows_function(name, entry, docstring, outputs, keep):
     elif loss:
         src.append(f"{indent}sums.append(np.sum(lb))")
     total = {1: "", -1: "-"}.get(scale, f"{printer.doprint(scale)}*")
-    results = ([f"{total}_mean(sums, N, pred)"] if loss else []) + (["_result(y0, pred)"] if gradient else [])
+    results = ([f"{total}_mean(sums, N, like)"] if loss else []) + (["_result(y0, like)"] if gradient else [])
     src.append("    return " + ", ".join(results))
     return "\n".join(src), printer.kernels_used
 
@@ -1852,7 +1852,7 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
         add(_blocked_function(f"{entry.name}_grad", entry, gdoc, pair, [1], clamp, tail))
         add(_blocked_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1], clamp, tail))
     elif entry.kind == "vector_map":
-        setup = ["    z = _float_array(z)"]
+        setup = ["    like = _float_array(z)", "    z = _wide(like)"]  # computed in float64
         fdoc = f"""{entry.summary[0].upper()}{entry.summary[1:]}.
 
     f(z) = {definition}   (Σ over the last axis){conventions}
@@ -1861,14 +1861,14 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
 
     vjp(z, g) = {textbook}
     """
-        add(_function(entry.name, ["z"], entry, fdoc, setup, [forward], "_like({0}, z)"))
-        vsetup = setup + ["    g = _float_array(g)", f"    _same_shape({entry.name + '_vjp'!r}, z, g)"]
+        add(_function(entry.name, ["z"], entry, fdoc, setup, [forward], "_like({0}, like)"))
+        vsetup = setup + ["    g = _wide(g)", f"    _same_shape({entry.name + '_vjp'!r}, z, g)"]
         add(_function(f"{entry.name}_vjp", ["z", "g"], entry, vdoc, vsetup, [gradient],
-                      "_like({0}, z)"))
+                      "_like({0}, like)"))
     else:
         rows = entry.reduction == "mean_rows"
         setup = [
-            f"    pred, target = _loss_inputs({entry.name!r}, pred, target, rows={rows})",
+            f"    pred, target, like = _loss_inputs({entry.name!r}, pred, target, rows={rows})",
             f"    N = _terms(pred, rows={rows})",
         ]
         over = "rows (N = number of rows)" if rows else "elements (N = number of elements)"
@@ -1909,7 +1909,7 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
                 add(source_and_kernels)
         else:
             for name, doc, keep, template in zip(names, docs, keeps, [
-                    "_mean({0}, N, pred)", "_like({0}, pred)", "_mean({0}, N, pred), _like({1}, pred)"]):
+                    "_mean({0}, N, like)", "_like({0}, like)", "_mean({0}, N, like), _like({1}, like)"]):
                 add(_function(name, ["pred", "target"], entry, doc, setup, pair, template, keep=keep))
     return "\n\n\n".join(chunks), kernels
 
@@ -1988,7 +1988,7 @@ def generate_module(names: Sequence[str] | None = None, *, standalone: bool = Fa
     if standalone:
         parts += [_support_source(), "", "", _kernel_source(kernels) if kernels else ""]
     else:
-        parts.append("from ._support import (\n    _SIGN_BIT, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _work,\n)")
+        parts.append("from ._support import (\n    _SIGN_BIT, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _wide, _work,\n)")
         if kernels:
             parts.append("from ._kernels import (\n" + "".join(
                 f"    {k} as _{k},\n" for k in sorted(kernels)) + ")")

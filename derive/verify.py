@@ -681,7 +681,7 @@ def _targets(entry: Entry) -> list[float]:
     if entry.target_kind == "sign":
         return [-1.0, 1.0]
     if entry.domain == (0.0, 1.0) or entry.name == "binary_cross_entropy_with_logits":
-        return [0.0, 0.3, 1.0]
+        return [0.0, 0.1, 0.3, 0.9, 1.0]  # 0.1 and 0.9: label smoothing
     return [-1.5, 0.0, 0.3, 1.0, 1e4]
 
 

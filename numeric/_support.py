@@ -192,22 +192,32 @@ def _same_shape(name, a, b):
         )
 
 
+def _wide(x):
+    """x as a float64 array (a copy only where x is float16 or float32): the
+    generated vector maps and losses compute in float64 and round once, into
+    the input's type, at the end (see _like, _mean, _result)."""
+    return _float_array(x).astype(np.float64, copy=False)
+
+
 def _loss_inputs(name, pred, target, rows):
-    """pred and target as arrays of pred's dtype and the same shape."""
-    pred = _float_array(pred)
+    """(pred, target, like): pred and target as float64 arrays of the same
+    shape, and ``like``, pred as given (float16, float32 or float64), whose
+    type the results take.  A target is first rounded to pred's type, so
+    that a float32 loss is the loss of float32 numbers, computed in float64."""
+    like = _float_array(pred)
     target = np.asarray(target)
-    if target.dtype != pred.dtype:
-        target = target.astype(pred.dtype)
-    if pred.shape != target.shape:
+    if target.dtype != like.dtype:
+        target = target.astype(like.dtype)
+    if like.shape != target.shape:
         raise ValueError(
-            f"{name}: pred has shape {pred.shape} but target has shape {target.shape}; "
+            f"{name}: pred has shape {like.shape} but target has shape {target.shape}; "
             "they must be the same"
         )
-    if pred.size == 0:
-        raise ValueError(f"{name}: empty input of shape {pred.shape}")
-    if rows and pred.ndim == 0:
+    if like.size == 0:
+        raise ValueError(f"{name}: empty input of shape {like.shape}")
+    if rows and like.ndim == 0:
         raise ValueError(f"{name}: needs at least one axis (classes on the last axis)")
-    return pred, target
+    return _wide(like), _wide(target), like
 
 
 def _terms(pred, rows):
@@ -215,6 +225,7 @@ def _terms(pred, rows):
     return pred.size // pred.shape[-1] if rows else pred.size
 
 
-def _mean(values, n, pred):
-    """Σ values / n, as a scalar of pred's dtype (ufunc.reduce: np.sum's wrapper costs 20 µs a call)."""
-    return pred.dtype.type(np.add.reduce(np.asarray(values, dtype=pred.dtype), axis=None) / n)
+def _mean(values, n, like):
+    """Σ values / n, summed in float64 and rounded once to a scalar of like's
+    dtype (ufunc.reduce: np.sum's wrapper costs 20 µs a call)."""
+    return like.dtype.type(np.add.reduce(np.asarray(values, dtype=np.float64), axis=None) / n)

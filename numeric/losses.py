@@ -4,7 +4,7 @@
 import numpy as np
 
 from ._support import (
-    _SIGN_BIT, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _work,
+    _SIGN_BIT, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _wide, _work,
 )
 from ._kernels import (
     logistic as _logistic,
@@ -57,10 +57,10 @@ Convention: mean over every element (N = number of elements), as PyTorch's defau
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('mse', pred, target, rows=False)
+    pred, target, like = _loss_inputs('mse', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred - target
-    return _mean(t0**2, N, pred)
+    return _mean(t0**2, N, like)
 
 
 def mse_grad(pred, target):
@@ -74,10 +74,10 @@ Convention: mean over every element (N = number of elements), as PyTorch's defau
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('mse', pred, target, rows=False)
+    pred, target, like = _loss_inputs('mse', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred - target
-    return _like(2*t0/N, pred)
+    return _like(2*t0/N, like)
 
 
 def mse_and_grad(pred, target):
@@ -91,10 +91,10 @@ def mse_and_grad(pred, target):
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('mse', pred, target, rows=False)
+    pred, target, like = _loss_inputs('mse', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred - target
-    return _mean(t0**2, N, pred), _like(2*t0/N, pred)
+    return _mean(t0**2, N, like), _like(2*t0/N, like)
 
 
 def mae(pred, target):
@@ -109,10 +109,10 @@ Convention: derivative sign(0) = 0 at ŷ = y (as PyTorch); mean over every eleme
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('mae', pred, target, rows=False)
+    pred, target, like = _loss_inputs('mae', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred - target
-    return _mean(np.abs(t0), N, pred)
+    return _mean(np.abs(t0), N, like)
 
 
 def mae_grad(pred, target):
@@ -126,10 +126,10 @@ Convention: derivative sign(0) = 0 at ŷ = y (as PyTorch); mean over every eleme
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('mae', pred, target, rows=False)
+    pred, target, like = _loss_inputs('mae', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred - target
-    return _like(np.sign(t0)/N, pred)
+    return _like(np.sign(t0)/N, like)
 
 
 def mae_and_grad(pred, target):
@@ -143,10 +143,10 @@ def mae_and_grad(pred, target):
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('mae', pred, target, rows=False)
+    pred, target, like = _loss_inputs('mae', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred - target
-    return _mean(np.abs(t0), N, pred), _like(np.sign(t0)/N, pred)
+    return _mean(np.abs(t0), N, like), _like(np.sign(t0)/N, like)
 
 
 def huber(pred, target, delta=1.0):
@@ -163,13 +163,13 @@ Convention: delta = 1 and mean over every element (as PyTorch's HuberLoss).
     delta : float, default 1.0
         where the quadratic part meets the linear part.
     """
-    pred, target = _loss_inputs('huber', pred, target, rows=False)
+    pred, target, like = _loss_inputs('huber', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred - target
     t1 = np.clip(t0, -delta, delta)
     t2 = np.abs(t0)
     t3 = (delta >= t2)
-    return _mean(np.where(t3, (1/2)*t1**2, delta*(-1/2*delta + t2)), N, pred)
+    return _mean(np.where(t3, (1/2)*t1**2, delta*(-1/2*delta + t2)), N, like)
 
 
 def huber_grad(pred, target, delta=1.0):
@@ -185,13 +185,13 @@ Convention: delta = 1 and mean over every element (as PyTorch's HuberLoss).
     delta : float, default 1.0
         where the quadratic part meets the linear part.
     """
-    pred, target = _loss_inputs('huber', pred, target, rows=False)
+    pred, target, like = _loss_inputs('huber', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred - target
     t1 = np.clip(t0, -delta, delta)
     t2 = np.abs(t0)
     t3 = (delta >= t2)
-    return _like(np.where(t3, t1, delta*np.sign(t0))/N, pred)
+    return _like(np.where(t3, t1, delta*np.sign(t0))/N, like)
 
 
 def huber_and_grad(pred, target, delta=1.0):
@@ -207,13 +207,13 @@ def huber_and_grad(pred, target, delta=1.0):
     delta : float, default 1.0
         where the quadratic part meets the linear part.
     """
-    pred, target = _loss_inputs('huber', pred, target, rows=False)
+    pred, target, like = _loss_inputs('huber', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred - target
     t1 = np.clip(t0, -delta, delta)
     t2 = np.abs(t0)
     t3 = (delta >= t2)
-    return _mean(np.where(t3, (1/2)*t1**2, delta*(-1/2*delta + t2)), N, pred), _like(np.where(t3, t1, delta*np.sign(t0))/N, pred)
+    return _mean(np.where(t3, (1/2)*t1**2, delta*(-1/2*delta + t2)), N, like), _like(np.where(t3, t1, delta*np.sign(t0))/N, like)
 
 
 def binary_cross_entropy(pred, target):
@@ -228,9 +228,9 @@ Convention: 0·log 0 = 0 (targets of exactly 0 or 1 are fine); no clamping of th
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('binary_cross_entropy', pred, target, rows=False)
+    pred, target, like = _loss_inputs('binary_cross_entropy', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _mean(-_xlog1py(1 - target, -pred) - _xlogy(target, pred), N, pred)
+    return _mean(-_xlog1py(1 - target, -pred) - _xlogy(target, pred), N, like)
 
 
 def binary_cross_entropy_grad(pred, target):
@@ -244,9 +244,9 @@ Convention: 0·log 0 = 0 (targets of exactly 0 or 1 are fine); no clamping of th
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('binary_cross_entropy', pred, target, rows=False)
+    pred, target, like = _loss_inputs('binary_cross_entropy', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _like((pred - target)/(N*pred*(1 - pred)), pred)
+    return _like((pred - target)/(N*pred*(1 - pred)), like)
 
 
 def binary_cross_entropy_and_grad(pred, target):
@@ -260,9 +260,9 @@ def binary_cross_entropy_and_grad(pred, target):
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('binary_cross_entropy', pred, target, rows=False)
+    pred, target, like = _loss_inputs('binary_cross_entropy', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _mean(-_xlog1py(1 - target, -pred) - _xlogy(target, pred), N, pred), _like((pred - target)/(N*pred*(1 - pred)), pred)
+    return _mean(-_xlog1py(1 - target, -pred) - _xlogy(target, pred), N, like), _like((pred - target)/(N*pred*(1 - pred)), like)
 
 
 def binary_cross_entropy_with_logits(pred, target):
@@ -275,11 +275,11 @@ def binary_cross_entropy_with_logits(pred, target):
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
+    pred, target, like = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
     N = _terms(pred, rows=False)
     f2, f3 = _logistic(pred, 'softplus', 'softplus_neg')
     t0 = 1 - target
-    return _mean(f2*t0 + f3*target, N, pred)
+    return _mean(f2*t0 + f3*target, N, like)
 
 
 def binary_cross_entropy_with_logits_grad(pred, target):
@@ -291,11 +291,11 @@ def binary_cross_entropy_with_logits_grad(pred, target):
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
+    pred, target, like = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
     N = _terms(pred, rows=False)
     f0, f1 = _logistic(pred, 'sigmoid', 'sigmoid_neg')
     t0 = 1 - target
-    return _like((f0*t0 - f1*target)/N, pred)
+    return _like((f0*t0 - f1*target)/N, like)
 
 
 def binary_cross_entropy_with_logits_and_grad(pred, target):
@@ -309,11 +309,11 @@ def binary_cross_entropy_with_logits_and_grad(pred, target):
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
+    pred, target, like = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
     N = _terms(pred, rows=False)
     f0, f1, f2, f3 = _logistic(pred, 'sigmoid', 'sigmoid_neg', 'softplus', 'softplus_neg')
     t0 = 1 - target
-    return _mean(f2*t0 + f3*target, N, pred), _like((f0*t0 - f1*target)/N, pred)
+    return _mean(f2*t0 + f3*target, N, like), _like((f0*t0 - f1*target)/N, like)
 
 
 def cross_entropy(pred, target):
@@ -328,9 +328,9 @@ Convention: over the last axis, mean over the rows (N = number of rows); one-hot
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('cross_entropy', pred, target, rows=True)
+    pred, target, like = _loss_inputs('cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    return _mean(-_rowsum(_xlogy(target, pred)), N, pred)
+    return _mean(-_rowsum(_xlogy(target, pred)), N, like)
 
 
 def cross_entropy_grad(pred, target):
@@ -344,9 +344,9 @@ Convention: over the last axis, mean over the rows (N = number of rows); one-hot
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('cross_entropy', pred, target, rows=True)
+    pred, target, like = _loss_inputs('cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    return _like(-target/(N*pred), pred)
+    return _like(-target/(N*pred), like)
 
 
 def cross_entropy_and_grad(pred, target):
@@ -360,9 +360,9 @@ def cross_entropy_and_grad(pred, target):
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('cross_entropy', pred, target, rows=True)
+    pred, target, like = _loss_inputs('cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    return _mean(-_rowsum(_xlogy(target, pred)), N, pred), _like(-target/(N*pred), pred)
+    return _mean(-_rowsum(_xlogy(target, pred)), N, like), _like(-target/(N*pred), like)
 
 
 def softmax_cross_entropy(pred, target):
@@ -377,13 +377,13 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
+    pred, target, like = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
     sums = []
     for (f0,), (tb,), _, _ in _softmax_rows(
             pred, ('log_softmax_dot',), (target,), (), 0):
         sums.append(f0[()])
-    return -_mean(sums, N, pred)
+    return -_mean(sums, N, like)
 
 
 def softmax_cross_entropy_grad(pred, target):
@@ -397,13 +397,13 @@ Convention: logits over the last axis, mean over the rows (N = number of rows); 
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
+    pred, target, like = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
     y0, = _outputs(pred, 1)
     for (f0,), (tb,), _, _ in _softmax_rows(
             pred, ('softmax_residual',), (target,), (y0,), 0, direct=True, into=('softmax_residual', 0, N)):
         pass
-    return _result(y0, pred)
+    return _result(y0, like)
 
 
 def softmax_cross_entropy_and_grad(pred, target):
@@ -417,14 +417,14 @@ def softmax_cross_entropy_and_grad(pred, target):
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
+    pred, target, like = _loss_inputs('softmax_cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
     y0, = _outputs(pred, 1)
     sums = []
     for (f0, f1), (tb,), _, _ in _softmax_rows(
             pred, ('log_softmax_dot', 'softmax_residual'), (target,), (y0,), 0, direct=True, into=('softmax_residual', 0, N)):
         sums.append(f0[()])
-    return -_mean(sums, N, pred), _result(y0, pred)
+    return -_mean(sums, N, like), _result(y0, like)
 
 
 def hinge(pred, target):
@@ -439,11 +439,11 @@ Convention: derivative 0 at the kink y·ŷ = 1 (as relu'(0) = 0); mean over ever
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('hinge', pred, target, rows=False)
+    pred, target, like = _loss_inputs('hinge', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred*target
     t1 = (t0 < 1)
-    return _mean(np.where(t1, 1 - t0, 0), N, pred)
+    return _mean(np.where(t1, 1 - t0, 0), N, like)
 
 
 def hinge_grad(pred, target):
@@ -457,11 +457,11 @@ Convention: derivative 0 at the kink y·ŷ = 1 (as relu'(0) = 0); mean over ever
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('hinge', pred, target, rows=False)
+    pred, target, like = _loss_inputs('hinge', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred*target
     t1 = (t0 < 1)
-    return _like(np.where(t1, -target, 0)/N, pred)
+    return _like(np.where(t1, -target, 0)/N, like)
 
 
 def hinge_and_grad(pred, target):
@@ -475,11 +475,11 @@ def hinge_and_grad(pred, target):
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('hinge', pred, target, rows=False)
+    pred, target, like = _loss_inputs('hinge', pred, target, rows=False)
     N = _terms(pred, rows=False)
     t0 = pred*target
     t1 = (t0 < 1)
-    return _mean(np.where(t1, 1 - t0, 0), N, pred), _like(np.where(t1, -target, 0)/N, pred)
+    return _mean(np.where(t1, 1 - t0, 0), N, like), _like(np.where(t1, -target, 0)/N, like)
 
 
 def kl_divergence(pred, target):
@@ -494,10 +494,10 @@ Convention: ŷ are probabilities (not log-probabilities as in PyTorch's kl_div);
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('kl_divergence', pred, target, rows=True)
+    pred, target, like = _loss_inputs('kl_divergence', pred, target, rows=True)
     N = _terms(pred, rows=True)
     t0 = 1/pred
-    return _mean(_rowsum(_xlog1py(target, t0*(-pred + target))), N, pred)
+    return _mean(_rowsum(_xlog1py(target, t0*(-pred + target))), N, like)
 
 
 def kl_divergence_grad(pred, target):
@@ -511,10 +511,10 @@ Convention: ŷ are probabilities (not log-probabilities as in PyTorch's kl_div);
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('kl_divergence', pred, target, rows=True)
+    pred, target, like = _loss_inputs('kl_divergence', pred, target, rows=True)
     N = _terms(pred, rows=True)
     t0 = 1/pred
-    return _like(-t0*target/N, pred)
+    return _like(-t0*target/N, like)
 
 
 def kl_divergence_and_grad(pred, target):
@@ -528,7 +528,7 @@ def kl_divergence_and_grad(pred, target):
     ----------
     pred, target : array_like of the same shape
     """
-    pred, target = _loss_inputs('kl_divergence', pred, target, rows=True)
+    pred, target, like = _loss_inputs('kl_divergence', pred, target, rows=True)
     N = _terms(pred, rows=True)
     t0 = 1/pred
-    return _mean(_rowsum(_xlog1py(target, t0*(-pred + target))), N, pred), _like(-t0*target/N, pred)
+    return _mean(_rowsum(_xlog1py(target, t0*(-pred + target))), N, like), _like(-t0*target/N, like)

@@ -4,7 +4,7 @@
 import numpy as np
 
 from ._support import (
-    _SIGN_BIT, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _work,
+    _SIGN_BIT, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _wide, _work,
 )
 from ._kernels import (
     log_softmax as _log_softmax,
@@ -27,8 +27,9 @@ def softmax(z):
 
 Convention: over the last axis; the VJP is gᵀJ, never a materialised Jacobian.
     """
-    z = _float_array(z)
-    return _like(_softmax(z), z)
+    like = _float_array(z)
+    z = _wide(like)
+    return _like(_softmax(z), like)
 
 
 def softmax_vjp(z, g):
@@ -36,11 +37,12 @@ def softmax_vjp(z, g):
 
     vjp(z, g) = (g - rowsum(g*softmax(z)))*softmax(z)
     """
-    z = _float_array(z)
-    g = _float_array(g)
+    like = _float_array(z)
+    z = _wide(like)
+    g = _wide(g)
     _same_shape('softmax_vjp', z, g)
     t0 = _softmax(z)
-    return _like(t0*(g - _rowsum(g*t0)), z)
+    return _like(t0*(g - _rowsum(g*t0)), like)
 
 
 def log_softmax(z):
@@ -50,8 +52,9 @@ def log_softmax(z):
 
 Convention: over the last axis.
     """
-    z = _float_array(z)
-    return _like(_log_softmax(z), z)
+    like = _float_array(z)
+    z = _wide(like)
+    return _like(_log_softmax(z), like)
 
 
 def log_softmax_vjp(z, g):
@@ -59,7 +62,8 @@ def log_softmax_vjp(z, g):
 
     vjp(z, g) = g - rowsum(g)*softmax(z)
     """
-    z = _float_array(z)
-    g = _float_array(g)
+    like = _float_array(z)
+    z = _wide(like)
+    g = _wide(g)
     _same_shape('log_softmax_vjp', z, g)
-    return _like(g - _rowsum(g)*_softmax(z), z)
+    return _like(g - _rowsum(g)*_softmax(z), like)

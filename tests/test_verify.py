@@ -232,7 +232,7 @@ def test_loss_screen_adds_points_per_target():
         assert found == {} and screened == 0
         return
     assert screened == verify_module.SCREEN_LOSS_POINTS
-    assert set(found) == {0.0, 0.3, 1.0} and all(0 < v.size <= 4 * 32 for v in found.values())
+    assert set(found) == {0.0, 0.1, 0.3, 0.9, 1.0} and all(0 < v.size <= 4 * 32 for v in found.values())
     # the worst of the gradient for the soft target sits next to its cancellation (σ(z) ≈ 0.3)
     assert np.any((found[0.3] > -1.5) & (found[0.3] < -0.2))
 

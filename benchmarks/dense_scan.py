@@ -1,4 +1,4 @@
-"""Dense accuracy scan of every activation and its derivative, confirmed with mpmath.
+"""Dense accuracy scan of every activation, vector map and row loss, confirmed with mpmath.
 
 The certificates of ``nnderive verify`` measure a grid of a few thousand
 points plus the worst points of a 600,000-point screen.  This script looks
@@ -14,6 +14,20 @@ certificates) are left out: there the certificates judge absolute error.
 
     python benchmarks/dense_scan.py                  # every activation, 4,000,000 points
     python benchmarks/dense_scan.py mish sigmoid --points 8000000
+    python benchmarks/dense_scan.py softmax --classes 2 10 1000
+
+The vector maps (softmax, log_softmax and their VJPs) and softmax
+cross-entropy (its loss per row and gradient) are scanned the same way on
+rows of 2, 10, 100 and 1,000 classes (the certificates use 3), about
+``--row-elements`` numbers per class count, drawn as the certificates' rows
+are (dominant logits, ties, ±700, ±1e4), with random cotangents and with
+one-hot, label-smoothed (0.9 and 0.1/(k − 1)) and Dirichlet targets.  The
+references are evaluated in long double from forms that do not cancel
+(log1p of the sum less the top term; softmax − y at the top entry as
+((1 − y) − y·rest)/(1 + rest)), and the ``--row-picks`` worst components of
+each are confirmed with mpmath.  A component whose terms cancel to less than
+half is scored as the certificates judge it, by absolute error in units of
+2·eps·(the sum of its terms' magnitudes), so that 4 is the bound either way.
 
 Prints, per function, the largest error in ULPs confirmed with mpmath and
 where; exits 1 if one is above its bound (4 ULP, or the bound of a stated
@@ -87,21 +101,178 @@ def scan(expr: sp.Expr, variable: sp.Symbol, fn, xs: np.ndarray, stretches: int)
     return worst, where
 
 
+#: the row functions: name → (numeric function, the row map it belongs to,
+#: whether its terms can cancel); the bound is the map's (STATED_EXCEPTIONS)
+ROW_FUNCTIONS = {
+    "softmax": ("softmax", False), "softmax_vjp": ("softmax", True),
+    "log_softmax": ("log_softmax", False), "log_softmax_vjp": ("log_softmax", True),
+    "softmax_cross_entropy": ("softmax_cross_entropy", False),
+    "softmax_cross_entropy_grad": ("softmax_cross_entropy", True),
+}
+
+
+def row_targets(k: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """A third each one-hot, label-smoothed (0.9 on one class) and Dirichlet targets."""
+    hot = rng.integers(0, k, count)
+    ys = np.zeros((count, k))
+    ys[np.arange(count), hot] = 1.0
+    smooth = np.arange(count) % 3 == 1
+    ys[smooth] = 0.1 / (k - 1)
+    ys[smooth, hot[smooth]] = 0.9
+    soft = np.arange(count) % 3 == 2
+    ys[soft] = rng.dirichlet(np.ones(k), int(soft.sum()))
+    return ys
+
+
+def wide_rows(z: np.ndarray, g: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Long-double values of every row function, from forms that do not cancel."""
+    L = np.longdouble
+    z, g, y = z.astype(L), g.astype(L), y.astype(L)
+    rows = np.arange(len(z))
+    top = np.argmax(z, axis=1)
+    shifted = z - z[rows, top][:, None]
+    e = np.exp(shifted)
+    e_rest = e.copy()
+    e_rest[rows, top] = 0
+    rest = e_rest.sum(axis=1, keepdims=True)  # Σ e less the top term
+    s = e / (1 + rest)
+    log_s = shifted - np.log1p(rest)
+    residual = s - y
+    at_top = (1 - y[rows, top]) - y[rows, top] * rest[:, 0]
+    residual[rows, top] = at_top / (1 + rest[:, 0])
+    return {"softmax": s, "log_softmax": log_s,
+            "softmax_vjp": s * (g - (g * s).sum(axis=1, keepdims=True)),
+            "log_softmax_vjp": g - g.sum(axis=1, keepdims=True) * s,
+            "softmax_cross_entropy": -(y * log_s).sum(axis=1, keepdims=True),
+            "softmax_cross_entropy_grad": residual}
+
+
+#: rows of the row scan whose loss is computed (one call each)
+LOSS_ROWS = 16384
+
+
+def computed_rows(z: np.ndarray, g: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """The generated functions on the rows (the loss one row at a time, on
+    LOSS_ROWS of them at most, NaN elsewhere; the
+    gradient of the mean over 2^m rows, times 2^m: each row's own, to the bit
+    where it is not subnormal; scan_rows leaves the subnormal ones out)."""
+    losses = np.full((len(z), 1), np.nan)
+    for i in range(0, len(z), max(1, len(z) // LOSS_ROWS)):
+        losses[i] = numeric.softmax_cross_entropy(z[i:i + 1], y[i:i + 1])
+    return {"softmax": numeric.softmax(z), "log_softmax": numeric.log_softmax(z),
+            "softmax_vjp": numeric.softmax_vjp(z, g), "log_softmax_vjp": numeric.log_softmax_vjp(z, g),
+            "softmax_cross_entropy": losses,
+            "softmax_cross_entropy_grad": numeric.softmax_cross_entropy_grad(z, y) * len(z)}
+
+
+def row_scales(name: str, z: np.ndarray, g: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The sum of the magnitudes of each component's terms (for those that can cancel)."""
+    if name == "softmax_cross_entropy_grad":
+        return verify._residual_scales(numeric.softmax(z), y)
+    return verify._vjp_scales(name, z, g)
+
+
+def mp_component(name: str, z, g, y, j: int):
+    """Component j of a row function at one row, in mpmath (for verify.reference)."""
+    k = len(z)
+
+    def value(*args):
+        zs, gs, ys = args[:k], args[k:2 * k], args[2 * k:]
+        m = max(zs)
+        e = [mpmath.exp(v - m) for v in zs]
+        total = mpmath.fsum(e)
+        s = [v / total for v in e]
+        if name == "softmax":
+            return s[j]
+        if name == "log_softmax":
+            return zs[j] - m - mpmath.log(total)
+        if name == "softmax_vjp":  # g_j − Σ g_i s_i = Σ_i s_i (g_j − g_i): no 1 − s to lose
+            return s[j] * mpmath.fsum(s[i] * (gs[j] - gs[i]) for i in range(k) if i != j)
+        if name == "log_softmax_vjp":
+            return gs[j] - mpmath.fsum(gs) * s[j]
+        if name == "softmax_cross_entropy":
+            return -mpmath.fsum(ys[i] * (zs[i] - m - mpmath.log(total)) for i in range(k) if ys[i])
+        return s[j] - ys[j]
+
+    return verify.reference(value, [*map(float, z), *map(float, g), *map(float, y)])
+
+
+def scan_rows(names: list[str], classes: list[int], elements: int, picks: int) -> bool:
+    """Print the confirmed worst of each row function per class count; True if one is above its bound."""
+    eps = float(np.finfo(np.float64).eps)
+    print(f"\nrows of {', '.join(map(str, classes))} classes, about {elements:,} numbers each; "
+          f"the worst {picks} components confirmed with mpmath (cancelled: absolute error / 2·eps·scale)")
+    print(f"{'function':28} {'classes':>7} {'rows':>9} {'max score':>10}  worst at (first logits, component)  bound")
+    failed = False
+    for k in classes:
+        count = 1 << max(1, int(np.log2(max(2, elements // k))))
+        z = verify.vector_rows(k, count, seed=2026 + k)
+        rng = np.random.default_rng(k)
+        g, y = rng.normal(0, 1, z.shape), row_targets(k, count, rng)
+        with np.errstate(all="ignore"):
+            wide, got = wide_rows(z, g, y), computed_rows(z, g, y)
+        for name in names:
+            start = time.perf_counter()
+            family, cancels = ROW_FUNCTIONS[name]
+            true, computed = wide[name], np.asarray(got[name], dtype=np.float64)
+            scale = row_scales(name, z, g, y) if cancels else None
+            with np.errstate(all="ignore"):
+                score = (verify._cancellation_scores(computed.ravel(), true.ravel(), scale.ravel()) if cancels
+                         else verify._screen_ulps(computed.ravel(), true.ravel()))
+            score[np.isnan(computed.ravel())] = -np.inf  # rows whose loss was not computed
+            if name == "softmax_cross_entropy_grad":  # (s − y)/N subnormal: ×N does not undo its rounding
+                score[np.abs(true.ravel()) < np.finfo(np.float64).tiny * count] = -np.inf
+            worst, where = 0.0, ""
+            for flat in np.argsort(score)[::-1][:picks]:
+                r, j = divmod(int(flat), computed.shape[1])
+                ref = mp_component(name, z[r], g[r], y[r], j)
+                if mpmath.isnan(ref):
+                    continue
+                if cancels and abs(ref) < verify.CANCELLED * scale[r, j]:
+                    error = float(abs(mpmath.mpf(float(computed[r, j])) - ref)) / (2 * eps * scale[r, j])
+                else:
+                    error = ulp_error(float(computed[r, j]), ref)
+                if error > worst:
+                    worst, where = error, f"{np.round(z[r][:4], 4).tolist()}{'…' if k > 4 else ''}, {j}"
+            bound = verify.STATED_EXCEPTIONS.get(family, verify.ULP_BOUND)
+            over = worst > bound
+            failed |= over
+            print(f"{name:28} {k:7} {count:9,} {worst:10.3g}  {where:34} {bound:g}"
+                  f"{'  ABOVE' if over else ''}  ({time.perf_counter() - start:.1f} s)", flush=True)
+    return failed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help="activations (default: all)")
+    parser.add_argument("names", nargs="*", help="activations and row functions "
+                        f"({', '.join(ROW_FUNCTIONS)}; default: all)")
     parser.add_argument("--points", type=int, default=4_000_000)
     parser.add_argument("--stretches", type=int, default=300)
+    parser.add_argument("--classes", type=int, nargs="+", default=[2, 10, 100, 1000],
+                        help="class counts of the row scan")
+    parser.add_argument("--row-elements", type=int, default=2_000_000,
+                        help="numbers per class count in the row scan")
+    parser.add_argument("--row-picks", type=int, default=12,
+                        help="worst components per function and class count confirmed with mpmath")
     args = parser.parse_args(argv)
     if np.finfo(np.longdouble).nmant < 63:
         print("np.longdouble is only a double here: nothing to scan with")
         return 0
+    known = {e.name for e in ENTRIES if e.kind == "activation"} | set(ROW_FUNCTIONS)
+    unknown = sorted(set(args.names) - known)
+    if unknown:
+        parser.error(f"unknown function(s) {unknown}; known: {sorted(known)}")
+    row_names = [n for n in ROW_FUNCTIONS if not args.names or n in args.names]
+    if any(k < 2 for k in args.classes):
+        parser.error("--classes: at least 2 classes a row")
     xs = inputs(args.points)
     chosen = [e for e in ENTRIES if e.kind == "activation" and (not args.names or e.name in args.names)]
-    print(f"{args.points:,} inputs, the worst of {args.stretches} stretches confirmed with mpmath "
+    failed = scan_rows(row_names, args.classes, args.row_elements, args.row_picks) if row_names else False
+    if not chosen:
+        return 1 if failed else 0
+    print(f"\n{args.points:,} inputs, the worst of {args.stretches} stretches confirmed with mpmath "
           "(interior-zero windows left out)")
     print(f"{'function':16} {'max ULP f':>10} {'at x':>14} {'max ULP df':>11} {'at x':>14}  bound")
-    failed = False
     for entry in chosen:
         start = time.perf_counter()
         x = entry.variable

@@ -82,8 +82,14 @@ CORE_RANGE = 20.0
 #: gelu: 4.08 (x = −6.0777) and gelu′ 5.10 (x = −1.6006, where Φ and x·φ
 #: cancel to half, outside the window of the zero at −0.75) on 1,100,000 points
 #: against mpmath, where the certificate shows 3.2 and 3.86
+#: softmax_cross_entropy′ = softmax − y: 4.3 ULP on 1,048,576 rows of 3
+#: classes, 4.22 of 10 and 4.1 of 1,000 with label-smoothed and Dirichlet
+#: targets (benchmarks/dense_scan.py), where p − y keeps just over half of
+#: max(p, y), so the rounding errors of p (e^{z−max}, 1 + s) count up to
+#: twice; the certificate shows 3.04
 STATED_EXCEPTIONS: dict[str, float] = {"mish": 5.0, "softmax": 8.0, "log_softmax": 6.0,
-                                       "sigmoid": 4.5, "gelu_tanh": 4.5, "gelu": 6.0}
+                                       "sigmoid": 4.5, "gelu_tanh": 4.5, "gelu": 6.0,
+                                       "softmax_cross_entropy": 5.0}
 
 
 def _stated_bound(name: str, dtype=np.float64) -> float:
@@ -1108,7 +1114,8 @@ def _screened_loss_rows(entry: Entry, loss: sp.Expr, zsyms: Sequence[sp.Symbol],
     """Rows (and targets) where a row loss or its gradient look worst, to be measured with mpmath.
 
     ``count`` rows (the power of two below it, 2^15: the gradient of the mean
-    over them, times their number, is each row's own), drawn as the
+    over them, times their number, is each row's own, unless it is
+    subnormal: those are left out), drawn as the
     certificate's are (:func:`_loss_rows`); the gradient of all at once and
     the loss one row at a time on 2,048 of them, against the definition and
     its derivatives (softmax − y for softmax_cross_entropy, as its contract
@@ -1139,11 +1146,16 @@ def _screened_loss_rows(entry: Entry, loss: sp.Expr, zsyms: Sequence[sp.Symbol],
         losses = np.array([float(fn(rows[i:i + 1], ys[i:i + 1])) for i in sample])
     score_f = np.full(len(rows), -np.inf)
     score_f[sample] = _screen_ulps(losses, f_wide(*[c[sample] for c in columns]))
+    trues = [d_wide[j](*columns) for j in range(k)]
     if entry.name == "softmax_cross_entropy":  # softmax − y cancels: scored as in the certificate
         scales = _residual_scales(numeric.softmax(rows), ys)
-        scores = [_cancellation_scores(grads[:, j], d_wide[j](*columns), scales[:, j]) for j in range(k)]
+        scores = [_cancellation_scores(grads[:, j], trues[j], scales[:, j]) for j in range(k)]
     else:
-        scores = [_screen_ulps(grads[:, j], d_wide[j](*columns)) for j in range(k)]
+        scores = [_screen_ulps(grads[:, j], trues[j]) for j in range(k)]
+    # where the gradient of the mean, ℓ′/N, is subnormal, its rounding is not
+    # undone by the factor N: those elements are not screened
+    scores = [np.where(np.abs(true) < np.finfo(np.float64).tiny * len(rows), -np.inf, score)
+              for true, score in zip(trues, scores)]
     chosen = _worst_rows((score_f, np.max(scores, axis=0)), keep)
     return rows[chosen], ys[chosen], count
 

@@ -287,3 +287,10 @@ def test_dense_scan_script_runs_and_respects_the_bounds(capsys):
     assert module.main(["tanh", "softplus", "--points", "20000", "--stretches", "20"]) == 0
     out = capsys.readouterr().out
     assert "tanh" in out and "softplus" in out and "ABOVE" not in out
+    # the rows: vector maps and softmax cross-entropy on 2 and 40 classes
+    assert module.main(["softmax_vjp", "softmax_cross_entropy_grad", "--classes", "2", "40",
+                        "--row-elements", "4000", "--row-picks", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("softmax_cross_entropy_grad") == 2 and "ABOVE" not in out
+    with pytest.raises(SystemExit):
+        module.main(["softmaxx"])

@@ -242,6 +242,68 @@ def scan_rows(names: list[str], classes: list[int], elements: int, picks: int) -
     return failed
 
 
+#: the elementwise loss scanned (its gradient σ(z) − y cancels as softmax − y does)
+LOGIT_LOSS = "binary_cross_entropy_with_logits"
+
+
+def scan_logit_loss(points: int, picks: int) -> bool:
+    """binary_cross_entropy_with_logits and its gradient σ(z) − y on ``points``
+    (logit, target) pairs: logits as :func:`inputs`, targets a fifth each 0, 1,
+    0.1, 0.9 (label smoothing) and uniform on [0, 1].  Long-double references
+    (softplus(±z) by log1p(e^{−|z|}), σ(z) − y with no cancellation but the
+    problem's own), the ``picks`` worst confirmed with mpmath; σ(z) − y scored
+    as in the certificates (absolute error against 2·eps·max(σ, |y|) where
+    less than half is left).  True if one is above its bound."""
+    entry = next(e for e in ENTRIES if e.name == LOGIT_LOSS)
+    count = 1 << int(np.log2(points))  # the gradient of the mean, times the count, is each element's own
+    z = inputs(count, seed=7)
+    rng = np.random.default_rng(8)
+    y = rng.choice([0.0, 1.0, 0.1, 0.9, -1.0], count)
+    y[y < 0] = rng.uniform(0, 1, int((y < 0).sum()))
+    L = np.longdouble
+    zl, yl = z.astype(L), y.astype(L)
+    e = np.exp(-np.abs(zl))
+    softplus_pos = np.maximum(zl, 0) + np.log1p(e)  # softplus(z)
+    softplus_neg = np.maximum(-zl, 0) + np.log1p(e)  # softplus(−z)
+    sigma = np.where(zl >= 0, 1 / (1 + e), e / (1 + e))
+    true_f = (1 - yl) * softplus_pos + yl * softplus_neg
+    true_d = sigma - yl
+    sample = np.arange(0, count, max(1, count // LOSS_ROWS))
+    loss, grad = getattr(numeric, LOGIT_LOSS), getattr(numeric, LOGIT_LOSS + "_grad")
+    computed_f = np.array([float(loss(z[i:i + 1], y[i:i + 1])) for i in sample])
+    computed_d = np.asarray(grad(z, y)) * count
+    scale = verify._residual_scales(numeric.sigmoid(z), y)
+    with np.errstate(all="ignore"):
+        score_f = verify._screen_ulps(computed_f, true_f[sample])
+        score_d = verify._cancellation_scores(computed_d, true_d, scale)
+    score_d[np.abs(true_d.astype(np.float64)) < np.finfo(np.float64).tiny * count] = -np.inf
+    f_mp = verify._mp_function(entry.definition.subs(entry.defaults), list(entry.variables))
+    d_mp = verify._mp_function(sp.diff(entry.definition, entry.variables[0]), list(entry.variables))
+    eps = float(np.finfo(np.float64).eps)
+    bound = verify.STATED_EXCEPTIONS.get(LOGIT_LOSS, verify.ULP_BOUND)
+    print(f"\n{LOGIT_LOSS}: {count:,} (logit, target) pairs (targets 0, 1, 0.1, 0.9 and uniform), "
+          f"the loss on {sample.size:,}; the worst {picks} confirmed with mpmath")
+    failed = False
+    for label, score, values, where, mp_fn in (
+            ("loss", score_f, computed_f, sample, f_mp), ("gradient", score_d, computed_d, np.arange(count), d_mp)):
+        worst, at = 0.0, ""
+        for k in np.argsort(score)[::-1][:picks]:
+            i = int(where[k])
+            ref = verify.reference(mp_fn, [float(z[i]), float(y[i])])
+            if mpmath.isnan(ref):
+                continue
+            if label == "gradient" and abs(ref) < verify.CANCELLED * scale[i]:
+                error = float(abs(mpmath.mpf(float(values[k])) - ref)) / (2 * eps * scale[i])
+            else:
+                error = ulp_error(float(values[k]), ref)
+            if error > worst:
+                worst, at = error, f"z = {z[i]:.7g}, y = {y[i]:.7g}"
+        over = worst > bound
+        failed |= over
+        print(f"  {label:9} {worst:8.3g}  at {at:36} bound {bound:g}{'  ABOVE' if over else ''}", flush=True)
+    return failed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="activations and row functions "
@@ -252,13 +314,15 @@ def main(argv=None) -> int:
                         help="class counts of the row scan")
     parser.add_argument("--row-elements", type=int, default=2_000_000,
                         help="numbers per class count in the row scan")
+    parser.add_argument("--loss-points", type=int, default=4_000_000,
+                        help=f"(logit, target) pairs of the {LOGIT_LOSS} scan")
     parser.add_argument("--row-picks", type=int, default=12,
                         help="worst components per function and class count confirmed with mpmath")
     args = parser.parse_args(argv)
     if np.finfo(np.longdouble).nmant < 63:
         print("np.longdouble is only a double here: nothing to scan with")
         return 0
-    known = {e.name for e in ENTRIES if e.kind == "activation"} | set(ROW_FUNCTIONS)
+    known = {e.name for e in ENTRIES if e.kind == "activation"} | set(ROW_FUNCTIONS) | {LOGIT_LOSS}
     unknown = sorted(set(args.names) - known)
     if unknown:
         parser.error(f"unknown function(s) {unknown}; known: {sorted(known)}")
@@ -268,6 +332,8 @@ def main(argv=None) -> int:
     xs = inputs(args.points)
     chosen = [e for e in ENTRIES if e.kind == "activation" and (not args.names or e.name in args.names)]
     failed = scan_rows(row_names, args.classes, args.row_elements, args.row_picks) if row_names else False
+    if not args.names or LOGIT_LOSS in args.names:
+        failed |= scan_logit_loss(args.loss_points, args.row_picks)
     if not chosen:
         return 1 if failed else 0
     print(f"\n{args.points:,} inputs, the worst of {args.stretches} stretches confirmed with mpmath "

@@ -292,5 +292,8 @@ def test_dense_scan_script_runs_and_respects_the_bounds(capsys):
                         "--row-elements", "4000", "--row-picks", "3"]) == 0
     out = capsys.readouterr().out
     assert out.count("softmax_cross_entropy_grad") == 2 and "ABOVE" not in out
+    assert module.main(["binary_cross_entropy_with_logits", "--loss-points", "20000", "--row-picks", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "gradient" in out and "ABOVE" not in out
     with pytest.raises(SystemExit):
         module.main(["softmaxx"])

@@ -1,0 +1,50 @@
+"""The speed benchmark's script: it runs, and its accurate hand-written column is accurate."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import mpmath
+import numpy as np
+
+import numeric
+from numeric.accuracy import ulp_error
+
+PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_functions.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("bench_functions", PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_accurate_hand_column_is_within_four_ulp_and_tanh_is_the_generated_code():
+    bench = _module()
+    x = np.concatenate([np.linspace(-40, 40, 801), [-745.0, -710.0, 37.0, 710.0, 800.0, 1e300]])
+    with mpmath.workdps(60):
+        for k, v in enumerate(x):
+            t = mpmath.mpf(float(v))
+            s = 1 / (1 + mpmath.exp(-t))
+            truths = {"sigmoid": (s, s * (1 - s)), "tanh": (mpmath.tanh(t), mpmath.sech(t) ** 2),
+                      "softplus": (mpmath.log1p(mpmath.exp(t)), s)}
+            for name, fn in bench.HAND_ACCURATE.items():
+                with np.errstate(over="raise", invalid="raise", divide="raise"):  # no overflow
+                    value, grad = fn(np.array([v]))
+                assert ulp_error(value[0], truths[name][0]) <= 4, (name, v)
+                assert ulp_error(grad[0], truths[name][1]) <= 4, (name, v)
+    np.testing.assert_array_equal(bench.HAND_ACCURATE["tanh"](x)[1], numeric.tanh_grad(x))
+
+
+def test_quick_run_writes_the_accurate_column(tmp_path, capsys):
+    bench = _module()
+    out = tmp_path / "bench.json"
+    assert bench.main(["--quick", "--only", "tanh", "--no-import", "--memory", "as-is",
+                       "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    (row,) = report["speed"]
+    assert "hand, accurate" in row["median_s"] and row["agrees_with_generated"]["hand, accurate"]
+    wrong = [r for r in report["accuracy"] if "hand, accurate" in r["ulp"] and not r["ulp"]["hand, accurate"] <= 4]
+    assert wrong == []
+    assert "generated / hand, accurate: tanh" in capsys.readouterr().out

@@ -28,6 +28,8 @@ references are evaluated in long double from forms that do not cancel
 each are confirmed with mpmath.  A component whose terms cancel to less than
 half is scored as the certificates judge it, by absolute error in units of
 2·eps·(the sum of its terms' magnitudes), so that 4 is the bound either way.
+binary_cross_entropy_with_logits and its gradient σ(z) − y are scanned on
+``--loss-points`` (logit, target) pairs (targets 0, 1, 0.1, 0.9 and uniform).
 
 Prints, per function, the largest error in ULPs confirmed with mpmath and
 where; exits 1 if one is above its bound (4 ULP, or the bound of a stated
@@ -314,7 +316,7 @@ def main(argv=None) -> int:
                         help="class counts of the row scan")
     parser.add_argument("--row-elements", type=int, default=2_000_000,
                         help="numbers per class count in the row scan")
-    parser.add_argument("--loss-points", type=int, default=4_000_000,
+    parser.add_argument("--loss-points", type=int, default=1 << 22,
                         help=f"(logit, target) pairs of the {LOGIT_LOSS} scan")
     parser.add_argument("--row-picks", type=int, default=12,
                         help="worst components per function and class count confirmed with mpmath")

@@ -96,6 +96,7 @@ import numpy as np
 import sympy as sp
 
 from .catalogue import ENTRIES, Entry, get
+from .verify import STATED_EXCEPTIONS
 
 __all__ = [
     "setup",
@@ -338,6 +339,11 @@ def certificate_rst(cert: Any, points: int) -> list[str]:
                   "errors above 4 ULP, within the bound stated in the README):", ""]
         lines += [f"- ``{_input(e)}``" for e in stated]
         lines.append("")
+    elif cert.passed and cert.name in STATED_EXCEPTIONS:
+        lines += ["**Status: passed** (every error on this grid within 4 ULP, no spurious "
+                  "inf/NaN, no warnings). Denser scans (``benchmarks/dense_scan.py``) find "
+                  f"errors above 4 ULP elsewhere, so it is held to a stated bound of "
+                  f"{STATED_EXCEPTIONS[cert.name]:g} ULP (see the README).", ""]
     elif cert.passed:
         lines += ["**Status: passed** (every error within 4 ULP, no spurious inf/NaN, "
                   "no warnings).", ""]

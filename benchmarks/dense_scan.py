@@ -103,8 +103,8 @@ def scan(expr: sp.Expr, variable: sp.Symbol, fn, xs: np.ndarray, stretches: int)
     return worst, where
 
 
-#: the row functions: name → (numeric function, the row map it belongs to,
-#: whether its terms can cancel); the bound is the map's (STATED_EXCEPTIONS)
+#: the row functions: name → (the entry it belongs to, whether its terms can
+#: cancel); the bound is the entry's (STATED_EXCEPTIONS)
 ROW_FUNCTIONS = {
     "softmax": ("softmax", False), "softmax_vjp": ("softmax", True),
     "log_softmax": ("log_softmax", False), "log_softmax_vjp": ("log_softmax", True),
@@ -199,9 +199,17 @@ def mp_component(name: str, z, g, y, j: int):
     return verify.reference(value, [*map(float, z), *map(float, g), *map(float, y)])
 
 
+def confirmed_error(value: float, ref, scale: float | None) -> float:
+    """The error of ``value`` against the mpmath ``ref`` as the certificates judge it: ULPs, or,
+    where ``scale`` is given and less than CANCELLED of it is left, absolute error in units
+    of 2·eps·scale (so that 4 is the bound either way)."""
+    if scale is not None and abs(ref) < verify.CANCELLED * scale:
+        return float(abs(mpmath.mpf(float(value)) - ref)) / (2 * float(np.finfo(np.float64).eps) * scale)
+    return ulp_error(float(value), ref)
+
+
 def scan_rows(names: list[str], classes: list[int], elements: int, picks: int) -> bool:
     """Print the confirmed worst of each row function per class count; True if one is above its bound."""
-    eps = float(np.finfo(np.float64).eps)
     print(f"\nrows of {', '.join(map(str, classes))} classes, about {elements:,} numbers each; "
           f"the worst {picks} components confirmed with mpmath (cancelled: absolute error / 2·eps·scale)")
     print(f"{'function':28} {'classes':>7} {'rows':>9} {'max score':>10}  worst at (first logits, component)  bound")
@@ -222,18 +230,15 @@ def scan_rows(names: list[str], classes: list[int], elements: int, picks: int) -
                 score = (verify._cancellation_scores(computed.ravel(), true.ravel(), scale.ravel()) if cancels
                          else verify._screen_ulps(computed.ravel(), true.ravel()))
             score[np.isnan(computed.ravel())] = -np.inf  # rows whose loss was not computed
-            if name == "softmax_cross_entropy_grad":  # (s − y)/N subnormal: ×N does not undo its rounding
-                score[np.abs(true.ravel()) < np.finfo(np.float64).tiny * count] = -np.inf
+            if name == "softmax_cross_entropy_grad":  # the gradient of the mean, times the rows
+                score = verify._mean_gradient_scores(score, true.ravel(), count)
             worst, where = 0.0, ""
             for flat in np.argsort(score)[::-1][:picks]:
                 r, j = divmod(int(flat), computed.shape[1])
                 ref = mp_component(name, z[r], g[r], y[r], j)
                 if mpmath.isnan(ref):
                     continue
-                if cancels and abs(ref) < verify.CANCELLED * scale[r, j]:
-                    error = float(abs(mpmath.mpf(float(computed[r, j])) - ref)) / (2 * eps * scale[r, j])
-                else:
-                    error = ulp_error(float(computed[r, j]), ref)
+                error = confirmed_error(computed[r, j], ref, scale[r, j] if cancels else None)
                 if error > worst:
                     worst, where = error, f"{np.round(z[r][:4], 4).tolist()}{'…' if k > 4 else ''}, {j}"
             bound = verify.STATED_EXCEPTIONS.get(family, verify.ULP_BOUND)
@@ -278,10 +283,9 @@ def scan_logit_loss(points: int, picks: int) -> bool:
     with np.errstate(all="ignore"):
         score_f = verify._screen_ulps(computed_f, true_f[sample])
         score_d = verify._cancellation_scores(computed_d, true_d, scale)
-    score_d[np.abs(true_d.astype(np.float64)) < np.finfo(np.float64).tiny * count] = -np.inf
+    score_d = verify._mean_gradient_scores(score_d, true_d, count)
     f_mp = verify._mp_function(entry.definition.subs(entry.defaults), list(entry.variables))
     d_mp = verify._mp_function(sp.diff(entry.definition, entry.variables[0]), list(entry.variables))
-    eps = float(np.finfo(np.float64).eps)
     bound = verify.STATED_EXCEPTIONS.get(LOGIT_LOSS, verify.ULP_BOUND)
     print(f"\n{LOGIT_LOSS}: {count:,} (logit, target) pairs (targets 0, 1, 0.1, 0.9 and uniform), "
           f"the loss on {sample.size:,}; the worst {picks} confirmed with mpmath")
@@ -294,10 +298,7 @@ def scan_logit_loss(points: int, picks: int) -> bool:
             ref = verify.reference(mp_fn, [float(z[i]), float(y[i])])
             if mpmath.isnan(ref):
                 continue
-            if label == "gradient" and abs(ref) < verify.CANCELLED * scale[i]:
-                error = float(abs(mpmath.mpf(float(values[k])) - ref)) / (2 * eps * scale[i])
-            else:
-                error = ulp_error(float(values[k]), ref)
+            error = confirmed_error(values[k], ref, scale[i] if label == "gradient" else None)
             if error > worst:
                 worst, at = error, f"z = {z[i]:.7g}, y = {y[i]:.7g}"
         over = worst > bound
@@ -331,13 +332,13 @@ def main(argv=None) -> int:
     row_names = [n for n in ROW_FUNCTIONS if not args.names or n in args.names]
     if any(k < 2 for k in args.classes):
         parser.error("--classes: at least 2 classes a row")
-    xs = inputs(args.points)
     chosen = [e for e in ENTRIES if e.kind == "activation" and (not args.names or e.name in args.names)]
     failed = scan_rows(row_names, args.classes, args.row_elements, args.row_picks) if row_names else False
     if not args.names or LOGIT_LOSS in args.names:
         failed |= scan_logit_loss(args.loss_points, args.row_picks)
     if not chosen:
         return 1 if failed else 0
+    xs = inputs(args.points)
     print(f"\n{args.points:,} inputs, the worst of {args.stretches} stretches confirmed with mpmath "
           "(interior-zero windows left out)")
     print(f"{'function':16} {'max ULP f':>10} {'at x':>14} {'max ULP df':>11} {'at x':>14}  bound")

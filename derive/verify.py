@@ -934,6 +934,15 @@ def _cancellation_scores(computed: np.ndarray, true: np.ndarray, scale: np.ndarr
                     _screen_ulps(computed, true))
 
 
+def _mean_gradient_scores(scores: np.ndarray, true: np.ndarray, count: int) -> np.ndarray:
+    """Screen scores of gradients measured as the gradient of a mean over
+    ``count`` elements (or rows) times ``count``, with −inf where ℓ′/count is
+    subnormal: there its rounding is not undone by the factor, and the score
+    would be the screen's own artefact (466 "ULP"), not the code's error."""
+    return np.where(np.abs(np.asarray(true)) < np.finfo(np.float64).tiny * count,
+                    -np.inf, scores)
+
+
 def _worst_rows(scores: Sequence[np.ndarray], keep: int) -> np.ndarray:
     """The indices of the ``keep`` largest of each score, together."""
     return np.unique(np.concatenate([np.argsort(score)[::-1][:keep] for score in scores]))
@@ -1155,10 +1164,7 @@ def _screened_loss_rows(entry: Entry, loss: sp.Expr, zsyms: Sequence[sp.Symbol],
         scores = [_cancellation_scores(grads[:, j], trues[j], scales[:, j]) for j in range(k)]
     else:
         scores = [_screen_ulps(grads[:, j], trues[j]) for j in range(k)]
-    # where the gradient of the mean, ℓ′/N, is subnormal, its rounding is not
-    # undone by the factor N: those elements are not screened
-    scores = [np.where(np.abs(true) < np.finfo(np.float64).tiny * len(rows), -np.inf, score)
-              for true, score in zip(trues, scores)]
+    scores = [_mean_gradient_scores(score, true, len(rows)) for true, score in zip(trues, scores)]
     chosen = _worst_rows((score_f, np.max(scores, axis=0)), keep)
     return rows[chosen], ys[chosen], count
 

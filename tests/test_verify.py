@@ -297,3 +297,19 @@ def test_dense_scan_script_runs_and_respects_the_bounds(capsys):
     assert "gradient" in out and "ABOVE" not in out
     with pytest.raises(SystemExit):
         module.main(["softmaxx"])
+
+
+def test_gradient_of_the_mean_screen_leaves_out_subnormal_means():
+    # ℓ′ = 1e−305 over 4,096 rows: ℓ′/N ≈ 2.4e−309 is subnormal, and N·(ℓ′/N) is
+    # not ℓ′ again; the screen must not score it (it scored "466 ULP" before)
+    import importlib
+
+    verify_module = importlib.import_module("derive.verify")
+    n = 4096
+    true = np.array([1e-305, 0.25, -1e-300])
+    computed = np.asarray(true / n) * n
+    assert computed[0] != true[0]  # the artefact is live
+    raw = verify_module._screen_ulps(computed, true.astype(np.longdouble))
+    scores = verify_module._mean_gradient_scores(raw, true.astype(np.longdouble), n)
+    assert raw[0] > 4 and scores[0] == -np.inf
+    assert scores[1] == raw[1] == 0 and scores[2] == raw[2]

@@ -560,7 +560,7 @@ def screened_points(expr: sp.Expr, variable: sp.Symbol, fn: Callable,
 
 
 def _worst_by_stretch(xs: np.ndarray, computed: np.ndarray, true: np.ndarray, bins: int,
-                      dtype=np.float64) -> list[np.ndarray]:
+                      dtype=np.float64, left_out: np.ndarray | None = None) -> list[np.ndarray]:
     """The x of largest estimated error in each of ``bins`` stretches of the sorted ``xs``.
 
     Scored by ULPs of ``dtype`` (see _screen_ulps) outside the windows of the
@@ -569,9 +569,11 @@ def _worst_by_stretch(xs: np.ndarray, computed: np.ndarray, true: np.ndarray, bi
     The worst of each stretch, not the worst overall: where the definition
     cancels even in long double (log(1 + e^x) at x = −20 keeps 10 of its 19
     digits) the screen's own error would take every place, and mpmath would
-    find them all fine.
+    find them all fine.  The x where ``left_out`` holds are never picked.
     """
     error = _screen_ulps(computed, true, dtype)
+    if left_out is not None:
+        error = np.where(left_out, -np.inf, error)
     finite = np.isfinite(true)
     signs = np.sign(np.where(finite, true, 0))
     change = np.flatnonzero((signs[:-1] * signs[1:] < 0) & (np.abs(xs[:-1]) > 1e-3))
@@ -580,7 +582,7 @@ def _worst_by_stretch(xs: np.ndarray, computed: np.ndarray, true: np.ndarray, bi
         window |= np.abs(xs - xs[i]) <= ZERO_WINDOW * max(1.0, abs(xs[i]))
     outside = np.where(window, -np.inf, error)
     absolute = np.abs(computed.astype(np.longdouble) - true).astype(np.float64)
-    inside = np.where(window & finite, absolute, -np.inf)
+    inside = np.where(window & finite & (True if left_out is None else ~left_out), absolute, -np.inf)
     found = []
     for score in (outside, inside):
         for piece in np.array_split(np.arange(xs.size), bins):
@@ -724,7 +726,8 @@ def _screened_loss_points(entry: Entry, f_expr: sp.Expr, df_expr: sp.Expr,
     on SCREEN_LOSS_FORWARD of them (the loss of an array is a mean), both
     against the definition and its derivative in long double; the worst
     point of each of ``bins`` stretches joins the grid (scored as in
-    :func:`screened_points`, interior zeros by absolute error).
+    :func:`screened_points`, interior zeros by absolute error; gradients
+    whose mean is subnormal left out, see _subnormal_means).
     """
     p, t = entry.variables
     f_wide, d_wide = _wide_function(f_expr, [p, t]), _wide_function(df_expr, [p, t])
@@ -740,8 +743,9 @@ def _screened_loss_points(entry: Entry, f_expr: sp.Expr, df_expr: sp.Expr,
             warnings.simplefilter("ignore")
             gradients = np.asarray(grad(preds, np.full(preds.shape, tv))) * preds.size
             losses = np.array([float(loss(np.array([a]), np.array([tv]))) for a in sample])
-        for xs, values, wide in ((preds, gradients, d_wide), (sample, losses, f_wide)):
-            picked += _worst_by_stretch(xs, values, wide(xs, np.full(xs.shape, tv)), bins)
+        true_d = d_wide(preds, np.full(preds.shape, tv))
+        picked += _worst_by_stretch(preds, gradients, true_d, bins, left_out=_subnormal_means(true_d, preds.size))
+        picked += _worst_by_stretch(sample, losses, f_wide(sample, np.full(sample.shape, tv)), bins)
         found[tv] = np.unique(np.concatenate(picked)) if picked else np.empty(0)
     return found, int(preds.size)
 
@@ -934,13 +938,17 @@ def _cancellation_scores(computed: np.ndarray, true: np.ndarray, scale: np.ndarr
                     _screen_ulps(computed, true))
 
 
+def _subnormal_means(true: np.ndarray, count: int) -> np.ndarray:
+    """Where a gradient ℓ′ measured as the gradient of a mean over ``count``
+    elements (or rows), times ``count``, cannot be judged: ℓ′/count is
+    subnormal, so its rounding is not undone by the factor, and an error
+    there would be the screen's own artefact (466 "ULP"), not the code's."""
+    return np.abs(np.asarray(true)) < np.finfo(np.float64).tiny * count
+
+
 def _mean_gradient_scores(scores: np.ndarray, true: np.ndarray, count: int) -> np.ndarray:
-    """Screen scores of gradients measured as the gradient of a mean over
-    ``count`` elements (or rows) times ``count``, with −inf where ℓ′/count is
-    subnormal: there its rounding is not undone by the factor, and the score
-    would be the screen's own artefact (466 "ULP"), not the code's error."""
-    return np.where(np.abs(np.asarray(true)) < np.finfo(np.float64).tiny * count,
-                    -np.inf, scores)
+    """Screen scores of such gradients, −inf where :func:`_subnormal_means` holds."""
+    return np.where(_subnormal_means(true, count), -np.inf, scores)
 
 
 def _worst_rows(scores: Sequence[np.ndarray], keep: int) -> np.ndarray:

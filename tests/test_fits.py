@@ -107,6 +107,25 @@ def test_erfc_against_mpmath_and_scipy():
     assert scipy_worst > 50 * ours_worst  # SciPy's erfc: up to 504 ULP near x = 23
 
 
+def test_exact_square_is_exact_to_2_to_the_minus_66():
+    # hi + lo against the exact square (fractions): hi = fl(a²), lo its
+    # rounding error; a square rounded once would err by ulp(a²)/2 (2⁻⁴³ at 38)
+    from fractions import Fraction
+
+    rng = np.random.default_rng(3)
+    a = np.concatenate([rng.uniform(0, 40, 3000), 10.0 ** rng.uniform(-320, 1.8, 3000),
+                        [0.0, 5e-324, 2.0 ** -21, 1.5 * 2.0 ** -20, 2.0 ** -20 + 2.0 ** -60, 38.0 + 2.0 ** -47,
+                         np.nextafter(64.0, 0.0)]])
+    hi, lo, t = np.empty_like(a), np.empty_like(a), np.empty_like(a)
+    _kernels._exact_square(a.copy(), hi, lo, t)
+    np.testing.assert_array_equal(hi, a * a)
+    worst = max(abs(Fraction(float(v)) ** 2 - Fraction(float(h)) - Fraction(float(w))) for v, h, w in zip(a, hi, lo))
+    assert worst <= Fraction(1, 2 ** 66)
+    assert max(abs(Fraction(float(v)) ** 2 - Fraction(float(v * v))) for v in a) > 2 ** 20 * worst
+    nan = np.array([np.nan])
+    assert np.isnan(_kernels._exact_square(nan, np.empty(1), np.empty(1), np.empty(1))).all()
+
+
 def test_erfc_special_values_and_float32():
     got = _kernels.erfc(np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 40.0, -40.0]))
     np.testing.assert_array_equal(got, [np.nan, 0.0, 2.0, 1.0, 1.0, 0.0, 2.0])

@@ -313,3 +313,22 @@ def test_gradient_of_the_mean_screen_leaves_out_subnormal_means():
     scores = verify_module._mean_gradient_scores(raw, true.astype(np.longdouble), n)
     assert raw[0] > 4 and scores[0] == -np.inf
     assert scores[1] == raw[1] == 0 and scores[2] == raw[2]
+
+
+def test_elementwise_loss_screen_never_picks_a_subnormal_mean():
+    # the elementwise-loss screen takes the same gradient of the mean, times N:
+    # the x whose ℓ′/N is subnormal must not be picked however large their score
+    import importlib
+
+    verify_module = importlib.import_module("derive.verify")
+    n = 4096
+    xs = np.linspace(-1, 1, n)
+    true = np.where(xs < 0, 1e-305, 0.25 + xs * 0)
+    computed = np.asarray(true / n) * n  # the artefact where true is 1e−305
+    computed[-7] = np.nextafter(np.nextafter(computed[-7], 1), 1)  # a real 2-ULP error at x = xs[−7]
+    left_out = verify_module._subnormal_means(true, n)
+    assert left_out.sum() == (xs < 0).sum()
+    unguarded = verify_module._worst_by_stretch(xs, computed, true.astype(np.longdouble), 2)
+    guarded = verify_module._worst_by_stretch(xs, computed, true.astype(np.longdouble), 2, left_out=left_out)
+    assert any(float(x[0]) < 0 for x in unguarded)
+    assert all(float(x[0]) >= 0 for x in guarded) and xs[-7] in np.concatenate(guarded)

@@ -1418,3 +1418,31 @@ def test_split_sum_is_exact_where_a_plain_sum_is_not():
     assert got == float(exact)  # rounded once
     assert _kernels.split_sum(np.array([np.inf, 1.0]), np.empty(2)) == np.inf
     assert np.isnan(_kernels.split_sum(np.array([np.nan, 1.0]), np.empty(2)))
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "gelu", "silu", "relu", "softplus", "mish"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_narrow_inputs_are_widened_a_block_at_a_time(name, dtype):
+    # several blocks of float32 / float16: the float64 results rounded once (the
+    # bits of one float64 computation and astype), and no full-size float64 copy
+    # of x or of an output is made on the way
+    import tracemalloc
+
+    with np.errstate(over="ignore"):
+        x = _activation_inputs(40000, 12).astype(dtype)
+    fn = getattr(numeric, name + "_and_grad")
+    with np.errstate(invalid="ignore", over="ignore"):
+        got, want = fn(x), fn(x.astype(np.float64))
+        want = tuple(w.astype(dtype) for w in want)
+    for g, w in zip(got, want):
+        assert g.dtype == dtype
+        _assert_same(g, w, name)
+    big = np.linspace(-5, 5, 1_000_000).astype(dtype)
+    fn(big)  # scratch rows made once, before the measured call
+    tracemalloc.start()
+    try:
+        fn(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * big.nbytes + 1_000_000, peak  # the two outputs, and no 8 MB float64 array

@@ -325,7 +325,9 @@ class _Emitter:
             select = self.selects.get(mask)
             if select is None:  # made in the first bitwise branch on this mask, kept for the others
                 select = self.selects[mask] = self.row()
-                bitwise.append(f"np.negative({mask}, dtype=np.int64, out={select}.view(np.int64))")
+                # the mask's bytes as int8 0/1, negated and widened: 4.5 µs per 16,000,
+                # where negating the bool mask with dtype=int64 took 7.6
+                bitwise.append(f"np.negative({mask}.view(np.int8), out={select}.view(np.int64))")
             bits = f"{select}.view(np.int64)"
             if zero:
                 bitwise.append(f"np.bitwise_and({chosen[0]}.view(np.int64), {bits}, out={target}.view(np.int64))")

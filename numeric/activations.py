@@ -291,7 +291,7 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
             b0[...] = k0
             np.copyto(b0, xb, where=m0)
         else:
-            np.negative(m0, dtype=np.int64, out=w0.view(np.int64))
+            np.negative(m0.view(np.int8), out=w0.view(np.int64))
             np.bitwise_and(xb.view(np.int64), w0.view(np.int64), out=b0.view(np.int64))
     return _result(y0, x)
 
@@ -338,7 +338,7 @@ def relu_and_grad(x):
             b0[...] = k0
             np.copyto(b0, xb, where=m0)
         else:
-            np.negative(m0, dtype=np.int64, out=w0.view(np.int64))
+            np.negative(m0.view(np.int8), out=w0.view(np.int64))
             np.bitwise_and(xb.view(np.int64), w0.view(np.int64), out=b0.view(np.int64))
         np.copyto(b1, m0)
     return _result(y0, x), _result(y1, x)
@@ -368,7 +368,7 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
         if few_m0:
             np.copyto(b0, xb, where=m0)
         else:
-            np.negative(m0, dtype=np.int64, out=w0.view(np.int64))
+            np.negative(m0.view(np.int8), out=w0.view(np.int64))
             np.bitwise_xor(xb.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
             np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
             np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
@@ -399,7 +399,7 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
         if few_m0:
             np.copyto(b0, c0, where=m0)
         else:
-            np.negative(m0, dtype=np.int64, out=w0.view(np.int64))
+            np.negative(m0.view(np.int8), out=w0.view(np.int64))
             np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
             np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
             np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
@@ -429,7 +429,7 @@ def leaky_relu_and_grad(x, alpha=0.01):
         if few_m0:
             np.copyto(b0, xb, where=m0)
         else:
-            np.negative(m0, dtype=np.int64, out=w0.view(np.int64))
+            np.negative(m0.view(np.int8), out=w0.view(np.int64))
             np.bitwise_xor(xb.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
             np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
             np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
@@ -469,7 +469,7 @@ Convention: elu'(0) = alpha, the left derivative (as PyTorch); continuous when a
         if few_m0:
             np.copyto(b0, xb, where=m0)
         else:
-            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
+            np.negative(m0.view(np.int8), out=w1.view(np.int64))
             np.bitwise_xor(xb.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
             np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
             np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
@@ -502,7 +502,7 @@ Convention: elu'(0) = alpha, the left derivative (as PyTorch); continuous when a
         if few_m0:
             np.copyto(b0, c1, where=m0)
         else:
-            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
+            np.negative(m0.view(np.int8), out=w1.view(np.int64))
             np.bitwise_xor(c1.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
             np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
             np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
@@ -534,7 +534,7 @@ def elu_and_grad(x, alpha=1.0):
         if few_m0:
             np.copyto(b0, xb, where=m0)
         else:
-            np.negative(m0, dtype=np.int64, out=w1.view(np.int64))
+            np.negative(m0.view(np.int8), out=w1.view(np.int64))
             np.bitwise_xor(xb.view(np.int64), b0.view(np.int64), out=w2.view(np.int64))
             np.bitwise_and(w2.view(np.int64), w1.view(np.int64), out=w2.view(np.int64))
             np.bitwise_xor(b0.view(np.int64), w2.view(np.int64), out=b0.view(np.int64))
@@ -577,7 +577,7 @@ Convention: selu'(0) = scale*alpha, the left derivative (as PyTorch).
         if few_m0:
             np.copyto(w1, xb, where=m0)
         else:
-            np.negative(m0, dtype=np.int64, out=w2.view(np.int64))
+            np.negative(m0.view(np.int8), out=w2.view(np.int64))
             np.bitwise_xor(xb.view(np.int64), w1.view(np.int64), out=w3.view(np.int64))
             np.bitwise_and(w3.view(np.int64), w2.view(np.int64), out=w3.view(np.int64))
             np.bitwise_xor(w1.view(np.int64), w3.view(np.int64), out=w1.view(np.int64))
@@ -613,7 +613,7 @@ Convention: selu'(0) = scale*alpha, the left derivative (as PyTorch).
         if few_m0:
             np.copyto(w1, c1, where=m0)
         else:
-            np.negative(m0, dtype=np.int64, out=w2.view(np.int64))
+            np.negative(m0.view(np.int8), out=w2.view(np.int64))
             np.bitwise_xor(c1.view(np.int64), w1.view(np.int64), out=w3.view(np.int64))
             np.bitwise_and(w3.view(np.int64), w2.view(np.int64), out=w3.view(np.int64))
             np.bitwise_xor(w1.view(np.int64), w3.view(np.int64), out=w1.view(np.int64))
@@ -648,7 +648,7 @@ def selu_and_grad(x, alpha=1.6732632423543772, scale=1.0507009873554805):
         if few_m0:
             np.copyto(w1, xb, where=m0)
         else:
-            np.negative(m0, dtype=np.int64, out=w2.view(np.int64))
+            np.negative(m0.view(np.int8), out=w2.view(np.int64))
             np.bitwise_xor(xb.view(np.int64), w1.view(np.int64), out=w3.view(np.int64))
             np.bitwise_and(w3.view(np.int64), w2.view(np.int64), out=w3.view(np.int64))
             np.bitwise_xor(w1.view(np.int64), w3.view(np.int64), out=w1.view(np.int64))

@@ -9,6 +9,7 @@ from ._support import (
 from ._kernels import (
     logistic as _logistic,
     rowsum as _rowsum,
+    sigmoid_residual as _sigmoid_residual,
     softmax_rows as _softmax_rows,
     xlog1py as _xlog1py,
     xlogy as _xlogy,
@@ -277,9 +278,8 @@ def binary_cross_entropy_with_logits(pred, target):
     """
     pred, target, like = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    f2, f3 = _logistic(pred, 'softplus', 'softplus_neg')
-    t0 = 1 - target
-    return _mean(f2*t0 + f3*target, N, like)
+    f0, f1 = _logistic(pred, 'softplus', 'softplus_neg')
+    return _mean(f0*(1 - target) + f1*target, N, like)
 
 
 def binary_cross_entropy_with_logits_grad(pred, target):
@@ -293,9 +293,7 @@ def binary_cross_entropy_with_logits_grad(pred, target):
     """
     pred, target, like = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    f0, f1 = _logistic(pred, 'sigmoid', 'sigmoid_neg')
-    t0 = 1 - target
-    return _like((f0*t0 - f1*target)/N, like)
+    return _like(_sigmoid_residual(pred, target)/N, like)
 
 
 def binary_cross_entropy_with_logits_and_grad(pred, target):
@@ -311,9 +309,8 @@ def binary_cross_entropy_with_logits_and_grad(pred, target):
     """
     pred, target, like = _loss_inputs('binary_cross_entropy_with_logits', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    f0, f1, f2, f3 = _logistic(pred, 'sigmoid', 'sigmoid_neg', 'softplus', 'softplus_neg')
-    t0 = 1 - target
-    return _mean(f2*t0 + f3*target, N, like), _like((f0*t0 - f1*target)/N, like)
+    f0, f1 = _logistic(pred, 'softplus', 'softplus_neg')
+    return _mean(f0*(1 - target) + f1*target, N, like), _like(_sigmoid_residual(pred, target)/N, like)
 
 
 def cross_entropy(pred, target):

@@ -20,12 +20,14 @@ Examples
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from functools import lru_cache
 from typing import Collection, Iterable, Sequence
 
 import numpy as np
 import sympy as sp
+from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.printing.numpy import NumPyPrinter
 
 from . import primitives
@@ -1499,6 +1501,50 @@ def _branches(condition: str, comment: str, taken: list[str], otherwise: list[st
             + ["else:"] + ["    " + line for line in middle[1]] + taken[len(taken) - tail:])
 
 
+def exact_in_any_float(expressions: Sequence[sp.Expr], variable: sp.Symbol | None = None) -> bool:
+    """Whether every value of ``expressions`` is x itself or a constant, chosen by comparisons.
+
+    Such a function (relu, hard_tanh, identity, and derivatives such as
+    leaky_relu′) rounds nothing but its constants, each once, so float16 and
+    float32 inputs can be computed in their own type with the same bits as
+    in float64 rounded once, provided that every threshold of a comparison
+    is x or a float16 number (a parameter or 0.1 would be rounded before
+    the comparison).  ``variable`` is x (any symbol, if None).
+
+    Examples
+    --------
+    >>> x, a = sp.Symbol("xb", real=True), sp.Symbol("alpha", real=True)
+    >>> exact_in_any_float([sp.Piecewise((x, x > 0), (0, True)), sp.Piecewise((1, x > 0), (a, True))], x)
+    True
+    >>> exact_in_any_float([sp.Piecewise((x, x > 0), (a * x, True))], x)  # leaky_relu: α·x rounds
+    False
+    >>> exact_in_any_float([sp.Piecewise((x, x > sp.Float(0.1)), (0, True))], x)  # 0.1 is no float16
+    False
+    >>> exact_in_any_float([sp.Piecewise((x, x > a), (0, True))], x)  # nor is every α
+    False
+    """
+    def exact(node, condition: bool) -> bool:
+        if node in (sp.true, sp.false):
+            return True
+        if node.is_Symbol:
+            return variable is None or node == variable or not condition
+        if node.is_number:
+            try:
+                value = float(node)
+            except TypeError:
+                return False
+            return math.isfinite(value) and (not condition or float(np.float16(value)) == value)
+        if node.is_Relational or isinstance(node, (sp.And, sp.Or, sp.Not)):
+            return all(exact(a, True) for a in node.args)
+        if isinstance(node, (sp.Piecewise, ExprCondPair, sp.Max, sp.Min, _Clip)):
+            # Max, Min and a clip compare their arguments too
+            inner = condition or not isinstance(node, (sp.Piecewise, ExprCondPair))
+            return all(exact(a, inner) for a in node.args)
+        return False
+
+    return all(exact(e, False) for e in expressions)
+
+
 def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None), tail=None):
     """An elementwise function of x, evaluated in place over cache-sized blocks of x.
 
@@ -1506,7 +1552,9 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     :mod:`derive.blocked`), so the only full-size arrays made are the
     outputs; a chain of NumPy operations on 1e6 elements would otherwise make
     a fresh 8 MB array (and its page faults) per operation.  The work is done
-    in float64 (a float32 input is rounded once, at the end).
+    in float64 (a float32 input is rounded once, at the end), except for a
+    function that rounds nothing (see exact_in_any_float), which works in
+    the input's own type: the same bits, without widening.
     """
     from .blocked import emit_statements
 
@@ -1525,6 +1573,10 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     general = emit_statements(replacements, reduced, targets, printer)
     tame = _tame_variant(lowered, block, keep, targets, printer, general)
     statements, rows, masks, constants, numbers = general
+    native = (tame is None and not calls and clamp == (None, None) and tail is None
+              and exact_in_any_float([value for _, value in replacements] + list(reduced), block))
+    if native:  # bit patterns as the integers of the input's own width
+        statements = [line.replace(".view(np.int64)", ".view(bits)") for line in statements]
     if tame is not None:  # both variants in one loop: the tame one named its numbers after general's
         tame, comment = tame
         statements = _branches(f"highest <= {TAME_BOUND!r}", comment, tame.lines, general.lines)
@@ -1565,10 +1617,12 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
         held = ", ".join(name if used else "_" for name, used in
                          (("work", rows), ("masks", masks), ("constants", constants)))
         values = f", ({', '.join(constants)}{',' if len(constants) == 1 else ''})" if constants else ""
-        src.append(f"    {held} = _work(x, {rows}, {masks}{values})")
+        src.append(f"    {held} = _work(x, {rows}, {masks}{values}{', native=True' if native else ''})")
     if numbers:
         names = ", ".join(f"k{i}" for i in range(len(numbers))) + ("," if len(numbers) == 1 else "")
-        src.append(f"    {names} = _numbers({', '.join(numbers)})")
+        src.append(f"    {names} = _numbers({', '.join(numbers)}{', dtype=x.dtype' if native else ''})")
+    if native and any(".view(bits)" in line for line in statements):
+        src.append("    bits = _bits(x)")
     for side, extreme in extremes.items():
         src.append(f"    {extreme} = {'_lowest' if side == 0 else '_highest'}(x)")
     row_names = [f"w{i}" for i in range(rows)] + [f"m{i}" for i in range(masks)] + \
@@ -1576,7 +1630,8 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     groups = [f"*{n}" for n, count in (("work", rows), ("masks", masks), ("constants", constants)) if count]
     held_rows = ", ".join(groups) + ("," if len(groups) == 1 else "")
     unpacked = f", ({', '.join(row_names)}{',' if len(row_names) == 1 else ''})" if row_names else ", _"
-    src.append(f"    for xb, ({blocks}){unpacked} in _blocks(x, ({outs}){', (' + held_rows + ')' if row_names else ''}):")
+    src.append(f"    for xb, ({blocks}){unpacked} in _blocks(x, ({outs}){', (' + held_rows + ')' if row_names else ''}"
+               f"{', native=True' if native else ''}):")
     src += [indent + line for line in first]
     src += _call_lines(calls, printer, indent)
     src += [indent + line for line in statements]
@@ -2032,7 +2087,7 @@ def generate_module(names: Sequence[str] | None = None, *, standalone: bool = Fa
     if standalone:
         parts += [_support_source(), "", "", _kernel_source(kernels) if kernels else ""]
     else:
-        parts.append("from ._support import (\n    _SIGN_BIT, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _wide, _work,\n)")
+        parts.append("from ._support import (\n    _SIGN_BIT, _bits, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _wide, _work,\n)")
         if kernels:
             parts.append("from ._kernels import (\n" + "".join(
                 f"    {k} as _{k},\n" for k in sorted(kernels)) + ")")

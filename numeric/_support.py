@@ -85,35 +85,45 @@ _CONSTANT_ROWS: dict = {}
 _NUMBERS: dict = {}
 
 
-def _work(x, rows, masks, constants=()):
-    """Rows for one block: ``rows`` float64 work rows, ``masks`` boolean rows, a row of each constant."""
+def _work(x, rows, masks, constants=(), native=False):
+    """Rows for one block: ``rows`` work rows, ``masks`` boolean rows, a row of each constant.
+
+    The work rows and constants are float64, or, for a ``native`` function
+    (one that rounds nothing, see _blocks), of x's own type.
+    """
     size = min(x.size, BLOCK)
+    dtype = x.dtype if native else np.dtype(np.float64)
     constants = tuple(constants)
-    filled = _CONSTANT_ROWS.get(constants)
+    filled = _CONSTANT_ROWS.get((constants, dtype))
     if filled is None or filled.shape[1] < size:
-        filled = np.empty((len(constants), size))
+        filled = np.empty((len(constants), size), dtype)
         filled[...] = np.reshape(constants, (-1, 1))
         filled.flags.writeable = False
-        _CONSTANT_ROWS[constants] = filled
-    return _scratch("rows", (rows, size)), _scratch("masks", (masks, size), bool), filled[:, :size]
+        _CONSTANT_ROWS[(constants, dtype)] = filled
+    return _scratch("rows", (rows, size), dtype), _scratch("masks", (masks, size), bool), filled[:, :size]
 
 
-def _numbers(*values):
-    """Each value as a 0-d float64 array, for the ufunc calls of a blocked loop (read-only, shared)."""
-    numbers = _NUMBERS.get(values)
+def _numbers(*values, dtype=np.float64):
+    """Each value as a 0-d array (float64, or ``dtype``), for the ufunc calls of a blocked loop (read-only, shared)."""
+    numbers = _NUMBERS.get((values, dtype))
     if numbers is None:
-        numbers = tuple(np.array(v, np.float64) for v in values)
+        numbers = tuple(np.array(v, dtype) for v in values)
         for number in numbers:
             number.flags.writeable = False
-        _NUMBERS[values] = numbers
+        _NUMBERS[(values, dtype)] = numbers
     return numbers
+
+
+def _bits(x):
+    """The signed integer type as wide as x's floating type (for selecting by bits)."""
+    return np.dtype(f"i{x.dtype.itemsize}").type
 
 
 #: the sign bit of a float64, as an int64: ``bitwise_or`` with it gives −|u|
 _SIGN_BIT = np.array(np.iinfo(np.int64).min)
 
 
-def _blocks(x, outputs, rows=()):
+def _blocks(x, outputs, rows=(), native=False):
     """Successive ``(block of x, blocks of the outputs, the rows)`` over the flattened arrays, all float64.
 
     ``rows`` are work rows of one block's length (see _work); each comes
@@ -121,11 +131,13 @@ def _blocks(x, outputs, rows=()):
     cutting a 2-D work array into rows in every block cost about 3 µs a
     block, a tenth of a cheap function's time.  An input of one block comes
     back as it is, in a tuple (no generator: 1 µs of a small call's 8).
-    For float16 and float32 x, see _cut_narrow.
+    For float16 and float32 x, see _cut_narrow, unless the function is
+    ``native``: one whose values are x or numbers chosen by comparisons
+    (relu, hard_tanh), which rounds nothing and works in x's own type.
     """
     xs = x.reshape(-1)
     flat = [y.reshape(-1) for y in outputs]
-    if xs.dtype != np.float64:
+    if xs.dtype != np.float64 and not native:
         return _cut_narrow(xs, flat, tuple(rows))
     if 0 < xs.size <= BLOCK:
         return ((xs, flat, tuple(rows)),)
@@ -133,7 +145,7 @@ def _blocks(x, outputs, rows=()):
 
 
 def _cut(xs, flat, rows):
-    """The blocks of _blocks for a float64 input of more than one block."""
+    """The blocks of _blocks for an input of more than one block, in its own type."""
     for start in range(0, xs.size, BLOCK):
         xb = xs[start:start + BLOCK]
         blocks = [y[start:start + BLOCK] for y in flat]

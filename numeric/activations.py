@@ -4,7 +4,7 @@
 import numpy as np
 
 from ._support import (
-    _SIGN_BIT, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _wide, _work,
+    _SIGN_BIT, _bits, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _wide, _work,
 )
 from ._kernels import (
     gaussian as _gaussian,
@@ -79,7 +79,7 @@ def identity(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    for xb, (b0,), _ in _blocks(x, (y0,)):
+    for xb, (b0,), _ in _blocks(x, (y0,), native=True):
         b0[...] = xb
     return _result(y0, x)
 
@@ -95,8 +95,8 @@ def identity_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    k0, = _numbers(1.0)
-    for xb, (b0,), _ in _blocks(x, (y0,)):
+    k0, = _numbers(1.0, dtype=x.dtype)
+    for xb, (b0,), _ in _blocks(x, (y0,), native=True):
         b0[...] = k0
     return _result(y0, x)
 
@@ -113,8 +113,8 @@ def identity_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    k0, = _numbers(1.0)
-    for xb, (b0, b1), _ in _blocks(x, (y0, y1)):
+    k0, = _numbers(1.0, dtype=x.dtype)
+    for xb, (b0, b1), _ in _blocks(x, (y0, y1), native=True):
         b0[...] = xb
         b1[...] = k0
     return _result(y0, x), _result(y1, x)
@@ -282,17 +282,18 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 1, 1)
-    k0, = _numbers(0.0)
-    for xb, (b0,), (w0, m0) in _blocks(x, (y0,), (*work, *masks)):
+    work, masks, _ = _work(x, 1, 1, native=True)
+    k0, = _numbers(0.0, dtype=x.dtype)
+    bits = _bits(x)
+    for xb, (b0,), (w0, m0) in _blocks(x, (y0,), (*work, *masks), native=True):
         np.greater(xb, k0, out=m0)
         few_m0 = np.count_nonzero(m0) * 16 <= m0.size
         if few_m0:
             b0[...] = k0
             np.copyto(b0, xb, where=m0)
         else:
-            np.negative(m0.view(np.int8), out=w0.view(np.int64))
-            np.bitwise_and(xb.view(np.int64), w0.view(np.int64), out=b0.view(np.int64))
+            np.negative(m0.view(np.int8), out=w0.view(bits))
+            np.bitwise_and(xb.view(bits), w0.view(bits), out=b0.view(bits))
     return _result(y0, x)
 
 
@@ -309,9 +310,9 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 1)
-    k0, = _numbers(0.0)
-    for xb, (b0,), (m0,) in _blocks(x, (y0,), (*masks,)):
+    _, masks, _ = _work(x, 0, 1, native=True)
+    k0, = _numbers(0.0, dtype=x.dtype)
+    for xb, (b0,), (m0,) in _blocks(x, (y0,), (*masks,), native=True):
         np.greater(xb, k0, out=m0)
         np.copyto(b0, m0)
     return _result(y0, x)
@@ -329,17 +330,18 @@ def relu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 1, 1)
-    k0, = _numbers(0.0)
-    for xb, (b0, b1), (w0, m0) in _blocks(x, (y0, y1), (*work, *masks)):
+    work, masks, _ = _work(x, 1, 1, native=True)
+    k0, = _numbers(0.0, dtype=x.dtype)
+    bits = _bits(x)
+    for xb, (b0, b1), (w0, m0) in _blocks(x, (y0, y1), (*work, *masks), native=True):
         np.greater(xb, k0, out=m0)
         few_m0 = np.count_nonzero(m0) * 16 <= m0.size
         if few_m0:
             b0[...] = k0
             np.copyto(b0, xb, where=m0)
         else:
-            np.negative(m0.view(np.int8), out=w0.view(np.int64))
-            np.bitwise_and(xb.view(np.int64), w0.view(np.int64), out=b0.view(np.int64))
+            np.negative(m0.view(np.int8), out=w0.view(bits))
+            np.bitwise_and(xb.view(bits), w0.view(bits), out=b0.view(bits))
         np.copyto(b1, m0)
     return _result(y0, x), _result(y1, x)
 
@@ -390,19 +392,20 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 2, 1, (1.0,))
-    k0, = _numbers(0.0)
-    for xb, (b0,), (w0, w1, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants)):
+    work, masks, constants = _work(x, 2, 1, (1.0,), native=True)
+    k0, = _numbers(0.0, dtype=x.dtype)
+    bits = _bits(x)
+    for xb, (b0,), (w0, w1, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants), native=True):
         np.greater(xb, k0, out=m0)
         b0[...] = alpha
         few_m0 = np.count_nonzero(m0) * 16 <= m0.size
         if few_m0:
             np.copyto(b0, c0, where=m0)
         else:
-            np.negative(m0.view(np.int8), out=w0.view(np.int64))
-            np.bitwise_xor(c0.view(np.int64), b0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_and(w1.view(np.int64), w0.view(np.int64), out=w1.view(np.int64))
-            np.bitwise_xor(b0.view(np.int64), w1.view(np.int64), out=b0.view(np.int64))
+            np.negative(m0.view(np.int8), out=w0.view(bits))
+            np.bitwise_xor(c0.view(bits), b0.view(bits), out=w1.view(bits))
+            np.bitwise_and(w1.view(bits), w0.view(bits), out=w1.view(bits))
+            np.bitwise_xor(b0.view(bits), w1.view(bits), out=b0.view(bits))
     return _result(y0, x)
 
 
@@ -1367,9 +1370,9 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 3)
-    k0, k1, k2 = _numbers(3.0, -3.0, 0.16666666666666666)
-    for xb, (b0,), (m0, m1, m2) in _blocks(x, (y0,), (*masks,)):
+    _, masks, _ = _work(x, 0, 3, native=True)
+    k0, k1, k2 = _numbers(3.0, -3.0, 0.16666666666666666, dtype=x.dtype)
+    for xb, (b0,), (m0, m1, m2) in _blocks(x, (y0,), (*masks,), native=True):
         np.greater_equal(xb, k0, out=m1)
         np.less_equal(xb, k1, out=m2)
         np.logical_or(m1, m2, out=m0)
@@ -1420,8 +1423,8 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, _, constants = _work(x, 0, 0, (1.0, -1.0))
-    for xb, (b0,), (c0, c1) in _blocks(x, (y0,), (*constants,)):
+    _, _, constants = _work(x, 0, 0, (1.0, -1.0), native=True)
+    for xb, (b0,), (c0, c1) in _blocks(x, (y0,), (*constants,), native=True):
         np.maximum(xb, c1, out=b0)
         np.minimum(b0, c0, out=b0)
     return _result(y0, x)
@@ -1440,9 +1443,9 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 3)
-    k0, k1 = _numbers(1.0, -1.0)
-    for xb, (b0,), (m0, m1, m2) in _blocks(x, (y0,), (*masks,)):
+    _, masks, _ = _work(x, 0, 3, native=True)
+    k0, k1 = _numbers(1.0, -1.0, dtype=x.dtype)
+    for xb, (b0,), (m0, m1, m2) in _blocks(x, (y0,), (*masks,), native=True):
         np.greater_equal(xb, k0, out=m1)
         np.less_equal(xb, k1, out=m2)
         np.logical_or(m1, m2, out=m0)
@@ -1463,9 +1466,9 @@ def hard_tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    _, masks, constants = _work(x, 0, 3, (1.0, -1.0))
-    k0, k1 = _numbers(1.0, -1.0)
-    for xb, (b0, b1), (m0, m1, m2, c0, c1) in _blocks(x, (y0, y1), (*masks, *constants)):
+    _, masks, constants = _work(x, 0, 3, (1.0, -1.0), native=True)
+    k0, k1 = _numbers(1.0, -1.0, dtype=x.dtype)
+    for xb, (b0, b1), (m0, m1, m2, c0, c1) in _blocks(x, (y0, y1), (*masks, *constants), native=True):
         np.maximum(xb, c1, out=b0)
         np.minimum(b0, c0, out=b0)
         np.greater_equal(xb, k0, out=m1)

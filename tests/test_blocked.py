@@ -1481,3 +1481,26 @@ def test_sigmoid_residual_keeps_the_digits_the_two_sigmoids_lost():
     np.testing.assert_array_equal(special[[0, 1, 4]], [0.7, -0.3, -np.inf])
     assert np.isnan(special[2]) and np.isnan(special[3])
     assert special[5] == pytest.approx(1 / (1 + np.exp(-2.0)) - 0.5, rel=4e-16)
+
+
+def test_functions_that_round_nothing_work_in_the_input_type():
+    # relu, hard_tanh and identity (and leaky_relu′, whose values are 1 and α)
+    # choose between x and constants: in float16 and float32 they run in that
+    # type, with the bits of the float64 computation rounded once; leaky_relu
+    # itself (α·x rounds) and hard_sigmoid ((x + 3)/6) are widened
+    native = {"relu", "relu_grad", "relu_and_grad", "identity", "identity_grad", "identity_and_grad",
+              "hard_tanh", "hard_tanh_grad", "hard_tanh_and_grad", "leaky_relu_grad"}
+    for name in native | {"leaky_relu", "leaky_relu_and_grad", "hard_sigmoid", "elu_grad"}:
+        assert ("native=True" in inspect.getsource(getattr(numeric, name))) == (name in native), name
+    special = np.array([np.nan, -np.nan, 0.0, -0.0, np.inf, -np.inf, 1.0, -1.0, 1e-40, -1e-40, 3e38, -3e38])
+    for dtype in (np.float16, np.float32):
+        with np.errstate(over="ignore"):
+            x = np.concatenate([_activation_inputs(40000, 13), special]).astype(dtype)
+        for name in sorted(native):
+            with np.errstate(invalid="ignore", over="ignore"):
+                got, want = getattr(numeric, name)(x), getattr(numeric, name)(x.astype(np.float64))
+                got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
+                want = tuple(w.astype(dtype) for w in want)
+            for g, w in zip(got, want):
+                assert g.dtype == dtype
+                _assert_same(g, w, name)

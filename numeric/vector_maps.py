@@ -8,8 +8,9 @@ from ._support import (
 )
 from ._kernels import (
     log_softmax as _log_softmax,
-    rowsum as _rowsum,
+    log_softmax_vjp as _log_softmax_vjp,
     softmax as _softmax,
+    softmax_vjp as _softmax_vjp,
 )
 
 __all__ = [
@@ -41,8 +42,7 @@ def softmax_vjp(z, g):
     z = _wide(like)
     g = _wide(g)
     _same_shape('softmax_vjp', z, g)
-    t0 = _softmax(z)
-    return _like(t0*(g - _rowsum(g*t0)), like)
+    return _like(_softmax_vjp(z, g), like)
 
 
 def log_softmax(z):
@@ -66,4 +66,4 @@ def log_softmax_vjp(z, g):
     z = _wide(like)
     g = _wide(g)
     _same_shape('log_softmax_vjp', z, g)
-    return _like(g - _rowsum(g)*_softmax(z), like)
+    return _like(_log_softmax_vjp(z, g), like)

@@ -862,19 +862,33 @@ def _veltkamp(a, hi, lo):
     np.subtract(a, hi, out=lo)
 
 
-def _two_product(a, b, p, err, ah, al, bh, bl):
-    """p + err = a·b exactly (Dekker's product), into the rows p and err; ah … bl are work rows."""
+def _two_product(a, b, p, err, ah, al, bh, bl, b_parts=None):
+    """p + err = a·b exactly (Dekker's product), into the rows p and err; ah … bl are work rows.
+
+    ``b_parts``: b's halves (see _halves), made once for a b that is one
+    number a row, which then need not be split again on every element.
+    """
     np.multiply(a, b, out=p)
     _veltkamp(a, ah, al)
-    _veltkamp(b, bh, bl)
-    np.multiply(ah, bh, out=err)
+    if b_parts is None:
+        _veltkamp(b, bh, bl)
+        b_parts = bh, bl
+    high, low = b_parts
+    np.multiply(ah, high, out=err)
     err -= p
-    ah *= bl
+    np.multiply(ah, low, out=ah)
     err += ah
-    bh *= al
+    np.multiply(al, high, out=bh)
     err += bh
-    al *= bl
+    np.multiply(al, low, out=al)
     err += al  # ((ah·bh − p) + ah·bl + al·bh) + al·bl
+
+
+def _halves(a):
+    """Veltkamp's split of a small array (one number a row): (hi, lo) as new arrays."""
+    hi, lo = np.empty_like(a), np.empty_like(a)
+    _veltkamp(a, hi, lo)
+    return hi, lo
 
 
 def _two_sum(a, b, s, err, t):
@@ -887,13 +901,13 @@ def _two_sum(a, b, s, err, t):
     err += t
 
 
-def _divide_dd(hi, lo, d, delta, q, r, rows):
+def _divide_dd(hi, lo, d, delta, q, r, rows, d_parts=None):
     """q + r = (hi + lo)/(d + δ) to about 2^-100 relative: q = hi/d rounded, r from
     its remainder hi − q·d (exact, by Dekker's product) and the small parts.
-    ``rows`` are six work rows of q's shape."""
+    ``rows`` are six work rows of q's shape; ``d_parts`` d's halves (_halves)."""
     t1, t2, *four = rows
     np.divide(hi, d, out=q)
-    _two_product(q, d, t1, t2, *four)
+    _two_product(q, d, t1, t2, *four, b_parts=d_parts)
     np.subtract(hi, t1, out=r)
     r -= t2
     r += lo
@@ -983,7 +997,7 @@ def softmax_vjp(z, g):
             _two_product(e, w[0], w[2], w[3], *w[4:8])  # e·w0 = w2 + w3
             np.multiply(e, w[1], out=w[4])
             w[3] += w[4]
-            _divide_dd(w[2], w[3], d, delta, w[0], w[1], w[4:10])
+            _divide_dd(w[2], w[3], d, delta, w[0], w[1], w[4:10], _halves(d))
             np.add(w[0], w[1], out=ob)
         _mend(ob, lambda: (e / (d + delta)) * (gb - np.add.reduce(gb * (e / (d + delta)), axis=axes, keepdims=True)))
     return out
@@ -1006,10 +1020,10 @@ def log_softmax_vjp(z, g):
     for e, d, delta, gb, ob, axes, w in blocks:
         with np.errstate(over="ignore", invalid="ignore"):
             total, rest = _exact_rowsum(gb, axes, w[0], w[1])  # Σ g per row
-            _two_product(total, e, w[0], w[1], *w[2:6])  # (Σ g)·e = w0 + w1 + rest·e
+            _two_product(e, total, w[0], w[1], *w[2:6], b_parts=_halves(total))  # (Σ g)·e = w0 + w1 + rest·e
             np.multiply(rest, e, out=w[2])
             w[1] += w[2]
-            _divide_dd(w[0], w[1], d, delta, w[2], w[3], w[4:10])  # (Σ g)·s = w2 + w3
+            _divide_dd(w[0], w[1], d, delta, w[2], w[3], w[4:10], _halves(d))  # (Σ g)·s = w2 + w3
             np.negative(w[2], out=w[2])
             _two_sum(gb, w[2], w[0], w[1], w[4])
             w[1] -= w[3]

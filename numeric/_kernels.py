@@ -120,7 +120,7 @@ def logistic(u, *wanted):
 
 
 def sigmoid_residual(u, y):
-    """σ(u) − y, the gradient of binary cross-entropy with logits, within about 3.5 ULP.
+    """σ(u) − y, the gradient of binary cross-entropy with logits, within about 3.7 ULP.
 
     With e = e^{−|u|} and d = 1 + e, σ(u) = P/d and σ(−u) = Q/d for
     P = max(e, [u ≥ 0]) and Q = max(e, [u ≤ 0]), so σ(u)(1 − y) − σ(−u)·y =
@@ -132,8 +132,9 @@ def sigmoid_residual(u, y):
     Fast2Sum: |y| ≤ 1), and d = 1 + e is d + δ (δ = e − (d − 1)), folded
     back as n/(d + δ) = t − t·δ/d with t = n/d.  The form of the stabilize
     rule (σ(u)(1 − y) − y·σ(−u), from the logistic kernel) reached 4.58 ULP
-    on 5,000,000 (logit, target) pairs at u = −1.3410, y = 0.1; this 3.41.
-    u and y of the same shape; computed in float64, in blocks.
+    on 5,000,000 (logit, target) pairs at u = −1.3410, y = 0.1, where this
+    reaches 3.41 (3.68 on the 8,388,608 pairs of benchmarks/dense_scan.py).
+    u and y broadcast together; computed in float64, in blocks.
 
     Examples
     --------
@@ -566,15 +567,7 @@ def split_sum(terms, hi):
     >>> float(split_sum(t.copy(), np.empty(4))) == 10000.003
     True
     """
-    largest = max(float(np.max(terms)), -float(np.min(terms)))  # NaN if a term is
-    if not 2.0 ** -900 < largest < 2.0 ** 900:
-        return np.add.reduce(terms, axis=None)
-    exponent = int(np.frexp(largest)[1])
-    grid = 1.5 * 2.0 ** (exponent + 26)
-    np.add(terms, grid, out=hi)
-    hi -= grid
-    terms -= hi
-    return np.add.reduce(hi, axis=None) + np.add.reduce(terms, axis=None)
+    return _exact_rowsum(terms, None, hi, terms)[0].reshape(())[()]
 
 
 def rowsum(u):
@@ -917,10 +910,12 @@ def _divide_dd(hi, lo, d, delta, q, r, rows, d_parts=None):
 
 
 def _exact_rowsum(terms, axes, hi, lo):
-    """Σ terms over ``axes`` as a pair (sum, rest) per row, within about 2^-80 of the
-    largest term: the terms split on a grid fixed by the block's largest, as in
-    split_sum (the parts on the grid sum exactly), the rest summed plainly."""
-    largest = max(float(np.max(terms)), -float(np.min(terms))) if terms.size else 0.0
+    """Σ terms over ``axes`` (None: all) as a pair (sum, rest) per row, kept as axes of
+    length 1: the terms split on a grid fixed by the largest, as split_sum
+    says (the parts on the grid sum exactly, the rest plainly), the two sums
+    added by TwoSum.  ``hi`` and ``lo`` are work arrays of terms' shape (lo may
+    be terms itself)."""
+    largest = max(float(np.max(terms)), -float(np.min(terms))) if terms.size else 0.0  # NaN if a term is
     if not 2.0 ** -900 < largest < 2.0 ** 900:  # 0, huge, inf or NaN: a plain sum
         total = np.add.reduce(terms, axis=axes, keepdims=True)
         return total, np.zeros_like(total)

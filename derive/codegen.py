@@ -73,16 +73,6 @@ class _Sum(sp.Function):
     put a number last); printed as a sum."""
 
 
-class _CompensatedSum(sp.Function):
-    """v + (hi + lo) for a double-double hi + lo, rounded once: TwoSum of v and
-    hi, whose error joins lo (blocked code only; printed as a plain sum)."""
-
-
-class _QuotientOverOnePlus(sp.Function):
-    """n/(a + 1) with the rounding of a + 1 recovered (TwoSum) and folded back
-    as t − t·err/(a + 1), t = n/fl(a + 1) (blocked code only; printed plainly)."""
-
-
 class _Product(sp.Function):
     """a·b kept as one node, so that SymPy does not merge (P + 2)·P·(P + 2) into
     P·(P + 2)² and common-subexpression elimination still sees P·(P + 2);
@@ -301,9 +291,10 @@ def rational_in_exp_of_polynomial(outputs: Sequence[sp.Expr], variable: sp.Symbo
             if value is None:
                 value = sp.Add(*c) if isinstance(c, tuple) else c
             elif isinstance(c, tuple):
-                # v + (hi + lo) rounded once (TwoSum), where (v + hi) + lo
-                # rounded twice at hi's size
-                value = _CompensatedSum(value * p_value, *c) if value != 0 else _Sum(*c)
+                # (v + lo) + hi: lo joins the smaller v first, where (v + hi) + lo
+                # rounded twice at hi's size (gelu_tanh′: 4.18 → 4.03 ULP on
+                # 16,000,000 points; near a zero of v + hi the absolute bound rules)
+                value = _Sum(value * p_value, c[1], c[0]) if value != 0 else _Sum(*c)
             else:
                 value = value * p_value + c
         return value
@@ -317,12 +308,7 @@ def rational_in_exp_of_polynomial(outputs: Sequence[sp.Expr], variable: sp.Symbo
         # P^m·N over D: where the function saturates (P huge, N = P) the
         # product and D round alike and the quotient is exactly its limit
         # (gelu_tanh′(inf) = 1, where N·(P/D) gave 1 − eps)
-        numerator, denominator = p_value**monomial * horner(rest), horner(bottom)
-        constant = denominator.as_coeff_add()[0] if isinstance(denominator, sp.Add) else 0
-        if constant == 1:  # (P + 1)² as P(P + 2) + 1: the rounding of the + 1 folded back
-            lowered.append(content * _QuotientOverOnePlus(numerator, denominator - 1))
-        else:
-            lowered.append(content * _Quotient(numerator, denominator))
+        lowered.append(content * _Quotient(p_value**monomial * horner(rest), horner(bottom)))
     return lowered
 
 
@@ -875,13 +861,6 @@ class StablePrinter(NumPyPrinter):
 
     def _print__Sum(self, expr):
         return "(" + " + ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print__CompensatedSum(self, expr):
-        return self._print__Sum(expr)
-
-    def _print__QuotientOverOnePlus(self, expr):
-        n, a = expr.args
-        return f"({self._print(n)})/({self._print(a)} + 1)"
 
     def _print__NonNegative(self, expr):
         return f"({self._print(expr.args[0])} >= 0)"

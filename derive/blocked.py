@@ -223,6 +223,43 @@ class _Emitter:
         if name == "_Sum":
             self.fold("add", list(expr.args), target)
             return
+        if name == "_CompensatedSum":  # v + (hi + lo) rounded once: TwoSum of v and hi
+            operands = [self.operand(a) for a in expr.args]
+            (v, _), (hi, _), (lo, _) = operands
+            s, bb, err = self.row(), self.row(), self.row()
+            emit(f"np.add({v}, {hi}, out={s})")
+            emit(f"np.subtract({s}, {v}, out={bb})")
+            emit(f"np.subtract({s}, {bb}, out={err})")
+            emit(f"np.subtract({v}, {err}, out={err})")  # v − (s − bb)
+            emit(f"np.subtract({hi}, {bb}, out={bb})")  # hi − bb
+            emit(f"np.add({err}, {bb}, out={err})")
+            emit(f"np.add({err}, {lo}, out={err})")
+            emit(f"np.add({s}, {err}, out={target})")
+            for row in (s, bb, err):
+                self.release(row)
+            for operand in operands:
+                self.into(target, operand)
+            return
+        if name == "_QuotientOverOnePlus":  # n/(a + 1) with the rounding of a + 1 folded back
+            operands = [self.operand(a) for a in expr.args]
+            (n, _), (a, _) = operands
+            one = self.number(1)
+            d, t, err = self.row(), self.row(), self.row()
+            emit(f"np.add({a}, {one}, out={d})")
+            emit(f"np.subtract({d}, {a}, out={t})")  # bb
+            emit(f"np.subtract({d}, {t}, out={err})")
+            emit(f"np.subtract({a}, {err}, out={err})")  # a − (d − bb)
+            emit(f"np.subtract({one}, {t}, out={t})")  # 1 − bb
+            emit(f"np.add({err}, {t}, out={err})")  # a + 1 = d + err exactly
+            emit(f"np.divide({n}, {d}, out={t})")
+            emit(f"np.divide({err}, {d}, out={err})")
+            emit(f"np.multiply({err}, {t}, out={err})")
+            emit(f"np.subtract({t}, {err}, out={target})")  # n/(d + err) = t − t·err/d
+            for row in (d, t, err):
+                self.release(row)
+            for operand in operands:
+                self.into(target, operand)
+            return
         if name == "_Product":
             self.fold("multiply", list(expr.args), target)
             return

@@ -73,6 +73,16 @@ class _Sum(sp.Function):
     put a number last); printed as a sum."""
 
 
+class _CompensatedSum(sp.Function):
+    """v + (hi + lo) for a double-double hi + lo, rounded once: TwoSum of v and
+    hi, whose error joins lo (blocked code only; printed as a plain sum)."""
+
+
+class _QuotientOverOnePlus(sp.Function):
+    """n/(a + 1) with the rounding of a + 1 recovered (TwoSum) and folded back
+    as t − t·err/(a + 1), t = n/fl(a + 1) (blocked code only; printed plainly)."""
+
+
 class _Product(sp.Function):
     """a·b kept as one node, so that SymPy does not merge (P + 2)·P·(P + 2) into
     P·(P + 2)² and common-subexpression elimination still sees P·(P + 2);
@@ -194,13 +204,17 @@ def _saturated(parts, outputs, variable, ends) -> bool:
     return True
 
 
-def rational_in_exp_of_polynomial(outputs: Sequence[sp.Expr], variable: sp.Symbol) -> list[sp.Expr] | None:
+def rational_in_exp_of_polynomial(outputs: Sequence[sp.Expr], variable: sp.Symbol,
+                                   compensated: bool = False) -> list[sp.Expr] | None:
     """Outputs built from σ(±t) and sech²(t/2) of one polynomial t(x), as rational functions of P = e^t.
 
     With P = e^t: σ(t) = P/(1 + P), σ(−t) = 1/(1 + P), sech²(t/2) = 4P/(1 + P)².
     SymPy cancels each output to c(x)·N(P, x)·P^m/D(P), and N is printed in
     Horner form in P, its coefficients polynomials in x evaluated in
-    double-double (``poly_dd``) and added hi first, then lo.  For GELU's tanh
+    double-double (``poly_dd``) and added hi first, then lo (``compensated``,
+    for the blocked code of an activation: v + (hi + lo) rounded once by
+    TwoSum, and a denominator a + 1 with the rounding of its + 1 folded back
+    into the quotient).  For GELU's tanh
     form the derivative σ(t) + x·t′/4·sech²(t/2), two terms that cancel for
     x < −0.75, becomes (P + (1 + x·t′(x)))·P/((P + 2)P + 1): the cancelling
     sum is P + (1 + x·t′), whose only rounded input is P, and 1 + x·t′
@@ -291,10 +305,9 @@ def rational_in_exp_of_polynomial(outputs: Sequence[sp.Expr], variable: sp.Symbo
             if value is None:
                 value = sp.Add(*c) if isinstance(c, tuple) else c
             elif isinstance(c, tuple):
-                # (v + lo) + hi: lo joins the smaller v first, where (v + hi) + lo
-                # rounded twice at hi's size (gelu_tanh′: 4.18 → 4.03 ULP on
-                # 16,000,000 points; near a zero of v + hi the absolute bound rules)
-                value = _Sum(value * p_value, c[1], c[0]) if value != 0 else _Sum(*c)
+                # v + (hi + lo) rounded once (TwoSum), where (v + hi) + lo
+                # rounded twice at hi's size
+                value = (_CompensatedSum if compensated else _Sum)(value * p_value, *c) if value != 0 else _Sum(*c)
             else:
                 value = value * p_value + c
         return value
@@ -308,7 +321,12 @@ def rational_in_exp_of_polynomial(outputs: Sequence[sp.Expr], variable: sp.Symbo
         # P^m·N over D: where the function saturates (P huge, N = P) the
         # product and D round alike and the quotient is exactly its limit
         # (gelu_tanh′(inf) = 1, where N·(P/D) gave 1 − eps)
-        lowered.append(content * _Quotient(p_value**monomial * horner(rest), horner(bottom)))
+        numerator, denominator = p_value**monomial * horner(rest), horner(bottom)
+        constant = denominator.as_coeff_add()[0] if isinstance(denominator, sp.Add) else 0
+        if compensated and constant == 1:  # (P + 1)² as P(P + 2) + 1: the + 1's rounding folded back
+            lowered.append(content * _QuotientOverOnePlus(numerator, denominator - 1))
+        else:
+            lowered.append(content * _Quotient(numerator, denominator))
     return lowered
 
 
@@ -862,6 +880,13 @@ class StablePrinter(NumPyPrinter):
     def _print__Sum(self, expr):
         return "(" + " + ".join(self._print(a) for a in expr.args) + ")"
 
+    def _print__CompensatedSum(self, expr):
+        return self._print__Sum(expr)
+
+    def _print__QuotientOverOnePlus(self, expr):
+        n, a = expr.args
+        return f"({self._print(n)})/({self._print(a)} + 1)"
+
     def _print__NonNegative(self, expr):
         return f"({self._print(expr.args[0])} >= 0)"
 
@@ -1224,7 +1249,7 @@ def derive_pair(entry: Entry) -> list[sp.Expr]:
     """
     d = derive(entry)
     rename = _code_symbols(entry)
-    pair = rational_in_exp_of_polynomial([d.forward_code, d.derivative_code], entry.variable) \
+    pair = rational_in_exp_of_polynomial([d.forward_code, d.derivative_code], entry.variable, compensated=True) \
         or [compensate_arguments(e, entry.variable) for e in (d.forward_code, d.derivative_code)]
     pair = [_fold_constants(e.xreplace(rename)) for e in pair]
     if entry.grad_clip is not None:

@@ -214,24 +214,9 @@ def poly_dd(x, coefficients, *wanted):
     # more than the arithmetic); the operations and their order are those of
     # the formulas in the comments
     x1, x2, p, t, h1, h2, e, s = _scratch("poly_dd", (8, x.size))
-    np.multiply(x, 134217729.0, out=t)  # x = x1 + x2, each half of the significand (Veltkamp), once
-    np.subtract(t, x, out=x1)
-    np.subtract(t, x1, out=x1)  # x1 = t − (t − x)
-    np.subtract(x, x1, out=x2)
+    _veltkamp(x, x1, x2)  # x = x1 + x2, each half of the significand, once
     for c_hi, c_lo in coefficients[1:]:
-        np.multiply(hi, x, out=p)  # (p, e) = hi·x exactly (Dekker)
-        np.multiply(hi, 134217729.0, out=t)
-        np.subtract(t, hi, out=h1)
-        np.subtract(t, h1, out=h1)  # h1 = t − (t − hi)
-        np.subtract(hi, h1, out=h2)
-        np.multiply(h1, x1, out=e)  # e = ((h1·x1 − p) + h1·x2 + h2·x1) + h2·x2
-        e -= p
-        np.multiply(h1, x2, out=t)
-        e += t
-        np.multiply(h2, x1, out=t)
-        e += t
-        np.multiply(h2, x2, out=t)
-        e += t
+        _two_product(hi, x, p, e, h1, h2, t, s, b_parts=(x1, x2))  # (p, e) = hi·x exactly (Dekker)
         np.multiply(lo, x, out=t)  # e += lo·x
         e += t
         if c_hi == 0 and c_lo == 0:  # nothing to add: renormalise p + e (as TwoSum with 0 would)

@@ -869,14 +869,16 @@ def _halves(a):
     return hi, lo
 
 
-def _two_sum(a, b, s, err, t):
-    """s + err = a + b exactly (Knuth's TwoSum), into the rows s and err; t is a work row."""
-    np.add(a, b, out=s)
-    np.subtract(s, a, out=t)  # bb
-    np.subtract(s, t, out=err)
+def _two_sum(a, b, s=None, err=None, t=None):
+    """(s, err) with s + err = a + b exactly (Knuth's TwoSum), into the rows s and err
+    with t a work row, or into new arrays (for one number a row)."""
+    s = np.add(a, b, out=s)
+    t = np.subtract(s, a, out=t)  # bb
+    err = np.subtract(s, t, out=err)
     np.subtract(a, err, out=err)  # a − (s − bb)
     np.subtract(b, t, out=t)  # b − bb
     err += t
+    return s, err
 
 
 def _divide_dd(hi, lo, d, delta, q, r, rows, d_parts=None):
@@ -909,10 +911,7 @@ def _exact_rowsum(terms, axes, hi, lo):
     hi -= grid
     np.subtract(terms, hi, out=lo)
     high = np.add.reduce(hi, axis=axes, keepdims=True)  # exact
-    low = np.add.reduce(lo, axis=axes, keepdims=True)
-    total = high + low
-    rest = (high - (total - (total - high))) + (low - (total - high))  # TwoSum
-    return total, rest
+    return _two_sum(high, np.add.reduce(lo, axis=axes, keepdims=True))
 
 
 def _vjp_blocks(z, g):
@@ -928,9 +927,7 @@ def _vjp_blocks(z, g):
     def blocks():
         for _, _, e, s, _, (gb, ob), _ in _shifted(z, (g, out), np.float64):
             axes = tuple(i for i in range(e.ndim) if e.shape[i] != s.shape[i])
-            d = s + 1.0
-            back = d - 1.0
-            delta = (1.0 - (d - back)) + (s - back)  # TwoSum: d + δ = 1 + s
+            d, delta = _two_sum(1.0, s)  # d + δ = 1 + s
             yield e, d, delta, gb, ob, axes, _scratch("vjp", (10,) + e.shape)
 
     return out, blocks()

@@ -67,8 +67,9 @@ def _printer():
 class _Emitter:
     """Three-address code with work rows ``w0, w1, …`` (float) and ``m0, …`` (bool)."""
 
-    def __init__(self, printer, live_symbols: dict[sp.Symbol, str]):
+    def __init__(self, printer, live_symbols: dict[sp.Symbol, str], integers: str = "np.int64"):
         self.printer = printer
+        self.integers = integers  # the name of the integer type the bit selects view rows as
         self.lines: list[str] = []
         self.names = dict(live_symbols)  # CSE symbol → the row that holds it
         self.free_rows: list[str] = []
@@ -364,16 +365,17 @@ class _Emitter:
                 select = self.selects[mask] = self.row()
                 # the mask's bytes as int8 0/1, negated and widened: 4.5 µs per 16,000,
                 # where negating the bool mask with dtype=int64 took 7.6
-                bitwise.append(f"np.negative({mask}.view(np.int8), out={select}.view(np.int64))")
-            bits = f"{select}.view(np.int64)"
+                bitwise.append(f"np.negative({mask}.view(np.int8), out={select}.view({self.integers}))")
+            view = f".view({self.integers})"
+            bits = f"{select}{view}"
             if zero:
-                bitwise.append(f"np.bitwise_and({chosen[0]}.view(np.int64), {bits}, out={target}.view(np.int64))")
+                bitwise.append(f"np.bitwise_and({chosen[0]}{view}, {bits}, out={target}{view})")
             else:
                 differ = self.row()
-                other = f"{differ}.view(np.int64)"
-                bitwise += [f"np.bitwise_xor({chosen[0]}.view(np.int64), {target}.view(np.int64), out={other})",
+                other = f"{differ}{view}"
+                bitwise += [f"np.bitwise_xor({chosen[0]}{view}, {target}{view}, out={other})",
                             f"np.bitwise_and({other}, {bits}, out={other})",
-                            f"np.bitwise_xor({target}.view(np.int64), {other}, out={target}.view(np.int64))"]
+                            f"np.bitwise_xor({target}{view}, {other}, out={target}{view})"]
                 self.release(differ)
             self.lines += [f"if {few}:"] + ["    " + line for line in masked] + \
                 ["else:"] + ["    " + line for line in bitwise]
@@ -489,7 +491,8 @@ class Emitted(NamedTuple):
 
 
 def emit_statements(replacements: Sequence[tuple[sp.Symbol, sp.Expr]], outputs: Sequence[sp.Expr],
-                    targets: Sequence[str], printer, after: Emitted | None = None) -> Emitted:
+                    targets: Sequence[str], printer, after: Emitted | None = None,
+                    integers: str = "np.int64") -> Emitted:
     """In-place lines computing the CSE ``replacements`` and then each output into its target.
 
     A row is reused once the symbol it holds has no later use.  Numbers are
@@ -498,9 +501,11 @@ def emit_statements(replacements: Sequence[tuple[sp.Symbol, sp.Expr]], outputs: 
     array or a scalar takes a slower loop: 1.8 against 0.5 ns per element).
     With ``after`` (the statements of another variant of the same loop), the
     numbers and constant rows it named keep their names, so that both
-    variants can share one set.
+    variants can share one set.  ``integers`` names the signed integer type,
+    as wide as the rows' floats, that a select by bits views them as ("bits",
+    a name the function binds, for one that works in its input's own type).
     """
-    emitter = _Emitter(printer, {})
+    emitter = _Emitter(printer, {}, integers)
     if after is not None:
         emitter.constants, emitter.numbers = list(after.constants), list(after.numbers)
     later = list(replacements) + [(None, o) for o in outputs]

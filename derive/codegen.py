@@ -1598,13 +1598,16 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     calls, replacements, reduced = _keep(*_eliminate(lowered), keep)
     outputs = [outputs[i] for i in keep]
     targets = [f"b{i}" for i in range(len(outputs))]
-    general = emit_statements(replacements, reduced, targets, printer)
-    tame = _tame_variant(lowered, block, keep, targets, printer, general)
-    statements, rows, masks, constants, numbers = general
-    native = (tame is None and not calls and clamp == (None, None) and tail is None
+    # a function that rounds nothing works in its input's own type, its bit
+    # selects on the integers of that width (``bits``, bound before the loop)
+    native = (not calls and clamp == (None, None) and tail is None
               and exact_in_any_float([value for _, value in replacements] + list(reduced), block))
-    if native:  # bit patterns as the integers of the input's own width
-        statements = [line.replace(".view(np.int64)", ".view(bits)") for line in statements]
+    general = emit_statements(replacements, reduced, targets, printer, integers="bits" if native else "np.int64")
+    tame = _tame_variant(lowered, block, keep, targets, printer, general)
+    if native and tame is not None:  # (a variant without clamps needs float64 work rows)
+        native, general = False, emit_statements(replacements, reduced, targets, printer)
+        tame = _tame_variant(lowered, block, keep, targets, printer, general)
+    statements, rows, masks, constants, numbers = general
     if tame is not None:  # both variants in one loop: the tame one named its numbers after general's
         tame, comment = tame
         statements = _branches(f"highest <= {TAME_BOUND!r}", comment, tame.lines, general.lines)

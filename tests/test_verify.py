@@ -333,3 +333,28 @@ def test_elementwise_loss_screen_never_picks_a_subnormal_mean():
     guarded = verify_module._worst_by_stretch(xs, computed, true.astype(np.longdouble), 2, left_out=left_out)
     assert any(float(x[0]) < 0 for x in unguarded)
     assert all(float(x[0]) >= 0 for x in guarded) and xs[-7] in np.concatenate(guarded)
+
+
+def test_screen_counts_a_subnormal_result_in_units_of_the_smallest_normal_number():
+    # as numeric.accuracy.ulp_error does: a subnormal softmax_vjp component
+    # (7.1e−313) off by 13 of its own spacings is 1e−14 of the unit, not 13
+    # "ULP" (the 3-class row scan had picked only such rows for mpmath)
+    import importlib
+
+    from numeric.accuracy import ulp_error
+
+    verify_module = importlib.import_module("derive.verify")
+    true = np.array([7.1040430399e-313, 1.0, 3e-310], dtype=np.longdouble)
+    computed = np.array([7.10404304006e-313, np.nextafter(np.nextafter(1.0, 2), 2), 3e-310])
+    scores = verify_module._screen_ulps(computed, true)
+    for score, c, t in zip(scores, computed, true):
+        assert score == pytest.approx(ulp_error(c, float(t)), abs=1e-12)
+    assert scores[0] < 1e-10 and scores[1] == pytest.approx(2.0)
+    # a cancelled point scores the smaller of its absolute error (in 2·eps·scale) and its ULPs
+    scale = np.array([1e-312, 1.0, 1.0])
+    true = np.array([1e-313, 1e-20, 0.25], dtype=np.longdouble)
+    computed = np.array([1.1e-313, 1e-20 + 8 * 2.2e-16, 0.25])
+    cancelled = verify_module._cancellation_scores(computed, true, scale)
+    assert cancelled[0] < 1e-6  # subnormal: a fraction of the unit, whatever its scale
+    assert cancelled[1] == pytest.approx(8 * 2.2e-16 / (2 * np.finfo(float).eps), rel=1e-6)
+    assert cancelled[2] == 0

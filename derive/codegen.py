@@ -391,9 +391,8 @@ def clamped_exp_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
     σ(u)·σ(−u) = σ(u)/(1 + P), accurate to a few ULP for every u.  The clamp
     keeps P finite and changes nothing in σ(u) (1 above u = 709.78) or
     softplus(u) (the maximum picks u there), but σ(u)·σ(−u) above u = 709.78
-    is 5.6e−309 where the truth is smaller: a quarter of the smallest normal
-    number, the unit in which the certificates count subnormal errors.
-    Multiplied by something large (x·σ(−x) at x = 1e300) that error would
+    would stay 5.6e−309 where the truth is smaller (computed again there:
+    see :func:`held_at_clamp`).  Multiplied by something large (x·σ(−x) at x = 1e300) that error would
     grow, so σ(−u) anywhere else keeps the kernel form.
 
     Examples
@@ -431,6 +430,43 @@ def clamped_exp_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
             else:
                 plain.add(u)
     return {u for u in whole | plain if u not in elsewhere}
+
+
+def held_at_clamp(outputs: Sequence[sp.Expr], x: sp.Symbol) -> tuple[tuple[float, float], ...]:
+    """Where a whole output σ(u)·σ(−u), written σ(u)/(1 + P) with P = e^{min(u, LOG_HUGE)}, is held at the clamp.
+
+    Past u = LOG_HUGE that form keeps its value there, 5.6e−309, where the
+    truth falls to e^{−u} and is 0 past u = 745.13 (sigmoid′ at x = 1000, or
+    at x = inf): a quarter of the smallest normal number, the unit in which
+    the certificates count a subnormal error, yet a nonzero σ′(∞).  Those x,
+    as intervals ``[low, high)`` with an infinite end (which includes that
+    infinity) and the indices of the outputs held, are computed again from the definition in extended precision,
+    as the subnormal tails are (see :func:`subnormal_tail`); an input that
+    reaches none of them costs nothing more.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> s, t = primitives.sigmoid(x), primitives.sigmoid(-x)
+    >>> held_at_clamp([s, s * t], x)  # σ′ = σ(x)·σ(−x), the second output
+    ((709.78, inf, (1,)),)
+    >>> held_at_clamp([x * s, x * s * t], x)  # σ(−x) multiplied by x: the kernel form, no clamp
+    ()
+    """
+    if rational_in_exp(list(outputs), x) is not None:  # (written over e^x without a clamp)
+        return ()
+    clamped = clamped_exp_arguments(outputs)
+    regions = []
+    for index, output in enumerate(outputs):
+        factors = sp.Mul.make_args(output)
+        if not (len(factors) == 2 and all(isinstance(f, primitives.sigmoid) for f in factors)
+                and factors[0].args[0] == -factors[1].args[0]):
+            continue
+        for u in (f.args[0] for f in factors if f.args[0] in clamped):
+            for start in exponent_crossings([-u], x, -LOG_HUGE):  # where u rises past LOG_HUGE
+                start = round(start, 12)
+                regions.append((start, math.inf, (index,)) if start > 0 else (-math.inf, start, (index,)))
+    return tuple(sorted(set(regions)))
 
 
 #: the clamp of P = e^{min(u, ·)} where P·(P + 2) must stay finite (see squared_clamps)
@@ -1472,13 +1508,18 @@ def _tail_function(name: str, pair: Sequence[sp.Expr]) -> tuple[str, set[str]] |
         written.append(printer.doprint(_long_constants(expr)))
     return "\n".join([f"def {name}(x):",
                       f'    """{"(f, f′)" if len(pair) == 2 else "(f,)"} in the dtype of x (np.longdouble), '
-                      'for the x of the subnormal tail."""',
+                      'for the x of its tails (see _refine_tail)."""',
                       f"    return {', '.join(written)},"]), printer.kernels_used
 
 
 def _may_reach(low: float, high: float, lowest: str, highest: str) -> str:
     """The test, on the texts of the least and greatest x, that some x may lie in the tail [low, high)."""
-    return f"{lowest} < {high!r}" if high <= 0 else f"{highest} >= {low!r}"
+    return f"{lowest} < {_bound(high)}" if high <= 0 else f"{highest} >= {_bound(low)}"
+
+
+def _bound(value: float) -> str:
+    """An end of a tail as Python source (np.inf for an infinite one)."""
+    return repr(value) if math.isfinite(value) else ("np.inf" if value > 0 else "-np.inf")
 
 
 def _tame_variant(lowered, block, keep, targets, printer, general):
@@ -1616,10 +1657,13 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     # the least and greatest x, each found once before the loop where the clamp
     # or a tail asks for it: a block is clamped only if some x is beyond ±1e300
     # (a pass saved in every block), a tail refined only if some x is in it
-    regions = tail[1] if tail is not None else ()
+    # a region (low, high[, outputs]) refines the outputs (indices of f, f′) it names, else both
+    regions = [(r[0], r[1], [i for i in keep if i in (r[2] if len(r) > 2 else (0, 1))])
+               for r in (tail[1] if tail is not None else ())]
+    regions = [r for r in regions if r[2]]
     extremes = {side: name for side, name, wanted in (
-        (0, "lowest", clamp[0] is not None or any(high <= 0 for _, high in regions)),
-        (1, "highest", clamp[1] is not None or any(high > 0 for _, high in regions) or tame is not None))
+        (0, "lowest", clamp[0] is not None or any(high <= 0 for _, high, _ in regions)),
+        (1, "highest", clamp[1] is not None or any(high > 0 for _, high, _ in regions) or tame is not None))
         if wanted}
     if clamp != (None, None):  # x clamped into a row of its own, which then stands for the block
         low, high = (None if c is None else printer.doprint(sp.Float(c)) for c in clamp)
@@ -1667,10 +1711,11 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     src += _call_lines(calls, printer, indent)
     src += [indent + line for line in statements]
     if tail is not None:  # (the tail function's name, its [low, high) intervals): see subnormal_tail
-        tail_name, regions = tail
-        for low, high in regions:
+        tail_name = tail[0]
+        for low, high, which in regions:
+            refined = ", ".join(f"y{keep.index(i)}" for i in which) + ("," if len(which) == 1 else "")
             src.append(f"    if {_may_reach(low, high, 'lowest', 'highest')}:")
-            src.append(f"        _refine_tail(x, ({outs}), {tail_name}, {tuple(keep)!r}, {low!r}, {high!r})")
+            src.append(f"        _refine_tail(x, ({refined}), {tail_name}, {tuple(which)!r}, {_bound(low)}, {_bound(high)})")
     src.append("    return " + ", ".join(f"_result(y{i}, x)" for i in range(n)))
     return "\n".join(src), printer.kernels_used
 
@@ -2010,7 +2055,7 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
         pair = [forward, gradient]
         clamp = infinity_clamp(entry, pair)
         pair = clamp_derivative_at_infinity(entry, pair, clamp)
-        regions = subnormal_tail(entry)
+        regions = subnormal_tail(entry) + held_at_clamp(pair, rename.get(entry.variable, entry.variable))
         tail_source = _tail_function(f"_{entry.name}_tail", [
             e.xreplace(rename) for e in (d.forward_code, d.derivative_code)]) if regions else None
         tail = (f"_{entry.name}_tail", regions) if tail_source else None

@@ -198,19 +198,25 @@ def _refine_tail(x, outputs, tail, which, low, high):
     """The outputs at the x in [low, high) again, from ``tail`` in np.longdouble (rounded once into them).
 
     For functions made from an exponential that is subnormal there (x·e^x
-    near x = −713: see derive.codegen.subnormal_tail).  The caller has
+    near x = −713: see derive.codegen.subnormal_tail), or held at the value
+    of a clamp past it (σ′ above x = 709.78: derive.codegen.held_at_clamp;
+    an infinite end is in the interval, so that σ′(∞) = 0).  The caller has
     found (with _lowest or _highest) that some x may be in the interval;
     only the elements that are are computed again.  ``which`` picks the
-    outputs of ``tail`` = (f, f′).
+    outputs of ``tail`` = (f, f′); where its exponentials overflow even in
+    np.longdouble (e^x past x = 11356) the limits they give are the values.
     """
     if not _WIDE or x.size == 0:  # (float32 too: 0 there, in float64 a subnormal)
         return
     xs = x.reshape(-1)
     # the bounds as float64 numbers, so that float16 x are compared in float64 (a
     # Python float would be rounded to float16 first: −39.30385 to −39.3125)
-    index = np.flatnonzero((xs >= np.float64(low)) & (xs < np.float64(high)))
+    low, high = np.float64(low), np.float64(high)
+    inside = (xs >= low) if high == np.inf else (xs < high) if low == -np.inf else (xs >= low) & (xs < high)
+    index = np.flatnonzero(inside)
     if index.size:
-        values = tail(xs[index].astype(np.longdouble))
+        with np.errstate(over="ignore"):
+            values = tail(xs[index].astype(np.longdouble))
         for k, y in zip(which, outputs):
             y.reshape(-1)[index] = values[k]
 

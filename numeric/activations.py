@@ -120,6 +120,11 @@ def identity_and_grad(x):
     return _result(y0, x), _result(y1, x)
 
 
+def _sigmoid_tail(x):
+    """(f, f′) in the dtype of x (np.longdouble), for the x of its tails (see _refine_tail)."""
+    return 1/(1 + np.exp(-x)), 1/((1 + np.exp(-x))*(np.exp(x) + 1)),
+
+
 def sigmoid(x):
     """Logistic sigmoid σ(x), outputs in (0, 1).
 
@@ -168,6 +173,8 @@ def sigmoid_grad(x):
         np.add(w0, k0, out=w1)
         np.divide(w0, w1, out=w2)
         np.divide(w2, w1, out=b0)
+    if highest >= 709.78:
+        _refine_tail(x, (y0,), _sigmoid_tail, (1,), 709.78, np.inf)
     return _result(y0, x)
 
 
@@ -195,6 +202,8 @@ def sigmoid_and_grad(x):
         np.add(w0, k0, out=w1)
         np.divide(w0, w1, out=b0)
         np.divide(b0, w1, out=b1)
+    if highest >= 709.78:
+        _refine_tail(x, (y1,), _sigmoid_tail, (1,), 709.78, np.inf)
     return _result(y0, x), _result(y1, x)
 
 
@@ -669,7 +678,7 @@ def selu_and_grad(x, alpha=1.6732632423543772, scale=1.0507009873554805):
 
 
 def _gelu_tail(x):
-    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
+    """(f, f′) in the dtype of x (np.longdouble), for the x of its tails (see _refine_tail)."""
     return x*_ndtr_wide(x), np.longdouble('0.3989422804014326779399461')*x*np.exp(-1/2*x**2) + _ndtr_wide(x),
 
 
@@ -752,7 +761,7 @@ def gelu_and_grad(x):
 
 
 def _gelu_tanh_tail(x):
-    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
+    """(f, f′) in the dtype of x (np.longdouble), for the x of its tails (see _refine_tail)."""
     return x/(np.exp(np.longdouble('-1.595769121605730711759784')*(np.longdouble('0.044715')*x**3 + x)) + 1), np.longdouble('0.3989422804014326779399461')*x*(np.longdouble('0.134145')*x**2 + 1)/np.cosh(np.longdouble('0.7978845608028653558798921')*(np.longdouble('0.044715')*x**3 + x))**2 + 1/(np.exp(np.longdouble('-1.595769121605730711759784')*(np.longdouble('0.044715')*x**3 + x)) + 1),
 
 
@@ -1080,7 +1089,7 @@ def softsign_and_grad(x):
 
 
 def _silu_tail(x):
-    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
+    """(f, f′) in the dtype of x (np.longdouble), for the x of its tails (see _refine_tail)."""
     return x/(1 + np.exp(-x)), (x/(np.exp(x) + 1) + 1)/(1 + np.exp(-x)),
 
 
@@ -1210,7 +1219,7 @@ def silu_and_grad(x):
 
 
 def _mish_tail(x):
-    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
+    """(f, f′) in the dtype of x (np.longdouble), for the x of its tails (see _refine_tail)."""
     return x*np.tanh(np.log1p(np.exp(x))), x/((1 + np.exp(-x))*np.cosh(np.log1p(np.exp(x)))**2) + np.tanh(np.log1p(np.exp(x))),
 
 
@@ -1595,7 +1604,7 @@ def log_sigmoid_and_grad(x):
 
 
 def _gaussian_tail(x):
-    """(f, f′) in the dtype of x (np.longdouble), for the x of the subnormal tail."""
+    """(f, f′) in the dtype of x (np.longdouble), for the x of its tails (see _refine_tail)."""
     return np.exp(-x**2), -2*x*np.exp(-x**2),
 
 

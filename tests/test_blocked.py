@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import sys
+import warnings
 
 import mpmath
 import numpy as np
@@ -1504,3 +1505,37 @@ def test_functions_that_round_nothing_work_in_the_input_type():
             for g, w in zip(got, want):
                 assert g.dtype == dtype
                 _assert_same(g, w, name)
+
+
+def test_sigmoid_grad_past_the_clamp_is_the_truth_not_the_value_at_the_clamp(monkeypatch):
+    # σ′ = σ(x)/(1 + P) with P = e^{min(x, 709.78)} stayed at 5.6e−309 for every
+    # x ≥ 709.78 (σ′(∞) too); held_at_clamp finds that interval from the
+    # derivation, and those x are computed again in np.longdouble
+    from derive.catalogue import get
+    from derive.codegen import derive_pair, held_at_clamp
+    from numeric import _support
+
+    entry = get("sigmoid")
+    assert held_at_clamp(derive_pair(entry), entry.variable) == ((709.78, np.inf, (1,)),)
+    for name in ("silu", "softplus", "tanh", "gelu"):  # no whole σ(u)·σ(−u) output
+        assert held_at_clamp(derive_pair(get(name)), get(name).variable) == (), name
+    if not _support._WIDE:
+        pytest.skip("np.longdouble is a double here: no wider type to refine the tail with")
+    xs = np.array([709.0, 709.78, 710.0, 720.0, 745.0, 745.2, 1000.0, 1e4, 1e300, np.inf,
+                   -710.0, -745.0, -np.inf, 1.0])
+    with mpmath.workdps(60):
+        def truth(v):
+            if np.isinf(v):
+                return 0.0
+            e = mpmath.exp(-abs(mpmath.mpf(float(v))))
+            return float(e / (1 + e) ** 2)
+        exact = np.array([truth(v) for v in xs])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the tail's e^x overflows in np.longdouble past 11356: no warning
+        grad = numeric.sigmoid_grad(xs)
+        both = numeric.sigmoid_and_grad(xs)
+    np.testing.assert_array_equal(grad, exact)  # correctly rounded, 0 from x = 745.2 on
+    np.testing.assert_array_equal(both[1], grad)
+    np.testing.assert_array_equal(both[0], numeric.sigmoid(xs))
+    monkeypatch.setattr(_support, "_WIDE", False)  # what the refinement removes
+    assert numeric.sigmoid_grad(np.array([np.inf]))[0] == pytest.approx(5.577796105262746e-309)

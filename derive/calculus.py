@@ -34,7 +34,7 @@ import sympy as sp
 
 from .catalogue import ENTRIES, Entry, N, g, get
 from .primitives import components, expand_primitives
-from .stabilize import recognize, stabilize
+from .stabilize import recognize, stabilize, target_quotients
 
 #: vector size at which vector maps and row losses are proven
 PROOF_SIZE = 3
@@ -194,6 +194,8 @@ def _derive(name: str) -> Derived:
     derivative_rules: list[str] = []
     forward_code = stabilize(entry.definition, forward_rules)
     derivative_code = stabilize(textbook, derivative_rules)
+    if entry.kind == "loss" and len(entry.variables) > 1:  # a target weight of 0: a gradient of 0
+        derivative_code = target_quotients(derivative_code, entry.variables[1], entry.variable, derivative_rules)
     code_proof = _prove_code(entry, forward_code, derivative_code, textbook)
     return Derived(entry, raw, textbook, proof, forward_code, derivative_code,
                    tuple(forward_rules), tuple(derivative_rules), code_proof)

@@ -835,6 +835,12 @@ class StablePrinter(NumPyPrinter):
             return f"_{kernel}({args})"
         return super()._print_Function(expr)
 
+    def _print_quotient_with_limit(self, expr):
+        # the limit as a lambda: evaluated only for a call that has some d = 0
+        n, d, limit = (self._print(a) for a in expr.args)
+        self.kernels_used.add("quotient_with_limit")
+        return f"_quotient_with_limit({n}, {d}, lambda: {limit})"
+
     def _print_ratio(self, expr):
         a, b = expr.args
         return f"({self._print(a)})/{self._print(b)}"

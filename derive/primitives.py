@@ -252,8 +252,62 @@ class xlog1py(Function):
         return base if exp is None else rf"\left({base}\right)^{{{exp}}}"
 
 
+class xdivy(Function):
+    r"""``x/y``, defined as 0 where x = 0 (also when y = 0): the derivative of xlogy in y.
+
+    xlogy(x, y) is 0 for every y where x = 0, so its derivative x/y is 0
+    there too: a cross-entropy's gradient −y/p is 0, not 0/0 = NaN, for a
+    class whose target and predicted probability are both 0 (a softmax
+    output that underflowed).  TensorFlow calls it ``xdivy`` too.
+    """
+
+    numpy_kernel = "xdivy"
+    is_real = True
+
+    def fdiff(self, argindex=1):
+        x, y = self.args
+        return 1 / y if argindex == 1 else -x / y**2
+
+    def _eval_rewrite_as_exp(self, *args, **kwargs):
+        x, y = self.args
+        return x / y
+
+    def _latex(self, printer, exp=None):
+        x, y = (printer._print(a) for a in self.args)
+        base = rf"\frac{{{x}}}{{{y}}}"
+        return base if exp is None else rf"\left({base}\right)^{{{exp}}}"
+
+
+class quotient_with_limit(Function):
+    r"""``n/d``, and ``limit`` where d = 0: a quotient whose 0/0 has a value.
+
+    A loss gradient such as binary cross-entropy's (ŷ − y)/(ŷ(1 − ŷ)) keeps
+    its digits as one quotient, but is 0/0 at ŷ = y = 1, where the loss
+    (−log ŷ, 0·log 0 = 0) has the derivative −1: there its partial fractions
+    −y/ŷ + (1 − y)/(1 − ŷ), each an xdivy, give it.  The generated code
+    evaluates ``limit`` only for a call that has some d = 0.
+    """
+
+    numpy_kernel = "quotient_with_limit"
+    is_real = True
+    nargs = 3
+
+    def fdiff(self, argindex=1):
+        n, d, _ = self.args
+        return sp.diff(n / d, [n, d][argindex - 1]) if argindex < 3 else S.Zero
+
+    def _eval_rewrite_as_exp(self, *args, **kwargs):
+        n, d, _ = self.args
+        return n / d
+
+    def _latex(self, printer, exp=None):
+        n, d, _ = (printer._print(a) for a in self.args)
+        base = rf"\frac{{{n}}}{{{d}}}"
+        return base if exp is None else rf"\left({base}\right)^{{{exp}}}"
+
+
 SCALAR_PRIMITIVES: tuple[type[Function], ...] = (
-    sigmoid, softplus, sech2, ndtr, erfc, gauss, gaussian, xlogy, xlog1py)
+    sigmoid, softplus, sech2, ndtr, erfc, gauss, gaussian, xlogy, xlog1py, xdivy)
 
 
 # --------------------------------------------------------------------------
@@ -348,6 +402,8 @@ def expand_primitives(expr: sp.Expr) -> sp.Expr:
             replacements[node] = node.args[0] * log(node.args[1])
         elif isinstance(node, xlog1py):
             replacements[node] = node.args[0] * log(1 + node.args[1])
+        elif isinstance(node, (xdivy, quotient_with_limit)):
+            replacements[node] = node.args[0] / node.args[1]
     if not replacements:
         return expr
     return expand_primitives(expr.xreplace(replacements))
@@ -403,6 +459,8 @@ __all__ = [
     "gaussian",
     "xlogy",
     "xlog1py",
+    "xdivy",
+    "quotient_with_limit",
     "VectorPrimitive",
     "rowsum",
     "logsumexp",

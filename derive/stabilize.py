@@ -47,6 +47,8 @@ from .primitives import (
     softmax,
     softmax_complement,
     softplus,
+    quotient_with_limit,
+    xdivy,
     xlog1py,
     xlogy,
 )
@@ -324,11 +326,13 @@ class ratio(sp.Function):
 
 def _log_ratio(node):
     # xlogy(a, b) - xlogy(a, c) -> xlog1py(a, (b - c)/c): b - c is exact when
-    # b ≈ c, so log(b/c) keeps its digits instead of two nearly equal logs cancelling
+    # b ≈ c, so log(b/c) keeps its digits instead of two nearly equal logs
+    # cancelling; the quotient is xdivy, 0 where b = c (also b = c = 0, where
+    # the two logs were 0 − 0 for a = 0: a KL term with y = ŷ = 0), not 0/0
     def combine(p, q):
         if isinstance(p, xlogy) and isinstance(-q, xlogy) and p.args[0] == (-q).args[0]:
             b, c = p.args[1], (-q).args[1]
-            return xlog1py(p.args[0], (b - c) / c)
+            return xlog1py(p.args[0], xdivy(b - c, c))
         return None
 
     return _pair_rewrite(node, combine)
@@ -450,6 +454,79 @@ def recognize(expr: sp.Expr) -> sp.Expr:
     return _bottom_up(sp.sympify(expr), RECOGNITION_RULES, None)
 
 
+def _signs_as_in(fraction: tuple[sp.Expr, sp.Expr], denominator: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """n/d with each factor of d that is the negative of one of ``denominator``'s written as that one.
+
+    apart writes 1 − ŷ as ŷ − 1; code sharing ŷ − 1 would then form 1 − ŷ as
+    −(ŷ − 1), which is −0 at ŷ = 1, and a quotient over it −inf where +inf
+    is the limit.
+    """
+    n, d = fraction
+    own = set(Mul.make_args(denominator))
+    factors = []
+    for f in Mul.make_args(d):
+        if f not in own and -f in own:
+            f, n = -f, -n
+        factors.append(f)
+    return sp.expand(n) if n.is_Add or n.is_Mul else n, Mul(*factors)
+
+
+def target_quotients(expr: sp.Expr, target: sp.Symbol, pred: sp.Symbol,
+                     applied: list[str] | None = None) -> sp.Expr:
+    """A loss gradient's quotients target·a/b (b a function of pred) as xdivy(target·a, b).
+
+    The losses take 0·log 0 = 0 (xlogy): a term whose target weight is 0 is
+    0 whatever the prediction, and so is its derivative.  Written as a plain
+    quotient, the cross-entropy gradient −y/p is 0/0 = NaN where a softmax
+    output underflowed to p = 0 under a target of 0; xdivy is 0 there and
+    the same division everywhere else.  Only for the gradients of losses
+    (``derive.calculus``), where the target is known.
+
+    Examples
+    --------
+    >>> from sympy import Symbol
+    >>> p, y, n = Symbol("pred", real=True), Symbol("target", real=True), Symbol("N", positive=True)
+    >>> target_quotients(-y / (n * p), y, p)
+    xdivy(-target, N*pred)
+    >>> target_quotients(-y / n, y, p)  # no division by a function of pred
+    -target/N
+
+    A quotient whose numerator is no target weight but whose partial
+    fractions in pred all are (binary cross-entropy's) stays one quotient,
+    with those fractions as its value where its denominator is 0
+    (``quotient_with_limit``): −1/N at ŷ = y = 1, where it was 0/0.
+
+    >>> target_quotients((p - y) / (n * p * (1 - p)), y, p)
+    quotient_with_limit(pred - target, N*pred*(1 - pred), xdivy(-target, N*pred) + xdivy(1 - target, N*(1 - pred)))
+    """
+    def weight(numerator):  # ±c·y or ±c·(1 − y): 0 for a target of 0, or of 1
+        return (not numerator.has(pred) and numerator.has(target)
+                and (numerator.subs(target, 0) == 0 or numerator.subs(target, 1) == 0))
+
+    def rewrite(node):
+        if not isinstance(node, Mul):
+            return node
+        numerator, denominator = sp.fraction(node)
+        if not denominator.has(pred):
+            return node
+        if target in Mul.make_args(numerator):
+            if applied is not None:
+                applied.append("target_quotient")
+            return xdivy(numerator, denominator)
+        if numerator.has(target) and numerator.has(pred):
+            # one quotient keeps its digits (ŷ − y cancels in its numerator only),
+            # its partial fractions in ŷ, each a target weight over a factor of
+            # the denominator, give its value where that denominator is 0
+            parts = [_signs_as_in(sp.fraction(t), denominator) for t in Add.make_args(sp.apart(node, pred))]
+            if len(parts) > 1 and all(weight(n) and d.has(pred) for n, d in parts):
+                if applied is not None:
+                    applied.append("target_quotient")
+                return quotient_with_limit(numerator, denominator, Add(*(xdivy(n, d) for n, d in parts)))
+        return node
+
+    return expr.replace(lambda n: isinstance(n, Mul), rewrite)
+
+
 def stabilize(expr: sp.Expr, applied: list[str] | None = None) -> sp.Expr:
     """Rewrite ``expr`` into numerically stable primitives.
 
@@ -477,4 +554,5 @@ def stabilize(expr: sp.Expr, applied: list[str] | None = None) -> sp.Expr:
     return _bottom_up(expr, RULES, applied)
 
 
-__all__ = ["ratio", "Rule", "RULES", "RECOGNITION_RULES", "NUMERICAL_RULES", "stabilize", "recognize"]
+__all__ = ["ratio", "Rule", "RULES", "RECOGNITION_RULES", "NUMERICAL_RULES", "stabilize", "recognize",
+           "target_quotients"]

@@ -403,6 +403,10 @@ class _TextPrinter(_OrderMixin, StrPrinter):
         x, y = expr.args
         return f"{self.parenthesize(x, 50)}·ln({self._print(y)})"
 
+    def _print_xdivy(self, expr):
+        x, y = expr.args
+        return f"{self.parenthesize(x, 50)}/{self.parenthesize(y, 51)}"
+
     def _print_Pow(self, expr, rational=False):
         base, exponent = expr.as_base_exp()
         if exponent == sp.S.Half:

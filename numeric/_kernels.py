@@ -40,6 +40,8 @@ __all__ = [
     "ndtr_wide",
     "xlogy",
     "xlog1py",
+    "xdivy",
+    "quotient_with_limit",
     "quiet_divide",
     "zero_safe_dot",
     "split_sum",
@@ -502,6 +504,51 @@ def xlog1py(x, y):
     return x * np.log1p(np.where(x == 0, 0, y))
 
 
+def xdivy(x, y):
+    """x/y, and 0 where x = 0 (even if y = 0): the derivative of xlogy(x, y) in y.
+
+    One division; only where it gives NaN are the 0/0 quotients mended
+    (a NaN x or y stays NaN).  A nonzero x over y = 0 is ±inf, the
+    gradient of a loss that is infinite there.
+
+    Examples
+    --------
+    >>> xdivy(np.array([0.0, 1.0, 1.0]), np.array([0.0, 4.0, 0.0])).tolist()
+    [0.0, 0.25, inf]
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        q = np.divide(x, y)
+        maybe = np.isnan(np.add.reduce(q, axis=None))  # (inf − inf is NaN too: then only checked)
+    if maybe:
+        undefined = (np.asarray(x) == 0) & (np.asarray(y) == 0)
+        if undefined.any():
+            q = np.where(np.broadcast_to(undefined, q.shape), 0.0 * np.asarray(x, q.dtype), q)
+    return q
+
+
+def quotient_with_limit(n, d, limit):
+    """n/d, and ``limit()`` where d = 0 (a callable: evaluated only for a call that has one).
+
+    One division; where it gives NaN and some d is 0, those elements are
+    taken from the limit (a NaN n or d elsewhere stays NaN).  For a loss
+    gradient whose 0/0 has a value (see derive.primitives.quotient_with_limit).
+
+    Examples
+    --------
+    >>> p, y = np.array([1.0, 0.5, 0.0]), np.array([1.0, 0.5, 0.0])
+    >>> quotient_with_limit(p - y, p * (1 - p), lambda: -xdivy(y, p) + xdivy(1 - y, 1 - p)).tolist()
+    [-1.0, 0.0, 1.0]
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        q = np.divide(n, d)
+        maybe = np.isnan(np.add.reduce(q, axis=None))  # (inf − inf is NaN too: then only checked)
+    if maybe:
+        zero = np.broadcast_to(np.asarray(d) == 0, q.shape)
+        if zero.any():
+            q = np.where(zero & np.isnan(q), limit(), q)
+    return q
+
+
 def zero_safe_dot(a, b, terms=None, split=None):
     """Σ a·b over every element, where a term with a factor 0 counts 0 (the xlogy convention).
 
@@ -617,15 +664,18 @@ def _shifted(z, arrays=(), dtype=None):
         # for every z ≤ top (z ≤ −top: a = z, |z| ≥ |top|; else a = −top and
         # −top < z ≤ top), so b − (s − a) is exact (four operations, no test);
         # at z = −inf (a masked logit) s − a is NaN, mended below; a row of
-        # −inf (or +inf) only gives NaN in z − top, as its softmax is
+        # −inf (or +inf) only gives NaN in z − top, as its softmax is.  Past
+        # |z| = 8.99e307 z − top can overflow to −inf (z = −1.8e308 beside a
+        # top of 1.8e308): e = 0 there, as it should, lost = inf and e·lost NaN,
+        # mended the same way, and no warning, as the softmax is finite
         negative_top = np.negative(top)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
             np.subtract(w, top, out=shifted)
             np.minimum(w, negative_top, out=back)
             np.maximum(w, negative_top, out=w)
             np.subtract(shifted, back, out=back)
-        lost = np.subtract(w, back, out=w)
-        s = _exponentials(shifted, lost, e, back, axis)
+            lost = np.subtract(w, back, out=w)
+            s = _exponentials(shifted, lost, e, back, axis)
         if np.isnan(np.add.reduce(s, axis=None)) and np.isfinite(top).all():
             # a −inf logit in a row whose maximum is finite: its shifted value is
             # −inf exactly, so lost = 0 and e = 0 there (a NaN logit stays NaN)

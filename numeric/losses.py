@@ -8,9 +8,11 @@ from ._support import (
 )
 from ._kernels import (
     logistic as _logistic,
+    quotient_with_limit as _quotient_with_limit,
     rowsum as _rowsum,
     sigmoid_residual as _sigmoid_residual,
     softmax_rows as _softmax_rows,
+    xdivy as _xdivy,
     xlog1py as _xlog1py,
     xlogy as _xlogy,
 )
@@ -231,7 +233,8 @@ Convention: 0·log 0 = 0 (targets of exactly 0 or 1 are fine); no clamping of th
     """
     pred, target, like = _loss_inputs('binary_cross_entropy', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _mean(-_xlog1py(1 - target, -pred) - _xlogy(target, pred), N, like)
+    t0 = 1 - target
+    return _mean(-_xlog1py(t0, -pred) - _xlogy(target, pred), N, like)
 
 
 def binary_cross_entropy_grad(pred, target):
@@ -247,7 +250,11 @@ Convention: 0·log 0 = 0 (targets of exactly 0 or 1 are fine); no clamping of th
     """
     pred, target, like = _loss_inputs('binary_cross_entropy', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _like((pred - target)/(N*pred*(1 - pred)), like)
+    t0 = 1 - target
+    t1 = -target
+    t2 = 1 - pred
+    t3 = N*pred
+    return _like(_quotient_with_limit(pred + t1, t2*t3, lambda: _xdivy(t0, N*t2) + _xdivy(t1, t3)), like)
 
 
 def binary_cross_entropy_and_grad(pred, target):
@@ -263,7 +270,11 @@ def binary_cross_entropy_and_grad(pred, target):
     """
     pred, target, like = _loss_inputs('binary_cross_entropy', pred, target, rows=False)
     N = _terms(pred, rows=False)
-    return _mean(-_xlog1py(1 - target, -pred) - _xlogy(target, pred), N, like), _like((pred - target)/(N*pred*(1 - pred)), like)
+    t0 = 1 - target
+    t1 = -target
+    t2 = 1 - pred
+    t3 = N*pred
+    return _mean(-_xlog1py(t0, -pred) - _xlogy(target, pred), N, like), _like(_quotient_with_limit(pred + t1, t2*t3, lambda: _xdivy(t0, N*t2) + _xdivy(t1, t3)), like)
 
 
 def binary_cross_entropy_with_logits(pred, target):
@@ -343,7 +354,7 @@ Convention: over the last axis, mean over the rows (N = number of rows); one-hot
     """
     pred, target, like = _loss_inputs('cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    return _like(-target/(N*pred), like)
+    return _like(_xdivy(-target, N*pred), like)
 
 
 def cross_entropy_and_grad(pred, target):
@@ -359,7 +370,7 @@ def cross_entropy_and_grad(pred, target):
     """
     pred, target, like = _loss_inputs('cross_entropy', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    return _mean(-_rowsum(_xlogy(target, pred)), N, like), _like(-target/(N*pred), like)
+    return _mean(-_rowsum(_xlogy(target, pred)), N, like), _like(_xdivy(-target, N*pred), like)
 
 
 def softmax_cross_entropy(pred, target):
@@ -493,8 +504,8 @@ Convention: ŷ are probabilities (not log-probabilities as in PyTorch's kl_div);
     """
     pred, target, like = _loss_inputs('kl_divergence', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    t0 = 1/pred
-    return _mean(_rowsum(_xlog1py(target, t0*(-pred + target))), N, like)
+    t0 = -target
+    return _mean(_rowsum(_xlog1py(target, _xdivy(-pred - t0, pred))), N, like)
 
 
 def kl_divergence_grad(pred, target):
@@ -510,8 +521,8 @@ Convention: ŷ are probabilities (not log-probabilities as in PyTorch's kl_div);
     """
     pred, target, like = _loss_inputs('kl_divergence', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    t0 = 1/pred
-    return _like(-t0*target/N, like)
+    t0 = -target
+    return _like(_xdivy(t0, N*pred), like)
 
 
 def kl_divergence_and_grad(pred, target):
@@ -527,5 +538,5 @@ def kl_divergence_and_grad(pred, target):
     """
     pred, target, like = _loss_inputs('kl_divergence', pred, target, rows=True)
     N = _terms(pred, rows=True)
-    t0 = 1/pred
-    return _mean(_rowsum(_xlog1py(target, t0*(-pred + target))), N, like), _like(-t0*target/N, like)
+    t0 = -target
+    return _mean(_rowsum(_xlog1py(target, _xdivy(-pred - t0, pred))), N, like), _like(_xdivy(t0, N*pred), like)

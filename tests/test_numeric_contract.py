@@ -168,3 +168,87 @@ def _check_float32_round_once(mpmath):
     big = np.array([2e19, 0, 0, 0], dtype=np.float32)  # 2e19² = 4e38 > float32's 3.4e38
     value = numeric.mse(big, np.zeros(4, dtype=np.float32))
     assert value.dtype == np.float32 and value == np.float32(float(np.float32(2e19)) ** 2 / 4)
+
+
+def test_a_zero_target_weight_gives_a_zero_gradient_not_nan():
+    # the losses take 0·log 0 = 0, so a term whose target weight is 0 is 0 for
+    # every prediction, and its derivative too: −y/p at y = p = 0 (a softmax
+    # output that underflowed) is 0, not 0/0 = NaN with a RuntimeWarning
+    import warnings
+
+    from derive.calculus import derive
+
+    for name in ("cross_entropy", "kl_divergence"):
+        assert "target_quotient" in derive(name).derivative_rules
+    probs = numeric.softmax(np.array([[1000.0, 0.0, -5.0], [0.0, np.log(3.0), -800.0]]))
+    assert probs[0, 1] == probs[1, 2] == 0.0  # underflowed
+    target = np.array([[1.0, 0.0, 0.0], [0.25, 0.75, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in ("cross_entropy", "kl_divergence"):
+            loss, grad = getattr(numeric, f"{name}_and_grad")(probs, target)
+            np.testing.assert_array_equal(grad, getattr(numeric, f"{name}_grad")(probs, target))
+            assert np.isfinite(loss) and np.isfinite(grad).all(), name
+            expected = -target / (2 * np.where(target == 0, 1.0, probs))  # −y/(N·p), 0 where y = 0
+            np.testing.assert_allclose(grad, expected, rtol=1e-15, atol=0)
+            assert loss == pytest.approx(getattr(numeric, name)(probs, target))
+    # binary cross-entropy: (ŷ − y)/(ŷ(1 − ŷ)) is 0/0 at ŷ = y ∈ {0, 1} (σ(40) is 1.0
+    # exactly), where the loss −log ŷ or −log(1 − ŷ) has the derivative ∓1
+    assert "target_quotient" in derive("binary_cross_entropy").derivative_rules
+    p = np.concatenate([numeric.sigmoid(np.array([40.0, -800.0])), [0.3, 0.5]])
+    y = np.array([1.0, 0.0, 0.3, 0.25])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, grad = numeric.binary_cross_entropy_and_grad(p, y)
+    np.testing.assert_array_equal(grad, numeric.binary_cross_entropy_grad(p, y))
+    np.testing.assert_array_equal(grad[:2], [-0.25, 0.25])
+    np.testing.assert_allclose(grad[2:], (p[2:] - y[2:]) / (4 * p[2:] * (1 - p[2:])), rtol=1e-15, atol=0)
+    assert loss == numeric.binary_cross_entropy(p, y) and np.isfinite(loss)
+    with np.errstate(divide="ignore"):  # ŷ = 1 under y = 0.5: an infinite loss, its gradient +inf (not −inf)
+        assert numeric.binary_cross_entropy_grad(np.array([1.0, 0.0]), np.array([0.5, 0.5])).tolist() == [np.inf, -np.inf]
+    # a nonzero target on a probability of 0: the loss is infinite, and so is its gradient
+    with np.errstate(divide="ignore"):  # (log 0: NumPy's warning for an infinite loss)
+        loss, grad = numeric.cross_entropy_and_grad(np.array([[1.0, 0.0]]), np.array([[0.5, 0.5]]))
+    assert loss == np.inf and grad[0, 1] == -np.inf
+
+
+def test_xdivy_is_a_plain_division_but_at_zero_over_zero():
+    from numeric._kernels import xdivy
+
+    x = np.array([0.0, -0.0, 3.0, 1.0, np.nan, 0.0, 0.0])
+    y = np.array([0.0, 0.0, 4.0, 0.0, 1.0, np.nan, 2.0])
+    q = xdivy(x, y)
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(q[[2, 3, 6]], x[[2, 3, 6]] / y[[2, 3, 6]])
+    assert q[0] == 0 and q[1] == 0 and np.isnan(q[4]) and np.isnan(q[5])
+    assert xdivy(0.0, 0.0) == 0 and xdivy(np.float64(1.0), 4.0) == 0.25
+
+
+def test_softmax_family_takes_logits_near_the_largest_double_without_a_warning():
+    # z − max overflows to −inf past |z| = 8.99e307 (−1.8e308 beside 1.8e308):
+    # e^{−inf} = 0 is the right term, and the softmax is finite: no warning
+    import warnings
+
+    big = np.finfo(np.float64).max
+    z = np.array([[big, -big, 0.0], [-big, 1.0, 2.0], [big, big, -big]])
+    g = np.array([[1.0, 2.0, 3.0]] * 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = numeric.softmax(z)
+        vjp = numeric.softmax_vjp(z, g)
+        numeric.log_softmax(z)
+        numeric.log_softmax_vjp(z, g)
+    np.testing.assert_array_equal(p[0], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(p[1], numeric.softmax(np.array([-1e300, 1.0, 2.0])), rtol=1e-15)
+    np.testing.assert_array_equal(p[2], [0.5, 0.5, 0.0])
+    assert np.isfinite(vjp).all()
+
+
+def test_a_mean_of_finite_losses_does_not_overflow_in_the_sum():
+    import warnings
+
+    big = 1.5e308
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = numeric.mae(np.full(4096, big), np.zeros(4096))
+    assert loss == pytest.approx(big, rel=1e-15)

@@ -207,7 +207,8 @@ def confirmed_error(value: float, ref, scale: float | None) -> float:
     ULPs in units of the smallest normal number)."""
     ulps = ulp_error(float(value), ref)
     if scale is not None and abs(ref) < verify.CANCELLED * scale:
-        absolute = float(abs(mpmath.mpf(float(value)) - ref)) / (2 * float(np.finfo(np.float64).eps) * scale)
+        unit = 2 * float(np.finfo(np.float64).eps) * max(scale, 1e-300)  # (as the screens: no 0 unit)
+        absolute = float(abs(mpmath.mpf(float(value)) - ref)) / unit
         return min(absolute, ulps)
     return ulps
 

@@ -1,5 +1,6 @@
 """Certificates: every function and derivative against mpmath and finite differences."""
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -358,3 +359,21 @@ def test_screen_counts_a_subnormal_result_in_units_of_the_smallest_normal_number
     assert cancelled[0] < 1e-6  # subnormal: a fraction of the unit, whatever its scale
     assert cancelled[1] == pytest.approx(8 * 2.2e-16 / (2 * np.finfo(float).eps), rel=1e-6)
     assert cancelled[2] == 0
+
+
+def test_dense_scan_confirms_a_cancelled_subnormal_component_as_the_certificate_does():
+    # a cancelled point fails a certificate only if its absolute error (in
+    # 2·eps·scale) and its ULPs (a subnormal's in units of the smallest normal
+    # number) are both over: the scan's confirmed error is the smaller
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "dense_scan.py"
+    spec = importlib.util.spec_from_file_location("dense_scan", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    ref = mpmath.mpf("1e-313")
+    assert module.confirmed_error(1.5e-313, ref, 1e-311) < 1e-4  # absolute: 5e-314/(2 eps·1e-311) ≈ 1e13
+    assert module.confirmed_error(0.25 + 2.0**-53, mpmath.mpf(0.25) + mpmath.mpf(2.0)**-53, 1.0) == 0
+    big = module.confirmed_error(1e-20 + 8 * 2.2e-16, mpmath.mpf("1e-20"), 1.0)
+    assert big == pytest.approx(8 * 2.2e-16 / (2 * np.finfo(float).eps), rel=1e-6)

@@ -392,8 +392,9 @@ def clamped_exp_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
     keeps P finite and changes nothing in σ(u) (1 above u = 709.78) or
     softplus(u) (the maximum picks u there), but σ(u)·σ(−u) above u = 709.78
     would stay 5.6e−309 where the truth is smaller (computed again there:
-    see :func:`held_at_clamp`).  Multiplied by something large (x·σ(−x) at x = 1e300) that error would
-    grow, so σ(−u) anywhere else keeps the kernel form.
+    see :func:`held_at_clamp`).  Multiplied by something large (x·σ(−x) at
+    x = 1e300) that error would grow, so σ(−u) anywhere else keeps the
+    kernel form.
 
     Examples
     --------
@@ -432,16 +433,17 @@ def clamped_exp_arguments(outputs: Sequence[sp.Expr]) -> set[sp.Expr]:
     return {u for u in whole | plain if u not in elsewhere}
 
 
-def held_at_clamp(outputs: Sequence[sp.Expr], x: sp.Symbol) -> tuple[tuple[float, float], ...]:
+def held_at_clamp(outputs: Sequence[sp.Expr], x: sp.Symbol) -> tuple[tuple[float, float, tuple[int, ...]], ...]:
     """Where a whole output σ(u)·σ(−u), written σ(u)/(1 + P) with P = e^{min(u, LOG_HUGE)}, is held at the clamp.
 
     Past u = LOG_HUGE that form keeps its value there, 5.6e−309, where the
     truth falls to e^{−u} and is 0 past u = 745.13 (sigmoid′ at x = 1000, or
     at x = inf): a quarter of the smallest normal number, the unit in which
     the certificates count a subnormal error, yet a nonzero σ′(∞).  Those x,
-    as intervals ``[low, high)`` with an infinite end (which includes that
-    infinity) and the indices of the outputs held, are computed again from the definition in extended precision,
-    as the subnormal tails are (see :func:`subnormal_tail`); an input that
+    as ``(low, high, outputs)``: an interval [low, high) with an infinite
+    end (which includes that infinity) and the indices of the outputs held
+    there, are computed again from the definition in extended precision, as
+    the subnormal tails are (see :func:`subnormal_tail`); an input that
     reaches none of them costs nothing more.
 
     Examples

@@ -304,7 +304,8 @@ ENTRIES: tuple[Entry, ...] = (
         variables=(pred, target), reduction="mean_elements",
         textbook=(pred - target) / (pred * (1 - pred)) / N,
         domain=(0.0, 1.0),
-        conventions="0·log 0 = 0 (targets of exactly 0 or 1 are fine); no clamping of the log",
+        conventions="0·log 0 = 0 (targets of exactly 0 or 1 are fine), and its derivative too: "
+                    "∓1/N at ŷ = y ∈ {1, 0}; no clamping of the log",
         reference="Goodfellow et al. (2016), §6.2.2.2",
     ),
     Entry(
@@ -322,7 +323,7 @@ ENTRIES: tuple[Entry, ...] = (
         reduction="mean_rows", textbook=-target / pred / N,
         domain=(0.0, 1.0), target_kind="distribution",
         conventions="over the last axis, mean over the rows (N = number of rows); "
-                    "one-hot or soft targets; 0·log 0 = 0",
+                    "one-hot or soft targets; 0·log 0 = 0, and its derivative −y/ŷ is 0 where y = 0",
         reference="Shannon (1948); Goodfellow et al. (2016), §3.13",
     ),
     Entry(
@@ -352,7 +353,8 @@ ENTRIES: tuple[Entry, ...] = (
         textbook=-target / pred / N,
         domain=(0.0, 1.0), target_kind="distribution",
         conventions="ŷ are probabilities (not log-probabilities as in PyTorch's kl_div); "
-                    "over the last axis, mean over rows ('batchmean'); 0·log 0 = 0",
+                    "over the last axis, mean over rows ('batchmean'); 0·log 0 = 0, "
+                    "and its derivative −y/ŷ is 0 where y = 0",
         reference="Kullback & Leibler (1951)",
     ),
 )

@@ -225,7 +225,7 @@ def binary_cross_entropy(pred, target):
     ℓ(pred, target) = -target*log(pred) - (1 - target)*log(1 - pred)
     L = Σ ℓ / N
 
-Convention: 0·log 0 = 0 (targets of exactly 0 or 1 are fine); no clamping of the log.
+Convention: 0·log 0 = 0 (targets of exactly 0 or 1 are fine), and its derivative too: ∓1/N at ŷ = y ∈ {1, 0}; no clamping of the log.
 
     Parameters
     ----------
@@ -242,7 +242,7 @@ def binary_cross_entropy_grad(pred, target):
 
     ∂L/∂pred = (pred - target)/(N*pred*(1 - pred))
 
-Convention: 0·log 0 = 0 (targets of exactly 0 or 1 are fine); no clamping of the log.
+Convention: 0·log 0 = 0 (targets of exactly 0 or 1 are fine), and its derivative too: ∓1/N at ŷ = y ∈ {1, 0}; no clamping of the log.
 
     Parameters
     ----------
@@ -330,7 +330,7 @@ def cross_entropy(pred, target):
     ℓ(pred, target) = -rowsum(target*log(pred))
     L = Σ ℓ / N
 
-Convention: over the last axis, mean over the rows (N = number of rows); one-hot or soft targets; 0·log 0 = 0.
+Convention: over the last axis, mean over the rows (N = number of rows); one-hot or soft targets; 0·log 0 = 0, and its derivative −y/ŷ is 0 where y = 0.
 
     Parameters
     ----------
@@ -346,7 +346,7 @@ def cross_entropy_grad(pred, target):
 
     ∂L/∂pred = -target/(N*pred)
 
-Convention: over the last axis, mean over the rows (N = number of rows); one-hot or soft targets; 0·log 0 = 0.
+Convention: over the last axis, mean over the rows (N = number of rows); one-hot or soft targets; 0·log 0 = 0, and its derivative −y/ŷ is 0 where y = 0.
 
     Parameters
     ----------
@@ -496,7 +496,7 @@ def kl_divergence(pred, target):
     ℓ(pred, target) = rowsum(-target*log(pred) + target*log(target))
     L = Σ ℓ / N
 
-Convention: ŷ are probabilities (not log-probabilities as in PyTorch's kl_div); over the last axis, mean over rows ('batchmean'); 0·log 0 = 0.
+Convention: ŷ are probabilities (not log-probabilities as in PyTorch's kl_div); over the last axis, mean over rows ('batchmean'); 0·log 0 = 0, and its derivative −y/ŷ is 0 where y = 0.
 
     Parameters
     ----------
@@ -513,7 +513,7 @@ def kl_divergence_grad(pred, target):
 
     ∂L/∂pred = -target/(N*pred)
 
-Convention: ŷ are probabilities (not log-probabilities as in PyTorch's kl_div); over the last axis, mean over rows ('batchmean'); 0·log 0 = 0.
+Convention: ŷ are probabilities (not log-probabilities as in PyTorch's kl_div); over the last axis, mean over rows ('batchmean'); 0·log 0 = 0, and its derivative −y/ŷ is 0 where y = 0.
 
     Parameters
     ----------

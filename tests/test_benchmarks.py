@@ -47,4 +47,7 @@ def test_quick_run_writes_the_accurate_column(tmp_path, capsys):
     assert "hand, accurate" in row["median_s"] and row["agrees_with_generated"]["hand, accurate"]
     wrong = [r for r in report["accuracy"] if "hand, accurate" in r["ulp"] and not r["ulp"]["hand, accurate"] <= 4]
     assert wrong == []
-    assert "generated / hand, accurate: tanh" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "generated / hand, accurate: tanh" in text
+    # the floor of an accurate tanh_and_grad, timed in the same round robin
+    assert bench.TANH_FLOOR in row["median_s"] and "tanh floor: " in text

@@ -273,8 +273,9 @@ def _mean(values, n, like):
     dtype (ufunc.reduce: np.sum's wrapper costs 20 µs a call).
 
     Where the sum of finite values overflows but their mean need not (3,000
-    losses of 1.8e308), they are summed again scaled by a power of two, which
-    changes no rounding: the mean, not inf and an overflow warning.
+    losses of 1.7e308), they are summed again scaled by a power of two (exact
+    but for values that become subnormal, far below the sum's last digit):
+    the mean, not inf and an overflow warning.
 
     >>> f"{_mean(np.full(3000, 1.7e308), 3000, np.float64(0)):.6g}"
     '1.7e+308'

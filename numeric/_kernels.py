@@ -1013,7 +1013,8 @@ def softmax_vjp(z, g):
     out, blocks = _vjp_blocks(z, g)
     for e, d, delta, gb, ob, axes, w in blocks:
         with np.errstate(over="ignore", invalid="ignore"):
-            _two_product(gb, e, w[0], w[1], *w[2:6])  # g·e = w0 + w1
+            _veltkamp(e, w[6], w[7])  # e's halves, kept for both products with e
+            _two_product(gb, e, w[0], w[1], *w[2:6], b_parts=(w[6], w[7]))  # g·e = w0 + w1
             high, low = _exact_rowsum(w[0], axes, w[2], w[3])
             low = low + np.add.reduce(w[1], axis=axes, keepdims=True)
             dot, dot_lo, *small = np.empty((8,) + high.shape)
@@ -1021,7 +1022,7 @@ def softmax_vjp(z, g):
             np.negative(dot, out=dot)
             _two_sum(gb, dot, w[0], w[1], w[2])  # g − ⟨g, s⟩ = w0 + w1 − dot_lo
             w[1] -= dot_lo
-            _two_product(e, w[0], w[2], w[3], *w[4:8])  # e·w0 = w2 + w3
+            _two_product(w[0], e, w[2], w[3], w[4], w[5], w[8], w[9], b_parts=(w[6], w[7]))  # e·w0 = w2 + w3
             np.multiply(e, w[1], out=w[4])
             w[3] += w[4]
             _divide_dd(w[2], w[3], d, delta, w[0], w[1], w[4:10], _halves(d))

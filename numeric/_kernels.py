@@ -516,14 +516,8 @@ def xdivy(x, y):
     >>> xdivy(np.array([0.0, 1.0, 1.0]), np.array([0.0, 4.0, 0.0])).tolist()
     [0.0, 0.25, inf]
     """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        q = np.divide(x, y)
-        maybe = np.isnan(np.add.reduce(q, axis=None))  # (inf − inf is NaN too: then only checked)
-    if maybe:
-        undefined = (np.asarray(x) == 0) & (np.asarray(y) == 0)
-        if undefined.any():
-            q = np.where(np.broadcast_to(undefined, q.shape), 0.0 * np.asarray(x, q.dtype), q)
-    return q
+    # 0/0 is the only NaN over a y of 0 that a non-NaN x gives: the limit 0·x there
+    return quotient_with_limit(x, y, lambda: 0.0 * np.asarray(x, np.float64))
 
 
 def quotient_with_limit(n, d, limit):
@@ -545,7 +539,9 @@ def quotient_with_limit(n, d, limit):
     if maybe:
         zero = np.broadcast_to(np.asarray(d) == 0, q.shape)
         if zero.any():
-            q = np.where(zero & np.isnan(q), limit(), q)
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                value = limit()  # (only its elements where d = 0 are taken)
+            q = np.where(zero & np.isnan(q), value, q)
     return q
 
 

@@ -278,7 +278,8 @@ def test_a_users_mish_goes_through_the_catalogues_lowering():
     assert cert.derivative.max_ulp <= ULP_BOUND and cert.forward.max_ulp <= ULP_BOUND
 
 
-def test_dense_scan_script_runs_and_respects_the_bounds(capsys):
+def _dense_scan():
+    """benchmarks/dense_scan.py as a module (it is a script, not a package)."""
     import importlib.util
     from pathlib import Path
 
@@ -286,6 +287,11 @@ def test_dense_scan_script_runs_and_respects_the_bounds(capsys):
     spec = importlib.util.spec_from_file_location("dense_scan", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_dense_scan_script_runs_and_respects_the_bounds(capsys):
+    module = _dense_scan()
     assert module.main(["tanh", "softplus", "--points", "20000", "--stretches", "20"]) == 0
     out = capsys.readouterr().out
     assert "tanh" in out and "softplus" in out and "ABOVE" not in out
@@ -365,13 +371,7 @@ def test_dense_scan_confirms_a_cancelled_subnormal_component_as_the_certificate_
     # a cancelled point fails a certificate only if its absolute error (in
     # 2·eps·scale) and its ULPs (a subnormal's in units of the smallest normal
     # number) are both over: the scan's confirmed error is the smaller
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "dense_scan.py"
-    spec = importlib.util.spec_from_file_location("dense_scan", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _dense_scan()
     ref = mpmath.mpf("1e-313")
     assert module.confirmed_error(1.5e-313, ref, 1e-311) < 1e-4  # absolute: 5e-314/(2 eps·1e-311) ≈ 1e13
     assert module.confirmed_error(0.25 + 2.0**-53, mpmath.mpf(0.25) + mpmath.mpf(2.0)**-53, 1.0) == 0

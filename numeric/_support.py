@@ -183,8 +183,9 @@ _WIDE = bool(np.finfo(np.longdouble).tiny < np.finfo(np.float64).tiny)
 def _lowest(x):
     """The smallest number in x, NaN ignored (inf where there is none): one pass over x.
 
-    The generated functions ask it once, before their loop, whether any x
-    needs the clamp at −1e300 or is in a subnormal tail (see _refine_tail).
+    The generated functions ask it of each block, whether any of its x needs
+    the clamp at −1e300, and keep the least over the blocks, whether any x
+    is in a subnormal tail (see _refine_tail).
     """
     return float(np.fmin.reduce(x, axis=None, initial=np.inf))  # a float: 1e300 does not fit a float32
 

@@ -138,9 +138,9 @@ def sigmoid(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (709.78,))
     k0, = _numbers(1.0)
-    highest = _highest(x)
     for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
-        if highest <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        high = _highest(xb)
+        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
             np.exp(xb, out=w0)
         else:
             np.minimum(xb, c0, out=w0)
@@ -163,9 +163,11 @@ def sigmoid_grad(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 3, 0, (709.78,))
     k0, = _numbers(1.0)
-    highest = _highest(x)
+    highest = -np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, c0) in _blocks(x, (y0,), (*work, *constants)):
-        if highest <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        high = _highest(xb)
+        highest = max(highest, high)
+        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
             np.exp(xb, out=w0)
         else:
             np.minimum(xb, c0, out=w0)
@@ -192,9 +194,11 @@ def sigmoid_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (709.78,))
     k0, = _numbers(1.0)
-    highest = _highest(x)
+    highest = -np.inf  # of all blocks
     for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants)):
-        if highest <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        high = _highest(xb)
+        highest = max(highest, high)
+        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
             np.exp(xb, out=w0)
         else:
             np.minimum(xb, c0, out=w0)
@@ -694,9 +698,11 @@ def gelu(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 1, 0, (-1e+300,))
-    lowest = _lowest(x)
+    lowest = np.inf  # of all blocks
     for xb, (b0,), (w0, c0) in _blocks(x, (y0,), (*work, *constants)):
-        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w0)
             xb = w0
         f1, = _normal(xb, 'ndtr')
@@ -718,9 +724,11 @@ def gelu_grad(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 3, 0, (1e+300, -1e+300))
-    lowest = _lowest(x)
+    lowest = np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
-        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w2)
             xb = w2
         f0, f1 = _normal(xb, 'gauss', 'ndtr')
@@ -745,9 +753,11 @@ def gelu_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 3, 0, (1e+300, -1e+300))
-    lowest = _lowest(x)
+    lowest = np.inf  # of all blocks
     for xb, (b0, b1), (w0, w1, w2, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
-        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w2)
             xb = w2
         f0, f1 = _normal(xb, 'gauss', 'ndtr')
@@ -780,9 +790,11 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 6, 0, (-1e+300,))
     k0, = _numbers(1.0)
-    lowest = _lowest(x)
+    lowest = np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, w3, w4, w5, c0) in _blocks(x, (y0,), (*work, *constants)):
-        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w5)
             xb = w5
         f0, f1 = _poly_dd(np.minimum(xb, 16.624759311260675), ((0.07135481627260025, -6.175149918155315e-19), (0, 0), (1.5957691216057308, -9.96930880911092e-17), (0, 0)), 'hi', 'lo')
@@ -820,9 +832,11 @@ Convention: the constant 0.044715 and sqrt(2/pi) as in Hendrycks & Gimpel and Py
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 7, 0, (-1e+300,))
     k0, k1 = _numbers(2.0, 1.0)
-    lowest = _lowest(x)
+    lowest = np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, w3, w4, w5, w6, c0) in _blocks(x, (y0,), (*work, *constants)):
-        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w6)
             xb = w6
         a0 = np.minimum(xb, 16.624759311260675)
@@ -871,9 +885,11 @@ def gelu_tanh_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 7, 0, (-1e+300,))
     k0, k1 = _numbers(1.0, 2.0)
-    lowest = _lowest(x)
+    lowest = np.inf  # of all blocks
     for xb, (b0, b1), (w0, w1, w2, w3, w4, w5, w6, c0) in _blocks(x, (y0, y1), (*work, *constants)):
-        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w6)
             xb = w6
         a0 = np.minimum(xb, 16.624759311260675)
@@ -933,9 +949,9 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (709.78,))
-    highest = _highest(x)
     for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
-        if highest <= 20.0:  # every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
+        high = _highest(xb)
+        if high <= 20.0:  # every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
             np.exp(xb, out=w0)
             np.log1p(w0, out=b0)
         else:
@@ -961,9 +977,9 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (709.78,))
     k0, = _numbers(1.0)
-    highest = _highest(x)
     for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
-        if highest <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        high = _highest(xb)
+        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
             np.exp(xb, out=w0)
         else:
             np.minimum(xb, c0, out=w0)
@@ -987,9 +1003,9 @@ def softplus_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (709.78,))
     k0, = _numbers(1.0)
-    highest = _highest(x)
     for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants)):
-        if highest <= 20.0:  # every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
+        high = _highest(xb)
+        if high <= 20.0:  # every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
             np.exp(xb, out=w0)
             np.log1p(w0, out=b0)
         else:
@@ -1017,10 +1033,10 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
     k0, = _numbers(1.0)
-    lowest = _lowest(x)
-    highest = _highest(x)
     for xb, (b0,), (w0, w1, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
-        if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        high = _highest(xb)
+        if low < -1e+300 or high > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w1)
             np.minimum(w1, c1, out=w1)
             xb = w1
@@ -1045,10 +1061,10 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
     k0, = _numbers(1.0)
-    lowest = _lowest(x)
-    highest = _highest(x)
     for xb, (b0,), (w0, w1, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
-        if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        high = _highest(xb)
+        if low < -1e+300 or high > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w1)
             np.minimum(w1, c1, out=w1)
             xb = w1
@@ -1073,10 +1089,10 @@ def softsign_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
     k0, = _numbers(1.0)
-    lowest = _lowest(x)
-    highest = _highest(x)
     for xb, (b0, b1), (w0, w1, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
-        if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        high = _highest(xb)
+        if low < -1e+300 or high > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w1)
             np.minimum(w1, c1, out=w1)
             xb = w1
@@ -1106,13 +1122,15 @@ def silu(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 4, 0, (354.89, -1e+300))
     k0, = _numbers(1.0)
-    lowest = _lowest(x)
-    highest = _highest(x)
+    lowest = np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, w3, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
-        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        high = _highest(xb)
+        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w3)
             xb = w3
-        if highest <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
             np.exp(xb, out=w0)
             np.add(w0, k0, out=w1)
             np.divide(w0, w1, out=w2)
@@ -1140,13 +1158,15 @@ def silu_grad(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 6, 0, (354.89, -1e+300))
     k0, k1 = _numbers(1.0, 2.0)
-    lowest = _lowest(x)
-    highest = _highest(x)
+    lowest = np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, w3, w4, w5, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
-        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        high = _highest(xb)
+        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w5)
             xb = w5
-        if highest <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
             np.exp(xb, out=w0)
             np.add(w0, k0, out=w1)
             np.add(w0, k1, out=w3)
@@ -1184,13 +1204,15 @@ def silu_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 6, 0, (354.89, -1e+300))
     k0, k1 = _numbers(1.0, 2.0)
-    lowest = _lowest(x)
-    highest = _highest(x)
+    lowest = np.inf  # of all blocks
     for xb, (b0, b1), (w0, w1, w2, w3, w4, w5, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
-        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        high = _highest(xb)
+        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w5)
             xb = w5
-        if highest <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
             np.exp(xb, out=w0)
             np.add(w0, k0, out=w1)
             np.divide(w0, w1, out=w2)
@@ -1236,13 +1258,15 @@ def mish(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 4, 0, (177.43994140625, -1e+300))
     k0, k1 = _numbers(2.0, 1.0)
-    lowest = _lowest(x)
-    highest = _highest(x)
+    lowest = np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, w3, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
-        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        high = _highest(xb)
+        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w3)
             xb = w3
-        if highest <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
             np.exp(xb, out=w0)
             np.add(w0, k0, out=w1)
             np.multiply(w0, w1, out=w2)
@@ -1277,13 +1301,15 @@ def mish_grad(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 8, 0, (177.43994140625, -1e+300))
     k0, k1 = _numbers(2.0, 4.0)
-    lowest = _lowest(x)
-    highest = _highest(x)
+    lowest = np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, w3, w4, w5, w6, w7, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
-        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        high = _highest(xb)
+        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w7)
             xb = w7
-        if highest <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
             np.exp(xb, out=w0)
             np.add(w0, k0, out=w1)
             np.multiply(w0, w1, out=w2)
@@ -1335,13 +1361,15 @@ def mish_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 8, 0, (177.43994140625, -1e+300))
     k0, k1, k2 = _numbers(2.0, 4.0, 1.0)
-    lowest = _lowest(x)
-    highest = _highest(x)
+    lowest = np.inf  # of all blocks
     for xb, (b0, b1), (w0, w1, w2, w3, w4, w5, w6, w7, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
-        if lowest < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        high = _highest(xb)
+        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c1, out=w7)
             xb = w7
-        if highest <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
             np.exp(xb, out=w0)
             np.add(w0, k0, out=w1)
             np.multiply(w0, w1, out=w2)
@@ -1620,10 +1648,14 @@ def gaussian(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 1, 0, (-1e+300, 1e+300))
-    lowest = _lowest(x)
-    highest = _highest(x)
+    lowest = np.inf  # of all blocks
+    highest = -np.inf  # of all blocks
     for xb, (b0,), (w0, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
-        if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        high = _highest(xb)
+        highest = max(highest, high)
+        if low < -1e+300 or high > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w0)
             np.minimum(w0, c1, out=w0)
             xb = w0
@@ -1648,10 +1680,14 @@ def gaussian_grad(x):
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
     k0, = _numbers(-2.0)
-    lowest = _lowest(x)
-    highest = _highest(x)
+    lowest = np.inf  # of all blocks
+    highest = -np.inf  # of all blocks
     for xb, (b0,), (w0, w1, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
-        if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        high = _highest(xb)
+        highest = max(highest, high)
+        if low < -1e+300 or high > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w1)
             np.minimum(w1, c1, out=w1)
             xb = w1
@@ -1679,10 +1715,14 @@ def gaussian_and_grad(x):
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 1, 0, (-1e+300, 1e+300))
     k0, = _numbers(-2.0)
-    lowest = _lowest(x)
-    highest = _highest(x)
+    lowest = np.inf  # of all blocks
+    highest = -np.inf  # of all blocks
     for xb, (b0, b1), (w0, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
-        if lowest < -1e+300 or highest > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+        low = _lowest(xb)
+        lowest = min(lowest, low)
+        high = _highest(xb)
+        highest = max(highest, high)
+        if low < -1e+300 or high > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w0)
             np.minimum(w0, c1, out=w0)
             xb = w0

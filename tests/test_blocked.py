@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sympy.codegen.cfunctions import expm1, log1p
 
 import numeric
+from numeric import _support
 from derive import primitives
 from derive.blocked import _printer, emit_statements
 from derive.catalogue import ENTRIES
@@ -1023,9 +1024,34 @@ def test_activation_values_do_not_depend_on_whether_every_x_is_tame(entry):
                 _assert_same(b[:-1], a, f"{entry.name} beside {beyond}")
 
 
+def test_extremes_are_asked_of_each_block():
+    # the clamp, the tame variant and the tails are chosen by the least and
+    # greatest x of each block (a reduction over a block in cache), and the
+    # tails by those of all blocks: an outlier in one block leaves the others
+    # on the short path, and a tail in any block is refined
+    source = inspect.getsource(numeric.silu_and_grad)
+    assert "low = _lowest(xb)" in source and "high = _highest(xb)" in source
+    assert "_lowest(x)" not in source and "_highest(x)" not in source
+    size = _support.BLOCK
+    rng = np.random.default_rng(21)
+    x = rng.normal(0.0, 3.0, 3 * size)
+    for where in (10, size + 10, 3 * size - 1):  # the first, a middle and the last block
+        y = x.copy()
+        y[where] = 800.0  # beyond sigmoid′'s clamp: refined to its true value, 0
+        y[where - 5] = -1e301  # clamped to −1e300 in its block alone
+        s, ds = numeric.sigmoid_and_grad(y)
+        assert ds[where] == 0.0 and s[where] == 1.0
+        _assert_same(np.delete(ds, [where, where - 5]), numeric.sigmoid_grad(np.delete(y, [where, where - 5])),
+                     f"sigmoid′ beside an outlier at {where}")
+        f, df = numeric.silu_and_grad(y)
+        assert f[where - 5] == -0.0 and df[where - 5] == 0.0 and f[where] == 800.0 and df[where] == 1.0
+        _assert_same(np.delete(df, [where, where - 5]), numeric.silu_grad(np.delete(y, [where, where - 5])),
+                     f"silu′ beside an outlier at {where}")
+
+
 def test_softplus_tame_path_is_taken_and_guarded():
     source = inspect.getsource(numeric.softplus_and_grad)
-    assert f"if highest <= {TAME_BOUND!r}:" in source and "np.maximum(xb, w1, out=b0)" in source
+    assert f"if high <= {TAME_BOUND!r}:" in source and "np.maximum(xb, w1, out=b0)" in source
     # the property that makes the max the identity there, checked where it is tightest
     x = np.concatenate([np.linspace(0.0, TAME_BOUND, 200001), TAME_BOUND - np.arange(10000) * 1e-12])
     assert (np.log1p(np.exp(x)) >= x).all()

@@ -282,6 +282,29 @@ def test_a_users_mish_goes_through_the_catalogues_lowering():
     assert cert.derivative.max_ulp <= ULP_BOUND and cert.forward.max_ulp <= ULP_BOUND
 
 
+@pytest.mark.parametrize("text, negative", [("sqrt(x)", True), ("x*log(x)", True), ("log(1 + x^2)", False)])
+def test_a_users_expression_is_certified_where_it_is_real(text, negative):
+    # √x and x·log x on the default domain [−20, 20]: mpmath answers x < 0 with a
+    # complex number, which crashed the certificate (float() of an mpc); those
+    # points have no reference now and are skipped, NumPy's NaN there being
+    # right, and no warning of the finite differences' stencil leaks out
+    import warnings
+
+    from derive.parsing import parse_expression
+    from derive.verify import verify_expression
+
+    expr = parse_expression(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cert = verify_expression(expr, list(expr.free_symbols)[0], points=401, screen=2000)
+    assert cert.passed, cert.exceptions
+    assert cert.forward.max_ulp <= ULP_BOUND and cert.derivative.max_ulp <= ULP_BOUND
+    skipped = cert.forward.skipped
+    assert (skipped > 150) if negative else skipped == 0, skipped
+    assert mpmath.isnan(reference(mpmath.sqrt, [-4.0])) and reference(mpmath.sqrt, [4.0]) == 2
+    assert not isinstance(reference(lambda v: mpmath.sqrt(v) ** 2, [-4.0]), mpmath.mpc)  # −4 + 0j: real
+
+
 def _dense_scan():
     """benchmarks/dense_scan.py as a module (it is a script, not a package)."""
     import importlib.util

@@ -233,9 +233,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _joined_negative_values(argv: Sequence[str], options: Sequence[str] = ("--domain",)) -> list[str]:
+    """``--domain -5,5`` as ``--domain=-5,5`` (before any ``--``): argparse takes
+    a value that starts with '-' and is not a plain number for an option, and
+    stops with "expected one argument".
+
+    >>> _joined_negative_values(["diff", "x", "--domain", "-5,5"])
+    ['diff', 'x', '--domain=-5,5']
+    >>> _joined_negative_values(["diff", "--domain", "-x"])  # not a number: argparse's own error
+    ['diff', '--domain', '-x']
+    """
+    out: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        if items[i] == "--":
+            return out + items[i:]
+        value = items[i + 1] if i + 1 < len(items) else ""
+        if items[i] in options and value[:1] == "-" and value[1:2] in tuple("0123456789."):
+            out.append(f"{items[i]}={value}")
+            i += 2
+            continue
+        out.append(items[i])
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_negative_values(sys.argv[1:] if argv is None else argv))
     try:
         return args.func(args)
     except (UnknownNameError, UsageError, ValueError) as error:

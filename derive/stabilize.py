@@ -8,7 +8,9 @@ x = 1000) whoever wrote it.  Two subsets matter:
 * :data:`RECOGNITION_RULES` only name what a textbook names (σ, softplus, Φ, φ,
   softmax); :func:`recognize` uses them to print derivatives in textbook form.
 * :data:`RULES` adds the purely numerical rewrites (log1p, expm1, xlogy, σ(−u)
-  for 1 − σ(u), sech² for 1 − tanh², …).
+  for 1 − σ(u), sech² for 1 − tanh², …), and the classic cancellations a
+  user's expression may hold: 1 − cos u as 2 sin²(u/2), cosh u − 1 as
+  2 sinh²(u/2), a² − b² as (a − b)(a + b), √A − √B as (A − B)/(√A + √B).
 
 Each rule is an exact identity; ``tests/test_stabilize.py`` proves every rule
 with SymPy and measures the error it removes.
@@ -23,6 +25,9 @@ softplus(x)
 sigmoid(-x)
 >>> stabilize(exp(x) - 1)
 expm1(x)
+>>> from sympy import sqrt
+>>> stabilize(sqrt(1 + x**2) - 1)
+x**2/(sqrt(x**2 + 1) + 1)
 """
 
 from __future__ import annotations
@@ -338,6 +343,58 @@ def _log_ratio(node):
     return _pair_rewrite(node, combine)
 
 
+def _square_root_of_number(c: sp.Expr) -> sp.Expr | None:
+    """√c for a positive rational c whose root is rational (1, 4, 9/4, …), else None."""
+    if not (c.is_Rational and c > 0):
+        return None
+    root = sp.sqrt(c)
+    return root if root.is_Rational else None
+
+
+def _as_square(term: sp.Expr) -> sp.Expr | None:
+    """v where ``term`` is v² (a square of an expression, or a number with a rational root), else None."""
+    if isinstance(term, Pow) and term.exp == 2:
+        return term.base
+    return _square_root_of_number(term) if term.is_Number else None
+
+
+def _difference_of_squares(node):
+    # a² − b² → (a − b)(a + b): 1 − x² at x = 1 − 1e−8 is 1 − (1 − 2e−8 + 1e−16),
+    # whose rounded x² loses the 1e−16 (and half an ulp of 1 besides: 1e−8
+    # relative), where 1 − x is exact (Sterbenz) and 1 + x nearly so; only
+    # where one square has a symbol in it (two numbers are folded anyway)
+    def combine(a, b):
+        positive, negative = _as_square(a), _as_square(-b)
+        if positive is None or negative is None or not (a.free_symbols or b.free_symbols):
+            return None
+        return (positive - negative) * (positive + negative)
+
+    return _pair_rewrite(node, combine)
+
+
+def _square_root_difference(node):
+    # √A − √B → (A − B)/(√A + √B) where A − B is shorter than A and B (a
+    # constant cancels): √(1 + x²) − 1 at x = 1e−8 is 0 (1 + 1e−16 rounds to
+    # 1), its true value 5e−17; x²/(√(1 + x²) + 1) keeps every digit, and the
+    # sum in the denominator does not cancel
+    def root_of(term):
+        if isinstance(term, Pow) and term.exp == S.Half:
+            return term.base
+        return _square_root_of_number(term) ** 2 if term.is_Number and _square_root_of_number(term) else None
+
+    def combine(a, b):
+        first, second = root_of(a), root_of(-b)
+        if first is None or second is None or not (first.free_symbols or second.free_symbols):
+            return None
+        difference = sp.expand(first - second)
+        if len(Add.make_args(difference)) >= len(Add.make_args(sp.expand(first))) + \
+                len(Add.make_args(sp.expand(second))):
+            return None  # nothing cancels
+        return difference / (sp.sqrt(first) + sp.sqrt(second))
+
+    return _pair_rewrite(node, combine)
+
+
 def _c_sigmoid_neg(c, u):
     return c * sigmoid(-u)
 
@@ -395,6 +452,14 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "the two logarithms nearly cancel when b ≈ c (KL divergence)", _log_ratio),
     Rule("linear_zero", "x/c + d → (x + c·d)/c", "x + c·d is exact next to the zero",
          _linear_through_zero),
+    Rule("one_minus_cos", "c − c·cos(u) → 2c·sin²(u/2)", "1 − cos(u) cancels for |u| < 1 "
+         "(0 for |u| < 1e−8)", _constant_plus(sp.cos, lambda c, u: 2 * c * sp.sin(u / 2) ** 2, -1)),
+    Rule("cosh_minus_one", "c·cosh(u) − c → 2c·sinh²(u/2)", "cosh(u) − 1 cancels for |u| < 1 "
+         "(0 for |u| < 1e−8)", _constant_plus(sp.cosh, lambda c, u: -2 * c * sp.sinh(u / 2) ** 2, -1)),
+    Rule("difference_of_squares", "a² − b² → (a − b)(a + b)", "a² − b² cancels for a ≈ b; "
+         "a − b is exact there", _difference_of_squares),
+    Rule("square_root_difference", "√A − √B → (A − B)/(√A + √B)", "√A − √B cancels for A ≈ B "
+         "(√(1 + x²) − 1 is 0 for |x| < 1e−8)", _square_root_difference),
 )
 
 #: every rule, in the order they are tried at each node

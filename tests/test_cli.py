@@ -129,6 +129,15 @@ def test_diff_verify_does_not_count_underflowed_differences(capsys):
     assert " ok" in capsys.readouterr().out
 
 
+def test_diff_verify_takes_a_negative_domain_as_typed(capsys):
+    # "--domain -1e-3,1" (not only "--domain=-1e-3,1"): argparse alone stopped
+    # with "expected one argument"; and 1 − cos x is certified, rewritten as
+    # 2·sin²(x/2) (it was 0 for |x| < 1e−8)
+    assert main(["diff", "1-cos(x)", "--verify", "--domain", "-1e-3,1", "--points", "201"]) == 0
+    out = capsys.readouterr().out
+    assert "certificate on [-0.001, 1]" in out and " ok" in out
+
+
 def test_diff_verify_rejects_a_bad_domain(capsys):
     assert main(["diff", "x*sin(x)", "--wrt", "x", "--verify", "--domain", "ten"]) == 2
     assert "--domain must be LO,HI" in capsys.readouterr().err

@@ -41,6 +41,14 @@ CASES = [
     ("linear_zero", x / 6 + sp.Rational(1, 2), {x: -2.9999}),
     ("log_ratio", p * sp.log(p) - p * sp.log(q), {q: 0.7000000001, p: 0.7}),
     ("cancel", y * (sp.exp(x) - 1) + y, {x: -40.0, y: 2.0}),
+    ("one_minus_cos", 1 - sp.cos(x), {x: 1e-9}),
+    ("one_minus_cos", (sp.cos(3 * x) - 1) / 2, {x: 2e-5}),
+    ("cosh_minus_one", sp.cosh(x) - 1, {x: 1e-9}),
+    ("difference_of_squares", 1 - x**2, {x: 0.9999999999}),
+    ("difference_of_squares", sp.sqrt(1 - x**2), {x: -0.99999999}),
+    ("difference_of_squares", x**2 - y**2, {x: 1e8 + 1.0, y: 1e8}),
+    ("square_root_difference", sp.sqrt(1 + x**2) - 1, {x: 1e-9}),
+    ("square_root_difference", sp.sqrt(x + 1) - sp.sqrt(x), {x: 1e12}),
 ]
 
 
@@ -100,6 +108,15 @@ def test_vector_rules_remove_the_error():
         assert 1 - naive_softmax[1, 0] == 0.0
     grad = numeric.softmax_cross_entropy_grad(z[1:], np.array([[1.0, 0.0, 0.0]]))
     assert grad[0, 0] == pytest.approx(-6.825111364446570e-18, rel=1e-14)
+
+
+def test_new_rules_leave_what_does_not_cancel():
+    # a rewrite only where something cancels: two numbers, a sum of roots
+    # whose difference is no shorter, and sums rather than differences stay
+    for expr in (x**2 + 1, sp.sqrt(x) - sp.sqrt(y), sp.sqrt(x) + 1, 1 + sp.cos(x), x**2 - 2, sp.cos(x) - 2):
+        applied = []
+        assert stabilize(expr, applied) == expr and not set(applied) & {
+            "one_minus_cos", "cosh_minus_one", "difference_of_squares", "square_root_difference"}, (expr, applied)
 
 
 def test_user_expression_is_stabilized():

@@ -692,8 +692,10 @@ def _fd_activation(forward, yd_all, xs_all, xs, entry: Entry) -> GradientCheck:
     for k in entry.kinks:
         near_kink |= np.abs(xs - k) <= 2 * h
     scale = np.abs(yd)
-    resolvable = (bound <= 1e-9 * scale) & ~near_kink
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # (where the derivative or its estimate is not finite, at a pole as 1/x has
+    # at 0, finite differences say nothing)
+    resolvable = (bound <= 1e-9 * scale) & ~near_kink & np.isfinite(yd) & np.isfinite(estimate)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         rel = np.where(resolvable, np.abs(estimate - yd) / np.where(scale > 0, scale, 1), 0.0)
     # exact zero derivative (flat pieces): finite differences must give 0 too
     flat = (yd == 0) & ~near_kink
@@ -1300,6 +1302,64 @@ def _fd_vector(entry: Entry, rows, cot) -> GradientCheck:
 # --------------------------------------------------------- user expressions
 
 
+def expression_kinks(expr: sp.Expr, variable: sp.Symbol, domain: tuple[float, float],
+                     samples: int = 20001, most: int = 64) -> tuple[float, ...]:
+    """The x of ``domain`` where ``expr`` may have a kink, a jump or a pole: where an
+    argument of |·|, sign or Heaviside, two arguments of max or min, or the
+    sides of a Piecewise condition cross, and where a denominator, the base
+    of a root or the argument of a logarithm is 0.
+
+    Found as the sign changes (and zeros) of each such switch on ``samples``
+    points, each narrowed by bisection to adjacent floats; at most ``most``.
+    Finite differences leave these points out, as the catalogue's ``kinks``.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> expression_kinks(sp.Abs(x - 1) + sp.Max(x, -x**2 + 2), x, (-20.0, 20.0))
+    (-2.0, 1.0)
+    >>> expression_kinks(1 / (x + 3), x, (-20.0, 20.0))
+    (-3.0,)
+    """
+    switches = []
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.log)):
+            switches.append(node.args[0])
+        elif isinstance(node, sp.Pow) and not (node.exp.is_Integer and node.exp > 0):
+            switches.append(node.base)
+        elif isinstance(node, (sp.Max, sp.Min)):
+            switches += [a - b for i, a in enumerate(node.args) for b in node.args[i + 1:]]
+        elif isinstance(node, sp.Piecewise):
+            for _, condition in node.args:
+                switches += [r.lhs - r.rhs for r in sp.preorder_traversal(condition)
+                             if isinstance(r, sp.core.relational.Relational)]
+    lo, hi = float(domain[0]), float(domain[1])
+    xs = np.linspace(lo, hi, samples)
+    found: set[float] = set()
+    for switch in switches:
+        if variable not in switch.free_symbols or switch.free_symbols - {variable}:
+            continue
+        g = sp.lambdify(variable, switch, "numpy")
+
+        def value(v, g=g):
+            with np.errstate(all="ignore"):
+                return np.broadcast_to(np.asarray(g(v), dtype=np.float64), np.shape(v))
+
+        values = value(xs)
+        found.update(float(v) for v in xs[values == 0])
+        for i in np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0):
+            a, b, sign_a = xs[i], xs[i + 1], np.sign(values[i])
+            while np.nextafter(a, b) < b:
+                m = a + (b - a) / 2
+                if m in (a, b):
+                    break
+                a, b = (m, b) if np.sign(value(np.array(m))) == sign_a else (a, m)
+            found.add(float(a))
+        if len(found) > most:
+            break
+    return tuple(sorted(found)[:most])
+
+
 def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
                       domain: tuple[float, float] = (-20.0, 20.0),
                       points: int = 2001, screen: int = 200_000) -> Certificate:
@@ -1348,7 +1408,8 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
     wd = _warnings_where_finite(grad, xs, refs_d, wd)
     m_f = _measure("f", yf, refs_f, inputs, xs, _interior_zeros(f_mp, xs, refs_f), caught=wf)
     m_d = _measure("f'", yd, refs_d, inputs, xs, _interior_zeros(df_mp, xs, refs_d), caught=wd)
-    probe = Entry("expression", "activation", str(expr), expr, (variable,))
+    probe = Entry("expression", "activation", str(expr), expr, (variable,),
+                  kinks=expression_kinks(expr, variable, (lo, hi)))
     check = _fd_activation(forward, yd, xs, xs[np.abs(xs) <= max(20.0, 0.0)], probe)
     cert = Certificate("expression", "expression", "", "", m_f, m_d, check, [], screened=screened)
     for m in (m_f, m_d):

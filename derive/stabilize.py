@@ -10,7 +10,8 @@ x = 1000) whoever wrote it.  Two subsets matter:
 * :data:`RULES` adds the purely numerical rewrites (log1p, expm1, xlogy, σ(−u)
   for 1 − σ(u), sech² for 1 − tanh², …), and the classic cancellations a
   user's expression may hold: 1 − cos u as 2 sin²(u/2), cosh u − 1 as
-  2 sinh²(u/2), a² − b² as (a − b)(a + b), √A − √B as (A − B)/(√A + √B).
+  2 sinh²(u/2), a² − b² as (a − b)(a + b), √A − √B as (A − B)/(√A + √B),
+  log cosh u without overflow, sinh/cosh as tanh.
 
 Each rule is an exact identity; ``tests/test_stabilize.py`` proves every rule
 with SymPy and measures the error it removes.
@@ -150,6 +151,8 @@ def _reciprocal_one_plus_exp(node):
 
 def _exp_times_sigmoid(node):
     # exp(u) * sigmoid(-u)**n -> sigmoid(u) * sigmoid(-u)**(n - 1)
+    if isinstance(node, Pow) and isinstance(node.base, sp.cosh) and node.exp == -2:
+        return sech2(node.base.args[0])
     if not isinstance(node, Mul):
         return None
     factors = list(node.args)
@@ -395,6 +398,55 @@ def _square_root_difference(node):
     return _pair_rewrite(node, combine)
 
 
+def _log_cosh(node):
+    # log cosh u: cosh u rounds to 1 for |u| < 1e−8 (log cosh u = 0, not u²/2),
+    # cancels in log for |u| < 1, and overflows for |u| > 710.  log1p(cosh u − 1)
+    # = log1p(2 sinh²(u/2)) keeps the digits of small u; beyond |u| = 3, where
+    # nothing cancels, |u| − log 2 + log1p(e^{−2|u|}) stays finite (the code
+    # evaluates each branch on u clipped into its region: no overflow)
+    if isinstance(node, log) and isinstance(node.args[0], sp.cosh):
+        u = node.args[0].args[0]
+        a = sp.Abs(u)
+        return sp.Piecewise((log1p(2 * sp.sinh(u / 2) ** 2), a < 3),
+                            (a - sp.log(2) + log1p(exp(-2 * a)), True))
+    return None
+
+
+def _cosh_power(n: int, u: sp.Expr) -> sp.Expr:
+    """1/coshⁿ(u): sech²(u)^(n/2) for an even n (0 where it underflows, no overflow), else as it is."""
+    return sech2(u) ** (n // 2) if n % 2 == 0 else sp.cosh(u) ** -n
+
+
+def _hyperbolic_ratio(node):
+    # 1/coshⁿ(u) → sech²(u)^(n/2) (n even), and sinhᵐ(u)/coshⁿ(u) →
+    # tanhᵏ(u)·sinhᵐ⁻ᵏ(u)/coshⁿ⁻ᵏ(u) with k = min(m, n): sinh and cosh overflow
+    # for |u| > 710, where sinh/cosh is inf/inf = NaN and 1/cosh² warns; sech²
+    # is 0 where it underflows.  sinh/cosh is tanh, and SymPy's derivative of
+    # it, 1 − sinh²/cosh², becomes 1 − tanh² and then sech²; an odd power of
+    # cosh left over stays (1/cosh u is 1/inf = 0 past 710, with a warning)
+    if isinstance(node, Pow) and isinstance(node.base, sp.cosh) and node.exp.is_Integer \
+            and node.exp < 0 and node.exp % 2 == 0:
+        return _cosh_power(int(-node.exp), node.base.args[0])
+    if not isinstance(node, Mul):
+        return None
+    factors = list(node.args)
+    for f in factors:
+        base, e = f.as_base_exp()
+        if isinstance(base, sech2) and e.is_Integer and e > 0:
+            u, n = base.args[0], 2 * int(e)
+        elif isinstance(base, sp.cosh) and e.is_Integer and e < 0:
+            u, n = base.args[0], int(-e)
+        else:
+            continue
+        for g in factors:
+            b, m = g.as_base_exp()
+            if g is not f and b == sp.sinh(u) and m.is_Integer and m > 0:
+                k = min(int(m), n)
+                rest = [h for h in factors if h is not f and h is not g]
+                return Mul(*rest, sp.tanh(u) ** k, sp.sinh(u) ** (int(m) - k), _cosh_power(n - k, u))
+    return None
+
+
 def _c_sigmoid_neg(c, u):
     return c * sigmoid(-u)
 
@@ -458,6 +510,10 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "(0 for |u| < 1e−8)", _constant_plus(sp.cosh, lambda c, u: -2 * c * sp.sinh(u / 2) ** 2, -1)),
     Rule("difference_of_squares", "a² − b² → (a − b)(a + b)", "a² − b² cancels for a ≈ b; "
          "a − b is exact there", _difference_of_squares),
+    Rule("log_cosh", "log cosh(u) → log1p(2 sinh²(u/2)) for |u| < 3, |u| − log 2 + log1p(e^{−2|u|}) beyond",
+         "cosh u rounds to 1 for |u| < 1e−8 and overflows for |u| > 710", _log_cosh),
+    Rule("hyperbolic_ratio", "1/coshⁿ(u) → sech²(u)^(n/2) (n even), sinhᵐ(u)/coshⁿ(u) → tanhᵏ(u)·sinhᵐ⁻ᵏ(u)/coshⁿ⁻ᵏ(u)",
+         "sinh and cosh overflow for |u| > 710 (inf/inf)", _hyperbolic_ratio),
     Rule("square_root_difference", "√A − √B → (A − B)/(√A + √B)", "√A − √B cancels for A ≈ B "
          "(√(1 + x²) − 1 is 0 for |x| < 1e−8)", _square_root_difference),
 )

@@ -49,6 +49,11 @@ CASES = [
     ("difference_of_squares", x**2 - y**2, {x: 1e8 + 1.0, y: 1e8}),
     ("square_root_difference", sp.sqrt(1 + x**2) - 1, {x: 1e-9}),
     ("square_root_difference", sp.sqrt(x + 1) - sp.sqrt(x), {x: 1e12}),
+    ("log_cosh", sp.log(sp.cosh(x)), {x: 1e-9}),
+    ("log_cosh", sp.log(sp.cosh(x)), {x: -800.0}),
+    ("hyperbolic_ratio", sp.sinh(x) / sp.cosh(x), {x: 800.0}),
+    ("hyperbolic_ratio", 1 - sp.sinh(x) ** 2 / sp.cosh(x) ** 2, {x: 300.0}),
+    ("hyperbolic_ratio", sp.sinh(x) ** 2 / sp.cosh(x), {x: 400.0}),
 ]
 
 

@@ -137,15 +137,15 @@ def _double_double(poly: sp.Poly, value: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
 
 
 def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:
-    """σ(P) and sech²(P) of a polynomial P(x) whose rounding matters, with P in double-double.
+    """σ(P), sech²(P) and e^P of a polynomial P(x) whose rounding matters, with P in double-double.
 
     Where P has degree ≥ 2 or a coefficient that is not a float64 number, the
     rounded P errs by about |P|·eps, and σ(P) (or sech²(P)) then by |P|·eps
     relative: hundreds of ULP for the tanh form of GELU (|P| ≈ 700 in its
     tails).  With P = hi + lo from the kernel ``poly_dd``, the first-order
     expansions σ(hi + lo) = σ(hi)·(1 + lo·σ(−hi)) and
-    sech²(hi + lo) = sech²(hi)·(1 − 2·lo·tanh(hi)) leave an error of order
-    lo² (below 10⁻²⁵).
+    sech²(hi + lo) = sech²(hi)·(1 − 2·lo·tanh(hi)) and e^{hi + lo} =
+    e^{hi}·(1 + lo) leave an error of order lo² (below 10⁻²⁵).
 
     Examples
     --------
@@ -169,7 +169,16 @@ def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:
         hi, lo = _double_double(poly, variable)
         return primitives.sech2(hi) * (1 - 2 * lo * sp.tanh(hi))
 
-    return expr.replace(primitives.sigmoid, sigmoid).replace(primitives.sech2, sech2)
+    def exponential(u):
+        # e^{hi + lo} = e^{hi}·(1 + lo): e^{x²} of a rounded x² erred by x²/2
+        # rounding errors (256 ULP at x = 19.3), as exp magnifies its argument's
+        poly = _needs_double_double(u, variable)
+        if poly is None:
+            return sp.exp(u)
+        hi, lo = _double_double(poly, variable)
+        return sp.exp(hi) * (1 + lo)
+
+    return expr.replace(primitives.sigmoid, sigmoid).replace(primitives.sech2, sech2).replace(sp.exp, exponential)
 
 
 #: ln of a number just below the largest double: e^{LOG_HUGE} = 1.79e308 is finite

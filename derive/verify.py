@@ -539,7 +539,8 @@ def _screen_ulps(computed: np.ndarray, true: np.ndarray, dtype=np.float64) -> np
     # 3-class softmax_vjp row scan from the rows that mattered)
     tiny = np.finfo(dtype).tiny
     unit = np.where(rounded < tiny, tiny, np.spacing(rounded)).astype(np.longdouble)
-    error = np.abs(computed.astype(np.longdouble) - true) / unit
+    with np.errstate(invalid="ignore", over="ignore"):  # inf − inf where true is not finite: −inf below
+        error = np.abs(computed.astype(np.longdouble) - true) / unit
     return np.where(finite, np.where(np.isfinite(error), error, np.inf), -np.inf).astype(np.float64)
 
 
@@ -571,13 +572,15 @@ def screened_points(expr: sp.Expr, variable: sp.Symbol, fn: Callable,
     reference_values = wide(xs)
     found = []
     for dtype in (np.float64, np.float32):
-        inputs = xs.astype(dtype)
+        with np.errstate(over="ignore"):  # beyond float32's range: ±inf, as a float32 input would be
+            inputs = xs.astype(dtype)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             computed = np.asarray(fn(inputs))
         true = reference_values if dtype is np.float64 else wide(inputs.astype(np.float64))
         found += _worst_by_stretch(xs, computed, true, bins, dtype)
-    return np.unique(np.concatenate(found)), int(xs.size)
+    # (none where no reference is finite: x² on [−1e300, 1e300] overflows everywhere in float64)
+    return np.unique(np.concatenate(found)) if found else np.empty(0), int(xs.size)
 
 
 def _worst_by_stretch(xs: np.ndarray, computed: np.ndarray, true: np.ndarray, bins: int,
@@ -602,7 +605,8 @@ def _worst_by_stretch(xs: np.ndarray, computed: np.ndarray, true: np.ndarray, bi
     for i in change[:20]:
         window |= np.abs(xs - xs[i]) <= ZERO_WINDOW * max(1.0, abs(xs[i]))
     outside = np.where(window, -np.inf, error)
-    absolute = np.abs(computed.astype(np.longdouble) - true).astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf − inf: not a candidate (window & finite)
+        absolute = np.abs(computed.astype(np.longdouble) - true).astype(np.float64)
     inside = np.where(window & finite & (True if left_out is None else ~left_out), absolute, -np.inf)
     found = []
     for score in (outside, inside):
@@ -1385,6 +1389,9 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
     lo, hi = float(domain[0]), float(domain[1])
     if not lo < hi:
         raise ValueError(f"empty domain [{lo}, {hi}]")
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo > np.finfo(np.float64).max:
+        raise ValueError(f"the domain [{lo}, {hi}] must be finite and narrower than 1.8e308 "
+                         "(±1e300 is on the grid of any domain that holds it)")
     special = np.array([s * v for v in SPECIAL_POINTS for s in (1, -1)])
     xs = np.unique(np.concatenate([np.linspace(lo, hi, points),
                                    special[(special >= lo) & (special <= hi)]]))

@@ -322,6 +322,38 @@ def test_a_users_kinks_and_poles_are_left_to_mpmath(text):
     assert cert.gradient_check.max_relative_error < 1e-7, cert.gradient_check
 
 
+def test_a_users_exponential_of_a_polynomial_is_compensated():
+    # e^{x²} of a rounded x² erred by x²/2 rounding errors: 256 ULP at x = 19.3;
+    # with x² = hi + lo from poly_dd, e^{hi}·(1 + lo) is within 3
+    import sympy as sp
+
+    from derive.codegen import compile_expression
+
+    x = sp.Symbol("x", real=True)
+    f, grad = compile_expression(sp.exp(x**2), [x], derivative=True)
+    xs = np.array([-19.29295272245728, 16.504594522906828, -17.540330004551443, 0.5, 26.0])
+    with mpmath.workdps(50):
+        for t, v, d in zip(xs, f(xs), grad(xs)):
+            t_mp = mpmath.mpf(float(t))
+            assert ulp_error(float(v), mpmath.exp(t_mp**2)) <= 3, t
+            assert ulp_error(float(d), 2 * t_mp * mpmath.exp(t_mp**2)) <= 4, t
+    assert ulp_error(float(np.exp(xs[0] ** 2)), mpmath.exp(mpmath.mpf(float(xs[0])) ** 2)) > 100  # naive
+
+
+def test_a_users_domain_must_be_finite_and_may_hold_no_finite_value():
+    import sympy as sp
+
+    from derive.verify import verify_expression
+
+    x = sp.Symbol("x", real=True)
+    with pytest.raises(ValueError, match="must be finite"):
+        verify_expression(x**2, x, domain=(-np.inf, 5.0), points=11, screen=0)
+    # x² overflows on nearly all of [−1e300, 1e300]: the screen finds no candidate
+    # (it raised "need at least one array to concatenate"), the grid is measured
+    cert = verify_expression(x**2, x, domain=(-1e300, 1e300), points=101, screen=2000)
+    assert cert.passed, cert.exceptions
+
+
 def test_a_users_rational_function_is_factored():
     # d/dx x/(1 + x²) as SymPy gives it, 1/(x² + 1) − 2x²/(x² + 1)², cancels to a
     # quarter near x = 1.74 (9.3 ULP); factored, −(x − 1)(x + 1)/(x² + 1)², the

@@ -858,8 +858,17 @@ class StablePrinter(NumPyPrinter):
 
     def _print_erfc(self, expr):
         # the nnderive primitive erfc (which never rewrites erfc(-u)) shares
-        # SymPy's class name
+        # SymPy's class name; SymPy's own, typed by a user, takes the same kernel
+        # (NumPy has no erfc: the printer wrote math.erfc, never imported)
+        if not getattr(type(expr), "numpy_kernel", ""):
+            self.kernels_used.add("erfc")
+            return f"_erfc({self._print(expr.args[0])})"
         return self._print_Function(expr)
+
+    def _print_erf(self, expr):
+        # NumPy has no erf: the kernel (series near 0, 1 − erfc beyond)
+        self.kernels_used.add("erf")
+        return f"_erf({self._print(expr.args[0])})"
 
     def _print__Clip(self, expr):
         value, lo, hi = expr.args

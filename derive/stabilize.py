@@ -404,12 +404,15 @@ def _log_cosh(node):
     # = log1p(2 sinh²(u/2)) keeps the digits of small u; beyond |u| = 3, where
     # nothing cancels, |u| − log 2 + log1p(e^{−2|u|}) stays finite (the code
     # evaluates each branch on u clipped into its region: no overflow)
-    if isinstance(node, log) and isinstance(node.args[0], sp.cosh):
-        u = node.args[0].args[0]
-        a = sp.Abs(u)
-        return sp.Piecewise((log1p(2 * sp.sinh(u / 2) ** 2), a < 3),
-                            (a - sp.log(2) + log1p(exp(-2 * a)), True))
-    return None
+    if not isinstance(node, log):
+        return None
+    c, rest = node.args[0].as_coeff_Mul()  # log(c·cosh u) = log c + log cosh u (c > 0: log Σ e^{±u})
+    if not (isinstance(rest, sp.cosh) and c > 0):
+        return None
+    u = rest.args[0]
+    a = sp.Abs(u)
+    return sp.log(c) + sp.Piecewise((log1p(2 * sp.sinh(u / 2) ** 2), a < 3),
+                                    (a - sp.log(2) + log1p(exp(-2 * a)), True))
 
 
 def _cosh_power(n: int, u: sp.Expr) -> sp.Expr:
@@ -445,6 +448,76 @@ def _hyperbolic_ratio(node):
                 rest = [h for h in factors if h is not f and h is not g]
                 return Mul(*rest, sp.tanh(u) ** k, sp.sinh(u) ** (int(m) - k), _cosh_power(n - k, u))
     return None
+
+
+def _sigmoid_minus_half(node):
+    # c − 2c·σ(u) → c·tanh(−u/2)... as −c·tanh(u/2): 2σ(u) − 1 cancels for
+    # |u| < 1 (it is 0 at u = 1e−300, where tanh(u/2) is 5e−301)
+    def combine(a, b):
+        if not a.is_Number or a == 0:
+            return None
+        coeff, rest = b.as_coeff_Mul()
+        if isinstance(rest, sigmoid) and coeff == -2 * a:
+            return -a * sp.tanh(rest.args[0] / 2)
+        return None
+
+    return _pair_rewrite(node, combine)
+
+
+def _exponential_pair(node):
+    # c·e^u + c·e^{−u} → 2c·cosh(u), c·e^u − c·e^{−u} → 2c·sinh(u): e^u overflows
+    # for u > 709 where cosh and sinh do only past 710, and e^u − e^{−u}
+    # cancels for |u| < 1 (sinh keeps its digits); then the hyperbolic rules
+    # apply (tanh for their ratio)
+    def combine(a, b):
+        ca, ea = a.as_coeff_Mul()
+        cb, eb = b.as_coeff_Mul()
+        if not (isinstance(ea, exp) and isinstance(eb, exp)) or sp.simplify(ea.args[0] + eb.args[0]) != 0:
+            return None
+        u = ea.args[0]
+        if u.could_extract_minus_sign():
+            return None  # the pair is tried both ways: u is the one without a sign
+        if ca == cb:
+            return 2 * ca * sp.cosh(u)
+        if ca == -cb:
+            return 2 * ca * sp.sinh(u)
+        return None
+
+    return _pair_rewrite(node, combine)
+
+
+def _x_times_sign(node):
+    # u·sign(u) → |u| (SymPy's derivative of |u| is sign(u)): so that a
+    # derivative such as 1/(1 + |x|) − x·sign(x)/(1 + |x|)² can cancel exactly
+    if not isinstance(node, Mul):
+        return None
+    factors = list(node.args)
+    for f in factors:
+        if isinstance(f, sp.sign) and f.args[0] in factors:
+            rest = [g for g in factors if g is not f and g != f.args[0]]
+            return Mul(*rest, sp.Abs(f.args[0]))
+    return None
+
+
+def _together_if_cancels(node):
+    # a/d + b/dᵏ with terms of the numerators that cancel over the common
+    # denominator: d/dx x/(1 + |x|) is 1/(1 + |x|) − |x|/(1 + |x|)², two terms of
+    # about 1/|x| whose difference is 1/(1 + |x|)² (1,600 ULP at x = 726);
+    # together, (1 + |x| − |x|)/(1 + |x|)², the |x| cancel exactly.  Only where
+    # two terms share a denominator's factor, and only if a term disappears
+    if not isinstance(node, Add) or not 2 <= len(node.args) <= 6:
+        return None
+    parts = [t.as_numer_denom() for t in node.args]
+    bases = [set(Mul.make_args(d)) - {S.One} for _, d in parts]
+    shared = any(bases[i] & bases[j] or {b.as_base_exp()[0] for b in bases[i]} & {b.as_base_exp()[0] for b in bases[j]}
+                 for i in range(len(bases)) for j in range(i + 1, len(bases)))
+    if not shared:
+        return None
+    numerator, denominator = sp.fraction(sp.together(node))
+    before = sum(len(Add.make_args(sp.expand(n))) for n, _ in parts)
+    if len(Add.make_args(sp.expand(numerator))) >= before:
+        return None
+    return sp.expand(numerator) / denominator
 
 
 def _c_sigmoid_neg(c, u):
@@ -514,6 +587,13 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "cosh u rounds to 1 for |u| < 1e−8 and overflows for |u| > 710", _log_cosh),
     Rule("hyperbolic_ratio", "1/coshⁿ(u) → sech²(u)^(n/2) (n even), sinhᵐ(u)/coshⁿ(u) → tanhᵏ(u)·sinhᵐ⁻ᵏ(u)/coshⁿ⁻ᵏ(u)",
          "sinh and cosh overflow for |u| > 710 (inf/inf)", _hyperbolic_ratio),
+    Rule("sigmoid_minus_half", "c − 2c·σ(u) → −c·tanh(u/2)", "2σ(u) − 1 cancels for |u| < 1",
+         _sigmoid_minus_half),
+    Rule("exponential_pair", "c·eᵘ ± c·e⁻ᵘ → 2c·cosh(u), 2c·sinh(u)",
+         "eᵘ overflows for u > 709; eᵘ − e⁻ᵘ cancels for |u| < 1", _exponential_pair),
+    Rule("sign_product", "u·sign(u) → |u|", "lets a derivative of |u| cancel exactly", _x_times_sign),
+    Rule("together", "a/d + b/dᵏ → (a·dᵏ⁻¹ + b)/dᵏ where terms cancel",
+         "terms over a shared denominator that cancel exactly, not in floating point", _together_if_cancels),
     Rule("square_root_difference", "√A − √B → (A − B)/(√A + √B)", "√A − √B cancels for A ≈ B "
          "(√(1 + x²) − 1 is 0 for |x| < 1e−8)", _square_root_difference),
 )

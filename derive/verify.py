@@ -1306,6 +1306,10 @@ def _fd_vector(entry: Entry, rows, cot) -> GradientCheck:
 # --------------------------------------------------------- user expressions
 
 
+#: the kernels of numeric by name, for lambdify (σ, softplus, erfc, … of a user's expression)
+_KERNELS = {name: getattr(numeric._kernels, name) for name in numeric._kernels.__all__}
+
+
 def expression_kinks(expr: sp.Expr, variable: sp.Symbol, domain: tuple[float, float],
                      samples: int = 20001, most: int = 64) -> tuple[float, ...]:
     """The x of ``domain`` where ``expr`` may have a kink, a jump or a pole: where an
@@ -1343,13 +1347,18 @@ def expression_kinks(expr: sp.Expr, variable: sp.Symbol, domain: tuple[float, fl
     for switch in switches:
         if variable not in switch.free_symbols or switch.free_symbols - {variable}:
             continue
-        g = sp.lambdify(variable, switch, "numpy")
+        # the primitives (σ, softplus, …) as numeric's kernels, the rest as NumPy
+        g = sp.lambdify(variable, switch, [_KERNELS, "numpy"])
 
         def value(v, g=g):
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 return np.broadcast_to(np.asarray(g(v), dtype=np.float64), np.shape(v))
 
-        values = value(xs)
+        try:
+            values = value(xs)
+        except (NameError, TypeError, ValueError):  # a switch NumPy cannot evaluate: no kinks from it
+            continue
         found.update(float(v) for v in xs[values == 0])
         for i in np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0):
             a, b, sign_a = xs[i], xs[i + 1], np.sign(values[i])
@@ -1404,8 +1413,10 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
         worst_f, screened = screened_points(expr, variable, forward, xs=grid)
         worst_d, _ = screened_points(derivative, variable, grad, xs=grid)
         xs = np.unique(np.concatenate([xs, worst_f, worst_d]))
-    f_mp = _mp_function(expr, [variable])
-    df_mp = _mp_function(derivative, [variable])
+    # the references from the plain definitions: softplus(x) or σ(x) typed by
+    # a user is a primitive, which lambdify cannot write in mpmath
+    f_mp = _mp_function(primitives.expand_primitives(expr), [variable])
+    df_mp = _mp_function(primitives.expand_primitives(derivative), [variable])
     refs_f = [reference(f_mp, [v]) for v in xs]
     refs_d = [reference(df_mp, [v]) for v in xs]
     inputs = [f"{variable.name}={v!r}" for v in xs]

@@ -33,6 +33,7 @@ __all__ = [
     "poly_dd",
     "sech2",
     "erfc",
+    "erf",
     "ndtr",
     "gauss",
     "gaussian",
@@ -307,6 +308,46 @@ def erfc(x):
         t *= 2
         t -= q
         np.abs(t, out=yb, casting="same_kind")  # |2·[x < 0] − erfc(|x|)|
+    return out[()] if out.ndim == 0 else out
+
+
+#: 2/√π·(−1)^k/(k!(2k + 1)), k = 0…13: erf's Maclaurin series, whose terms past
+#: the last are below 2e−21 of erf(x) for |x| < 0.5
+_ERF_SERIES = (1.1283791670955126, -0.37612638903183754, 0.11283791670955126, -0.026866170645131252,
+               0.005223977625442188, -0.0008548327023450853, 0.00012055332981789664,
+               -1.492565035840625e-05, 1.6462114365889248e-06, -1.6365844691234924e-07,
+               1.4807192815879218e-08, -1.2290555301717928e-09, 9.422759064650411e-11,
+               -6.7113668551641105e-12)
+
+
+def erf(x):
+    """The error function, NumPy only: its series for |x| < 0.5, sign(x)·(1 − erfc(|x|)) beyond.
+
+    1 − erfc(|x|) alone would keep only the digits of erfc near 1 for small x
+    (erf(1e−10) has 16 digits, 1 − erfc(1e−10) 6); beyond 0.5 it is at least
+    0.52 and erfc at most 0.48, so nothing cancels (the erfc kernel is within
+    4.2 ULP).  Within 3 ULP of mpmath on [−6, 6] (tests/test_fits.py).
+
+    Examples
+    --------
+    >>> erf(np.array([-np.inf, -1.0, 1e-10, 0.5, 30.0])).tolist()
+    [-1.0, -0.8427007929497149, 1.1283791670955126e-10, 0.5204998778130465, 1.0]
+    """
+    x = np.asarray(x)
+    dtype = np.result_type(x, 1.0)
+    x64 = x.astype(np.float64)
+    out = np.empty(x64.shape)
+    small = np.abs(x64) < 0.5
+    u = x64[small]
+    square = u * u
+    series = np.full(u.shape, _ERF_SERIES[-1])
+    for c in _ERF_SERIES[-2::-1]:
+        series *= square
+        series += c
+    out[small] = u * series
+    big = ~small
+    out[big] = np.copysign(1 - erfc(np.abs(x64[big])), x64[big])
+    out = out.astype(dtype, copy=False)
     return out[()] if out.ndim == 0 else out
 
 

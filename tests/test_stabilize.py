@@ -54,6 +54,12 @@ CASES = [
     ("hyperbolic_ratio", sp.sinh(x) / sp.cosh(x), {x: 800.0}),
     ("hyperbolic_ratio", 1 - sp.sinh(x) ** 2 / sp.cosh(x) ** 2, {x: 300.0}),
     ("hyperbolic_ratio", sp.sinh(x) ** 2 / sp.cosh(x), {x: 400.0}),
+    ("sigmoid_minus_half", 2 / (1 + sp.exp(-2 * x)) - 1, {x: 1e-300}),
+    ("exponential_pair", (sp.exp(x) - sp.exp(-x)) / (sp.exp(x) + sp.exp(-x)), {x: -800.0}),
+    ("exponential_pair", sp.log(sp.exp(x) + sp.exp(-x)), {x: 800.0}),
+    ("exponential_pair", (sp.exp(x) - sp.exp(-x)) / 2, {x: 1e-12}),
+    ("together", -x * sp.sign(x) / (sp.Abs(x) + 1) ** 2 + 1 / (sp.Abs(x) + 1), {x: 725.8232582325822}),
+    ("sign_product", -x * sp.sign(x) / (sp.Abs(x) + 1) ** 2 + 1 / (sp.Abs(x) + 1), {x: -731.4025910913954}),
 ]
 
 

@@ -354,6 +354,21 @@ def test_a_users_domain_must_be_finite_and_may_hold_no_finite_value():
     assert cert.passed, cert.exceptions
 
 
+@pytest.mark.parametrize("text", ["erf(x)", "x*erf(x/sqrt(2))", "erfc(x)", "softplus(x)", "max(softplus(x), 1)",
+                                  "log(1 - sigmoid(x))"])
+def test_a_users_special_functions_and_primitives_have_code_and_references(text):
+    # each crashed: erf and erfc had no code (erf(…) and math.erfc(…) in the
+    # generated source), softplus(x) no mpmath reference, a σ inside log's
+    # argument no kink search (lambdify without the kernels)
+    from derive.parsing import parse_expression
+    from derive.verify import verify_expression
+
+    expr = parse_expression(text)
+    cert = verify_expression(expr, list(expr.free_symbols)[0], domain=(-8.0, 8.0), points=201, screen=2000)
+    assert cert.forward.nonfinite == 0 and cert.derivative.nonfinite == 0, cert.exceptions
+    assert cert.forward.max_ulp <= 4.5 and cert.derivative.max_ulp <= 4.5, cert.exceptions  # erfc: 4.2
+
+
 def test_a_users_rational_function_is_factored():
     # d/dx x/(1 + x²) as SymPy gives it, 1/(x² + 1) − 2x²/(x² + 1)², cancels to a
     # quarter near x = 1.74 (9.3 ULP); factored, −(x − 1)(x + 1)/(x² + 1)², the

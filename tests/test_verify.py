@@ -297,7 +297,7 @@ def test_a_users_expression_is_certified_where_it_is_real(text, negative):
     expr = parse_expression(text)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        cert = verify_expression(expr, list(expr.free_symbols)[0], points=401, screen=2000)
+        cert = verify_expression(expr, next(iter(expr.free_symbols)), points=401, screen=2000)
     assert cert.passed, cert.exceptions
     assert cert.forward.max_ulp <= ULP_BOUND and cert.derivative.max_ulp <= ULP_BOUND
     skipped = cert.forward.skipped
@@ -317,7 +317,7 @@ def test_a_users_kinks_and_poles_are_left_to_mpmath(text):
     from derive.verify import verify_expression
 
     expr = parse_expression(text)
-    cert = verify_expression(expr, list(expr.free_symbols)[0], points=401, screen=2000)
+    cert = verify_expression(expr, next(iter(expr.free_symbols)), points=401, screen=2000)
     assert cert.passed, cert.exceptions
     assert cert.gradient_check.max_relative_error < 1e-7, cert.gradient_check
 
@@ -364,7 +364,7 @@ def test_a_users_special_functions_and_primitives_have_code_and_references(text)
     from derive.verify import verify_expression
 
     expr = parse_expression(text)
-    cert = verify_expression(expr, list(expr.free_symbols)[0], domain=(-8.0, 8.0), points=201, screen=2000)
+    cert = verify_expression(expr, next(iter(expr.free_symbols)), domain=(-8.0, 8.0), points=201, screen=2000)
     assert cert.forward.nonfinite == 0 and cert.derivative.nonfinite == 0, cert.exceptions
     assert cert.forward.max_ulp <= 4.5 and cert.derivative.max_ulp <= 4.5, cert.exceptions  # erfc: 4.2
 

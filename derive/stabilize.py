@@ -472,7 +472,7 @@ def _exponential_pair(node):
     def combine(a, b):
         ca, ea = a.as_coeff_Mul()
         cb, eb = b.as_coeff_Mul()
-        if not (isinstance(ea, exp) and isinstance(eb, exp)) or sp.simplify(ea.args[0] + eb.args[0]) != 0:
+        if not (isinstance(ea, exp) and isinstance(eb, exp)) or sp.expand(ea.args[0] + eb.args[0]) != 0:
             return None
         u = ea.args[0]
         if u.could_extract_minus_sign():

@@ -27,7 +27,9 @@ Implicit multiplication is not: ``2x`` is an error that suggests ``2*x``.
   ``relu(u)`` is ``Piecewise((u, u > 0), (0, True))``, whose derivative is
   ``Piecewise((1, u > 0), (0, True))``: relu'(0) = 0 as in PyTorch and JAX.
   (``Max(0, u)`` would differentiate to ``Heaviside(u)``, which SymPy leaves
-  undefined at 0.)
+  undefined at 0.)  Every other activation of the catalogue is a function by
+  its name, its definition with the default parameters, or those given after
+  the argument: ``elu(x)``, ``elu(x, 0.5)``, ``gelu(x)``, ``mish(x)``.
 * Limits: the length of the string (:data:`MAX_LENGTH`), the nesting depth of
   parentheses, calls and signs (:data:`MAX_DEPTH`), and the size of exact
   powers (:data:`MAX_POWER_BITS`; ``9**9**9**9`` is rejected at once) and of
@@ -174,6 +176,34 @@ FUNCTIONS: dict[str, _Function] = {
     "min": _Function(sp.Min, 2, None),
     "sign": _Function(sp.sign),
 }
+
+def _catalogue_activation(name: str) -> _Function:
+    """The catalogue's activation ``name`` as a function of its argument (and,
+    optionally, its parameters in order; their defaults otherwise)."""
+    from .catalogue import get
+
+    entry = get(name)
+
+    def build(u, *params):
+        values = dict(entry.defaults)
+        values.update({p.symbol: v for p, v in zip(entry.params, params)})
+        return entry.definition.xreplace(values).xreplace({entry.variable: u})
+
+    return _Function(build, 1, 1 + len(entry.params))
+
+
+def _add_catalogue_activations() -> None:
+    """Every activation of the catalogue not named above, by its name: elu(x),
+    elu(x, 0.5), selu, gelu, softsign, silu, mish, … (a user's gelu(x) is the
+    catalogue's definition, stabilized as everything a user types)."""
+    from .catalogue import ENTRIES
+
+    for entry in ENTRIES:
+        if entry.kind == "activation" and len(entry.variables) == 1 and entry.name not in FUNCTIONS:
+            FUNCTIONS[entry.name] = _catalogue_activation(entry.name)
+
+
+_add_catalogue_activations()
 
 #: names that stand for constants rather than symbols
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "π": sp.pi, "e": sp.E}
@@ -604,7 +634,7 @@ def parse_expression(
     >>> parse_expression("sigmod(x)")
     Traceback (most recent call last):
     ...
-    derive.parsing.ExpressionError: unknown function 'sigmod' at column 1: did you mean 'sigmoid' or 'sign'?
+    derive.parsing.ExpressionError: unknown function 'sigmod' at column 1: did you mean 'sigmoid', 'log_sigmoid' or 'hard_sigmoid'?
       sigmod(x)
       ^
     """

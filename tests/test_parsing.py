@@ -405,3 +405,21 @@ def test_fuzz_valid_expressions_match_sympy(text):
         a = complex(ours.evalf(30, subs=point))
         c = complex(theirs.evalf(30, subs=point))
         assert abs(a - c) <= 1e-9 * max(1.0, abs(a), abs(c)), (text, ours, theirs)
+
+
+def test_catalogue_activations_are_functions_of_an_expression():
+    # elu, selu, gelu, softsign, silu, mish … were "unknown function" in an
+    # expression; each is now its catalogue definition, its parameters the
+    # defaults or those given after the argument
+    from derive.catalogue import ENTRIES
+
+    u = sp.Symbol("u", real=True)
+    for entry in ENTRIES:
+        if entry.kind != "activation":
+            continue
+        parsed = parse_expression(f"{entry.name}(u)")
+        if entry.name not in ("relu", "sigmoid", "softplus", "tanh"):  # (the primitives' own forms)
+            assert parsed == entry.definition.xreplace(entry.defaults).xreplace({entry.variable: u}), entry.name
+    assert parse_expression("elu(x, 1/2)") == sp.Piecewise((x, x > 0), (sp.exp(x) / 2 - sp.Rational(1, 2), True))
+    with pytest.raises(ExpressionError):
+        parse_expression("elu(x, 1, 2)")  # one parameter at most

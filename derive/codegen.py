@@ -1709,9 +1709,10 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
                for r in (tail[1] if tail is not None else ())]
     regions = [r for r in regions if r[2]]
     overall = {0: any(high <= 0 for _, high, _ in regions), 1: any(high > 0 for _, high, _ in regions)}
-    extremes = {side: name for side, name, wanted in (
-        (0, "low", clamp[0] is not None or overall[0]),
-        (1, "high", clamp[1] is not None or overall[1] or tame is not None))
+    # side → (the name of the block's extreme, that of all blocks' extreme)
+    extremes = {side: names for side, names, wanted in (
+        (0, ("low", "lowest"), clamp[0] is not None or overall[0]),
+        (1, ("high", "highest"), clamp[1] is not None or overall[1] or tame is not None))
         if wanted}
     if clamp != (None, None):  # x clamped into a row of its own, which then stands for the block
         low, high = (None if c is None else printer.doprint(sp.Float(c)) for c in clamp)
@@ -1721,7 +1722,7 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
         else:
             clamping = [f"np.{'maximum' if low is not None else 'minimum'}(xb, {names[0]}, out=w{rows})"]
         constants = constants + [c for c in (low, high) if c is not None]
-        beyond = " or ".join(f"{extremes[side]} {'<' if side == 0 else '>'} {text}"
+        beyond = " or ".join(f"{extremes[side][0]} {'<' if side == 0 else '>'} {text}"
                              for side, text in enumerate((low, high)) if text is not None)
         first = [f"if {beyond}:  # x clamped to ±1e300: the limits at ±inf, not NaN"] + \
             ["    " + line for line in clamping + [f"xb = w{rows}"]]
@@ -1746,9 +1747,9 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
         src.append(f"    {names} = _numbers({', '.join(numbers)}{', dtype=x.dtype' if native else ''})")
     if native and any(".view(bits)" in line for line in statements):
         src.append("    bits = _bits(x)")
-    for side, extreme in extremes.items():
+    for side, (_, whole) in extremes.items():
         if overall[side]:
-            src.append(f"    {extreme}est = {'np.inf' if side == 0 else '-np.inf'}  # of all blocks")
+            src.append(f"    {whole} = {'np.inf' if side == 0 else '-np.inf'}  # of all blocks")
     row_names = [f"w{i}" for i in range(rows)] + [f"m{i}" for i in range(masks)] + \
         [f"c{i}" for i in range(len(constants))]
     groups = [f"*{n}" for n, count in (("work", rows), ("masks", masks), ("constants", constants)) if count]
@@ -1756,10 +1757,10 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     unpacked = f", ({', '.join(row_names)}{',' if len(row_names) == 1 else ''})" if row_names else ", _"
     src.append(f"    for xb, ({blocks}){unpacked} in _blocks(x, ({outs}){', (' + held_rows + ')' if row_names else ''}"
                f"{', native=True' if native else ''}):")
-    for side, extreme in extremes.items():  # the block's least or greatest x
-        src.append(f"{indent}{extreme} = {'_lowest' if side == 0 else '_highest'}(xb)")
+    for side, (block, whole) in extremes.items():  # the block's least or greatest x
+        src.append(f"{indent}{block} = {'_lowest' if side == 0 else '_highest'}(xb)")
         if overall[side]:
-            src.append(f"{indent}{extreme}est = {'min' if side == 0 else 'max'}({extreme}est, {extreme})")
+            src.append(f"{indent}{whole} = {'min' if side == 0 else 'max'}({whole}, {block})")
     src += [indent + line for line in first]
     src += _call_lines(calls, printer, indent)
     src += [indent + line for line in statements]

@@ -177,12 +177,9 @@ FUNCTIONS: dict[str, _Function] = {
     "sign": _Function(sp.sign),
 }
 
-def _catalogue_activation(name: str) -> _Function:
-    """The catalogue's activation ``name`` as a function of its argument (and,
+def _catalogue_activation(entry) -> _Function:
+    """The catalogue's activation ``entry`` as a function of its argument (and,
     optionally, its parameters in order; their defaults otherwise)."""
-    from .catalogue import get
-
-    entry = get(name)
 
     def build(u, *params):
         values = dict(entry.defaults)
@@ -200,7 +197,7 @@ def _add_catalogue_activations() -> None:
 
     for entry in ENTRIES:
         if entry.kind == "activation" and len(entry.variables) == 1 and entry.name not in FUNCTIONS:
-            FUNCTIONS[entry.name] = _catalogue_activation(entry.name)
+            FUNCTIONS[entry.name] = _catalogue_activation(entry)
 
 
 _add_catalogue_activations()

@@ -151,8 +151,6 @@ def _reciprocal_one_plus_exp(node):
 
 def _exp_times_sigmoid(node):
     # exp(u) * sigmoid(-u)**n -> sigmoid(u) * sigmoid(-u)**(n - 1)
-    if isinstance(node, Pow) and isinstance(node.base, sp.cosh) and node.exp == -2:
-        return sech2(node.base.args[0])
     if not isinstance(node, Mul):
         return None
     factors = list(node.args)
@@ -383,7 +381,7 @@ def _square_root_difference(node):
     def root_of(term):
         if isinstance(term, Pow) and term.exp == S.Half:
             return term.base
-        return _square_root_of_number(term) ** 2 if term.is_Number and _square_root_of_number(term) else None
+        return term if term.is_Number and _square_root_of_number(term) is not None else None
 
     def combine(a, b):
         first, second = root_of(a), root_of(-b)
@@ -514,10 +512,10 @@ def _together_if_cancels(node):
     if not shared:
         return None
     numerator, denominator = sp.fraction(sp.together(node))
-    before = sum(len(Add.make_args(sp.expand(n))) for n, _ in parts)
-    if len(Add.make_args(sp.expand(numerator))) >= before:
+    numerator = sp.expand(numerator)
+    if len(Add.make_args(numerator)) >= sum(len(Add.make_args(sp.expand(n))) for n, _ in parts):
         return None
-    return sp.expand(numerator) / denominator
+    return numerator / denominator
 
 
 def _c_sigmoid_neg(c, u):

@@ -401,16 +401,8 @@ def ndtr(x):
     return normal(x, "ndtr")[0]
 
 
-def _tail_coefficients():
-    """NORMAL_TAIL as 0-d arrays, which ufuncs take fastest: made on the first call, then kept."""
-    arrays = getattr(_tail_coefficients, "arrays", None)
-    if arrays is None:
-        arrays = _tail_coefficients.arrays = [np.array(p) for p in NORMAL_TAIL]
-    return arrays
-
-
 #: D(u) − p₀ = Σ_{k≥1} p_k·u^k is evaluated in _CHUNKS chunks of _POWERS
-#: terms: the rows u, u², …, u⁶ (five products), one matrix product that sums
+#: terms: the rows u, u², …, u⁶ (three squares, two products), one matrix product that sums
 #: every chunk's terms, q_j = Σ_i p_{6j+i}·u^i, and Horner's rule in u⁶ over
 #: the chunks (six operations): eleven passes over a block and a 4×6 by
 #: 6×16000 product where Horner's rule in u took 45 passes (4×6 and 5×5
@@ -444,7 +436,6 @@ def _normal_tail(a, out, u, e):
     a, out, u and e are contiguous arrays of one shape (u and e work rows);
     no branch.
     """
-    coefficients = _tail_coefficients()
     a, out, u, e = (r.reshape(-1) for r in (a, out, u, e))  # views: the caller's arrays are contiguous
     n = a.shape[0]
     if n <= BLOCK:  # the rows of a block: kept
@@ -473,7 +464,7 @@ def _normal_tail(a, out, u, e):
     e /= u
     e *= 0.5
     out -= e
-    out += coefficients[0] + 0.5  # ½ + p₀ is rounded once, here
+    out += NORMAL_TAIL[0] + 0.5  # ½ + p₀ is rounded once, here
     out /= u
     return out
 

@@ -2329,6 +2329,48 @@ def _expression_tails(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
         return ()
 
 
+def _removable_patches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
+                       derivative: bool) -> dict[str, list]:
+    """The Taylor patches of a user's expression of one variable at its removable singular points.
+
+    ``{"f": [SeriesPatch, ...], "f_grad": [...]}`` (see :mod:`derive.singular`):
+    the formula's code is printed without them and compiled, so that each
+    radius is where that code, measured against mpmath, stops being accurate.
+    Patches that overlap, or whose moved elements (point + 2·radius) would
+    land in another's, are left out (the later ones).
+    """
+    from .singular import candidate_points, fit_patch
+    from .verify import _mp_function
+
+    if len(variables) != 1 or extra:
+        return {}
+    x = variables[0]
+    try:
+        candidates = candidate_points(expr, x)
+    except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
+        return {}
+    if not candidates:
+        return {}
+    plain = {}
+    exec(compile(expression_source("f", expr, variables, derivative=derivative, removable=False),  # noqa: S102
+                 "<nnderive generated>", "exec"), plain)
+    wanted = {"f": (plain["f"], expr, 0)}
+    if derivative:
+        wanted["f_grad"] = (plain["f_grad"], sp.diff(expr, x), 1)
+    patches = {}
+    for key, (code, definition, order) in wanted.items():
+        truth = _mp_function(primitives.expand_primitives(definition), [x])
+        kept = []
+        for candidate in candidates:
+            patch = fit_patch(candidate, code, truth, order)
+            if all(abs(patch.point - p.point) >= patch.radius + p.radius
+                   and abs(patch.point + 2 * patch.radius - p.point) >= p.radius
+                   and abs(p.point + 2 * p.radius - patch.point) >= patch.radius for p in kept):
+                kept.append(patch)
+        patches[key] = kept
+    return patches
+
+
 def _factored(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
     """A rational function of one variable as one fraction of factors, where that is not much longer.
 
@@ -2353,13 +2395,18 @@ def _factored(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
 
 def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *,
                       derivative: bool = False, doc: str | None = None,
-                      wrt: Sequence[sp.Symbol] | None = None) -> str:
+                      wrt: Sequence[sp.Symbol] | None = None, removable: bool = True) -> str:
     """Standalone NumPy source of one function of a user's expression.
 
     The expression goes through :func:`derive.stabilize.stabilize` first, so the
     code uses the same stable primitives as the catalogue.  With
     ``derivative=True`` a second function ``NAME_grad`` returns the derivatives
     with respect to each variable (a tuple when there are several).
+
+    Near a removable singular point of an expression of one variable (sin(x)/x
+    at 0) each function takes the Taylor polynomial about the point, whose
+    radius and degree are measured against mpmath on the code printed with
+    ``removable=False`` (see :mod:`derive.singular`).
 
     Examples
     --------
@@ -2394,19 +2441,35 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
         return _fold_constants(e)
 
     tails = _expression_tails(expr, variables, extra, stable_code)
+    patches = _removable_patches(expr, variables, extra, derivative and wrt == list(variables)) \
+        if removable else {}
+    if patches:
+        kernels |= {"away_from", "taylor_near"}
 
-    def refined(function_name, code, text):
-        """The lines that return ``text``, its subnormal tails computed again in np.longdouble."""
+    def refined(function_name, code, text, near=()):
+        """The lines before the formula's, and those that return ``text``, with its
+        subnormal tails computed again in np.longdouble and the ``near`` patches."""
         source = _tail_function(f"_{function_name}_tail", [code]) if tails else None
-        if source is None:
-            return [f"    return _like({text}, {names[0]})"]
-        body.append(source[0])
-        kernels.update(source[1])
-        return [f"    y = np.array(np.broadcast_to({text}, {names[0]}.shape), dtype=np.float64)",
-                *[line for low, high in tails for line in (
-                    f"    if {_may_reach(low, high, f'_lowest({names[0]})', f'_highest({names[0]})')}:",
-                    f"        _refine_tail({names[0]}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})")],
-                f"    return _like(y, {names[0]})"]
+        if source is None and not near:
+            return [], [f"    return _like({text}, {names[0]})"]
+        given = f"{names[0]}_given" if near else names[0]
+        before = [f"    {given} = {names[0]}"] if near else []
+        before += [f"    {names[0]}, near{i} = _away_from({names[0]}, {p.point!r}, {p.radius!r})"
+                   for i, p in enumerate(near)]
+        lines = [f"    y = np.array(np.broadcast_to({text}, {given}.shape), dtype=np.float64)"]
+        lines += [f"    _taylor_near(y, {given}, near{i}, {p.point!r},\n                 {p.highs!r},\n                 {p.lows!r})"
+                  for i, p in enumerate(near)]
+        if source is not None:
+            body.append(source[0])
+            kernels.update(source[1])
+            lines += [line for low, high in tails for line in (
+                f"    if {_may_reach(low, high, f'_lowest({given})', f'_highest({given})')}:",
+                f"        _refine_tail({given}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})")]
+        return before, lines + [f"    return _like(y, {given})"]
+
+    def near_text(near):
+        return "".join(f"\n    Near {names[0]} = {p.point!r} (closer than {p.radius:.3g}): its Taylor polynomial "
+                       f"of degree {p.degree} (the formula is 0/0 there)." for p in near)
 
     forward = stable(expr)
     lines, texts, used = _print_block([forward])
@@ -2414,21 +2477,23 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     formula = _formula_text(expr)
     args = ", ".join(names + [f"{s.name}=1.0" for s in extra])
     setup = [f"    {n} = _float_array({n})" for n in names]
-    ending = refined(name, stable_code(expr), texts[0])
-    body.append("\n".join([f"def {name}({args}):", f'    """{doc or formula}\n\n    f = {formula}\n    """',
-                           *setup, *lines, *ending]))
+    before, ending = refined(name, stable_code(expr), texts[0], patches.get("f", ()))
+    body.append("\n".join([f"def {name}({args}):",
+                           f'    """{doc or formula}\n\n    f = {formula}{near_text(patches.get("f", ()))}\n    """',
+                           *setup, *before, *lines, *ending]))
     if derivative:
         grads = [stable(sp.diff(expr, v)) for v in wrt]
         lines, texts, used = _print_block(grads)
         kernels |= used
         if len(wrt) == 1:
-            ending = refined(f"{name}_grad", stable_code(sp.diff(expr, wrt[0])), texts[0])
+            before, ending = refined(f"{name}_grad", stable_code(sp.diff(expr, wrt[0])), texts[0],
+                                     patches.get("f_grad", ()))
         else:
-            ending = ["    return " + ", ".join(f"_like({t}, {names[0]})" for t in texts)]
+            before, ending = [], ["    return " + ", ".join(f"_like({t}, {names[0]})" for t in texts)]
         body.append("\n".join([f"def {name}_grad({args}):",
                                f'    """Derivatives of {name} with respect to '
-                               f'{", ".join(v.name for v in wrt)}."""',
-                               *setup, *lines, *ending]))
+                               f'{", ".join(v.name for v in wrt)}.{near_text(patches.get("f_grad", ()))}"""',
+                               *setup, *before, *lines, *ending]))
     parts = [HEADER.replace("derive/catalogue.py", "a user expression"), "import threading", "",
              "import numpy as np", "", _support_source(), "", _kernel_source(kernels) if kernels else "", "",
              "\n\n\n".join(body)]

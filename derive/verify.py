@@ -280,7 +280,8 @@ def reference(f: Callable, args: Sequence[float]):
 
     A small value may be what is left of a cancellation (1 + erf(−26) ≈ 1e−298),
     so the next try always has at least 50 digits more than the value's
-    magnitude, and a zero is confirmed at up to 1600 digits.  Outside the
+    magnitude, and a zero is confirmed at up to 1600 digits (at least four
+    times the digits an argument's magnitude asked for).  Outside the
     real domain of f (√x or log x at x < 0, where mpmath answers with a
     complex number) there is no reference: NaN, and the point is counted as
     skipped, as NumPy's NaN there is right.
@@ -293,7 +294,7 @@ def reference(f: Callable, args: Sequence[float]):
     mpf('nan')
     """
     previous = None
-    dps = _starting_digits(args)
+    dps = start = _starting_digits(args)
     while True:
         with mpmath.workdps(dps):
             try:
@@ -304,7 +305,8 @@ def reference(f: Callable, args: Sequence[float]):
             if value.imag != 0:
                 return mpmath.mpf("nan")  # not real here
             value = value.real
-        if previous is not None and _same_float(value, previous) and (value != 0 or dps >= 400) \
+        zero_digits = max(400, 4 * start)  # see below
+        if previous is not None and _same_float(value, previous) and (value != 0 or dps >= zero_digits) \
                 and mpmath.isfinite(value):
             return value
         previous = value
@@ -319,7 +321,10 @@ def reference(f: Callable, args: Sequence[float]):
             # the definition cannot be evaluated here (log(1 − σ(1e5)) would need
             # 43430 digits): no reference, and the point is counted as skipped
             return mpmath.mpf("nan")
-        if needed > 1600 or (value == 0 and needed > 800):
+        # a zero is confirmed at twice the starting digits and more: at x = 1e−300
+        # the derivative of (x − sin x)/x³ is −x/60 only at 1400 digits (x³/6
+        # of 1e−900 left of x − sin x), and 0 at 700
+        if needed > 1600 or (value == 0 and needed > 2 * zero_digits):
             return value
         dps = needed
 

@@ -55,6 +55,8 @@ __all__ = [
     "softmax_family",
     "softmax_vjp",
     "log_softmax_vjp",
+    "away_from",
+    "taylor_near",
 ]
 
 
@@ -1150,3 +1152,76 @@ def softmax(z):
 def softmax_complement(z):
     """1 − softmax(z), without cancellation at the dominant entry: s/(1 + s) there."""
     return softmax_family(z, "softmax_complement")[0]
+
+
+def away_from(x, point, radius):
+    """The elements of x within ``radius`` of ``point``, and x with them moved away.
+
+    For a removable singular point of a formula (sin(x)/x at 0, where it is
+    0/0, and its derivative loses every digit on the way there): the formula
+    is evaluated on the moved array, at ``point + 2·radius`` in place of
+    those elements (where it is accurate and warns of nothing, so no work is
+    done on values thrown away), and :func:`taylor_near` writes the Taylor
+    polynomial about the point there.  Returns ``(moved, near)``: near is
+    the mask, or None (and moved is x itself) where no element is near.
+
+    Examples
+    --------
+    >>> moved, near = away_from(np.array([-1.0, 0.0, 1e-9, 3.0]), 0.0, 0.5)
+    >>> moved.tolist(), near.tolist()
+    ([-1.0, 1.0, 1.0, 3.0], [False, True, True, False])
+    >>> away_from(np.array([2.0]), 0.0, 0.5)[1] is None
+    True
+    """
+    x = np.asarray(x)
+    with np.errstate(invalid="ignore", over="ignore"):  # x = ±inf, NaN: not near
+        near = np.abs(x - point) < radius
+    if not near.any():
+        return x, None
+    moved = x.dtype.type(point + 2 * radius)
+    if moved == point:  # 2·radius below half an ulp of the point in x's type (float32)
+        moved = np.nextafter(x.dtype.type(point), x.dtype.type(np.inf))
+    return np.where(near, moved, x), near
+
+
+def taylor_near(y, x, near, point, highs, lows=None):
+    """y, with its elements where ``near`` holds set to Σ c_k·(x − point)^k, in place.
+
+    The coefficients c_k = highs[k] + lows[k] (ascending powers; lows 0 if
+    None) are summed by Horner's rule in double-double arithmetic (Dekker's
+    products by Veltkamp's split, Knuth's sums), so that a series whose terms
+    cancel (e^x − 1 − x over x² at x = −3: terms of 3 beside a value of 0.1)
+    keeps its digits: the error is about an ulp of the value plus the terms'
+    size times 2^-104.  x − point is exact within a factor 2 of the point
+    (Sterbenz), and rounded once beyond.  See away_from.
+
+    Examples
+    --------
+    >>> y, x = np.array([0.0, 5.0]), np.array([1e-3, 2.0])
+    >>> taylor_near(y, x, np.array([True, False]), 0.0, (1.0, 0.0, -1 / 6, 0.0, 1 / 120)).tolist()  # sin(x)/x
+    [0.9999998333333416, 5.0]
+    """
+    if near is None:
+        return y
+    t = np.asarray(x, dtype=np.float64)[near] - point
+    lows = lows if lows is not None else (0.0,) * len(highs)
+    # t split once for Dekker's products (|t| is far below 2^996: no overflow)
+    c = t * 134217729.0
+    t_hi = c - (c - t)
+    t_lo = t - t_hi
+    hi = np.full_like(t, highs[-1])
+    lo = np.full_like(t, lows[-1])
+    for c_hi, c_lo in zip(highs[-2::-1], lows[-2::-1]):
+        p = hi * t  # (hi + lo)·t = p + e + lo·t, with p + e = hi·t exactly
+        c = hi * 134217729.0
+        h_hi = c - (c - hi)
+        h_lo = hi - h_hi
+        e = ((h_hi * t_hi - p) + h_hi * t_lo + h_lo * t_hi) + h_lo * t_lo
+        s = p + c_hi  # + c: s + f = p + c_hi exactly
+        b = s - p
+        f = (p - (s - b)) + (c_hi - b)
+        lo = f + (e + lo * t + c_lo)
+        hi = s + lo
+        lo -= hi - s
+    y[near] = hi + lo
+    return y

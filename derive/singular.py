@@ -1,0 +1,221 @@
+"""Removable singular points of a user's expression: a Taylor polynomial near them.
+
+sin(x)/x is 1 at x = 0, but its formula is 0/0 there; its derivative
+(x·cos x − sin x)/x² is 0/0 too, and loses every digit on the way (its two
+terms cancel to x³/3); x/(eˣ − 1), log(1 + x)/x and (1 − cos x)/x² are the
+same.  No rewrite of the formula mends that: near such a point c the
+generated code evaluates the Taylor polynomial of the function about c
+instead (:func:`numeric._kernels.taylor_near`), and the formula only where it
+is accurate (the elements near c are moved off it first,
+:func:`numeric._kernels.away_from`, so that it neither warns nor works on
+values thrown away).
+
+Both the radius and the degree are measured, not guessed:
+
+* the radius is twice the largest distance from c at which the formula's own
+  code (compiled, before the patch) errs by more than :data:`FORMULA_ULPS`
+  against mpmath (eight probes an octave on either side from 17 to 2^−20
+  away, one an octave down to 2^−60);
+* the degree is the least (up to :data:`MAX_DEGREE`) for which the polynomial,
+  evaluated in float64 by Horner's rule, is within :data:`SERIES_ULPS` of
+  mpmath at points across that radius.  Where no degree gets there (the
+  radius reaches the series' radius of convergence) the radius is halved
+  until one does, and the formula's error between the two is left for the
+  certificate to report.
+
+Only for an expression of one variable with no other symbol (a parameter's
+value is not known here), at the points where SymPy's value is undefined
+(0/0, not a pole): 0 and the rational roots of the polynomial factors of its
+denominators that a double holds exactly.
+
+Examples
+--------
+>>> import sympy as sp
+>>> x = sp.Symbol("x", real=True)
+>>> [p.point for p in candidate_points(sp.sin(x) / x, x)]
+[0.0]
+>>> candidate_points(1 / x, x)  # a pole: no finite value to take
+[]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections.abc import Callable
+
+import numpy as np
+import sympy as sp
+
+from . import primitives
+
+#: a probe of the formula that errs by more than this is inside the patch
+FORMULA_ULPS = 2.0
+#: the Taylor polynomial must be this accurate across the patch
+SERIES_ULPS = 1.5
+#: the highest degree of the polynomial (SymPy's series takes 0.1–0.7 s to 60)
+MAX_DEGREE = 60
+#: seconds allowed for SymPy's series of one expression
+SERIES_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A point where the expression is 0/0, and its Taylor coefficients there (exact)."""
+
+    point: float
+    coefficients: tuple[sp.Expr, ...]  # ascending powers of (x − point), to MAX_DEGREE + 1
+
+
+@dataclass(frozen=True)
+class SeriesPatch:
+    """Near ``point`` (|x − point| < ``radius``) the polynomial Σ (highs[k] + lows[k])·(x − point)^k."""
+
+    point: float
+    radius: float
+    highs: tuple[float, ...]
+    lows: tuple[float, ...]
+
+    @property
+    def degree(self) -> int:
+        return len(self.highs) - 1
+
+
+def _exact_double(value: sp.Expr) -> float | None:
+    """value as a float when a double holds it exactly, else None."""
+    if not value.is_Rational:
+        return None
+    number = float(value)
+    return number if np.isfinite(number) and sp.Rational(number) == value else None
+
+
+def _points_to_try(f: sp.Expr, x: sp.Symbol) -> list[float]:
+    """0, and the rational roots (exact doubles) of the polynomial factors of f's denominators."""
+    points = {0.0}
+    denominators = {sp.fraction(sp.together(f))[1]}
+    denominators |= {p.base for p in f.atoms(sp.Pow) if p.exp.is_negative}
+    for denominator in denominators:
+        for factor in sp.Mul.make_args(sp.factor(denominator)):
+            base = factor.base if factor.is_Pow else factor
+            if base.has(x) and base.is_polynomial(x) and sp.degree(base, x) <= 4:
+                for root in sp.roots(sp.Poly(base, x), filter="Q"):
+                    exact = _exact_double(sp.nsimplify(root))
+                    if exact is not None:
+                        points.add(exact)
+    return sorted(points)
+
+
+def _taylor(f: sp.Expr, x: sp.Symbol, point: float) -> tuple[sp.Expr, ...] | None:
+    """The Taylor coefficients of f about ``point``, or None where f has no Taylor series there."""
+    from .steps import run_with_time_limit
+
+    t = sp.Dummy("t", real=True)
+    shifted = f.subs(x, sp.Rational(point) + t)
+    done, series = run_with_time_limit(lambda: sp.series(shifted, t, 0, MAX_DEGREE + 2).removeO(),
+                                       SERIES_SECONDS)
+    if not done or series.has(sp.Order) or not series.is_polynomial(t):
+        return None  # a pole (1/x), a branch point (x·log x, √x), or too slow
+    poly = sp.Poly(sp.expand(series), t)
+    coefficients = [poly.coeff_monomial(t**k) for k in range(MAX_DEGREE + 2)]
+    if not all(c.is_number and c.is_real is not False for c in coefficients):
+        return None
+    return tuple(coefficients)
+
+
+def candidate_points(expr: sp.Expr, x: sp.Symbol) -> list[Candidate]:
+    """The points where ``expr`` is 0/0 but has a Taylor series (a removable singularity).
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> c, = candidate_points(x / (sp.exp(x) - 1), x)
+    >>> c.point, c.coefficients[:3]
+    (0.0, (1, -1/2, 1/12))
+    >>> candidate_points(x * sp.log(x), x)  # 0·(−∞): no Taylor series at 0
+    []
+    """
+    f = primitives.expand_primitives(expr)
+    found = []
+    for point in _points_to_try(f, x):
+        try:
+            value = f.subs(x, sp.Rational(point))
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if value is not sp.nan and not value.has(sp.nan):
+            continue  # defined there (or a pole, zoo): nothing to take the place of
+        coefficients = _taylor(f, x, point)
+        if coefficients is not None:
+            found.append(Candidate(point, coefficients))
+    return found
+
+
+def _ulps(computed: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Errors in ULPs of float64 (in units of the smallest normal number below it); inf where not finite."""
+    tiny = np.finfo(np.float64).tiny
+    rounded = np.abs(true.astype(np.float64))
+    unit = np.where(rounded < tiny, tiny, np.spacing(rounded)).astype(np.longdouble)
+    with np.errstate(invalid="ignore", over="ignore"):
+        error = np.abs(computed.astype(np.longdouble) - true) / unit
+    return np.where(np.isfinite(error), error, np.inf).astype(np.float64)
+
+
+def fit_patch(candidate: Candidate, code: Callable, truth: Callable, derivative: int = 0) -> SeriesPatch:
+    """The radius and degree for ``candidate``, measured (see the module's docstring).
+
+    ``code`` is the formula's compiled code, ``truth`` its mpmath reference
+    (x ↦ mpf), ``derivative`` 0 for the function, 1 for its derivative (the
+    series differentiated term by term).
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> x = sp.Symbol("x", real=True)
+    >>> c, = candidate_points(sp.sin(x) / x, x)
+    >>> patch = fit_patch(c, lambda v: np.sin(v) / v, lambda v: mpmath.sin(v) / v)
+    >>> patch.radius < 1e-17, patch.highs  # the formula is good down to 2^-60: the limit 1
+    (True, (1.0,))
+    """
+    from numeric._kernels import taylor_near
+
+    from .verify import reference
+
+    exact = candidate.coefficients
+    if derivative:
+        exact = tuple((k + 1) * c for k, c in enumerate(exact[1:]))
+    highs, lows = [], []
+    for c in exact[:MAX_DEGREE + 1]:
+        value = sp.N(c, 40)
+        highs.append(float(value))
+        lows.append(float(value - sp.Float(highs[-1], 40)))
+    point = candidate.point
+    # eight probes an octave out to 2^-20 (a formula's error swings between 0 and
+    # its bound from one point to the next, and one probe an octave missed
+    # 25 ULP of (1 − cos x)/x²'s derivative at 1.07), one an octave below
+    octaves = 2.0 ** -np.arange(-3, 21)
+    distances = np.concatenate([(octaves[:, None] * (1 + np.arange(8) / 8)).ravel(),
+                                1.0625 * 2.0 ** -np.arange(21, 61)])
+    probes = np.concatenate([point - distances, point + distances])
+    probes = probes[probes != point]
+    with np.errstate(all="ignore"):
+        computed = np.asarray(code(probes), dtype=np.float64)
+    true = np.array([reference(truth, [p]) for p in probes], dtype=np.longdouble)
+    bad = ~np.isnan(true) & (_ulps(computed, true) > FORMULA_ULPS)
+    radius = 2 * float(np.max(np.abs(probes[bad] - point))) if bad.any() else 2.0 ** -60
+    # at least four ulps of the point, so that point + 2·radius (away_from) is not the point
+    radius = max(radius, 4 * float(np.spacing(abs(point))))
+    fractions = np.concatenate([1 - np.arange(16) / 16, 2.0 ** -np.array([6, 10, 20])])
+    while True:
+        inner = np.concatenate([-radius * fractions, radius * fractions])
+        points = point + inner
+        points = points[points != point]
+        refs = np.array([reference(truth, [p]) for p in points], dtype=np.longdouble)
+        usable = ~np.isnan(refs)
+        points, refs = points[usable], refs[usable]
+        everywhere = np.ones(points.shape, dtype=bool)
+        for degree in range(len(highs)):
+            values = taylor_near(np.empty(points.shape), points, everywhere, point,
+                                 highs[:degree + 1], lows[:degree + 1])
+            if _ulps(values, refs).max(initial=0.0) <= SERIES_ULPS:
+                return SeriesPatch(point, radius, tuple(highs[:degree + 1]), tuple(lows[:degree + 1]))
+        if radius <= max(2.0 ** -60, 4 * float(np.spacing(abs(point)))):  # not even there: the limit
+            return SeriesPatch(point, radius, tuple(highs[:1]), tuple(lows[:1]))
+        radius *= 0.75

@@ -2339,17 +2339,18 @@ def _removable_patches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
     Patches that overlap, or whose moved elements (point + 2·radius) would
     land in another's, are left out (the later ones).
     """
-    from .singular import candidate_points, fit_patch
+    from .singular import SEARCH_SECONDS, candidate_points, fit_patch
+    from .steps import run_with_time_limit
     from .verify import _mp_function
 
     if len(variables) != 1 or extra:
         return {}
     x = variables[0]
     try:
-        candidates = candidate_points(expr, x)
+        done, candidates = run_with_time_limit(lambda: candidate_points(expr, x), SEARCH_SECONDS)
     except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
         return {}
-    if not candidates:
+    if not done or not candidates:
         return {}
     plain = {}
     exec(compile(expression_source("f", expr, variables, derivative=derivative, removable=False),  # noqa: S102
@@ -2363,9 +2364,10 @@ def _removable_patches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
         kept = []
         for candidate in candidates:
             patch = fit_patch(candidate, code, truth, order)
+            moved = {id(q): q.point + 2 * q.radius if q.moved_to is None else q.moved_to for q in kept + [patch]}
             if all(abs(patch.point - p.point) >= patch.radius + p.radius
-                   and abs(patch.point + 2 * patch.radius - p.point) >= p.radius
-                   and abs(p.point + 2 * p.radius - patch.point) >= patch.radius for p in kept):
+                   and abs(moved[id(patch)] - p.point) >= p.radius
+                   and abs(moved[id(p)] - patch.point) >= patch.radius for p in kept):
                 kept.append(patch)
         patches[key] = kept
     return patches
@@ -2449,12 +2451,13 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     def refined(function_name, code, text, near=()):
         """The lines before the formula's, and those that return ``text``, with its
         subnormal tails computed again in np.longdouble and the ``near`` patches."""
-        source = _tail_function(f"_{function_name}_tail", [code]) if tails else None
+        gaps = [p for p in near if p.reach > p.radius]  # the formula again in np.longdouble there
+        source = _tail_function(f"_{function_name}_tail", [code]) if tails or gaps else None
         if source is None and not near:
             return [], [f"    return _like({text}, {names[0]})"]
         given = f"{names[0]}_given" if near else names[0]
         before = [f"    {given} = {names[0]}"] if near else []
-        before += [f"    {names[0]}, near{i} = _away_from({names[0]}, {p.point!r}, {p.radius!r})"
+        before += [f"    {names[0]}, near{i} = _away_from({names[0]}, {p.point!r}, {p.radius!r}, {p.moved_to!r})"
                    for i, p in enumerate(near)]
         lines = [f"    y = np.array(np.broadcast_to({text}, {given}.shape), dtype=np.float64)"]
         lines += [f"    _taylor_near(y, {given}, near{i}, {p.point!r},\n                 {p.highs!r},\n                 {p.lows!r})"
@@ -2462,6 +2465,10 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
         if source is not None:
             body.append(source[0])
             kernels.update(source[1])
+            for p in gaps:  # both sides of the patch, out to its reach: [low, high)
+                for low, high in ((p.point - p.reach, float(np.nextafter(p.point - p.radius, np.inf))),
+                                  (p.point + p.radius, p.point + p.reach)):
+                    lines.append(f"    _refine_tail({given}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})")
             lines += [line for low, high in tails for line in (
                 f"    if {_may_reach(low, high, f'_lowest({given})', f'_highest({given})')}:",
                 f"        _refine_tail({given}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})")]
@@ -2469,7 +2476,9 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
 
     def near_text(near):
         return "".join(f"\n    Near {names[0]} = {p.point!r} (closer than {p.radius:.3g}): its Taylor polynomial "
-                       f"of degree {p.degree} (the formula is 0/0 there)." for p in near)
+                       f"of degree {p.degree} (the formula is 0/0 there)"
+                       + (f"; out to {p.reach:.3g}, the formula in np.longdouble." if p.reach > p.radius else ".")
+                       for p in near)
 
     forward = stable(expr)
     lines, texts, used = _print_block([forward])

@@ -14,8 +14,8 @@ Both the radius and the degree are measured, not guessed:
 
 * the radius is twice the largest distance from c at which the formula's own
   code (compiled, before the patch) errs by more than :data:`FORMULA_ULPS`
-  against mpmath (eight probes an octave on either side from 17 to 2^−20
-  away, one an octave down to 2^−60);
+  against mpmath (sixteen probes an octave on either side from 17 to 2^−6
+  away, eight to 2^−20, one an octave down to 2^−60);
 * the degree is the least (up to :data:`MAX_DEGREE`) for which the polynomial,
   evaluated in float64 by Horner's rule, is within :data:`SERIES_ULPS` of
   mpmath at points across that radius.  Where no degree gets there (the
@@ -56,6 +56,8 @@ SERIES_ULPS = 1.5
 MAX_DEGREE = 60
 #: seconds allowed for SymPy's series of one expression
 SERIES_SECONDS = 5.0
+#: seconds allowed for the whole search of an expression's points (the series included)
+SEARCH_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,22 @@ class Candidate:
 
 @dataclass(frozen=True)
 class SeriesPatch:
-    """Near ``point`` (|x − point| < ``radius``) the polynomial Σ (highs[k] + lows[k])·(x − point)^k."""
+    """Near ``point`` (|x − point| < ``radius``) the polynomial Σ (highs[k] + lows[k])·(x − point)^k.
+
+    ``reach`` is the radius the formula asked for (twice the farthest probe
+    where it erred); where the series cannot get that far (its radius of
+    convergence is shorter) the code evaluates the formula in np.longdouble
+    for radius ≤ |x − point| < reach, where its cancellation has 11 more bits
+    to spend.
+    """
 
     point: float
     radius: float
     highs: tuple[float, ...]
     lows: tuple[float, ...]
+    reach: float = 0.0
+    #: where the near elements are moved for the formula (a probe where it was finite and accurate)
+    moved_to: float | None = None
 
     @property
     def degree(self) -> int:
@@ -187,21 +199,25 @@ def fit_patch(candidate: Candidate, code: Callable, truth: Callable, derivative:
         highs.append(float(value))
         lows.append(float(value - sp.Float(highs[-1], 40)))
     point = candidate.point
-    # eight probes an octave out to 2^-20 (a formula's error swings between 0 and
-    # its bound from one point to the next, and one probe an octave missed
-    # 25 ULP of (1 − cos x)/x²'s derivative at 1.07), one an octave below
-    octaves = 2.0 ** -np.arange(-3, 21)
-    distances = np.concatenate([(octaves[:, None] * (1 + np.arange(8) / 8)).ravel(),
+    # sixteen probes an octave from 17 to 2^-6 away, eight out to 2^-20 (a
+    # formula's error swings between 0 and its bound from one point to the
+    # next: one probe an octave missed 25 ULP of (1 − cos x)/x²'s derivative
+    # at 1.07, and eight 4.4 ULP of atan(x)/x's at 1.05), one an octave below
+    wide, narrow = 2.0 ** -np.arange(-3, 7), 2.0 ** -np.arange(7, 21)
+    distances = np.concatenate([(wide[:, None] * (1 + np.arange(16) / 16)).ravel(),
+                                (narrow[:, None] * (1 + np.arange(8) / 8)).ravel(),
                                 1.0625 * 2.0 ** -np.arange(21, 61)])
     probes = np.concatenate([point - distances, point + distances])
     probes = probes[probes != point]
     with np.errstate(all="ignore"):
         computed = np.asarray(code(probes), dtype=np.float64)
     true = np.array([reference(truth, [p]) for p in probes], dtype=np.longdouble)
-    bad = ~np.isnan(true) & (_ulps(computed, true) > FORMULA_ULPS)
+    errors = _ulps(computed, true)
+    bad = ~np.isnan(true) & (errors > FORMULA_ULPS)
+    good = np.isfinite(true) & np.isfinite(computed) & (errors <= FORMULA_ULPS)
     radius = 2 * float(np.max(np.abs(probes[bad] - point))) if bad.any() else 2.0 ** -60
     # at least four ulps of the point, so that point + 2·radius (away_from) is not the point
-    radius = max(radius, 4 * float(np.spacing(abs(point))))
+    radius = reach = max(radius, 4 * float(np.spacing(abs(point))))
     fractions = np.concatenate([1 - np.arange(16) / 16, 2.0 ** -np.array([6, 10, 20])])
     while True:
         inner = np.concatenate([-radius * fractions, radius * fractions])
@@ -215,7 +231,15 @@ def fit_patch(candidate: Candidate, code: Callable, truth: Callable, derivative:
             values = taylor_near(np.empty(points.shape), points, everywhere, point,
                                  highs[:degree + 1], lows[:degree + 1])
             if _ulps(values, refs).max(initial=0.0) <= SERIES_ULPS:
-                return SeriesPatch(point, radius, tuple(highs[:degree + 1]), tuple(lows[:degree + 1]))
-        if radius <= max(2.0 ** -60, 4 * float(np.spacing(abs(point)))):  # not even there: the limit
-            return SeriesPatch(point, radius, tuple(highs[:1]), tuple(lows[:1]))
-        radius *= 0.75
+                break
+        else:
+            if radius > max(2.0 ** -60, 4 * float(np.spacing(abs(point)))):
+                radius *= 0.75
+                continue
+            degree = 0  # not even there: the limit
+        # the near elements go to the nearest probe past 2·radius where the formula
+        # was finite and accurate (point + 2·radius may be outside its domain:
+        # log(1 − x)/x at x = 1)
+        outside = good & (np.abs(probes - point) >= 2 * radius)
+        moved_to = float(probes[outside][np.argmin(np.abs(probes[outside] - point))]) if outside.any() else None
+        return SeriesPatch(point, radius, tuple(highs[:degree + 1]), tuple(lows[:degree + 1]), reach, moved_to)

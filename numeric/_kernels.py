@@ -1154,16 +1154,17 @@ def softmax_complement(z):
     return softmax_family(z, "softmax_complement")[0]
 
 
-def away_from(x, point, radius):
+def away_from(x, point, radius, to=None):
     """The elements of x within ``radius`` of ``point``, and x with them moved away.
 
     For a removable singular point of a formula (sin(x)/x at 0, where it is
     0/0, and its derivative loses every digit on the way there): the formula
-    is evaluated on the moved array, at ``point + 2·radius`` in place of
-    those elements (where it is accurate and warns of nothing, so no work is
-    done on values thrown away), and :func:`taylor_near` writes the Taylor
-    polynomial about the point there.  Returns ``(moved, near)``: near is
-    the mask, or None (and moved is x itself) where no element is near.
+    is evaluated on the moved array, at ``to`` (by default point + 2·radius)
+    in place of those elements, a point where it is finite and warns of
+    nothing, so that no work is done on values thrown away, and
+    :func:`taylor_near` writes the Taylor polynomial about the point there.
+    Returns ``(moved, near)``: near is the mask, or None (and moved is x
+    itself) where no element is near.
 
     Examples
     --------
@@ -1178,7 +1179,7 @@ def away_from(x, point, radius):
         near = np.abs(x - point) < radius
     if not near.any():
         return x, None
-    moved = x.dtype.type(point + 2 * radius)
+    moved = x.dtype.type(point + 2 * radius if to is None else to)
     if moved == point:  # 2·radius below half an ulp of the point in x's type (float32)
         moved = np.nextafter(x.dtype.type(point), x.dtype.type(np.inf))
     return np.where(near, moved, x), near

@@ -59,6 +59,7 @@ def test_candidates_are_the_zero_over_zero_points():
     (x / (sp.exp(x) - 1), 1.0, -0.5),
     ((1 - sp.cos(x)) / x**2, 0.5, 0.0),
     (sp.log(1 + x) / x, 1.0, -0.5),
+    (sp.log(1 - x) / x, -1.0, -0.5),  # moved to a probe inside the domain, not to 2·radius
 ])
 def test_the_limit_at_the_point_and_no_warning(expr, at_zero, slope_at_zero):
     f, g = compile_expression(expr, [x], derivative=True)
@@ -66,7 +67,7 @@ def test_the_limit_at_the_point_and_no_warning(expr, at_zero, slope_at_zero):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert float(f(0.0)) == at_zero and float(g(0.0)) == slope_at_zero
-        both = np.array([-0.0, 0.0, 1.0])
+        both = np.array([-0.0, 0.0, 0.5, 0.25, 1e-300])
         assert np.isfinite(f(both)).all() and np.isfinite(g(both)).all()
     with np.errstate(all="ignore"):  # the formula alone: 0/0 at the point
         assert np.isnan(plain_f(0.0))
@@ -144,3 +145,21 @@ def test_a_zero_is_confirmed_with_the_digits_its_argument_needs():
     truth = _mp_function(sp.diff((x - sp.sin(x)) / x**3, x), [x])
     assert float(reference(truth, [1e-300])) == pytest.approx(-1e-300 / 60, rel=1e-15)
     assert float(reference(lambda v: v * 0, [1e-300])) == 0.0
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant <= 52, reason="long double is a double here")
+@pytest.mark.parametrize("expr, gap", [
+    (sp.log(1 + x) / x, (0.3, 0.95)),  # its series converges only to |x| = 1
+    (sp.tanh(x) / x, (0.45, 1.0)),  # to π/2
+])
+def test_beyond_the_series_the_formula_in_long_double(expr, gap):
+    """Where the series stops short of the formula's bad stretch, the formula runs in np.longdouble."""
+    source = expression_source("f", expr, [x], derivative=True)
+    assert "_refine_tail(x_given, (y,), _f_grad_tail" in source and "the formula in np.longdouble" in source
+    _, g = compile_expression(expr, [x], derivative=True)
+    _, plain_g = _plain(expr)
+    points = np.concatenate([np.linspace(*gap, 40), -np.linspace(*gap, 40)])
+    points = points[points > -1] if expr.has(sp.log) else points
+    derivative = sp.diff(expr, x)
+    assert _ulps(plain_g(points), derivative, points).max() >= 5  # the formula in double
+    assert _ulps(g(points), derivative, points).max() <= 3

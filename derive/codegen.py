@@ -22,6 +22,7 @@ from __future__ import annotations
 import inspect
 import math
 import re
+import warnings
 from functools import lru_cache
 from typing import Collection, Iterable, Sequence
 
@@ -2329,8 +2330,70 @@ def _expression_tails(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
         return ()
 
 
+def _compiled(expr: sp.Expr, variables: Sequence[sp.Symbol], derivative: bool, patches: dict,
+              stretches: dict, stabilized: dict) -> dict:
+    """The functions of :func:`expression_source` with these patches and stretches, compiled."""
+    namespace: dict = {}
+    source = expression_source("f", expr, variables, derivative=derivative, _patches=patches,
+                               _stretches=stretches, _stabilized=stabilized)
+    exec(compile(source, "<nnderive generated>", "exec"), namespace)  # noqa: S102 - our own code
+    return namespace
+
+
+def _refined_stretches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra, derivative: bool,
+                       patches: dict, stabilized: dict) -> dict[str, list]:
+    """The intervals where each function is computed again in np.longdouble (see :mod:`derive.refine`).
+
+    Measured at the probes of float64 on the code with ``patches`` and on the
+    same code computed in np.longdouble everywhere, against mpmath; none
+    where long double is a double, and none inside a patch.
+    """
+    from .refine import probe_points, stretches, without
+    from .singular import _ulps, long_values
+    from .verify import _mp_function, reference
+
+    if len(variables) != 1 or extra or np.finfo(np.longdouble).nmant <= 52:
+        return {}
+    x = variables[0]
+    everywhere = {"f": [(-np.inf, np.inf)], "f_grad": [(-np.inf, np.inf)] if derivative else []}
+    try:
+        plain = _compiled(expr, variables, derivative, patches, {}, stabilized)
+        wide = _compiled(expr, variables, derivative, patches, everywhere, stabilized)
+    except (TypeError, ValueError, NameError, SyntaxError):
+        return {}
+    if "_f_tail" not in wide:  # a primitive with no long-double form: nothing to compare
+        return {}
+    xs = probe_points()
+    found = {}
+    for key, definition in (("f", expr), ("f_grad", sp.diff(expr, x) if derivative else None)):
+        if definition is None or f"_{key}_tail" not in wide:
+            continue
+        truth = _mp_function(primitives.expand_primitives(definition), [x])
+        try:
+            true = long_values([reference(truth, [v]) for v in xs])
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            continue
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            double = _ulps(np.asarray(plain[key](xs), dtype=np.float64), true)
+            extended = _ulps(np.asarray(wide[key](xs), dtype=np.float64), true)
+        known = ~np.isnan(true)
+        holes = [(p.point - p.reach, p.point + p.reach) for p in patches.get(key, ())]
+        found[key] = without(stretches(xs[known], double[known], extended[known]), holes)
+        # where the double formula goes for the elements in them: the accurate
+        # probe nearest 1 outside every stretch and patch
+        safe = known & np.isfinite(double) & (double <= 1.0)
+        for low, high in found[key] + holes:
+            safe &= ~((xs >= low) & (xs <= high))
+        if found[key] and safe.any():
+            found[f"{key}_safe"] = float(xs[safe][np.argmin(np.abs(xs[safe] - 1.0))])
+        elif found[key]:
+            found[key] = []  # nowhere to send them: not refined
+    return found
+
+
 def _removable_patches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
-                       derivative: bool) -> dict[str, list]:
+                       derivative: bool, stabilized: dict | None = None) -> dict[str, list]:
     """The Taylor patches of a user's expression of one variable at its removable singular points.
 
     ``{"f": [SeriesPatch, ...], "f_grad": [...]}`` (see :mod:`derive.singular`):
@@ -2352,9 +2415,7 @@ def _removable_patches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
         return {}
     if not done or not candidates:
         return {}
-    plain = {}
-    exec(compile(expression_source("f", expr, variables, derivative=derivative, removable=False),  # noqa: S102
-                 "<nnderive generated>", "exec"), plain)
+    plain = _compiled(expr, variables, derivative, {}, {}, {} if stabilized is None else stabilized)
     wanted = {"f": (plain["f"], expr, 0)}
     if derivative:
         wanted["f_grad"] = (plain["f_grad"], sp.diff(expr, x), 1)
@@ -2397,7 +2458,9 @@ def _factored(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
 
 def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *,
                       derivative: bool = False, doc: str | None = None,
-                      wrt: Sequence[sp.Symbol] | None = None, removable: bool = True) -> str:
+                      wrt: Sequence[sp.Symbol] | None = None, removable: bool = True,
+                      refine: bool = True, _patches: dict | None = None, _stretches: dict | None = None,
+                      _stabilized: dict | None = None) -> str:
     """Standalone NumPy source of one function of a user's expression.
 
     The expression goes through :func:`derive.stabilize.stabilize` first, so the
@@ -2408,7 +2471,12 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     Near a removable singular point of an expression of one variable (sin(x)/x
     at 0) each function takes the Taylor polynomial about the point, whose
     radius and degree are measured against mpmath on the code printed with
-    ``removable=False`` (see :mod:`derive.singular`).
+    ``removable=False`` (see :mod:`derive.singular`).  Where the code, so
+    patched, still errs by more than 2 ULP at probes of float64 and the same
+    formula in np.longdouble does not, it computes those stretches again in
+    np.longdouble (``refine``; see :mod:`derive.refine`).  The arguments
+    with a leading underscore are the measurements' own (the patches and
+    stretches found, the stabilized expressions kept between the printings).
 
     Examples
     --------
@@ -2420,13 +2488,17 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     """
     from .stabilize import stabilize
 
+    public = _patches is None and _stretches is None and _stabilized is None
+    key = (name, expr, tuple(variables), derivative, doc, tuple(wrt) if wrt is not None else None, removable, refine)
+    if public and key in _SOURCES:  # the measurements take seconds: once per expression
+        return _SOURCES[key]
     names = [v.name for v in variables]
     extra = sorted((s for s in expr.free_symbols if s not in set(variables)),
                    key=lambda s: s.name)
     wrt = list(wrt) if wrt is not None else list(variables)
     body = []
     kernels: set[str] = set()
-    stabilized: dict[sp.Expr, sp.Expr] = {}
+    stabilized: dict[sp.Expr, sp.Expr] = {} if _stabilized is None else _stabilized
 
     def stable_code(e):  # each expression stabilized once (forward, gradient and tails share them)
         if e not in stabilized:
@@ -2443,32 +2515,45 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
         return _fold_constants(e)
 
     tails = _expression_tails(expr, variables, extra, stable_code)
-    patches = _removable_patches(expr, variables, extra, derivative and wrt == list(variables)) \
-        if removable else {}
-    if patches:
+    one_gradient = derivative and wrt == list(variables)
+    patches = _patches if _patches is not None else \
+        _removable_patches(expr, variables, extra, one_gradient, stabilized) if removable else {}
+    if any(patches.values()):
         kernels |= {"away_from", "taylor_near"}
+    stretches = _stretches if _stretches is not None else \
+        _refined_stretches(expr, variables, extra, one_gradient, patches, stabilized) if refine else {}
 
-    def refined(function_name, code, text, near=()):
-        """The lines before the formula's, and those that return ``text``, with its
-        subnormal tails computed again in np.longdouble and the ``near`` patches."""
+    def refined(function_name, code, text, near=(), again=(), safe=None):
+        """The lines before the formula's, and those that return ``text``, with the
+        stretches ``again`` and its subnormal tails computed again in np.longdouble
+        and the ``near`` patches."""
         gaps = [p for p in near if p.reach > p.radius]  # the formula again in np.longdouble there
-        source = _tail_function(f"_{function_name}_tail", [code]) if tails or gaps else None
+        source = _tail_function(f"_{function_name}_tail", [code]) if tails or gaps or again else None
         if source is None and not near:
             return [], [f"    return _like({text}, {names[0]})"]
-        given = f"{names[0]}_given" if near else names[0]
-        before = [f"    {given} = {names[0]}"] if near else []
+        moved = bool(near) or (bool(again) and safe is not None)
+        given = f"{names[0]}_given" if moved else names[0]
+        before = [f"    {given} = {names[0]}"] if moved else []
         before += [f"    {names[0]}, near{i} = _away_from({names[0]}, {p.point!r}, {p.radius!r}, {p.moved_to!r})"
                    for i, p in enumerate(near)]
+        if again and safe is not None:
+            kernels.add("outside")
+            spans = ", ".join(f"({_bound(low)}, {_bound(high)})" for low, high in again)
+            before.append(f"    {names[0]} = _outside({names[0]}, ({spans},), {safe!r})")
         lines = [f"    y = np.array(np.broadcast_to({text}, {given}.shape), dtype=np.float64)"]
-        lines += [f"    _taylor_near(y, {given}, near{i}, {p.point!r},\n                 {p.highs!r},\n                 {p.lows!r})"
-                  for i, p in enumerate(near)]
         if source is not None:
             body.append(source[0])
             kernels.update(source[1])
-            for p in gaps:  # both sides of the patch, out to its reach: [low, high)
-                for low, high in ((p.point - p.reach, float(np.nextafter(p.point - p.radius, np.inf))),
-                                  (p.point + p.radius, p.point + p.reach)):
-                    lines.append(f"    _refine_tail({given}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})")
+            intervals = list(again)
+            for p in gaps:  # both sides of the patch, out to its reach
+                intervals += [(p.point - p.reach, float(np.nextafter(p.point - p.radius, np.inf))),
+                              (p.point + p.radius, p.point + p.reach)]
+            lines += [f"    _refine_tail({given}, (y,), _{function_name}_tail, (0,), {_bound(low)}, {_bound(high)})"
+                      for low, high in intervals]
+        # the patches after the stretches: the Taylor polynomial wins within its radius
+        lines += [f"    _taylor_near(y, {given}, near{i}, {p.point!r},\n                 {p.highs!r},\n                 {p.lows!r})"
+                  for i, p in enumerate(near)]
+        if source is not None:
             lines += [line for low, high in tails for line in (
                 f"    if {_may_reach(low, high, f'_lowest({given})', f'_highest({given})')}:",
                 f"        _refine_tail({given}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})")]
@@ -2480,15 +2565,22 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
                        + (f"; out to {p.reach:.3g}, the formula in np.longdouble." if p.reach > p.radius else ".")
                        for p in near)
 
+    from .refine import BAD_ULPS
+
+    def again_text(again):
+        return (f"\n    Computed again in np.longdouble (measured: more than {BAD_ULPS} ULP in float64) on "
+                + ", ".join(f"[{low:.4g}, {high:.4g})" for low, high in again) + ".") if again else ""
+
     forward = stable(expr)
     lines, texts, used = _print_block([forward])
     kernels |= used
     formula = _formula_text(expr)
     args = ", ".join(names + [f"{s.name}=1.0" for s in extra])
     setup = [f"    {n} = _float_array({n})" for n in names]
-    before, ending = refined(name, stable_code(expr), texts[0], patches.get("f", ()))
-    body.append("\n".join([f"def {name}({args}):",
-                           f'    """{doc or formula}\n\n    f = {formula}{near_text(patches.get("f", ()))}\n    """',
+    before, ending = refined(name, stable_code(expr), texts[0], patches.get("f", ()), stretches.get("f", ()),
+                             stretches.get("f_safe"))
+    notes = near_text(patches.get("f", ())) + again_text(stretches.get("f", ()))
+    body.append("\n".join([f"def {name}({args}):", f'    """{doc or formula}\n\n    f = {formula}{notes}\n    """',
                            *setup, *before, *lines, *ending]))
     if derivative:
         grads = [stable(sp.diff(expr, v)) for v in wrt]
@@ -2496,17 +2588,27 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
         kernels |= used
         if len(wrt) == 1:
             before, ending = refined(f"{name}_grad", stable_code(sp.diff(expr, wrt[0])), texts[0],
-                                     patches.get("f_grad", ()))
+                                     patches.get("f_grad", ()), stretches.get("f_grad", ()),
+                                     stretches.get("f_grad_safe"))
         else:
             before, ending = [], ["    return " + ", ".join(f"_like({t}, {names[0]})" for t in texts)]
+        notes = near_text(patches.get("f_grad", ())) + again_text(stretches.get("f_grad", ()))
         body.append("\n".join([f"def {name}_grad({args}):",
-                               f'    """Derivatives of {name} with respect to '
-                               f'{", ".join(v.name for v in wrt)}.{near_text(patches.get("f_grad", ()))}"""',
+                               f'    """Derivatives of {name} with respect to {", ".join(v.name for v in wrt)}.{notes}"""',
                                *setup, *before, *lines, *ending]))
     parts = [HEADER.replace("derive/catalogue.py", "a user expression"), "import threading", "",
              "import numpy as np", "", _support_source(), "", _kernel_source(kernels) if kernels else "", "",
              "\n\n\n".join(body)]
-    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(parts)) + "\n"
+    source = re.sub(r"\n{4,}", "\n\n\n", "\n".join(parts)) + "\n"
+    if public:
+        if len(_SOURCES) >= 128:
+            _SOURCES.clear()
+        _SOURCES[key] = source
+    return source
+
+
+#: expression_source's results, by its arguments (see there)
+_SOURCES: dict[tuple, str] = {}
 
 
 def compile_expression(expr: sp.Expr, variables: Sequence[sp.Symbol], *,

@@ -40,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -160,6 +161,34 @@ def candidate_points(expr: sp.Expr, x: sp.Symbol) -> list[Candidate]:
     return found
 
 
+def long_values(values) -> np.ndarray:
+    """mpmath values as np.longdouble, to its 64 bits (NumPy's own conversion goes through a double).
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> with mpmath.workdps(30):
+    ...     third = mpmath.mpf(1) / 3
+    >>> bool(long_values([third])[0] * 3 == 1 or np.finfo(np.longdouble).nmant <= 52)  # not 1 − 2^-54
+    True
+    """
+    import mpmath
+
+    def one(v):
+        if not mpmath.isfinite(v) or v == 0:
+            return np.longdouble(float(v))
+        magnitude = mpmath.mag(v)  # about log2 |v|, without the digits (e^(1e300) has 1e300 of them)
+        if magnitude > 16400:  # past long double's range
+            return np.longdouble(np.inf if v > 0 else -np.inf)
+        if magnitude < -16500:
+            return np.longdouble(0.0 if v > 0 else -0.0)
+        return np.longdouble(mpmath.nstr(v, 25, min_fixed=1, max_fixed=0))
+
+    with np.errstate(over="ignore", under="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # at the ends of long double's range: ±inf, 0
+        return np.array([one(v) for v in values], dtype=np.longdouble)
+
+
 def _ulps(computed: np.ndarray, true: np.ndarray) -> np.ndarray:
     """Errors in ULPs of float64 (in units of the smallest normal number below it); inf where not finite."""
     tiny = np.finfo(np.float64).tiny
@@ -211,7 +240,7 @@ def fit_patch(candidate: Candidate, code: Callable, truth: Callable, derivative:
     probes = probes[probes != point]
     with np.errstate(all="ignore"):
         computed = np.asarray(code(probes), dtype=np.float64)
-    true = np.array([reference(truth, [p]) for p in probes], dtype=np.longdouble)
+    true = long_values([reference(truth, [p]) for p in probes])
     errors = _ulps(computed, true)
     bad = ~np.isnan(true) & (errors > FORMULA_ULPS)
     good = np.isfinite(true) & np.isfinite(computed) & (errors <= FORMULA_ULPS)
@@ -223,7 +252,7 @@ def fit_patch(candidate: Candidate, code: Callable, truth: Callable, derivative:
         inner = np.concatenate([-radius * fractions, radius * fractions])
         points = point + inner
         points = points[points != point]
-        refs = np.array([reference(truth, [p]) for p in points], dtype=np.longdouble)
+        refs = long_values([reference(truth, [p]) for p in points])
         usable = ~np.isnan(refs)
         points, refs = points[usable], refs[usable]
         everywhere = np.ones(points.shape, dtype=bool)

@@ -294,7 +294,10 @@ def reference(f: Callable, args: Sequence[float]):
     mpf('nan')
     """
     previous = None
-    dps = start = _starting_digits(args)
+    dps = _starting_digits(args)
+    # a zero is confirmed at four times the digits a tiny argument asks for (see below)
+    tiny = [abs(float(a)) for a in args if 0 < abs(float(a)) < 1]
+    zero_digits = min(1600, max(400, 4 * (50 + int(-math.log10(min(tiny)))))) if tiny else 400
     while True:
         with mpmath.workdps(dps):
             try:
@@ -305,7 +308,6 @@ def reference(f: Callable, args: Sequence[float]):
             if value.imag != 0:
                 return mpmath.mpf("nan")  # not real here
             value = value.real
-        zero_digits = max(400, 4 * start)  # see below
         if previous is not None and _same_float(value, previous) and (value != 0 or dps >= zero_digits) \
                 and mpmath.isfinite(value):
             return value

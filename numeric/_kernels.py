@@ -56,6 +56,7 @@ __all__ = [
     "softmax_vjp",
     "log_softmax_vjp",
     "away_from",
+    "outside",
     "taylor_near",
 ]
 
@@ -1183,6 +1184,29 @@ def away_from(x, point, radius, to=None):
     if moved == point:  # 2·radius below half an ulp of the point in x's type (float32)
         moved = np.nextafter(x.dtype.type(point), x.dtype.type(np.inf))
     return np.where(near, moved, x), near
+
+
+def outside(x, intervals, to):
+    """x with its elements in any of the ``intervals`` [low, high) moved to ``to``.
+
+    For the stretches that a user's code computes again in np.longdouble
+    (see derive/refine.py): the double formula is evaluated at ``to``, where
+    it is finite and warns of nothing, instead of where it may overflow
+    (x/(1 + x²) past 1.3e154) for values thrown away.  x itself where no
+    element is inside.
+
+    Examples
+    --------
+    >>> outside(np.array([-3.0, 0.5, 1e200, np.nan]), ((1e154, np.inf), (-4.0, -2.0)), 1.0).tolist()
+    [1.0, 0.5, 1.0, nan]
+    """
+    x = np.asarray(x)
+    inside = np.zeros(x.shape, dtype=bool)
+    for low, high in intervals:
+        inside |= (x >= low) & (x < high)  # NaN: in none
+    if not inside.any():
+        return x
+    return np.where(inside, x.dtype.type(to), x)
 
 
 def taylor_near(y, x, near, point, highs, lows=None):

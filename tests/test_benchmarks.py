@@ -51,3 +51,24 @@ def test_quick_run_writes_the_accurate_column(tmp_path, capsys):
     assert "generated / hand, accurate: tanh" in text
     # the floor of an accurate tanh_and_grad, timed in the same round robin
     assert bench.TANH_FLOOR in row["median_s"] and "tanh floor: " in text
+
+
+def test_user_expressions_table_shows_each_stage(tmp_path, capsys):
+    """benchmarks/user_expressions.py: sin(x)/x is NaN at 0 plain, and certified once patched."""
+    path = PATH.parent / "user_expressions.py"
+    spec = importlib.util.spec_from_file_location("user_expressions", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "results.json"
+    assert module.main(["--only", "sin(x)/x", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["sin(x)/x"]
+    assert results["plain"]["nonfinite"] > 0 and not results["plain"]["passed"]
+    assert results["patched"]["passed"] and results["refined"]["passed"]
+    assert results["refined"]["df_ulp"] <= 1.0
+    assert "sin(x)/x" in capsys.readouterr().out
+    try:  # an existing file is not overwritten
+        module.main(["--only", "sin(x)/x", "--json", str(out)])
+    except SystemExit as exit_:
+        assert exit_.code == 2
+    else:
+        raise AssertionError("overwrote its JSON file")

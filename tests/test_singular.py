@@ -13,7 +13,7 @@ import pytest
 import sympy as sp
 
 from derive.codegen import compile_expression, expression_source
-from derive.singular import candidate_points
+from derive.singular import candidate_points, long_values
 from derive.verify import _mp_function, reference
 from numeric._kernels import away_from, taylor_near
 
@@ -23,7 +23,7 @@ x = sp.Symbol("x", real=True)
 def _ulps(computed, expr, points):
     """ULP errors of ``computed`` against mpmath's ``expr`` at ``points`` (smallest normal below it)."""
     truth = _mp_function(expr, [x])
-    true = np.array([reference(truth, [p]) for p in points], dtype=np.longdouble)
+    true = long_values([reference(truth, [p]) for p in points])
     rounded = np.abs(true.astype(np.float64))
     tiny = np.finfo(np.float64).tiny
     unit = np.where(rounded < tiny, tiny, np.spacing(rounded)).astype(np.longdouble)
@@ -34,7 +34,7 @@ def _ulps(computed, expr, points):
 
 def _plain(expr):
     namespace = {}
-    exec(expression_source("f", expr, [x], derivative=True, removable=False), namespace)  # noqa: S102
+    exec(expression_source("f", expr, [x], derivative=True, removable=False, refine=False), namespace)  # noqa: S102
     return namespace["f"], namespace["f_grad"]
 
 

@@ -1,0 +1,90 @@
+"""Measured refinement of a user's expression in np.longdouble (derive.refine).
+
+The references are mpmath's (derive.verify.reference); "before" is the code
+printed with refine=False.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from derive.codegen import compile_expression, expression_source
+from derive.refine import cells, probe_points, stretches, without
+from derive.singular import _ulps, long_values
+from derive.verify import _mp_function, reference
+
+x = sp.Symbol("x", real=True)
+WIDE = np.finfo(np.longdouble).nmant > 52
+wide_only = pytest.mark.skipif(not WIDE, reason="long double is a double here")
+
+
+def _errors(fn, expr, points):
+    truth = _mp_function(expr, [x])
+    return _ulps(np.asarray(fn(points), dtype=np.float64), long_values([reference(truth, [p]) for p in points]))
+
+
+def test_cells_cover_the_magnitudes_of_float64_once():
+    edges = cells()
+    assert edges[0, 0] == 5e-324 and edges[-1, 1] == np.inf
+    assert np.array_equal(edges[1:, 0], edges[:-1, 1])
+    probes = probe_points()
+    assert 0 not in probes and np.array_equal(probes, -probes[::-1])
+
+
+def test_stretches_are_the_cells_of_the_probes_that_err():
+    xs = np.array([-5.0, -3.0, 1.5, 3.0, 40.0])
+    double = np.array([0.5, 3.0, 0.5, 9.0, np.inf])  # inf: not finite where the truth is
+    extended = np.array([0.5, 0.5, 0.5, 0.4, 2.0])  # at 40 long double does not help: left
+    assert stretches(xs, double, extended) == [(-4.0, -2.0), (2.0, 4.0)]
+    assert stretches(xs, np.zeros(5), extended) == []
+
+
+def test_without_leaves_out_the_patches():
+    assert without([(-8.0, 8.0)], [(-1.0, 1.0)]) == [(-8.0, -1.0), (float(np.nextafter(1.0, 2.0)), 8.0)]
+    assert without([(2.0, 4.0)], [(-1.0, 1.0)]) == [(2.0, 4.0)]
+
+
+@wide_only
+@pytest.mark.parametrize("expr, points", [
+    # σ(x)² squares σ's rounding; its derivative 2σ²σ(−x) multiplies three
+    ((1 / (1 + sp.exp(-x))) ** 2, np.linspace(-19.5, -5.5, 57)),
+    # x·σ(x) typed by hand: x·σ(−x)·σ(x) + σ(x) with no compensation
+    (x / (1 + sp.exp(-x)), np.linspace(-7.5, -1.0, 53)),
+])
+def test_refined_where_the_double_code_rounds_too_often(expr, points):
+    _, before = compile_expression_plain(expr)
+    _, g = compile_expression(expr, [x], derivative=True)
+    derivative = sp.diff(expr, x)
+    assert _errors(before, derivative, points).max() > 3.0
+    assert _errors(g, derivative, points).max() <= 2.0
+    assert "Computed again in np.longdouble" in expression_source("f", expr, [x], derivative=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = g(points.astype(np.float32))
+    assert y.dtype == np.float32
+
+
+def compile_expression_plain(expr):
+    namespace = {}
+    exec(expression_source("f", expr, [x], derivative=True, refine=False), namespace)  # noqa: S102
+    return namespace["f"], namespace["f_grad"]
+
+
+@wide_only
+def test_an_overflow_of_the_formula_is_refined_too():
+    """x/(1 + x²) past x = 1.3e154: x² overflows in double, 1/x is the value; long double holds x²."""
+    f = compile_expression(x / (1 + x**2), [x])
+    plain, _ = compile_expression_plain(x / (1 + x**2))
+    big = np.array([1e160, -3e200, 1e300])
+    with np.errstate(over="ignore"):
+        assert (plain(big) == 0).all()
+    assert np.allclose(f(big), 1 / big, rtol=1e-15, atol=0)
+
+
+def test_a_formula_that_keeps_its_digits_is_left_alone():
+    for expr in (sp.sin(x), x**2, sp.log(1 + sp.exp(x))):
+        source = expression_source("f", expr, [x], derivative=True)
+        assert "Computed again" not in source
+        assert source == expression_source("f", expr, [x], derivative=True, refine=False)

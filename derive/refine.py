@@ -14,7 +14,7 @@ np.longdouble (the subnormal tails' ``_tail_function``); each stretch of
 probes where the double code errs by more than :data:`BAD_ULPS` and the
 long-double code is within :data:`GOOD_ULPS` has its cell (:func:`cells`,
 an octave) computed again in np.longdouble by the generated code
-(:func:`numeric._support._refine_tail`: only the elements inside, a mask
+(``numeric._support._refine_tail``: only the elements inside, a mask
 pass per interval for the others).
 
 Examples

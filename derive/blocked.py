@@ -33,6 +33,7 @@ from typing import NamedTuple, Sequence
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.logic.boolalg import BooleanFunction
 
 #: relations printed as the NumPy comparison of the same meaning (into a mask row)
 RELATIONS = {
@@ -43,6 +44,43 @@ RELATIONS = {
     sp.Eq: "equal",
     sp.Ne: "not_equal",
 }
+
+class NotAtMost(BooleanFunction):
+    """not (u ≤ c): u > c for numbers, and true where u is NaN.
+
+    The condition of Piecewise((u, u > c), (0, True)) (relu) in the code, so
+    that a NaN u is kept, NaN, not made 0 (np.maximum and PyTorch propagate
+    it too): its mask is the comparison u ≤ c and its select the complement
+    (see _piecewise); the same operations as u > c.
+    """
+
+    @classmethod
+    def eval(cls, u, c):
+        return None
+
+    def _eval_as_set(self):  # over the reals (no NaN there): u > c
+        return sp.StrictGreaterThan(*self.args).as_set()
+
+
+def keep_nan(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each Piecewise((u, u > c), (0, True)) of a u that is not a number kept where u is NaN.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> keep_nan(sp.Piecewise((x, x > 0), (0, True)))
+    Piecewise((x, NotAtMost(x, 0)), (0, True))
+    >>> keep_nan(sp.Piecewise((1, x > 0), (0, True)))  # an indicator: 0 at NaN, as PyTorch's relu′
+    Piecewise((1, x > 0), (0, True))
+    """
+    def rewrite(piecewise):
+        (value, condition), (other, last) = piecewise.args
+        if other == 0 and last == sp.true and not value.is_number and isinstance(condition, sp.StrictGreaterThan):
+            return sp.Piecewise((value, NotAtMost(condition.lhs, condition.rhs)), (0, True))
+        return piecewise
+
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise) and len(e.args) == 2, rewrite)
+
 
 #: SymPy functions printed as the NumPy ufunc of the same meaning
 UFUNCS = {
@@ -99,9 +137,10 @@ class _Emitter:
             self.free_rows.append(name)
         elif name.startswith("m") and name[1:].isdigit() and name not in self.free_masks:
             self.free_masks.append(name)
-            self.fews.pop(name, None)
-            if name in self.selects:  # its select row (see _piecewise) goes with it
-                self.release(self.selects.pop(name))
+            for key in (name, f"{name}_not"):  # (a complement's: see _piecewise)
+                self.fews.pop(key, None)
+                if key in self.selects:  # its select row (see _piecewise) goes with it
+                    self.release(self.selects.pop(key))
 
     # -- operands ----------------------------------------------------------
     def scalar(self, expr) -> str | None:
@@ -351,21 +390,29 @@ class _Emitter:
         if not zero:
             self.value(default, target)
         for branch, condition in reversed(pieces):
+            complement = isinstance(condition, NotAtMost)  # kept where the mask u ≤ c is false
+            if complement:
+                condition = sp.LessThan(*condition.args)
             mask, owned = self.condition(condition)
             chosen = self._row_of(branch)
-            few = self.fews.get(mask)
+            key = f"{mask}_not" if complement else mask
+            few = self.fews.get(key)
             if few is None:
-                few = self.fews[mask] = f"few_{mask}"
-                self.lines.append(f"{few} = np.count_nonzero({mask}) * 16 <= {mask}.size")
+                few = self.fews[key] = f"few_{key}"
+                kept = f"({mask}.size - np.count_nonzero({mask}))" if complement else f"np.count_nonzero({mask})"
+                self.lines.append(f"{few} = {kept} * 16 <= {mask}.size")
             masked = ([f"{target}[...] = {self.number(0)}"] if zero else []) + \
-                [f"np.copyto({target}, {chosen[0]}, where={mask})"]
+                [f"np.copyto({target}, {chosen[0]}, where={'~' if complement else ''}{mask})"]
             bitwise = []
-            select = self.selects.get(mask)
+            select = self.selects.get(key)
             if select is None:  # made in the first bitwise branch on this mask, kept for the others
-                select = self.selects[mask] = self.row()
+                select = self.selects[key] = self.row()
                 # the mask's bytes as int8 0/1, negated and widened: 4.5 µs per 16,000,
-                # where negating the bool mask with dtype=int64 took 7.6
-                bitwise.append(f"np.negative({mask}.view(np.int8), out={select}.view({self.integers}))")
+                # where negating the bool mask with dtype=int64 took 7.6 (for the
+                # complement, 0/1 less 1: all ones where the mask is 0)
+                bitwise.append(f"np.subtract({mask}.view(np.int8), 1, out={select}.view({self.integers}))"
+                               if complement else
+                               f"np.negative({mask}.view(np.int8), out={select}.view({self.integers}))")
             view = f".view({self.integers})"
             bits = f"{select}{view}"
             if zero:

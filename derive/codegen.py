@@ -895,6 +895,9 @@ class StablePrinter(NumPyPrinter):
     def _print_Not(self, expr):
         return f"~{self._print(expr.args[0])}"
 
+    def _print_NotAtMost(self, expr):  # derive.blocked.NotAtMost: u > c, and NaN
+        return f"~({self._print(expr.args[0])} <= {self._print(expr.args[1])})"
+
     def _print_Pow(self, expr, rational=False):
         base, e = expr.as_base_exp()
         if e == -1:
@@ -1634,6 +1637,8 @@ def exact_in_any_float(expressions: Sequence[sp.Expr], variable: sp.Symbol | Non
     >>> exact_in_any_float([sp.Piecewise((x, x > a), (0, True))], x)  # nor is every α
     False
     """
+    from .blocked import NotAtMost
+
     def exact(node, condition: bool) -> bool:
         if node in (sp.true, sp.false):
             return True
@@ -1645,7 +1650,7 @@ def exact_in_any_float(expressions: Sequence[sp.Expr], variable: sp.Symbol | Non
             except TypeError:
                 return False
             return math.isfinite(value) and (not condition or float(np.float16(value)) == value)
-        if node.is_Relational or isinstance(node, (sp.And, sp.Or, sp.Not)):
+        if node.is_Relational or isinstance(node, (sp.And, sp.Or, sp.Not, NotAtMost)):  # (see keep_nan)
             return all(exact(a, True) for a in node.args)
         if isinstance(node, (sp.Piecewise, ExprCondPair, sp.Max, sp.Min, _Clip)):
             # Max, Min and a clip compare their arguments too
@@ -1667,7 +1672,7 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     function that rounds nothing (see exact_in_any_float), which works in
     the input's own type: the same bits, without widening.
     """
-    from .blocked import emit_statements
+    from .blocked import emit_statements, keep_nan
 
     block = sp.Symbol("xb", real=True)
     x = sp.Symbol("x", real=True)
@@ -1678,6 +1683,7 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
         clamped = clamped_exp_arguments(at_block)
         squared = squared_clamps(at_block, clamped)
         lowered = [lower_primitives(o, clamped, squared) for o in at_block]
+    lowered = [keep_nan(o) for o in lowered]  # relu(NaN) is NaN, not 0
     calls, replacements, reduced = _keep(*_eliminate(lowered), keep)
     outputs = [outputs[i] for i in keep]
     targets = [f"b{i}" for i in range(len(outputs))]

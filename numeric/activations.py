@@ -299,13 +299,13 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     k0, = _numbers(0.0, dtype=x.dtype)
     bits = _bits(x)
     for xb, (b0,), (w0, m0) in _blocks(x, (y0,), (*work, *masks), native=True):
-        np.greater(xb, k0, out=m0)
-        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
-        if few_m0:
+        np.less_equal(xb, k0, out=m0)
+        few_m0_not = (m0.size - np.count_nonzero(m0)) * 16 <= m0.size
+        if few_m0_not:
             b0[...] = k0
-            np.copyto(b0, xb, where=m0)
+            np.copyto(b0, xb, where=~m0)
         else:
-            np.negative(m0.view(np.int8), out=w0.view(bits))
+            np.subtract(m0.view(np.int8), 1, out=w0.view(bits))
             np.bitwise_and(xb.view(bits), w0.view(bits), out=b0.view(bits))
     return _result(y0, x)
 
@@ -347,14 +347,15 @@ def relu_and_grad(x):
     k0, = _numbers(0.0, dtype=x.dtype)
     bits = _bits(x)
     for xb, (b0, b1), (w0, m0) in _blocks(x, (y0, y1), (*work, *masks), native=True):
-        np.greater(xb, k0, out=m0)
-        few_m0 = np.count_nonzero(m0) * 16 <= m0.size
-        if few_m0:
+        np.less_equal(xb, k0, out=m0)
+        few_m0_not = (m0.size - np.count_nonzero(m0)) * 16 <= m0.size
+        if few_m0_not:
             b0[...] = k0
-            np.copyto(b0, xb, where=m0)
+            np.copyto(b0, xb, where=~m0)
         else:
-            np.negative(m0.view(np.int8), out=w0.view(bits))
+            np.subtract(m0.view(np.int8), 1, out=w0.view(bits))
             np.bitwise_and(xb.view(bits), w0.view(bits), out=b0.view(bits))
+        np.greater(xb, k0, out=m0)
         np.copyto(b1, m0)
     return _result(y0, x), _result(y1, x)
 

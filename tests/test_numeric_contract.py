@@ -252,3 +252,20 @@ def test_a_mean_of_finite_losses_does_not_overflow_in_the_sum():
         warnings.simplefilter("error")
         loss = numeric.mae(np.full(4096, big), np.zeros(4096))
     assert loss == pytest.approx(big, rel=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_relu_keeps_nan_as_numpy_maximum_does(dtype):
+    """relu(NaN) is NaN (it was 0: a NaN compared false and took the 0 branch); relu′(NaN) is 0, as PyTorch's."""
+    x = np.array([np.nan, -np.inf, -1.0, -0.0, 0.0, 3.0, np.inf], dtype=dtype)
+    expected = np.maximum(x, dtype(0))
+    for y in (numeric.relu(x), numeric.relu_and_grad(x)[0]):
+        assert y.dtype == dtype
+        assert np.array_equal(y, expected, equal_nan=True)
+        assert not np.signbit(y[3])  # relu(−0) = +0
+    assert numeric.relu_grad(x).tolist() == [0, 0, 0, 0, 0, 1, 1]
+    many = np.where(np.arange(40000) % 7 == 0, np.nan, np.linspace(-1, 1, 40000)).astype(dtype)
+    assert np.array_equal(numeric.relu(many), np.maximum(many, dtype(0)), equal_nan=True)  # blocks, both selects
+    few = np.full(40000, -1.0, dtype=dtype)
+    few[[5, 17000, 39999]] = [np.nan, 2.0, np.nan]
+    assert np.array_equal(numeric.relu(few), np.maximum(few, dtype(0)), equal_nan=True)

@@ -2367,12 +2367,10 @@ def _refined_stretches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra, der
         wide = _compiled(expr, variables, derivative, patches, everywhere, stabilized)
     except (TypeError, ValueError, NameError, SyntaxError):
         return {}
-    if "_f_tail" not in wide:  # a primitive with no long-double form: nothing to compare
-        return {}
     xs = probe_points()
     found = {}
     for key, definition in (("f", expr), ("f_grad", sp.diff(expr, x) if derivative else None)):
-        if definition is None or f"_{key}_tail" not in wide:
+        if definition is None or f"_{key}_tail" not in wide:  # a primitive with no long-double form
             continue
         truth = _mp_function(primitives.expand_primitives(definition), [x])
         try:
@@ -2405,8 +2403,8 @@ def _removable_patches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
     ``{"f": [SeriesPatch, ...], "f_grad": [...]}`` (see :mod:`derive.singular`):
     the formula's code is printed without them and compiled, so that each
     radius is where that code, measured against mpmath, stops being accurate.
-    Patches that overlap, or whose moved elements (point + 2·radius) would
-    land in another's, are left out (the later ones).
+    Patches that overlap, or whose moved elements (see SeriesPatch.moved_to)
+    would land in another's, are left out (the later ones).
     """
     from .singular import SEARCH_SECONDS, candidate_points, fit_patch
     from .steps import run_with_time_limit

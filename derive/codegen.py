@@ -2354,7 +2354,7 @@ def _refined_stretches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra, der
     same code computed in np.longdouble everywhere, against mpmath; none
     where long double is a double, and none inside a patch.
     """
-    from .refine import probe_points, stretches, without
+    from .refine import dense_points, dense_stretches, merged, probe_points, stretches, without
     from .singular import _ulps, long_values
     from .verify import _mp_function, reference
 
@@ -2383,7 +2383,14 @@ def _refined_stretches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra, der
             extended = _ulps(np.asarray(wide[key](xs), dtype=np.float64), true)
         known = ~np.isnan(true)
         holes = [(p.point - p.reach, p.point + p.reach) for p in patches.get(key, ())]
-        found[key] = without(stretches(xs[known], double[known], extended[known]), holes)
+        # and the rare roundings: dense points against the long-double formula itself
+        dense = dense_points()
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            rough = _ulps(np.asarray(plain[key](dense), dtype=np.float64),
+                          np.asarray(wide[f"_{key}_tail"](dense.astype(np.longdouble))[0], dtype=np.longdouble))
+        found[key] = without(merged(stretches(xs[known], double[known], extended[known]),
+                                    dense_stretches(dense, rough, xs, extended)), holes)
         # where the double formula goes for the elements in them: the accurate
         # probe nearest 1 outside every stretch and patch
         safe = known & np.isfinite(double) & (double <= 1.0)
@@ -2569,10 +2576,11 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
                        + (f"; out to {p.reach:.3g}, the formula in np.longdouble." if p.reach > p.radius else ".")
                        for p in near)
 
-    from .refine import BAD_ULPS
+    from .refine import BAD_ULPS, DENSE_ULPS
 
     def again_text(again):
-        return (f"\n    Computed again in np.longdouble (measured: more than {BAD_ULPS} ULP in float64) on "
+        return (f"\n    Computed again in np.longdouble (measured: float64 erred by more than {BAD_ULPS:g} ULP "
+                f"at a probe or {DENSE_ULPS:g} at a dense point) on "
                 + ", ".join(f"[{low:.4g}, {high:.4g})" for low, high in again) + ".") if again else ""
 
     forward = stable(expr)

@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 
 from derive.codegen import compile_expression, expression_source
-from derive.refine import cells, probe_points, stretches, without
+from derive.refine import cells, dense_stretches, probe_points, stretches, without
 from derive.singular import _ulps, long_values
 from derive.verify import _mp_function, reference
 
@@ -88,3 +88,22 @@ def test_a_formula_that_keeps_its_digits_is_left_alone():
         source = expression_source("f", expr, [x], derivative=True)
         assert "Computed again" not in source
         assert source == expression_source("f", expr, [x], derivative=True, refine=False)
+
+
+@wide_only
+def test_the_dense_screen_finds_what_the_probes_miss():
+    """x/(eˣ − 1)′ rounds to 5.0 ULP at x = 16.68 only now and then: no probe of [8, 32] saw more than 1.55."""
+    expr = x / (sp.exp(x) - 1)
+    _, plain = compile_expression_plain(expr)
+    _, g = compile_expression(expr, [x], derivative=True)
+    points = np.array([16.684766847668477, 13.868338683386838, 14.568745687456875])
+    derivative = sp.diff(expr, x)
+    assert _errors(plain, derivative, points).max() > 4.0
+    assert _errors(g, derivative, points).max() <= 1.0
+    assert "at a dense point" in expression_source("f", expr, [x], derivative=True)
+
+
+def test_dense_stretches_trust_only_cells_the_probes_checked():
+    xs, errors = np.array([5.0, 20.0]), np.array([4.0, 9.0])
+    # the long-double code was within 1 ULP at the probe of [4, 8), 3 ULP at that of [16, 32)
+    assert dense_stretches(xs, errors, np.array([4.5, 17.0]), np.array([0.4, 3.0])) == [(4.0, 8.0)]

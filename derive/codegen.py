@@ -2579,8 +2579,8 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     from .refine import BAD_ULPS, DENSE_ULPS
 
     def again_text(again):
-        return (f"\n    Computed again in np.longdouble (measured: float64 erred by more than {BAD_ULPS:g} ULP "
-                f"at a probe or {DENSE_ULPS:g} at a dense point) on "
+        return (f"\n    Computed again in np.longdouble (measured: float64 erred by more than {DENSE_ULPS:g} ULP, "
+                f"{BAD_ULPS:g} beyond ±[2^-12, 2^10]) on "
                 + ", ".join(f"[{low:.4g}, {high:.4g})" for low, high in again) + ".") if again else ""
 
     forward = stable(expr)

@@ -11,8 +11,9 @@ nothing changes, and the certificate shows it).
 So the code of a user's expression of one variable is measured at
 :func:`probe_points` against mpmath, and so is the same formula evaluated in
 np.longdouble (the subnormal tails' ``_tail_function``); each stretch of
-probes where the double code errs by more than :data:`BAD_ULPS` and the
-long-double code is within :data:`GOOD_ULPS` has its cell (:func:`cells`,
+probes where the double code errs by more than :data:`DENSE_ULPS` (in the
+far tails :data:`BAD_ULPS`) and the long-double code is within
+:data:`GOOD_ULPS` has its cell (:func:`cells`,
 an octave) computed again in np.longdouble by the generated code, and so
 does each octave where the double code errs by more than :data:`DENSE_ULPS`
 at one of 16,384 random points against the long-double code itself (where
@@ -30,9 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
-#: a probe where the double code errs by more than this is refined (σ(x)²′ on
-#: [−16, −4]: 11 % of 600 random points above 2.5 ULP, at most 4.8; the
-#: catalogue-quality tanh′: at most 2.15 on its certificate grid)
+#: a probe where the double code errs by more than this is refined, in the
+#: tails beyond the dense screen's ±[2^-12, 2^10] (σ(x)²′ on [−16, −4]: 11 % of
+#: 600 random points above 2.5 ULP, at most 4.8)
 BAD_ULPS = 2.0
 #: ... if the long-double code is within this there
 GOOD_ULPS = 1.0
@@ -77,8 +78,9 @@ def stretches(xs: np.ndarray, double_errors: np.ndarray, long_errors: np.ndarray
               ) -> list[tuple[float, float]]:
     """The intervals [low, high) to compute in np.longdouble, from the errors at the probes ``xs``.
 
-    A probe counts where the double code errs by more than BAD_ULPS (or is
-    not finite: inf errors) and the long-double code is within GOOD_ULPS
+    A probe counts where the double code errs by more than BAD_ULPS
+    (DENSE_ULPS on the dense screen's ±[2^-12, 2^10]; inf errors: not
+    finite) and the long-double code is within GOOD_ULPS
     (NaN errors, where there is no reference, count neither way); the cell
     of :func:`cells` that holds it, on its side of 0, is refined, and cells
     that touch are one interval.  (A rule on the mean error of a cell, to
@@ -89,10 +91,16 @@ def stretches(xs: np.ndarray, double_errors: np.ndarray, long_errors: np.ndarray
 
     Examples
     --------
-    >>> stretches(np.array([-3.0, 1.5, 3.0]), np.array([3.0, 0.5, 9.0]), np.array([0.5, 0.5, 0.5]))
+    >>> stretches(np.array([-3.0, 1.5, 3.0]), np.array([3.5, 0.5, 9.0]), np.array([0.5, 0.5, 0.5]))
     [(-4.0, -2.0), (2.0, 4.0)]
+    >>> stretches(np.array([2.5, 5e300]), np.array([2.5, 2.5]), np.array([0.5, 0.5]))  # 2.5: only in a tail
+    [(9.9792015476736e+291, 4.2860344287450693e+301)]
     """
-    refine = (double_errors > BAD_ULPS) & (long_errors <= GOOD_ULPS)
+    # on ±[2^-12, 2^10] the dense screen judges the rare roundings (dense_stretches):
+    # there a probe counts only past DENSE_ULPS, as a dense point does (tanh′, at 2.67
+    # at most, took a long-double pass on ±[1/8, 1/4) for a probe at 2.0 to 2.5)
+    dense = (np.abs(xs) >= 2.0 ** -12) & (np.abs(xs) < 2.0 ** 10)
+    refine = (double_errors > np.where(dense, DENSE_ULPS, BAD_ULPS)) & (long_errors <= GOOD_ULPS)
     edges = cells()
     picked = set()
     for x in xs[refine]:

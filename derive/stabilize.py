@@ -462,6 +462,31 @@ def _sigmoid_minus_half(node):
     return _pair_rewrite(node, combine)
 
 
+def _sigmoid_softplus_difference(node):
+    # a·σ(u) − b·softplus(u) with a = b·u → −b·(|u|·σ(−|u|) + softplus(−|u|)):
+    # the derivative of softplus(x)/x, σ(x)/x − softplus(x)/x², cancels for
+    # x > 1 (u·σ(u) − softplus(u) → −(u + 1)e^{−u}: 1.1e9 ULP at x = 19.95, and
+    # long double no help).  g(u) = u·σ(u) − softplus(u) is even (g(u) =
+    # −(u·σ(−u) + softplus(−u)), which cancels for u < −1 instead), so at −|u|
+    # it is two terms of one sign
+    def combine(a, b):
+        sigmoids = [f for f in Mul.make_args(a) if isinstance(f, sigmoid)]
+        softpluses = [f for f in Mul.make_args(b) if isinstance(f, softplus)]
+        if len(sigmoids) != 1 or len(softpluses) != 1 or sigmoids[0].args[0] != softpluses[0].args[0]:
+            return None
+        u = sigmoids[0].args[0]
+        if (-u).is_nonnegative:  # already −|w|: the form this rule writes
+            return None
+        weight_a, weight_b = a / sigmoids[0], -b / softpluses[0]  # a·σ(u) − weight_b·softplus(u)
+        if weight_a.has(sigmoid, softplus) or weight_b.has(sigmoid, softplus) \
+                or sp.cancel(weight_a - weight_b * u) != 0:
+            return None
+        magnitude = sp.Abs(u)
+        return -weight_b * (magnitude * sigmoid(-magnitude) + softplus(-magnitude))
+
+    return _pair_rewrite(node, combine)
+
+
 def _exponential_pair(node):
     # c·e^u + c·e^{−u} → 2c·cosh(u), c·e^u − c·e^{−u} → 2c·sinh(u): e^u overflows
     # for u > 709 where cosh and sinh do only past 710, and e^u − e^{−u}
@@ -587,6 +612,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "sinh and cosh overflow for |u| > 710 (inf/inf)", _hyperbolic_ratio),
     Rule("sigmoid_minus_half", "c − 2c·σ(u) → −c·tanh(u/2)", "2σ(u) − 1 cancels for |u| < 1",
          _sigmoid_minus_half),
+    Rule("sigmoid_softplus_difference", "a·σ(u) − b·softplus(u), a = b·u → −b·(|u|·σ(−|u|) + softplus(−|u|))",
+         "u·σ(u) − softplus(u) cancels for u > 1 (softplus(x)/x′)", _sigmoid_softplus_difference),
     Rule("exponential_pair", "c·eᵘ ± c·e⁻ᵘ → 2c·cosh(u), 2c·sinh(u)",
          "eᵘ overflows for u > 709; eᵘ − e⁻ᵘ cancels for |u| < 1", _exponential_pair),
     Rule("sign_product", "u·sign(u) → |u|", "lets a derivative of |u| cancel exactly", _x_times_sign),

@@ -55,6 +55,9 @@ CASES = [
     ("hyperbolic_ratio", 1 - sp.sinh(x) ** 2 / sp.cosh(x) ** 2, {x: 300.0}),
     ("hyperbolic_ratio", sp.sinh(x) ** 2 / sp.cosh(x), {x: 400.0}),
     ("sigmoid_minus_half", 2 / (1 + sp.exp(-2 * x)) - 1, {x: 1e-300}),
+    # softplus(x)/x′ = σ(x)/x − softplus(x)/x²: 1.1e9 ULP at x = 19.95
+    ("sigmoid_softplus_difference", sp.diff(sp.log(1 + sp.exp(x)) / x, x), {x: 19.953199531995324}),
+    ("sigmoid_softplus_difference", sp.diff(sp.log(1 + sp.exp(x)) / x, x), {x: -35.5}),
     ("exponential_pair", (sp.exp(x) - sp.exp(-x)) / (sp.exp(x) + sp.exp(-x)), {x: -800.0}),
     ("exponential_pair", sp.log(sp.exp(x) + sp.exp(-x)), {x: 800.0}),
     ("exponential_pair", (sp.exp(x) - sp.exp(-x)) / 2, {x: 1e-12}),

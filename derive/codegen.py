@@ -2340,8 +2340,8 @@ def _compiled(expr: sp.Expr, variables: Sequence[sp.Symbol], derivative: bool, p
               stretches: dict, stabilized: dict) -> dict:
     """The functions of :func:`expression_source` with these patches and stretches, compiled."""
     namespace: dict = {}
-    source = expression_source("f", expr, variables, derivative=derivative, _patches=patches,
-                               _stretches=stretches, _stabilized=stabilized)
+    source = _expression_code("f", expr, variables, derivative=derivative, doc=None, wrt=None, patches=patches,
+                              stretches=stretches, stabilized=stabilized)
     exec(compile(source, "<nnderive generated>", "exec"), namespace)  # noqa: S102 - our own code
     return namespace
 
@@ -2404,7 +2404,7 @@ def _refined_stretches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra, der
 
 
 def _removable_patches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
-                       derivative: bool, stabilized: dict | None = None) -> dict[str, list]:
+                       derivative: bool, stabilized: dict) -> dict[str, list]:
     """The Taylor patches of a user's expression of one variable at its removable singular points.
 
     ``{"f": [SeriesPatch, ...], "f_grad": [...]}`` (see :mod:`derive.singular`):
@@ -2426,7 +2426,7 @@ def _removable_patches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
         return {}
     if not done or not candidates:
         return {}
-    plain = _compiled(expr, variables, derivative, {}, {}, {} if stabilized is None else stabilized)
+    plain = _compiled(expr, variables, derivative, {}, {}, stabilized)
     wanted = {"f": (plain["f"], expr, 0)}
     if derivative:
         wanted["f_grad"] = (plain["f_grad"], sp.diff(expr, x), 1)
@@ -2470,8 +2470,7 @@ def _factored(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
 def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *,
                       derivative: bool = False, doc: str | None = None,
                       wrt: Sequence[sp.Symbol] | None = None, removable: bool = True,
-                      refine: bool = True, _patches: dict | None = None, _stretches: dict | None = None,
-                      _stabilized: dict | None = None) -> str:
+                      refine: bool = True) -> str:
     """Standalone NumPy source of one function of a user's expression.
 
     The expression goes through :func:`derive.stabilize.stabilize` first, so the
@@ -2485,9 +2484,8 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     ``removable=False`` (see :mod:`derive.singular`).  Where the code, so
     patched, still errs by more than 2 ULP at probes of float64 and the same
     formula in np.longdouble does not, it computes those stretches again in
-    np.longdouble (``refine``; see :mod:`derive.refine`).  The arguments
-    with a leading underscore are the measurements' own (the patches and
-    stretches found, the stabilized expressions kept between the printings).
+    np.longdouble (``refine``; see :mod:`derive.refine`).  The results are
+    kept for the process (the measurements take seconds).
 
     Examples
     --------
@@ -2497,19 +2495,36 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     >>> "_softplus(x)" in source
     True
     """
+    key = (name, expr, tuple(variables), derivative, doc, tuple(wrt) if wrt is not None else None, removable, refine)
+    if key in _SOURCES:  # the measurements take seconds: once per expression
+        return _SOURCES[key]
+    extra = [s for s in expr.free_symbols if s not in set(variables)]
+    one_gradient = derivative and (wrt is None or list(wrt) == list(variables))
+    stabilized: dict[sp.Expr, sp.Expr] = {}  # shared by the printings of the measurements
+    patches = _removable_patches(expr, variables, extra, one_gradient, stabilized) if removable else {}
+    stretches = _refined_stretches(expr, variables, extra, one_gradient, patches, stabilized) if refine else {}
+    source = _expression_code(name, expr, variables, derivative=derivative, doc=doc, wrt=wrt, patches=patches,
+                              stretches=stretches, stabilized=stabilized)
+    if len(_SOURCES) >= 128:
+        _SOURCES.clear()
+    _SOURCES[key] = source
+    return source
+
+
+def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *, derivative: bool,
+                     doc: str | None, wrt: Sequence[sp.Symbol] | None, patches: dict, stretches: dict,
+                     stabilized: dict) -> str:
+    """The source :func:`expression_source` prints, with the removable points' ``patches`` and the
+    long-double ``stretches`` given (see _removable_patches, _refined_stretches); ``stabilized``
+    keeps each expression's stabilized form between printings."""
     from .stabilize import stabilize
 
-    public = _patches is None and _stretches is None and _stabilized is None
-    key = (name, expr, tuple(variables), derivative, doc, tuple(wrt) if wrt is not None else None, removable, refine)
-    if public and key in _SOURCES:  # the measurements take seconds: once per expression
-        return _SOURCES[key]
     names = [v.name for v in variables]
     extra = sorted((s for s in expr.free_symbols if s not in set(variables)),
                    key=lambda s: s.name)
     wrt = list(wrt) if wrt is not None else list(variables)
     body = []
     kernels: set[str] = set()
-    stabilized: dict[sp.Expr, sp.Expr] = {} if _stabilized is None else _stabilized
 
     def stable_code(e):  # each expression stabilized once (forward, gradient and tails share them)
         if e not in stabilized:
@@ -2526,13 +2541,8 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
         return _fold_constants(e)
 
     tails = _expression_tails(expr, variables, extra, stable_code)
-    one_gradient = derivative and wrt == list(variables)
-    patches = _patches if _patches is not None else \
-        _removable_patches(expr, variables, extra, one_gradient, stabilized) if removable else {}
     if any(patches.values()):
         kernels |= {"away_from", "taylor_near"}
-    stretches = _stretches if _stretches is not None else \
-        _refined_stretches(expr, variables, extra, one_gradient, patches, stabilized) if refine else {}
 
     def refined(function_name, code, text, near=(), again=(), safe=None):
         """The lines before the formula's, and those that return ``text``, with the
@@ -2611,12 +2621,7 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     parts = [HEADER.replace("derive/catalogue.py", "a user expression"), "import threading", "",
              "import numpy as np", "", _support_source(), "", _kernel_source(kernels) if kernels else "", "",
              "\n\n\n".join(body)]
-    source = re.sub(r"\n{4,}", "\n\n\n", "\n".join(parts)) + "\n"
-    if public:
-        if len(_SOURCES) >= 128:
-            _SOURCES.clear()
-        _SOURCES[key] = source
-    return source
+    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(parts)) + "\n"
 
 
 #: expression_source's results, by its arguments (see there)

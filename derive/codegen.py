@@ -2355,8 +2355,8 @@ def _refined_stretches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra, der
     where long double is a double, and none inside a patch.
     """
     from .refine import dense_points, dense_stretches, merged, probe_points, stretches, without
-    from .singular import _ulps, long_values
-    from .verify import _mp_function, reference
+    from .singular import long_values
+    from .verify import _mp_function, _screen_ulps, reference
 
     if len(variables) != 1 or extra or np.finfo(np.longdouble).nmant <= 52:
         return {}
@@ -2379,15 +2379,15 @@ def _refined_stretches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra, der
             continue
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            double = _ulps(np.asarray(plain[key](xs), dtype=np.float64), true)
-            extended = _ulps(np.asarray(wide[key](xs), dtype=np.float64), true)
+            double = _screen_ulps(np.asarray(plain[key](xs), dtype=np.float64), true)
+            extended = _screen_ulps(np.asarray(wide[key](xs), dtype=np.float64), true)
         known = ~np.isnan(true)
         holes = [(p.point - p.reach, p.point + p.reach) for p in patches.get(key, ())]
         # and the rare roundings: dense points against the long-double formula itself
         dense = dense_points()
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            rough = _ulps(np.asarray(plain[key](dense), dtype=np.float64),
+            rough = _screen_ulps(np.asarray(plain[key](dense), dtype=np.float64),
                           np.asarray(wide[f"_{key}_tail"](dense.astype(np.longdouble))[0], dtype=np.longdouble))
         found[key] = without(merged(stretches(xs[known], double[known], extended[known]),
                                     dense_stretches(dense, rough, xs, extended)), holes)

@@ -156,9 +156,9 @@ def dense_stretches(xs: np.ndarray, double_errors: np.ndarray, probes: np.ndarra
     edges = cells()
     trusted: dict[tuple[float, float], bool] = {}
     for x, error in zip(probes, long_errors):
-        if not np.isnan(error):
+        if not np.isnan(error):  # (±inf: the truth or the long double not finite in float64: not trusted)
             cell = _cell_of(edges, x)
-            trusted[cell] = trusted.get(cell, True) and bool(error <= GOOD_ULPS)
+            trusted[cell] = trusted.get(cell, True) and bool(np.isfinite(error) and error <= GOOD_ULPS)
     picked = {_cell_of(edges, x) for x in xs[double_errors > DENSE_ULPS]}
     return sorted(cell for cell in picked if trusted.get(cell, False))
 

@@ -189,16 +189,6 @@ def long_values(values) -> np.ndarray:
         return np.array([one(v) for v in values], dtype=np.longdouble)
 
 
-def _ulps(computed: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Errors in ULPs of float64 (in units of the smallest normal number below it); inf where not finite."""
-    tiny = np.finfo(np.float64).tiny
-    rounded = np.abs(true.astype(np.float64))
-    unit = np.where(rounded < tiny, tiny, np.spacing(rounded)).astype(np.longdouble)
-    with np.errstate(invalid="ignore", over="ignore"):
-        error = np.abs(computed.astype(np.longdouble) - true) / unit
-    return np.where(np.isfinite(error), error, np.inf).astype(np.float64)
-
-
 def fit_patch(candidate: Candidate, code: Callable, truth: Callable, derivative: int = 0) -> SeriesPatch:
     """The radius and degree for ``candidate``, measured (see the module's docstring).
 
@@ -217,7 +207,7 @@ def fit_patch(candidate: Candidate, code: Callable, truth: Callable, derivative:
     """
     from numeric._kernels import taylor_near
 
-    from .verify import reference
+    from .verify import _screen_ulps, reference
 
     exact = candidate.coefficients
     if derivative:
@@ -241,7 +231,7 @@ def fit_patch(candidate: Candidate, code: Callable, truth: Callable, derivative:
     with np.errstate(all="ignore"):
         computed = np.asarray(code(probes), dtype=np.float64)
     true = long_values([reference(truth, [p]) for p in probes])
-    errors = _ulps(computed, true)
+    errors = _screen_ulps(computed, true)
     bad = ~np.isnan(true) & (errors > FORMULA_ULPS)
     good = np.isfinite(true) & np.isfinite(computed) & (errors <= FORMULA_ULPS)
     radius = 2 * float(np.max(np.abs(probes[bad] - point))) if bad.any() else 2.0 ** -60
@@ -259,7 +249,7 @@ def fit_patch(candidate: Candidate, code: Callable, truth: Callable, derivative:
         for degree in range(len(highs)):
             values = taylor_near(np.empty(points.shape), points, everywhere, point,
                                  highs[:degree + 1], lows[:degree + 1])
-            if _ulps(values, refs).max(initial=0.0) <= SERIES_ULPS:
+            if _screen_ulps(values, refs).max(initial=0.0) <= SERIES_ULPS:
                 break
         else:
             if radius > max(2.0 ** -60, 4 * float(np.spacing(abs(point)))):

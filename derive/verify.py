@@ -296,8 +296,8 @@ def reference(f: Callable, args: Sequence[float]):
     previous = None
     dps = _starting_digits(args)
     # a zero is confirmed at four times the digits a tiny argument asks for (see below)
-    tiny = [abs(float(a)) for a in args if 0 < abs(float(a)) < 1]
-    zero_digits = min(1600, max(400, 4 * (50 + int(-math.log10(min(tiny)))))) if tiny else 400
+    tiny = [a for a in args if 0 < abs(float(a)) < 1]
+    zero_digits = max(400, 4 * _starting_digits(tiny))
     while True:
         with mpmath.workdps(dps):
             try:

@@ -1213,12 +1213,12 @@ def taylor_near(y, x, near, point, highs, lows=None):
     """y, with its elements where ``near`` holds set to Σ c_k·(x − point)^k, in place.
 
     The coefficients c_k = highs[k] + lows[k] (ascending powers; lows 0 if
-    None) are summed by Horner's rule in double-double arithmetic (Dekker's
-    products by Veltkamp's split, Knuth's sums), so that a series whose terms
-    cancel (e^x − 1 − x over x² at x = −3: terms of 3 beside a value of 0.1)
-    keeps its digits: the error is about an ulp of the value plus the terms'
-    size times 2^-104.  x − point is exact within a factor 2 of the point
-    (Sterbenz), and rounded once beyond.  See away_from.
+    None) are summed by :func:`poly_dd`, Horner's rule in double-double
+    arithmetic, so that a series whose terms cancel ((e^x − 1 − x)/x² at
+    x = −8: terms up to 6.5 beside a value of 0.11) keeps its digits: the
+    error is about an ulp of the value plus the terms' size times 2^-104.
+    x − point is exact within a factor 2 of the point (Sterbenz), and
+    rounded once beyond.  See away_from.
 
     Examples
     --------
@@ -1228,25 +1228,7 @@ def taylor_near(y, x, near, point, highs, lows=None):
     """
     if near is None:
         return y
-    t = np.asarray(x, dtype=np.float64)[near] - point
     lows = lows if lows is not None else (0.0,) * len(highs)
-    # t split once for Dekker's products (|t| is far below 2^996: no overflow)
-    c = t * 134217729.0
-    t_hi = c - (c - t)
-    t_lo = t - t_hi
-    hi = np.full_like(t, highs[-1])
-    lo = np.full_like(t, lows[-1])
-    for c_hi, c_lo in zip(highs[-2::-1], lows[-2::-1]):
-        p = hi * t  # (hi + lo)·t = p + e + lo·t, with p + e = hi·t exactly
-        c = hi * 134217729.0
-        h_hi = c - (c - hi)
-        h_lo = hi - h_hi
-        e = ((h_hi * t_hi - p) + h_hi * t_lo + h_lo * t_hi) + h_lo * t_lo
-        s = p + c_hi  # + c: s + f = p + c_hi exactly
-        b = s - p
-        f = (p - (s - b)) + (c_hi - b)
-        lo = f + (e + lo * t + c_lo)
-        hi = s + lo
-        lo -= hi - s
+    hi, lo = poly_dd(np.asarray(x, dtype=np.float64)[near] - point, tuple(zip(highs[::-1], lows[::-1])), "hi", "lo")
     y[near] = hi + lo
     return y

@@ -150,7 +150,8 @@ def _reciprocal_one_plus_exp(node):
 
 
 def _exp_times_sigmoid(node):
-    # exp(u) * sigmoid(-u)**n -> sigmoid(u) * sigmoid(-u)**(n - 1)
+    # exp(k·u)·σ(−u)ⁿ → σ(u)ᵏ·σ(−u)ⁿ⁻ᵏ for a whole k, 1 ≤ k ≤ n: e^{ku} overflows for
+    # ku > 709 (the derivative of e^x/(1 + e^x) is σ(x) − e^{2x}·σ(−x)², inf·0 at x = 710)
     if not isinstance(node, Mul):
         return None
     factors = list(node.args)
@@ -158,10 +159,12 @@ def _exp_times_sigmoid(node):
         if isinstance(f, exp):
             for s in factors:
                 base, power = (s.base, s.exp) if isinstance(s, Pow) else (s, S.One)
-                if isinstance(base, sigmoid) and power.is_Integer and power > 0 \
-                        and sp.simplify(base.args[0] + f.args[0]) == 0:
+                if not (isinstance(base, sigmoid) and power.is_Integer and power > 0):
+                    continue
+                k = sp.simplify(-f.args[0] / base.args[0])
+                if k.is_Integer and 1 <= k <= power:
                     rest = [t for t in factors if t is not f and t is not s]
-                    return Mul(sigmoid(f.args[0]), base ** (power - 1), *rest)
+                    return Mul(sigmoid(-base.args[0]) ** k, base ** (power - k), *rest)
     return None
 
 
@@ -462,6 +465,94 @@ def _sigmoid_minus_half(node):
     return _pair_rewrite(node, combine)
 
 
+def _sigmoid_monomial(term: sp.Expr, u: sp.Expr | None):
+    """(c, a, b, u) for a term c·σ(u)ᵃ·σ(−u)ᵇ (c free of σ(±u)), else None; ``u`` is fixed once found."""
+    coefficient, a, b = [], 0, 0
+    for factor in Mul.make_args(term):
+        base, power = factor.as_base_exp()
+        if isinstance(base, sigmoid) and power.is_Integer and power > 0:
+            v = base.args[0]
+            if u is None:
+                u = v
+            if v == u:
+                a += int(power)
+                continue
+            if sp.expand(v + u) == 0:
+                b += int(power)
+                continue
+        coefficient.append(factor)
+    c = Mul(*coefficient)
+    if u is not None and (c.has(sigmoid(u)) or c.has(sigmoid(-u))):
+        return None
+    return c, a, b, u
+
+
+def _sigmoid_monomials(node: sp.Expr):
+    """(u, [(c, a, b), …]) for an Add of at least two terms c·σ(u)ᵃ·σ(−u)ᵇ, else None."""
+    u, monomials = None, []
+    for term in node.args:
+        found = _sigmoid_monomial(term, u)
+        if found is None:
+            return None
+        c, a, b, u = found
+        monomials.append((c, a, b))
+    return (u, monomials) if u is not None and len(monomials) >= 2 else None
+
+
+def _sigmoid_polynomial(node):
+    # Σ cᵢ·σ(u)^aᵢ·σ(−u)^bᵢ is a polynomial P(s) in s = σ(u) (σ(−u) = 1 − s).  Where
+    # it cancels as u → +∞ (the terms without σ(−u), which are what is left at
+    # s = 1, sum to fewer terms: σ(x) − σ(x)², the derivative of e^x/(1 + e^x),
+    # 1e17 ULP at x = 40; x·σ + σ − x·σ² is 1 + x − x there), as u → −∞ (the
+    # same at s = 0) or at u = 0 (P(1/2) = 0, σ(−x) − σ(x) is −tanh(x/2)), the factors s, 1 − s
+    # and 2s − 1 are taken out as σ(u), σ(−u) and tanh(u/2), and what is left is
+    # written in the Bernstein basis sᵏ(1 − s)ᵈ⁻ᵏ, whose terms do not cancel at
+    # either end
+    if not isinstance(node, Add):
+        return None
+    monomials = _sigmoid_monomials(node)
+    if monomials is None and node.has(sigmoid):  # a factor (1 − 3σ(x)) inside a term: multiplied out
+        expanded = sp.expand(node)
+        if not isinstance(expanded, Add):  # the terms collapse to one: 2σσ̄ + σ² + 2σσ̄ − σ² is 4σσ̄
+            return expanded
+        monomials = _sigmoid_monomials(expanded)
+    if monomials is None:
+        return None
+    u, monomials = monomials
+    s = sp.Dummy("s")
+    poly = sp.Poly(sum(c * s**a * (1 - s) ** b for c, a, b in monomials), s)
+    if poly.is_zero:
+        return S.Zero
+
+    def vanishes(p, at):
+        return sp.expand(p.eval(at)) == 0
+
+    def cancel_at_end(weights):  # the terms left at s = 0 (or 1): does their sum lose terms?
+        size = sum(len(Add.make_args(sp.expand(c))) for c in weights)
+        total = sp.expand(Add(*weights))
+        return len(weights) >= 2 and (total == 0 or len(Add.make_args(total)) < size)
+
+    low_a, low_b = min(a for _, a, _ in monomials), min(b for _, _, b in monomials)  # common factors aside
+    cancels = cancel_at_end([c for c, a, _ in monomials if a == low_a]) \
+        or cancel_at_end([c for c, _, b in monomials if b == low_b]) \
+        or (poly.degree() >= 1 and vanishes(poly, S.Half))
+    if not cancels:
+        return None
+    taken = {}
+    for name, factor, at in (("s", sp.Poly(s, s), 0), ("1-s", sp.Poly(1 - s, s), 1),
+                             ("2s-1", sp.Poly(2 * s - 1, s), S.Half)):
+        taken[name] = 0
+        while poly.degree() >= 1 and vanishes(poly, at):
+            poly = sp.Poly(sp.expand(sp.div(poly, factor)[0].as_expr()), s)
+            taken[name] += 1
+    d = poly.degree()
+    t = sp.Dummy("t")
+    bernstein = sp.Poly(sp.expand(sp.cancel(poly.as_expr().subs(s, t / (1 + t)) * (1 + t) ** d)), t)
+    rest = Add(*[bernstein.coeff_monomial(t**k) * sigmoid(u) ** k * sigmoid(-u) ** (d - k) for k in range(d + 1)])
+    return (sigmoid(u) ** taken["s"] * sigmoid(-u) ** taken["1-s"] * sp.tanh(u / 2) ** taken["2s-1"]
+            * sp.factor_terms(rest))
+
+
 def _sigmoid_softplus_difference(node):
     # a·σ(u) − b·softplus(u) with a = b·u → −b·(|u|·σ(−|u|) + softplus(−|u|)):
     # the derivative of softplus(x)/x, σ(x)/x − softplus(x)/x², cancels for
@@ -485,6 +576,126 @@ def _sigmoid_softplus_difference(node):
         return -weight_b * (magnitude * sigmoid(-magnitude) + softplus(-magnitude))
 
     return _pair_rewrite(node, combine)
+
+
+def _softplus_less_argument(node):
+    # c·softplus(u) − c·u → c·softplus(−u): log(1 + e^u) − u = log(1 + e^{−u});
+    # the difference cancels for u > 1 (softplus(x) − x is 0 from x = 37, where
+    # it is 8.5e−17)
+    def combine(a, b):
+        plus = [f for f in Mul.make_args(a) if isinstance(f, softplus)]
+        if len(plus) != 1:
+            return None
+        weight = a / plus[0]
+        if weight.has(softplus) or sp.expand(b + weight * plus[0].args[0]) != 0:
+            return None
+        return weight * softplus(-plus[0].args[0])
+
+    return _pair_rewrite(node, combine)
+
+
+def _expm1_times_sigmoid(node):
+    # expm1(u)·σ(−u)ⁿ → tanh(u/2)·σ(−u)ⁿ⁻¹: (e^u − 1)/(1 + e^u) is tanh(u/2); as a
+    # product it is inf·0 = NaN for u > 709 ((1 − e^{−x})/(1 + e^{−x}) at x = −710)
+    if not isinstance(node, Mul):
+        return None
+    factors = list(node.args)
+    for f in factors:
+        if isinstance(f, expm1):
+            for g in factors:
+                base, power = g.as_base_exp()
+                if isinstance(base, sigmoid) and power.is_Integer and power > 0 \
+                        and sp.expand(base.args[0] + f.args[0]) == 0:
+                    rest = [h for h in factors if h is not f and h is not g]
+                    return Mul(sp.tanh(f.args[0] / 2), base ** (power - 1), *rest)
+    return None
+
+
+def _exponential_term(term: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """(c, v) for a term c·e^v (v = 0 for a term without an exponential; c free of exp)."""
+    term = sp.powsimp(term)
+    exps = [f for f in Mul.make_args(term) if isinstance(f, exp)]
+    if len(exps) > 1:
+        return term, S.Zero
+    if not exps:
+        return term, S.Zero
+    return term / exps[0], exps[0].args[0]
+
+
+def _exponential_ratio(node):
+    # N/D with D = c·(1 + e^u)ⁿ and N = Σ aₖ·e^{ku} (0 ≤ k ≤ n whole) once
+    # common exponentials are cancelled, as Σ aₖ·σ(u)ᵏ·σ(−u)ⁿ⁻ᵏ/c:
+    # e^x/(e^x + e^{2x}) = 1/(1 + e^x) is inf/inf = NaN at x = 710 (and 0/0 at
+    # x = −746) as written, and the derivative of e^x/(1 + e^x)², (e^x −
+    # e^{2x})/(1 + e^x)³ once cancelled, is inf/inf past 355; each
+    # σ(u)ᵏσ(−u)ⁿ⁻ᵏ is at most 1, and sigmoid_polynomial takes out what cancels
+    if not isinstance(node, (Mul, Add)) or len(node.free_symbols) > 1 or not any(
+            isinstance(f, Pow) and f.exp.is_negative and isinstance(f.base, Add) and f.base.has(exp)
+            for f in sp.preorder_traversal(node)):
+        return None  # (of one variable: a loss's σ(z) − y is probability_difference's)
+    numerator, denominator = sp.fraction(sp.cancel(node))
+    scale, rest = sp.factor(denominator).as_coeff_Mul()
+    base, n = rest.as_base_exp()
+    if not (n.is_Integer and n > 0 and isinstance(base, Add) and len(base.args) == 2 and S.One in base.args):
+        return None
+    other = base.args[0] if base.args[1] == 1 else base.args[1]
+    if not isinstance(other, exp) or other.args[0].is_number:
+        return None
+    u = other.args[0]
+    terms = []
+    for term in Add.make_args(sp.expand(numerator)):
+        c, v = _exponential_term(term)
+        k = sp.simplify(v / u)
+        if c.has(exp) or not (k.is_Integer and 0 <= k <= n):
+            return None
+        terms.append(c * sigmoid(u) ** k * sigmoid(-u) ** (n - k))
+    return Add(*terms) / scale
+
+
+def _log_difference(node):
+    # c·log A − c·log B → c·log1p((A − B)/B) where A − B is shorter than A and B
+    # (a term cancels) and B is at least a positive number (log(x + 1) − log x
+    # stays: 1/x overflows for x < 5.6e−309): log(e^x + 1) − log(e^x + 2) is softplus(x) − softplus(x −
+    # log 2) − log 2, two logarithms of about x whose difference e^{−x} is lost
+    # for x > 37; A − B = −1 is exact, and log1p(−1/(e^x + 2)) keeps it
+    def combine(a, b):
+        ca, la = a.as_coeff_Mul()
+        cb, lb = b.as_coeff_Mul()
+        if not (isinstance(la, log) and isinstance(lb, log)) or ca != -cb or ca.is_negative:
+            return None
+        first, second = la.args[0], lb.args[0]
+        floor, rest = second.as_coeff_Add()  # B = c + (terms ≥ 0), c > 0: (A − B)/B stays finite
+        if first.is_number or second.is_number or not (floor > 0 and rest.is_nonnegative):
+            return None
+        difference = sp.expand(first - second)
+        if difference == 0 or len(Add.make_args(difference)) >= max(
+                len(Add.make_args(sp.expand(first))), len(Add.make_args(sp.expand(second)))):
+            return None
+        return ca * log1p(difference / second)
+
+    return _pair_rewrite(node, combine)
+
+
+def _exp_over_expm1(node):
+    # e^{ku}/expm1(u)ⁿ → (−1)ᵏ·expm1(u)ᵏ⁻ⁿ/expm1(−u)ᵏ for a whole k, 1 ≤ k ≤ n:
+    # e^u/(e^u − 1) = −1/expm1(−u), so the derivative of x/(e^x − 1),
+    # 1/expm1(x) − x·e^x/expm1(x)², is no longer inf/inf = NaN for x > 709
+    if not isinstance(node, Mul):
+        return None
+    factors = list(node.args)
+    for f in factors:
+        if not isinstance(f, exp):
+            continue
+        for g in factors:
+            base, power = g.as_base_exp()
+            if not (isinstance(base, expm1) and power.is_Integer and power < 0):
+                continue
+            k = sp.simplify(f.args[0] / base.args[0])
+            if k.is_Integer and 1 <= k <= -power:
+                u = base.args[0]
+                rest = [h for h in factors if h is not f and h is not g]
+                return Mul((-1) ** k, expm1(u) ** (k + power), expm1(-u) ** -k, *rest)
+    return None
 
 
 def _exponential_pair(node):
@@ -550,7 +761,7 @@ def _c_sigmoid_neg(c, u):
 RECOGNITION_RULES: tuple[Rule, ...] = (
     Rule("sigmoid", "1/(1 + exp(u))ⁿ → σ(−u)ⁿ", "1/(1+e^{-u}) overflows for u < −709",
          _reciprocal_one_plus_exp),
-    Rule("sigmoid_from_ratio", "exp(u)·σ(−u)ⁿ → σ(u)·σ(−u)ⁿ⁻¹", "e^u overflows for u > 709",
+    Rule("sigmoid_from_ratio", "exp(k·u)·σ(−u)ⁿ → σ(u)ᵏ·σ(−u)ⁿ⁻ᵏ", "e^{ku} overflows for ku > 709",
          _exp_times_sigmoid),
     Rule("softplus", "log(1 + exp(u)) → softplus(u)",
          "exp overflows for u > 709 and 1 + e^u rounds to 1 for u < −37",
@@ -612,8 +823,20 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "sinh and cosh overflow for |u| > 710 (inf/inf)", _hyperbolic_ratio),
     Rule("sigmoid_minus_half", "c − 2c·σ(u) → −c·tanh(u/2)", "2σ(u) − 1 cancels for |u| < 1",
          _sigmoid_minus_half),
+    Rule("sigmoid_polynomial", "Σ c·σ(u)ᵃσ(−u)ᵇ → σ(u)ᵐσ(−u)ⁿtanh(u/2)ʰ·Σ βₖσ(u)ᵏσ(−u)ᵈ⁻ᵏ",
+         "σ(u) − σ(u)² cancels for u > 1, σ(−u) − σ(u) for |u| < 1", _sigmoid_polynomial),
     Rule("sigmoid_softplus_difference", "a·σ(u) − b·softplus(u), a = b·u → −b·(|u|·σ(−|u|) + softplus(−|u|))",
          "u·σ(u) − softplus(u) cancels for u > 1 (softplus(x)/x′)", _sigmoid_softplus_difference),
+    Rule("softplus_less_argument", "c·softplus(u) − c·u → c·softplus(−u)",
+         "softplus(u) − u cancels for u > 1 (0 from u = 37)", _softplus_less_argument),
+    Rule("tanh_half", "expm1(u)·σ(−u)ⁿ → tanh(u/2)·σ(−u)ⁿ⁻¹",
+         "(e^u − 1)·σ(−u) is inf·0 for u > 709", _expm1_times_sigmoid),
+    Rule("exponential_ratio", "Σ aₖe^{ku}/(c·(1 + e^u)ⁿ) → Σ aₖσ(u)ᵏσ(−u)ⁿ⁻ᵏ/c (common exponentials cancelled)",
+         "e^x/(e^x + e^{2x}) is inf/inf for x > 709, 0/0 for x < −745", _exponential_ratio),
+    Rule("log_difference", "c·log A − c·log B → c·log1p((A − B)/B) where A − B is shorter",
+         "two logarithms of nearly equal numbers cancel; A − B is exact", _log_difference),
+    Rule("exp_over_expm1", "e^{ku}/expm1(u)ⁿ → (−1)ᵏ·expm1(u)ᵏ⁻ⁿ/expm1(−u)ᵏ",
+         "e^u/(e^u − 1)ⁿ is inf/inf for u > 709", _exp_over_expm1),
     Rule("exponential_pair", "c·eᵘ ± c·e⁻ᵘ → 2c·cosh(u), 2c·sinh(u)",
          "eᵘ overflows for u > 709; eᵘ − e⁻ᵘ cancels for |u| < 1", _exponential_pair),
     Rule("sign_product", "u·sign(u) → |u|", "lets a derivative of |u| cancel exactly", _x_times_sign),
@@ -628,6 +851,13 @@ RULES: tuple[Rule, ...] = RECOGNITION_RULES + NUMERICAL_RULES
 
 _PRE_PASS = Rule("cancel", "a(e^x − 1) + a → a·e^x", "terms that cancel exactly are removed "
                  "before evaluation", _expand_if_cancels)
+
+
+#: tried at each node, children first, before the rules: a cancellation is
+#: exact only before other rules have rewritten its terms (e^x + e^{−x} as
+#: 2 cosh x, where e^x/(e^x + e^{−x}) is σ(2x), or
+#: log(1 + e^x) as softplus(x), whose difference from log(2 + e^x) would not)
+_PRE_PASS_RULES = (_PRE_PASS,) + tuple(r for r in NUMERICAL_RULES if r.name in ("exponential_ratio", "log_difference"))
 
 
 def _bottom_up(expr: sp.Expr, rules: tuple[Rule, ...], log_: list[str] | None) -> sp.Expr:
@@ -661,11 +891,12 @@ def _pre_pass(expr: sp.Expr, log_: list[str] | None) -> sp.Expr:
     if isinstance(expr, sp.Piecewise):
         return sp.Piecewise(*[(_pre_pass(e, log_), c) for e, c in expr.args])
     node = expr.func(*[_pre_pass(a, log_) for a in expr.args])
-    new = _PRE_PASS.apply(node)
-    if new is not None and new != node:
-        if log_ is not None:
-            log_.append(_PRE_PASS.name)
-        return new
+    for rule in _PRE_PASS_RULES:
+        new = rule.apply(node)
+        if new is not None and new != node:
+            if log_ is not None:
+                log_.append(rule.name)
+            return new
     return node
 
 

@@ -6,6 +6,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
+from sympy.codegen.cfunctions import expm1
 
 import numeric
 from derive.codegen import compile_expression
@@ -20,9 +21,26 @@ q = sp.Symbol("q", positive=True)
 # rule name, expression, point(s), naive float64 result is off (inf/nan/0 or > 1000 ULP)
 CASES = [
     ("sigmoid", 1 / (1 + sp.exp(-x)), {x: -740.0}),
-    ("sigmoid_from_ratio", sp.exp(x) / (1 + sp.exp(x)), {x: 800.0}),
+    ("exponential_ratio", sp.exp(x) / (1 + sp.exp(x)), {x: 800.0}),
+    # (a factor besides 1 + e^x: not exponential_ratio's) e^x·σ(−x)/(1 + x²)
+    ("sigmoid_from_ratio", sp.exp(x) / ((1 + sp.exp(x)) * (1 + x**2)), {x: 800.0}),
     # σ'(x) written out: e^{-x}/(1 + e^{-x})² is inf/inf = NaN at x = -800
-    ("sigmoid_from_ratio", sp.exp(-x) / (1 + sp.exp(-x)) ** 2, {x: -700.0}),
+    ("exponential_ratio", sp.exp(-x) / (1 + sp.exp(-x)) ** 2, {x: -700.0}),
+    # e^{2x}·σ(−x)² → σ(x)²: inf/inf at x = 800
+    ("exponential_ratio", sp.exp(2 * x) / (1 + sp.exp(x)) ** 2, {x: 800.0}),
+    # σ(x) − σ(x)², σ(1 − σ) multiplied out: 0 at x = 40 (true 4.2e−18)
+    ("sigmoid_polynomial", 1 / (1 + sp.exp(-x)) - 1 / (1 + sp.exp(-x)) ** 2, {x: 40.0}),
+    # σ(−x) − σ(x) = −tanh(x/2): 1e8 ULP at x = 1e−8
+    ("sigmoid_polynomial", 1 / (1 + sp.exp(x)) - 1 / (1 + sp.exp(-x)), {x: 1e-8}),
+    ("softplus_less_argument", sp.log(1 + sp.exp(x)) - x, {x: 40.0}),
+    ("exponential_ratio", (1 - sp.exp(-x)) / (1 + sp.exp(-x)), {x: -800.0}),
+    ("tanh_half", expm1(x) / (1 + sp.exp(x)), {x: 800.0}),
+    ("exponential_ratio", sp.exp(x) / (sp.exp(x) + sp.exp(2 * x)), {x: 800.0}),
+    # two logarithms of about 40 whose difference is −4.2e−18: 0 as written
+    ("log_difference", sp.log(sp.exp(x) + 1) - sp.log(sp.exp(x) + 2), {x: 40.0}),
+    # x/(e^x − 1)′ = 1/expm1(x) − x·e^x/expm1(x)²: the square overflows at x = 700
+    ("exp_over_expm1", sp.diff(x / (sp.exp(x) - 1), x), {x: 700.0}),
+    ("exponential_ratio", sp.diff(sp.exp(-x) / (sp.exp(x) + sp.exp(-x)), x), {x: -400.0}),
     ("softplus", sp.log(1 + sp.exp(x)), {x: 800.0}),
     ("log_sigmoid", sp.log(1 / (1 + sp.exp(-x))), {x: -800.0}),
     ("erfc", 1 + sp.erf(x), {x: -10.0}),
@@ -58,7 +76,7 @@ CASES = [
     # softplus(x)/x′ = σ(x)/x − softplus(x)/x²: 1.1e9 ULP at x = 19.95
     ("sigmoid_softplus_difference", sp.diff(sp.log(1 + sp.exp(x)) / x, x), {x: 19.953199531995324}),
     ("sigmoid_softplus_difference", sp.diff(sp.log(1 + sp.exp(x)) / x, x), {x: -35.5}),
-    ("exponential_pair", (sp.exp(x) - sp.exp(-x)) / (sp.exp(x) + sp.exp(-x)), {x: -800.0}),
+    ("exponential_ratio", (sp.exp(x) - sp.exp(-x)) / (sp.exp(x) + sp.exp(-x)), {x: -800.0}),
     ("exponential_pair", sp.log(sp.exp(x) + sp.exp(-x)), {x: 800.0}),
     ("exponential_pair", (sp.exp(x) - sp.exp(-x)) / 2, {x: 1e-12}),
     ("together", -x * sp.sign(x) / (sp.Abs(x) + 1) ** 2 + 1 / (sp.Abs(x) + 1), {x: 725.8232582325822}),
@@ -131,6 +149,19 @@ def test_new_rules_leave_what_does_not_cancel():
         applied = []
         assert stabilize(expr, applied) == expr and not set(applied) & {
             "one_minus_cos", "cosh_minus_one", "difference_of_squares", "square_root_difference"}, (expr, applied)
+
+
+def test_sigmoid_polynomial_leaves_what_does_not_cancel():
+    # silu′ = σ(x) + x·σ(x)·σ(−x): every term has the factor σ(x), and at either
+    # end one term is the value; nothing to take out
+    from derive.primitives import sigmoid
+
+    for expr in (sigmoid(x) + x * sigmoid(x) * sigmoid(-x), sigmoid(x) * sigmoid(-x) + sigmoid(x) ** 2):
+        applied = []
+        stabilize(expr, applied)
+        assert "sigmoid_polynomial" not in applied, (expr, applied)
+    # σ(−x) − σ(x) is −tanh(x/2) (0 at x = 1e−300 as a difference)
+    assert stabilize(sigmoid(-x) - sigmoid(x)) == -sp.tanh(x / 2)
 
 
 def test_user_expression_is_stabilized():

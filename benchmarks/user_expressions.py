@@ -10,10 +10,19 @@ versions of the generated code:
 * refined: and with the stretches computed again in np.longdouble where the
   double code was measured to err (derive/refine.py): what ships.
 
+A second table, ``--tails``, measures expressions typed out by hand
+(σ as e^x/(1 + e^x), tanh from exponentials, eˣ − 1 − x, …) at the points
+of the float64 range the certificates' grid holds (±0, ±5e−324, ±1e−300,
+±1e−8, ±1, ±20, ±37, ±40, ±100, ±709.78, ±710, ±745, ±750, ±1e4, ±1e300),
+the generated code beside naive ``sympy.lambdify`` of the same expression
+and of SymPy's derivative: the worst ULP against mpmath where both are
+finite, and the count of NaN/inf results where the truth is finite.
+
 Usage::
 
     python benchmarks/user_expressions.py            # the table (about 3 minutes)
     python benchmarks/user_expressions.py --json results.json
+    python benchmarks/user_expressions.py --tails    # the second table (about 2 minutes)
 """
 
 from __future__ import annotations
@@ -39,6 +48,57 @@ EXPRESSIONS = [
 ]
 
 VERSIONS = {"plain": (False, False), "patched": (True, False), "refined": (True, True)}
+
+TYPED_OUT = [
+    "exp(x)/(1 + exp(x))", "exp(x)/(exp(x) + 1)^2", "exp(x)/(exp(x) + exp(2*x))",
+    "(exp(x) - exp(-x))/(exp(x) + exp(-x))", "(1 - exp(-x))/(1 + exp(-x))", "log(1 + exp(x)) - x",
+    "log(exp(x) + 1) - log(exp(x) + 2)", "x*exp(x)/(1 + exp(x))", "x/(exp(x) - 1)",
+    "exp(x) - 1 - x", "x - sin(x)", "log(1 + x) - x", "sinh(x) - x", "cosh(x) - x^2/2",
+]
+
+
+def tails(text: str) -> dict:
+    """Worst ULP and NaN/inf count of f and f′ at the grid's special points: lambdify and nnderive."""
+    import numpy as np
+    import sympy as sp
+
+    from derive import primitives
+    from derive.codegen import compile_expression
+    from derive.verify import SPECIAL_POINTS, _mp_function, reference
+    from numeric.accuracy import ulp_error
+
+    expr = parse_expression(text)
+    variable, = expr.free_symbols
+    points = np.array(sorted({s * v for v in (0.0, *SPECIAL_POINTS) for s in (1, -1)}))
+    plain = primitives.expand_primitives(expr)
+    derivative = sp.diff(plain, variable)
+    naive = [sp.lambdify([variable], e, modules="numpy") for e in (plain, derivative)]
+    start = time.perf_counter()
+    generated = compile_expression(expr, [variable], derivative=True)
+    seconds = time.perf_counter() - start
+    truths = [[reference(_mp_function(e, [variable]), [p]) for p in points] for e in (plain, derivative)]
+    result = {"seconds": seconds}
+    for name, functions in (("lambdify", naive), ("nnderive", generated)):
+        worst, nonfinite = 0.0, 0
+        for fn, truth in zip(functions, truths):
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                values = np.broadcast_to(np.asarray(fn(points), dtype=np.float64), points.shape)
+            for value, true in zip(values, truth):
+                if np.isnan(float(true)):
+                    continue  # outside the domain (log x at x < 0)
+                error = ulp_error(float(value), true)
+                if not np.isfinite(error):
+                    nonfinite += 1
+                else:
+                    worst = max(worst, error)
+        result[name] = {"max_ulp": worst, "nonfinite": nonfinite}
+    return result
+
+
+def _tail_cell(result: dict) -> str:
+    text = f"{result['max_ulp']:.3g}"
+    return f"{text:>9s} {result['nonfinite']:>3d}"
 
 
 def certify(text: str, version: str) -> dict:
@@ -78,10 +138,25 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="write the results as JSON to FILE")
     parser.add_argument("--only", nargs="+", metavar="EXPR", help="these expressions only")
+    parser.add_argument("--tails", action="store_true",
+                        help="the second table: typed-out expressions at the grid's special points")
     args = parser.parse_args(argv)
-    texts = args.only or EXPRESSIONS
     if args.json and args.json.exists():
         parser.error(f"{args.json} exists; not overwritten")
+    if args.tails:
+        texts = args.only or TYPED_OUT
+        print("f and f′ at ±0, ±5e−324, ±1e−300, … ±1e300 against mpmath: the worst ULP where finite, "
+              "and the count of NaN/inf where the truth is finite\n")
+        print(f"{'expression':38s} {'lambdify':>13s} {'nnderive':>13s}")
+        results = {}
+        for text in texts:
+            results[text] = tails(text)
+            print(f"{text:38s} {_tail_cell(results[text]['lambdify'])} {_tail_cell(results[text]['nnderive'])}",
+                  flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return 0
+    texts = args.only or EXPRESSIONS
     print("worst ULP of f and f′ on nnderive diff --verify's grid (NaN/inf: a non-finite result where the "
           "truth is finite; ok: within 4 ULP, the certificate's bound)\n")
     print(f"{'expression':24s} " + " ".join(f"{v:>13s}" for v in VERSIONS))

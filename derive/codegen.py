@@ -2424,18 +2424,32 @@ def _removable_patches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
         done, candidates = run_with_time_limit(lambda: candidate_points(expr, x), SEARCH_SECONDS)
     except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
         return {}
-    if not done or not candidates:
+    if not done:
+        return {}
+    own = []
+    if derivative:  # where f′ alone is a sum that cancels to 0 (cosh x − x²/2 at 0: f′ = sinh x − x)
+        derivative_expr = sp.diff(expr, x)
+        try:
+            done, own = run_with_time_limit(
+                lambda: [c for c in candidate_points(derivative_expr, x) if c.kind == "zero"], SEARCH_SECONDS)
+        except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
+            done = False
+        taken = {c.point for c in candidates}
+        own = [c for c in own if c.point not in taken] if done else []
+    if not candidates and not own:
         return {}
     plain = _compiled(expr, variables, derivative, {}, {}, stabilized)
-    wanted = {"f": (plain["f"], expr, 0)}
-    if derivative:
-        wanted["f_grad"] = (plain["f_grad"], sp.diff(expr, x), 1)
+    wanted = {"f": (plain["f"], expr, [(c, 0) for c in candidates])}
+    if derivative:  # f's points, its series differentiated; f′'s own zeros, its own series
+        wanted["f_grad"] = (plain["f_grad"], derivative_expr, [(c, 1) for c in candidates] + [(c, 0) for c in own])
     patches = {}
-    for key, (code, definition, order) in wanted.items():
+    for key, (code, definition, tries) in wanted.items():
         truth = _mp_function(primitives.expand_primitives(definition), [x])
         kept = []
-        for candidate in candidates:
+        for candidate, order in tries:
             patch = fit_patch(candidate, code, truth, order)
+            if candidate.kind == "zero" and not patch.formula_erred:
+                continue  # the code keeps its digits at this zero: nothing to mend
             moved = {id(q): q.point + 2 * q.radius if q.moved_to is None else q.moved_to for q in kept + [patch]}
             if all(abs(patch.point - p.point) >= patch.radius + p.radius
                    and abs(moved[id(patch)] - p.point) >= p.radius

@@ -55,10 +55,12 @@ FORMULA_ULPS = 2.0
 SERIES_ULPS = 1.5
 #: the highest degree of the polynomial (SymPy's series takes 0.1–0.7 s to 60)
 MAX_DEGREE = 60
-#: seconds allowed for SymPy's series of one expression
-SERIES_SECONDS = 5.0
+#: seconds allowed for SymPy's series of one expression (sin(x)/x about 2, whose
+#: coefficients hold sin 2 and cos 2, takes 3.5 s to degree 61 on an idle core,
+#: and past 5 s beside another process: the limit was 5 until 2026-12-06)
+SERIES_SECONDS = 15.0
 #: seconds allowed for the whole search of an expression's points (the series included)
-SEARCH_SECONDS = 20.0
+SEARCH_SECONDS = 40.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,9 @@ class Candidate:
 
     point: float
     coefficients: tuple[sp.Expr, ...]  # ascending powers of (x − point), to MAX_DEGREE + 1
+    #: "0/0" (the formula is undefined there), or "zero": a sum whose terms cancel to 0
+    #: there (eˣ − 1 − x at 0), patched only where the formula's code is measured to err
+    kind: str = "0/0"
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,9 @@ class SeriesPatch:
     reach: float = 0.0
     #: where the near elements are moved for the formula (a probe where it was finite and accurate)
     moved_to: float | None = None
+    #: whether some probe of the formula erred by more than FORMULA_ULPS (a zero of a
+    #: sum whose code keeps its digits needs no patch)
+    formula_erred: bool = True
 
     @property
     def degree(self) -> int:
@@ -99,6 +107,10 @@ def _exact_double(value: sp.Expr) -> float | None:
         return None
     number = float(value)
     return number if np.isfinite(number) and sp.Rational(number) == value else None
+
+
+#: where a sum that vanishes is also a candidate: its terms may cancel there
+ZERO_POINTS = (-1.0, 0.0, 1.0)
 
 
 def _points_to_try(f: sp.Expr, x: sp.Symbol) -> list[float]:
@@ -148,16 +160,20 @@ def candidate_points(expr: sp.Expr, x: sp.Symbol) -> list[Candidate]:
     """
     f = primitives.expand_primitives(expr)
     found = []
-    for point in _points_to_try(f, x):
+    for point in sorted(set(_points_to_try(f, x)) | set(ZERO_POINTS)):
         try:
             value = f.subs(x, sp.Rational(point))
         except (TypeError, ValueError, ZeroDivisionError):
             continue
-        if value is not sp.nan and not value.has(sp.nan):
+        if value is sp.nan or value.has(sp.nan):
+            kind = "0/0"
+        elif value == 0 and isinstance(f, sp.Add) and point in ZERO_POINTS:
+            kind = "zero"  # terms that cancel: eˣ − 1 − x, x − sin x, log x − (x − 1) at 1
+        else:
             continue  # defined there (or a pole, zoo): nothing to take the place of
         coefficients = _taylor(f, x, point)
         if coefficients is not None:
-            found.append(Candidate(point, coefficients))
+            found.append(Candidate(point, coefficients, kind))
     return found
 
 
@@ -261,4 +277,5 @@ def fit_patch(candidate: Candidate, code: Callable, truth: Callable, derivative:
         # log(1 − x)/x at x = 1)
         outside = good & (np.abs(probes - point) >= 2 * radius)
         moved_to = float(probes[outside][np.argmin(np.abs(probes[outside] - point))]) if outside.any() else None
-        return SeriesPatch(point, radius, tuple(highs[:degree + 1]), tuple(lows[:degree + 1]), reach, moved_to)
+        return SeriesPatch(point, radius, tuple(highs[:degree + 1]), tuple(lows[:degree + 1]), reach, moved_to,
+                           bool(bad.any()))

@@ -246,10 +246,14 @@ class Certificate:
 
 
 def _mp_exp(a):
-    # mpmath's own exp, at any argument: a fixed tiny value for arguments below
-    # −1e5 (kept until 2026-12-06 to spare the argument reduction, up to 30 ms
-    # at 1,600 digits for −1e308) made e^x/(e^x + e^{2x}) 1/2 at x = −1e6, where
-    # it is 1
+    # exp of an argument below −1e5 is below 2^-144000: it rounds to 0 in any
+    # float format, and matters only beside another such value (e^x/(e^x + e^{2x})
+    # at x = −1e6 is 1/(1 + e^x) = 1).  It is computed to 60 digits, whatever the
+    # working precision: mpmath's argument reduction at 1,600 digits takes 30 ms
+    # for −1e308, and a fixed tiny value (until 2026-12-06) made that quotient 1/2
+    if a < -100000:
+        with mpmath.workdps(60):
+            return +mpmath.exp(a)
     return mpmath.exp(a)
 
 

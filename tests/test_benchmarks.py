@@ -72,3 +72,17 @@ def test_user_expressions_table_shows_each_stage(tmp_path, capsys):
         assert exit_.code == 2
     else:
         raise AssertionError("overwrote its JSON file")
+
+
+def test_user_expressions_tails_table(tmp_path, capsys):
+    """--tails: σ typed as e^x/(1 + e^x) is NaN in lambdify's code past 709, and not in ours."""
+    path = PATH.parent / "user_expressions.py"
+    spec = importlib.util.spec_from_file_location("user_expressions", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "tails.json"
+    assert module.main(["--tails", "--only", "exp(x)/(1 + exp(x))", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())["exp(x)/(1 + exp(x))"]
+    assert result["lambdify"]["nonfinite"] > 0 and result["lambdify"]["max_ulp"] > 1e10
+    assert result["nnderive"]["nonfinite"] == 0 and result["nnderive"]["max_ulp"] <= 4
+    assert "lambdify" in capsys.readouterr().out

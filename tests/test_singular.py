@@ -91,6 +91,39 @@ def test_the_derivative_keeps_its_digits_near_the_point(expr, before, after):
     assert _ulps(f(NEAR_ZERO), expr, NEAR_ZERO).max() <= after
 
 
+def test_zeros_of_a_sum_are_candidates_of_their_own_kind():
+    c, = candidate_points(sp.exp(x) - 1 - x, x)
+    assert (c.point, c.kind) == (0.0, "zero") and c.coefficients[:4] == (0, 0, sp.Rational(1, 2), sp.Rational(1, 6))
+    assert [(c.point, c.kind) for c in candidate_points(sp.log(x) - x + 1, x)] == [(1.0, "zero")]
+    assert candidate_points(sp.sin(x), x) == [] and candidate_points(x * sp.sin(x), x) == []  # not sums
+    # a sum that vanishes but keeps its digits is a candidate, and gets no patch
+    assert [c.kind for c in candidate_points(x + x**3, x)] == ["zero"]
+    assert "Taylor polynomial" not in expression_source("f", x + x**3, [x], derivative=True)
+
+
+@pytest.mark.parametrize("expr, point, before", [
+    # (the point, the ULP of the function or its derivative near it without the patch)
+    (sp.exp(x) - 1 - x, 0.0, 1e7),  # x²/2 + …: e^x − 1 is expm1, and − x cancels it
+    (x - sp.sin(x), 0.0, 1e7),
+    (sp.log(1 + x) - x, 0.0, 1e7),
+    (sp.sinh(x) - x, 0.0, 1e7),
+    (sp.log(x) - x + 1, 1.0, 1e6),  # −(x − 1)²/2 + …
+    (sp.cosh(x) - x**2 / 2, 0.0, 1e7),  # f(0) = 1; f′ = sinh x − x is the sum that cancels
+])
+def test_a_sum_that_cancels_at_a_point_keeps_its_digits(expr, point, before):
+    f, g = compile_expression(expr, [x], derivative=True)
+    plain_f, plain_g = _plain(expr)
+    derivative = sp.diff(expr, x)
+    points = point + NEAR_ZERO[np.abs(NEAR_ZERO) < 0.75]
+    points = points[points > 0] if point == 1.0 else points  # log x: x > 0
+    with np.errstate(all="ignore"):
+        plain = max(np.nan_to_num(_ulps(plain_f(points), expr, points), posinf=1e300).max(),
+                    np.nan_to_num(_ulps(plain_g(points), derivative, points), posinf=1e300).max())
+    assert plain > before
+    assert _ulps(f(points), expr, points).max() <= 2.0
+    assert _ulps(g(points), derivative, points).max() <= 2.0
+
+
 def test_a_point_other_than_zero_and_float32():
     expr = sp.sin(x - 1) / (x - 1)
     f, g = compile_expression(expr, [x], derivative=True)

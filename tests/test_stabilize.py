@@ -218,3 +218,38 @@ def test_user_expression_sigmoid_of_polynomial_as_rational_function():
     for v in (17.0, 22.0):  # u′·sech²(u): 5.9e−140·17 and 7.1e−293·44, not a clipped constant
         exact = (sp.diff(u, x) * sp.sech(u) ** 2).subs(x, sp.Float(v, 60)).evalf(60)
         assert ulp_error(float(dtanh(v)), mpmath.mpf(str(exact))) <= 4.0
+
+
+# expressions typed out by hand, and the points of float64 where their code had
+# returned NaN, inf or wrong digits before the exponential_ratio,
+# sigmoid_polynomial, softplus_less_argument, tanh_half, log_difference and
+# exp_over_expm1 rules (2026-12-06): (text, derivative?, points)
+TYPED_OUT = [
+    ("exp(x)/(1 + exp(x))", True, [40.0, 800.0, -800.0, 1e300]),
+    ("exp(x)/(exp(x) + exp(2*x))", True, [-1e6, 1e6, 800.0]),
+    ("(exp(x) - exp(-x))/(exp(x) + exp(-x))", True, [20.0, 1e4, -1e4, 1e-300]),
+    ("exp(x)/(exp(x) + 1)^2", True, [1e-8, 1e-300, 40.0, -800.0]),
+    ("(1 - exp(-x))/(1 + exp(-x))", False, [-1e6, 1e-300, 800.0]),
+    ("log(1 + exp(x)) - x", False, [40.0, 800.0]),
+    ("log(exp(x) + 1) - log(exp(x) + 2)", False, [40.0, 200.0]),
+    ("x/(exp(x) - 1)", True, [1e6, 1e300, 700.0]),
+]
+
+
+@pytest.mark.parametrize("text, derivative, points", TYPED_OUT, ids=[t[0] for t in TYPED_OUT])
+def test_typed_out_expressions_keep_their_digits_in_the_tails(text, derivative, points):
+    from derive.parsing import parse_expression
+    from derive.verify import _mp_function, reference
+
+    expr = parse_expression(text)
+    v, = expr.free_symbols
+    functions = compile_expression(expr, [v], derivative=derivative)
+    pairs = [(functions[0], expr), (functions[1], sp.diff(expr, v))] if derivative else [(functions, expr)]
+    for fn, e in pairs:
+        truth = _mp_function(e, [v])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e^x past 709 may warn; the values are what is tested
+            values = np.asarray(fn(np.array(points)), dtype=np.float64)
+        for point, value in zip(points, values):
+            true = reference(truth, [point])
+            assert ulp_error(float(value), true) <= 4, (text, e, point, float(value), true)

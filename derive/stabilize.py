@@ -698,6 +698,107 @@ def _exp_over_expm1(node):
     return None
 
 
+def _log_of_two_exponentials(node):
+    # log(c₁e^a + c₂e^b) → a + log c₁ + softplus(b − a + log(c₂/c₁)) (c₁, c₂ > 0
+    # numbers): log(eˣ + e²ˣ) is −inf below x = −745 and inf above 355, where it
+    # is x + softplus(x); a log-sum-exp of two terms typed by hand
+    if not isinstance(node, log) or not isinstance(node.args[0], Add) or len(node.args[0].args) != 2:
+        return None
+    parts = [term.as_coeff_Mul() for term in node.args[0].args]
+    if not all(isinstance(e, exp) and c.is_number and c > 0 for c, e in parts):
+        return None
+    (c1, e1), (c2, e2) = parts
+    a, b = e1.args[0], e2.args[0]
+    if sp.expand(a + b) == 0:
+        return None  # e^u + e^{−u}: 2 cosh u, and log cosh (exponential_pair, log_cosh)
+    return a + sp.log(c1) + softplus(b - a + sp.log(c2 / c1))
+
+
+def _root_less(node):
+    # √A − B → (A − B²)/(√A + B) for B > 0, where A − B² is shorter than A (a term
+    # cancels): √(x² + 1) − x loses its digits for x > 1 (4.6e5 ULP at x = 750,
+    # where it is 1/(√(x² + 1) + x)); for B ≤ 0 the difference is a sum and stays
+    def combine(a, b):
+        if isinstance(-a, Pow) and (-a).exp == S.Half:  # B − √A = −(√A − B)
+            flipped = combine(-a, -b)
+            return None if flipped is None else -flipped
+        if not (isinstance(a, Pow) and a.exp == S.Half) or b.has(sp.sqrt(a.base)) \
+                or not b.could_extract_minus_sign():  # written as a difference, not √A + x
+            return None
+        inner, subtracted = a.base, -b
+        if subtracted.is_number or (isinstance(subtracted, Pow) and subtracted.exp == S.Half) \
+                or subtracted.is_nonpositive:
+            return None  # a number or another root (square_root_difference's), or a sum already
+        difference = sp.expand(inner - subtracted**2)
+        if len(Add.make_args(difference)) >= len(Add.make_args(sp.expand(inner))):
+            return None
+        # for B ≤ 0, √A − B is √A + |B| (which this rule leaves: a sum of two terms ≥ 0)
+        return sp.Piecewise((difference / (a + subtracted), subtracted > 0), (a + sp.Abs(subtracted), True))
+
+    return _pair_rewrite(node, combine)
+
+
+def _over_root_less_one(node):
+    # c·B/√A − c → −c·(√A − B)/√A, for root_less: the derivative of √(x² + 1) − x,
+    # x/√(x² + 1) − 1, cancels for x > 1 as the function does
+    def combine(a, b):
+        if not b.is_number or b == 0:
+            return None
+        roots = [f for f in Mul.make_args(a) if isinstance(f, Pow) and f.exp == -S.Half]
+        if len(roots) != 1:
+            return None
+        weight = a / roots[0] / -b  # a = −b·B/√A
+        inner = roots[0].base
+        if weight.has(sp.sqrt(inner)) or weight.is_number or not (-weight).could_extract_minus_sign() \
+                or len(Add.make_args(sp.expand(inner - weight**2))) >= len(Add.make_args(sp.expand(inner))):
+            return None
+        return b * (sp.sqrt(inner) - weight) / sp.sqrt(inner)
+
+    return _pair_rewrite(node, combine)
+
+
+def _exponential_of_exponential(node):
+    # e^u·e^v → e^{u + v} where v holds an exponential: the Gumbel density
+    # e^{−x}·e^{−e^{−x}} is inf·0 = NaN below x = −709, where it is e^{−x − e^{−x}} = 0
+    if not isinstance(node, Mul):
+        return None
+    exps = [f for f in node.args if isinstance(f, exp)]
+    if len(exps) < 2 or not any(e.args[0].has(exp) for e in exps):
+        return None
+    rest = [f for f in node.args if not isinstance(f, exp)]
+    return Mul(exp(Add(*[e.args[0] for e in exps])), *rest)
+
+
+def _exp_times_expm1(node):
+    # e^u·expm1(−u) → −expm1(u): eˣ·(1 − e⁻ˣ) is 0·inf = NaN below x = −709
+    if not isinstance(node, Mul):
+        return None
+    for f in node.args:
+        for g in node.args:
+            if isinstance(f, exp) and isinstance(g, expm1) and sp.expand(f.args[0] + g.args[0]) == 0:
+                rest = [h for h in node.args if h is not f and h is not g]
+                return Mul(-1, expm1(f.args[0]), *rest)
+    return None
+
+
+def _into_piecewise(node):
+    # p(x) + t → Piecewise of p's branches + t, where t cancels in a branch:
+    # log cosh x − |x| is (|x| − log 2 + log1p(e^{−2|x|})) − |x|, which is 0 (not
+    # −log 2) at x = 1e300, rounded before the |x| cancel; folded, they cancel
+    # in SymPy
+    if not isinstance(node, Add):
+        return None
+    pieces = [t for t in node.args if isinstance(t, sp.Piecewise)]
+    if len(pieces) != 1:
+        return None
+    others = [t for t in node.args if t is not pieces[0]]
+    folded = [(sp.Add(e, *others), c) for e, c in pieces[0].args]
+    if not any(len(Add.make_args(new)) < len(Add.make_args(old)) + len(others)
+               for (new, _), (old, _) in zip(folded, pieces[0].args)):
+        return None
+    return sp.Piecewise(*folded)
+
+
 def _exponential_pair(node):
     # c·e^u + c·e^{−u} → 2c·cosh(u), c·e^u − c·e^{−u} → 2c·sinh(u): e^u overflows
     # for u > 709 where cosh and sinh do only past 710, and e^u − e^{−u}
@@ -837,6 +938,18 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "two logarithms of nearly equal numbers cancel; A − B is exact", _log_difference),
     Rule("exp_over_expm1", "e^{ku}/expm1(u)ⁿ → (−1)ᵏ·expm1(u)ᵏ⁻ⁿ/expm1(−u)ᵏ",
          "e^u/(e^u − 1)ⁿ is inf/inf for u > 709", _exp_over_expm1),
+    Rule("log_of_two_exponentials", "log(c₁eᵃ + c₂eᵇ) → a + log c₁ + softplus(b − a + log(c₂/c₁))",
+         "eᵃ and eᵇ overflow past 709 and vanish past −745", _log_of_two_exponentials),
+    Rule("root_less", "√A − B → (A − B²)/(√A + B) for B > 0, where A − B² is shorter",
+         "√(x² + 1) − x cancels for x > 1", _root_less),
+    Rule("over_root_less_one", "c·B/√A − c → −c·(√A − B)/√A", "B/√A − 1 cancels as √A − B does",
+         _over_root_less_one),
+    Rule("exponential_of_exponential", "eᵘ·eᵛ → eᵘ⁺ᵛ where v holds an exponential",
+         "e⁻ˣ·e^{−e⁻ˣ} is inf·0 below x = −709", _exponential_of_exponential),
+    Rule("exp_times_expm1", "eᵘ·expm1(−u) → −expm1(u)", "eᵘ·(1 − e⁻ᵘ) is 0·inf below u = −709",
+         _exp_times_expm1),
+    Rule("into_piecewise", "p + t → Piecewise(pᵢ + t) where t cancels in a branch",
+         "log cosh x − |x| rounds |x| − log 2 before the |x| cancel", _into_piecewise),
     Rule("exponential_pair", "c·eᵘ ± c·e⁻ᵘ → 2c·cosh(u), 2c·sinh(u)",
          "eᵘ overflows for u > 709; eᵘ − e⁻ᵘ cancels for |u| < 1", _exponential_pair),
     Rule("sign_product", "u·sign(u) → |u|", "lets a derivative of |u| cancel exactly", _x_times_sign),

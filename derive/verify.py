@@ -245,15 +245,21 @@ class Certificate:
 # --------------------------------------------------------------- references
 
 
+#: below every argument a double x makes in a formula's exponent (2x at −1.8e308 is −3.6e308)
+_BEYOND_FLOAT_ARGUMENTS = mpmath.mpf("-1e330")
+
+
 def _mp_exp(a):
-    # exp of an argument below −1e5 is below 2^-144000: it rounds to 0 in any
-    # float format, and matters only beside another such value (e^x/(e^x + e^{2x})
-    # at x = −1e6 is 1/(1 + e^x) = 1).  It is computed to 60 digits, whatever the
-    # working precision: mpmath's argument reduction at 1,600 digits takes 30 ms
-    # for −1e308, and a fixed tiny value (until 2026-12-06) made that quotient 1/2
-    if a < -100000:
-        with mpmath.workdps(60):
-            return +mpmath.exp(a)
+    # mpmath's own exp, at the working precision and any argument.  Below −1e5
+    # the value is under 2^-144000 and rounds to 0 in any float format, but it
+    # matters beside another such value: a fixed tiny value (until 2026-12-06)
+    # made e^x/(e^x + e^{2x}) 1/2 at x = −1e6, where it is 1, and a value to 60
+    # digits left 1e−62 of e^x·e^{−x} − 1.  The price: the argument reduction
+    # takes up to 50 ms at 1,600 digits (for −3.6e308).  Past −1e330, which only
+    # an exponential of an exponential reaches (e^{−e^{1000}}), mpmath's reduction
+    # would recurse without end: there the fixed tiny value stays
+    if a < _BEYOND_FLOAT_ARGUMENTS:
+        return mpmath.mpf(2) ** -200000
     return mpmath.exp(a)
 
 

@@ -54,6 +54,8 @@ TYPED_OUT = [
     "(exp(x) - exp(-x))/(exp(x) + exp(-x))", "(1 - exp(-x))/(1 + exp(-x))", "log(1 + exp(x)) - x",
     "log(exp(x) + 1) - log(exp(x) + 2)", "x*exp(x)/(1 + exp(x))", "x/(exp(x) - 1)",
     "exp(x) - 1 - x", "x - sin(x)", "log(1 + x) - x", "sinh(x) - x", "cosh(x) - x^2/2",
+    "log(exp(x) + exp(2*x))", "sqrt(x^2 + 1) - x", "exp(-exp(-x))", "exp(x)*(1 - exp(-x))",
+    "log(cosh(x)) - abs(x)",
 ]
 
 

@@ -78,9 +78,9 @@ class Rule:
 # ----------------------------------------------------------------- helpers
 
 
-def _pair_rewrite(node: sp.Expr, combine: Callable[[sp.Expr, sp.Expr], Optional[sp.Expr]]):
-    """In an Add, replace the first pair of terms (a, b) that ``combine`` merges."""
-    if not isinstance(node, Add):
+def _pair_rewrite(node: sp.Expr, combine: Callable[[sp.Expr, sp.Expr], Optional[sp.Expr]], over: type = Add):
+    """In an Add (or a Mul, ``over=Mul``), replace the first pair of terms (a, b) that ``combine`` merges."""
+    if not isinstance(node, over):
         return None
     terms = list(node.args)
     for i, a in enumerate(terms):
@@ -90,7 +90,7 @@ def _pair_rewrite(node: sp.Expr, combine: Callable[[sp.Expr, sp.Expr], Optional[
             merged = combine(a, b)
             if merged is not None:
                 rest = [t for k, t in enumerate(terms) if k not in (i, j)]
-                return Add(merged, *rest)
+                return over(merged, *rest)
     return None
 
 
@@ -152,20 +152,14 @@ def _reciprocal_one_plus_exp(node):
 def _exp_times_sigmoid(node):
     # exp(k·u)·σ(−u)ⁿ → σ(u)ᵏ·σ(−u)ⁿ⁻ᵏ for a whole k, 1 ≤ k ≤ n: e^{ku} overflows for
     # ku > 709 (the derivative of e^x/(1 + e^x) is σ(x) − e^{2x}·σ(−x)², inf·0 at x = 710)
-    if not isinstance(node, Mul):
-        return None
-    factors = list(node.args)
-    for f in factors:
-        if isinstance(f, exp):
-            for s in factors:
-                base, power = (s.base, s.exp) if isinstance(s, Pow) else (s, S.One)
-                if not (isinstance(base, sigmoid) and power.is_Integer and power > 0):
-                    continue
-                k = sp.simplify(-f.args[0] / base.args[0])
-                if k.is_Integer and 1 <= k <= power:
-                    rest = [t for t in factors if t is not f and t is not s]
-                    return Mul(sigmoid(-base.args[0]) ** k, base ** (power - k), *rest)
-    return None
+    def combine(f, g):
+        base, power = g.as_base_exp()
+        if not (isinstance(f, exp) and isinstance(base, sigmoid) and power.is_Integer and power > 0):
+            return None
+        k = sp.simplify(-f.args[0] / base.args[0])
+        return sigmoid(-base.args[0]) ** k * base ** (power - k) if k.is_Integer and 1 <= k <= power else None
+
+    return _pair_rewrite(node, combine, Mul)
 
 
 def _log_one_plus_exp(node):
@@ -597,18 +591,14 @@ def _softplus_less_argument(node):
 def _expm1_times_sigmoid(node):
     # expm1(u)·σ(−u)ⁿ → tanh(u/2)·σ(−u)ⁿ⁻¹: (e^u − 1)/(1 + e^u) is tanh(u/2); as a
     # product it is inf·0 = NaN for u > 709 ((1 − e^{−x})/(1 + e^{−x}) at x = −710)
-    if not isinstance(node, Mul):
+    def combine(f, g):
+        base, power = g.as_base_exp()
+        if isinstance(f, expm1) and isinstance(base, sigmoid) and power.is_Integer and power > 0 \
+                and sp.expand(base.args[0] + f.args[0]) == 0:
+            return sp.tanh(f.args[0] / 2) * base ** (power - 1)
         return None
-    factors = list(node.args)
-    for f in factors:
-        if isinstance(f, expm1):
-            for g in factors:
-                base, power = g.as_base_exp()
-                if isinstance(base, sigmoid) and power.is_Integer and power > 0 \
-                        and sp.expand(base.args[0] + f.args[0]) == 0:
-                    rest = [h for h in factors if h is not f and h is not g]
-                    return Mul(sp.tanh(f.args[0] / 2), base ** (power - 1), *rest)
-    return None
+
+    return _pair_rewrite(node, combine, Mul)
 
 
 def _exponential_term(term: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
@@ -680,22 +670,14 @@ def _exp_over_expm1(node):
     # e^{ku}/expm1(u)ⁿ → (−1)ᵏ·expm1(u)ᵏ⁻ⁿ/expm1(−u)ᵏ for a whole k, 1 ≤ k ≤ n:
     # e^u/(e^u − 1) = −1/expm1(−u), so the derivative of x/(e^x − 1),
     # 1/expm1(x) − x·e^x/expm1(x)², is no longer inf/inf = NaN for x > 709
-    if not isinstance(node, Mul):
-        return None
-    factors = list(node.args)
-    for f in factors:
-        if not isinstance(f, exp):
-            continue
-        for g in factors:
-            base, power = g.as_base_exp()
-            if not (isinstance(base, expm1) and power.is_Integer and power < 0):
-                continue
-            k = sp.simplify(f.args[0] / base.args[0])
-            if k.is_Integer and 1 <= k <= -power:
-                u = base.args[0]
-                rest = [h for h in factors if h is not f and h is not g]
-                return Mul((-1) ** k, expm1(u) ** (k + power), expm1(-u) ** -k, *rest)
-    return None
+    def combine(f, g):
+        base, power = g.as_base_exp()
+        if not (isinstance(f, exp) and isinstance(base, expm1) and power.is_Integer and power < 0):
+            return None
+        k, u = sp.simplify(f.args[0] / base.args[0]), base.args[0]
+        return (-1) ** k * expm1(u) ** (k + power) * expm1(-u) ** -k if k.is_Integer and 1 <= k <= -power else None
+
+    return _pair_rewrite(node, combine, Mul)
 
 
 def _log_of_two_exponentials(node):
@@ -771,14 +753,12 @@ def _exponential_of_exponential(node):
 
 def _exp_times_expm1(node):
     # e^u·expm1(−u) → −expm1(u): eˣ·(1 − e⁻ˣ) is 0·inf = NaN below x = −709
-    if not isinstance(node, Mul):
+    def combine(f, g):
+        if isinstance(f, exp) and isinstance(g, expm1) and sp.expand(f.args[0] + g.args[0]) == 0:
+            return -expm1(f.args[0])
         return None
-    for f in node.args:
-        for g in node.args:
-            if isinstance(f, exp) and isinstance(g, expm1) and sp.expand(f.args[0] + g.args[0]) == 0:
-                rest = [h for h in node.args if h is not f and h is not g]
-                return Mul(-1, expm1(f.args[0]), *rest)
-    return None
+
+    return _pair_rewrite(node, combine, Mul)
 
 
 def _into_piecewise(node):
@@ -797,6 +777,21 @@ def _into_piecewise(node):
                for (new, _), (old, _) in zip(folded, pieces[0].args)):
         return None
     return sp.Piecewise(*folded)
+
+
+def _tanh_less_sign(node):
+    # c·tanh(u) − c·sign(u) → −2c·sign(u)·σ(−2|u|): (log cosh x − |x|)′ cancels
+    # for |x| > 1 (0 from |x| = 19, where it is 8.5e−18); 1 − tanh|u| is 2σ(−2|u|)
+    def combine(a, b):
+        tanhs = [f for f in Mul.make_args(a) if isinstance(f, sp.tanh)]
+        if len(tanhs) != 1:
+            return None
+        weight, u = a / tanhs[0], tanhs[0].args[0]
+        if weight.has(sp.tanh) or sp.expand(b + weight * sp.sign(u)) != 0:
+            return None
+        return -2 * weight * sp.sign(u) * sigmoid(-2 * sp.Abs(u))
+
+    return _pair_rewrite(node, combine)
 
 
 def _exponential_pair(node):
@@ -950,6 +945,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          _exp_times_expm1),
     Rule("into_piecewise", "p + t → Piecewise(pᵢ + t) where t cancels in a branch",
          "log cosh x − |x| rounds |x| − log 2 before the |x| cancel", _into_piecewise),
+    Rule("tanh_less_sign", "c·tanh(u) − c·sign(u) → −2c·sign(u)·σ(−2|u|)",
+         "tanh(u) − sign(u) cancels for |u| > 1", _tanh_less_sign),
     Rule("exponential_pair", "c·eᵘ ± c·e⁻ᵘ → 2c·cosh(u), 2c·sinh(u)",
          "eᵘ overflows for u > 709; eᵘ − e⁻ᵘ cancels for |u| < 1", _exponential_pair),
     Rule("sign_product", "u·sign(u) → |u|", "lets a derivative of |u| cancel exactly", _x_times_sign),

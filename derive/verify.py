@@ -247,6 +247,9 @@ class Certificate:
 
 #: below every argument a double x makes in a formula's exponent (2x at −1.8e308 is −3.6e308)
 _BEYOND_FLOAT_ARGUMENTS = mpmath.mpf("-1e330")
+#: e^a for such an a: 2^(−2^1100), below e^{−1e330} and small enough that e^{1e308} times it
+#: is still negligible (e^{−x}·e^{−e^{−x}} at x = −1e6; 2^−200000, until 2026-12-06, made it huge)
+_NEGLIGIBLE = mpmath.mpf((0, 1, -(2**1100), 1))
 
 
 def _mp_exp(a):
@@ -257,9 +260,9 @@ def _mp_exp(a):
     # digits left 1e−62 of e^x·e^{−x} − 1.  The price: the argument reduction
     # takes up to 50 ms at 1,600 digits (for −3.6e308).  Past −1e330, which only
     # an exponential of an exponential reaches (e^{−e^{1000}}), mpmath's reduction
-    # would recurse without end: there the fixed tiny value stays
+    # would recurse without end: there a fixed negligible value stands in
     if a < _BEYOND_FLOAT_ARGUMENTS:
-        return mpmath.mpf(2) ** -200000
+        return _NEGLIGIBLE
     return mpmath.exp(a)
 
 

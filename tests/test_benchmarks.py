@@ -13,8 +13,8 @@ from numeric.accuracy import ulp_error
 PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_functions.py"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("bench_functions", PATH)
+def _module(path=PATH):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -55,10 +55,7 @@ def test_quick_run_writes_the_accurate_column(tmp_path, capsys):
 
 def test_user_expressions_table_shows_each_stage(tmp_path, capsys):
     """benchmarks/user_expressions.py: sin(x)/x is NaN at 0 plain, and certified once patched."""
-    path = PATH.parent / "user_expressions.py"
-    spec = importlib.util.spec_from_file_location("user_expressions", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _module(PATH.parent / "user_expressions.py")
     out = tmp_path / "results.json"
     assert module.main(["--only", "sin(x)/x", "--json", str(out)]) == 0
     results = json.loads(out.read_text())["sin(x)/x"]
@@ -76,10 +73,7 @@ def test_user_expressions_table_shows_each_stage(tmp_path, capsys):
 
 def test_user_expressions_tails_table(tmp_path, capsys):
     """--tails: σ typed as e^x/(1 + e^x) is NaN in lambdify's code past 709, and not in ours."""
-    path = PATH.parent / "user_expressions.py"
-    spec = importlib.util.spec_from_file_location("user_expressions", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _module(PATH.parent / "user_expressions.py")
     out = tmp_path / "tails.json"
     assert module.main(["--tails", "--only", "exp(x)/(1 + exp(x))", "--json", str(out)]) == 0
     result = json.loads(out.read_text())["exp(x)/(1 + exp(x))"]

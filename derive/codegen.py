@@ -2420,22 +2420,21 @@ def _removable_patches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
     if len(variables) != 1 or extra:
         return {}
     x = variables[0]
-    try:
-        done, candidates = run_with_time_limit(lambda: candidate_points(expr, x), SEARCH_SECONDS)
-    except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
-        return {}
-    if not done:
+
+    def search(e, kinds, skip=()):  # the candidates, or None if the search failed or ran out of time
+        try:
+            done, found = run_with_time_limit(lambda: candidate_points(e, x, kinds, skip), SEARCH_SECONDS)
+        except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
+            return None
+        return found if done else None
+
+    candidates = search(expr, ("0/0", "zero"))
+    if candidates is None:
         return {}
     own = []
     if derivative:  # where f′ alone is a sum that cancels to 0 (cosh x − x²/2 at 0: f′ = sinh x − x)
         derivative_expr = sp.diff(expr, x)
-        try:
-            done, own = run_with_time_limit(
-                lambda: [c for c in candidate_points(derivative_expr, x) if c.kind == "zero"], SEARCH_SECONDS)
-        except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
-            done = False
-        taken = {c.point for c in candidates}
-        own = [c for c in own if c.point not in taken] if done else []
+        own = search(derivative_expr, ("zero",), skip={c.point for c in candidates}) or []
     if not candidates and not own:
         return {}
     plain = _compiled(expr, variables, derivative, {}, {}, stabilized)

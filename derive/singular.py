@@ -41,7 +41,7 @@ Examples
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,8 +146,14 @@ def _taylor(f: sp.Expr, x: sp.Symbol, point: float) -> tuple[sp.Expr, ...] | Non
     return tuple(coefficients)
 
 
-def candidate_points(expr: sp.Expr, x: sp.Symbol) -> list[Candidate]:
-    """The points where ``expr`` is 0/0 but has a Taylor series (a removable singularity).
+def candidate_points(expr: sp.Expr, x: sp.Symbol, kinds: Collection[str] = ("0/0", "zero"),
+                     skip: Collection[float] = ()) -> list[Candidate]:
+    """The points where ``expr`` has a Taylor series and its formula cannot be trusted near it.
+
+    Of ``kinds``: "0/0" where the formula is undefined (a removable
+    singularity), "zero" where it is a sum that vanishes at −1, 0 or 1 (its
+    terms may cancel there).  The points in ``skip`` are passed over, their
+    series (up to :data:`SERIES_SECONDS` each) not computed.
 
     Examples
     --------
@@ -157,10 +163,15 @@ def candidate_points(expr: sp.Expr, x: sp.Symbol) -> list[Candidate]:
     (0.0, (1, -1/2, 1/12))
     >>> candidate_points(x * sp.log(x), x)  # 0·(−∞): no Taylor series at 0
     []
+    >>> [c.kind for c in candidate_points(sp.exp(x) - 1 - x, x)]
+    ['zero']
     """
     f = primitives.expand_primitives(expr)
     found = []
-    for point in sorted(set(_points_to_try(f, x)) | set(ZERO_POINTS)):
+    points = set(ZERO_POINTS) if "zero" in kinds else set()
+    if "0/0" in kinds:
+        points |= set(_points_to_try(f, x))
+    for point in sorted(points - set(skip)):
         try:
             value = f.subs(x, sp.Rational(point))
         except (TypeError, ValueError, ZeroDivisionError):
@@ -171,6 +182,8 @@ def candidate_points(expr: sp.Expr, x: sp.Symbol) -> list[Candidate]:
             kind = "zero"  # terms that cancel: eˣ − 1 − x, x − sin x, log x − (x − 1) at 1
         else:
             continue  # defined there (or a pole, zoo): nothing to take the place of
+        if kind not in kinds:
+            continue
         coefficients = _taylor(f, x, point)
         if coefficients is not None:
             found.append(Candidate(point, coefficients, kind))

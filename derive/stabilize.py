@@ -605,9 +605,7 @@ def _exponential_term(term: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     """(c, v) for a term c·e^v (v = 0 for a term without an exponential; c free of exp)."""
     term = sp.powsimp(term)
     exps = [f for f in Mul.make_args(term) if isinstance(f, exp)]
-    if len(exps) > 1:
-        return term, S.Zero
-    if not exps:
+    if len(exps) != 1:  # none, or several that powsimp left apart (c keeps them: the caller refuses)
         return term, S.Zero
     return term / exps[0], exps[0].args[0]
 

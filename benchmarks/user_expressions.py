@@ -55,7 +55,8 @@ TYPED_OUT = [
     "log(exp(x) + 1) - log(exp(x) + 2)", "x*exp(x)/(1 + exp(x))", "x/(exp(x) - 1)",
     "exp(x) - 1 - x", "x - sin(x)", "log(1 + x) - x", "sinh(x) - x", "cosh(x) - x^2/2",
     "log(exp(x) + exp(2*x))", "sqrt(x^2 + 1) - x", "exp(-exp(-x))", "exp(x)*(1 - exp(-x))",
-    "log(cosh(x)) - abs(x)",
+    "log(cosh(x)) - abs(x)", "exp(x)/(exp(x) + 2)", "1/(exp(x) + exp(-x))", "log(x + sqrt(x^2 + 1))",
+    "log((1 + x)/(1 - x))/2", "log(1 - exp(-x))", "log(exp(x) - 1)", "sqrt(x^2 + 1) + x",
 ]
 
 

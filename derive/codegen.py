@@ -1545,7 +1545,10 @@ def _tail_function(name: str, pair: Sequence[sp.Expr]) -> tuple[str, set[str]] |
     }
     written = []
     printer = StablePrinter()
+    variable = sp.Symbol("x", real=True)  # the tail's argument, whatever the user's variable is called
     for expr in pair:
+        if len(expr.free_symbols) == 1:
+            expr = expr.subs(next(iter(expr.free_symbols)), variable)
         for primitive, definition in plain.items():
             expr = expr.replace(primitive, definition)
         if expr.atoms(primitives.Primitive, _PolyPart, _Clip, _Minimum, _Maximum):

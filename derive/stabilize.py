@@ -11,7 +11,10 @@ x = 1000) whoever wrote it.  Two subsets matter:
   for 1 − σ(u), sech² for 1 − tanh², …), and the classic cancellations a
   user's expression may hold: 1 − cos u as 2 sin²(u/2), cosh u − 1 as
   2 sinh²(u/2), a² − b² as (a − b)(a + b), √A − √B as (A − B)/(√A + √B),
-  log cosh u without overflow, sinh/cosh as tanh.
+  log cosh u without overflow, sinh/cosh as tanh; and what formulas typed
+  out by hand hold: rational functions of eᵘ (σ's, and any other whose
+  denominator has positive coefficients), the inverse hyperbolic functions,
+  log(1 − e⁻ˣ), √(x² + 1) ± x, and √(a² + b²) as hypot(a, b).
 
 Each rule is an exact identity; ``tests/test_stabilize.py`` proves every rule
 with SymPy and measures the error it removes.
@@ -28,7 +31,9 @@ sigmoid(-x)
 expm1(x)
 >>> from sympy import sqrt
 >>> stabilize(sqrt(1 + x**2) - 1)
-x**2/(sqrt(x**2 + 1) + 1)
+x**2/(hypot(1, x) + 1)
+>>> stabilize(exp(x) / (exp(x) + 2))
+Piecewise((1/(1 + 2*exp(-Min(1000, Abs(x)))), x > 0), (exp(-Min(1000, Abs(x)))/(2 + exp(-Min(1000, Abs(x)))), True))
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from typing import Callable, Optional
 
 import sympy as sp
 from sympy import Add, Mul, Pow, S, exp, log
-from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.cfunctions import expm1, hypot, log1p
 
 from .primitives import (
     erfc,
@@ -610,18 +615,8 @@ def _exponential_term(term: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     return term / exps[0], exps[0].args[0]
 
 
-def _exponential_ratio(node):
-    # N/D with D = c·(1 + e^u)ⁿ and N = Σ aₖ·e^{ku} (0 ≤ k ≤ n whole) once
-    # common exponentials are cancelled, as Σ aₖ·σ(u)ᵏ·σ(−u)ⁿ⁻ᵏ/c:
-    # e^x/(e^x + e^{2x}) = 1/(1 + e^x) is inf/inf = NaN at x = 710 (and 0/0 at
-    # x = −746) as written, and the derivative of e^x/(1 + e^x)², (e^x −
-    # e^{2x})/(1 + e^x)³ once cancelled, is inf/inf past 355; each
-    # σ(u)ᵏσ(−u)ⁿ⁻ᵏ is at most 1, and sigmoid_polynomial takes out what cancels
-    if not isinstance(node, (Mul, Add)) or len(node.free_symbols) > 1 or not any(
-            isinstance(f, Pow) and f.exp.is_negative and isinstance(f.base, Add) and f.base.has(exp)
-            for f in sp.preorder_traversal(node)):
-        return None  # (of one variable: a loss's σ(z) − y is probability_difference's)
-    numerator, denominator = sp.fraction(sp.cancel(node))
+def _sigmoid_denominator(denominator: sp.Expr):
+    """(c, u, n) for a denominator c·(1 + eᵘ)ⁿ, else None."""
     scale, rest = sp.factor(denominator).as_coeff_Mul()
     base, n = rest.as_base_exp()
     if not (n.is_Integer and n > 0 and isinstance(base, Add) and len(base.args) == 2 and S.One in base.args):
@@ -629,7 +624,27 @@ def _exponential_ratio(node):
     other = base.args[0] if base.args[1] == 1 else base.args[1]
     if not isinstance(other, exp) or other.args[0].is_number:
         return None
-    u = other.args[0]
+    return scale, other.args[0], n
+
+
+def _exponential_ratio(node):
+    # N/D with D = c·(1 + e^u)ⁿ and N = Σ aₖ·e^{ku} (0 ≤ k ≤ n whole) once
+    # common exponentials are cancelled, as Σ aₖ·σ(u)ᵏ·σ(−u)ⁿ⁻ᵏ/c:
+    # e^x/(e^x + e^{2x}) = 1/(1 + e^x) is inf/inf = NaN at x = 710 (and 0/0 at
+    # x = −746) as written, and the derivative of e^x/(1 + e^x)², (e^x −
+    # e^{2x})/(1 + e^x)³ once cancelled, is inf/inf past 355; each
+    # σ(u)ᵏσ(−u)ⁿ⁻ᵏ is at most 1, and sigmoid_polynomial takes out what cancels
+    if not isinstance(node, (Mul, Add)) or len(node.free_symbols) > 1 or not _has_exponential_denominator(node):
+        return None  # (of one variable: a loss's σ(z) − y is probability_difference's)
+    return _sigmoid_sum(*sp.fraction(sp.cancel(node)))
+
+
+def _sigmoid_sum(numerator: sp.Expr, denominator: sp.Expr) -> sp.Expr | None:
+    """Σ aₖ·σ(u)ᵏ·σ(−u)ⁿ⁻ᵏ/c for N/D with D = c·(1 + eᵘ)ⁿ and N = Σ aₖ·e^{ku}, else None."""
+    power = _sigmoid_denominator(denominator)
+    if power is None:
+        return None
+    scale, u, n = power
     terms = []
     for term in Add.make_args(sp.expand(numerator)):
         c, v = _exponential_term(term)
@@ -695,44 +710,44 @@ def _log_of_two_exponentials(node):
 
 
 def _root_less(node):
-    # √A − B → (A − B²)/(√A + B) for B > 0, where A − B² is shorter than A (a term
+    # √A + C → (A − C²)/(√A − C) for C < 0, where A − C² is shorter than A (a term
     # cancels): √(x² + 1) − x loses its digits for x > 1 (4.6e5 ULP at x = 750,
-    # where it is 1/(√(x² + 1) + x)); for B ≤ 0 the difference is a sum and stays
+    # where it is 1/(√(x² + 1) + x)), and √(x² + 1) + x for x < −1; for C ≥ 0 the
+    # sum stays (as √A + |C|, which this rule leaves: a sum of two terms ≥ 0)
     def combine(a, b):
-        if isinstance(-a, Pow) and (-a).exp == S.Half:  # B − √A = −(√A − B)
+        if isinstance(-a, Pow) and (-a).exp == S.Half:  # C − √A = −(√A − C)
             flipped = combine(-a, -b)
             return None if flipped is None else -flipped
-        if not (isinstance(a, Pow) and a.exp == S.Half) or b.has(sp.sqrt(a.base)) \
-                or not b.could_extract_minus_sign():  # written as a difference, not √A + x
+        if not (isinstance(a, Pow) and a.exp == S.Half) or b.has(sp.sqrt(a.base)):
             return None
-        inner, subtracted = a.base, -b
-        if subtracted.is_number or (isinstance(subtracted, Pow) and subtracted.exp == S.Half) \
-                or subtracted.is_nonpositive:
-            return None  # a number or another root (square_root_difference's), or a sum already
-        difference = sp.expand(inner - subtracted**2)
+        inner, added = a.base, b
+        if added.is_number or (isinstance(-added, Pow) and (-added).exp == S.Half) \
+                or (isinstance(added, Pow) and added.exp == S.Half) or added.is_nonnegative:
+            return None  # a number or another root (square_root_difference's), or a sum of terms ≥ 0
+        difference = sp.expand(inner - added**2)
         if len(Add.make_args(difference)) >= len(Add.make_args(sp.expand(inner))):
             return None
-        # for B ≤ 0, √A − B is √A + |B| (which this rule leaves: a sum of two terms ≥ 0)
-        return sp.Piecewise((difference / (a + subtracted), subtracted > 0), (a + sp.Abs(subtracted), True))
+        return sp.Piecewise((difference / (a - added), added < 0), (a + sp.Abs(added), True))
 
     return _pair_rewrite(node, combine)
 
 
 def _over_root_less_one(node):
-    # c·B/√A − c → −c·(√A − B)/√A, for root_less: the derivative of √(x² + 1) − x,
-    # x/√(x² + 1) − 1, cancels for x > 1 as the function does
+    # c·B/√A + c → c·(√A + B)/√A, for root_less: the derivative of √(x² + 1) − x,
+    # x/√(x² + 1) − 1, cancels for x > 1 as the function does (and that of
+    # √(x² + 1) + x for x < −1)
     def combine(a, b):
         if not b.is_number or b == 0:
             return None
         roots = [f for f in Mul.make_args(a) if isinstance(f, Pow) and f.exp == -S.Half]
         if len(roots) != 1:
             return None
-        weight = a / roots[0] / -b  # a = −b·B/√A
+        weight = a / roots[0] / b  # a = b·B/√A
         inner = roots[0].base
-        if weight.has(sp.sqrt(inner)) or weight.is_number or not (-weight).could_extract_minus_sign() \
+        if weight.has(sp.sqrt(inner)) or weight.is_number or weight.is_nonnegative \
                 or len(Add.make_args(sp.expand(inner - weight**2))) >= len(Add.make_args(sp.expand(inner))):
             return None
-        return b * (sp.sqrt(inner) - weight) / sp.sqrt(inner)
+        return b * (sp.sqrt(inner) + weight) / sp.sqrt(inner)
 
     return _pair_rewrite(node, combine)
 
@@ -790,6 +805,159 @@ def _tanh_less_sign(node):
         return -2 * weight * sp.sign(u) * sigmoid(-2 * sp.Abs(u))
 
     return _pair_rewrite(node, combine)
+
+
+def _inverse_hyperbolic(node):
+    # log(B + √(B² + 1)) → asinh(B), log(B + √(B² − 1)) → acosh(B) (where it is
+    # real, B ≥ 1), log((1 + u)/(1 − u)) and c·log(1 + u) − c·log(1 − u) →
+    # 2c·atanh(u): typed out, B + √(B² + 1) cancels for B < 0 (log(x + √(x² +
+    # 1)) is −inf at x = −1e15, where it is −35.2) and 1 ± u rounds u away for
+    # |u| < 1e−16 (log((1 + x)/(1 − x))/2 is 0 at x = 1e−300)
+    if isinstance(node, log):
+        arg = node.args[0]
+        if isinstance(arg, Add) and len(arg.args) == 2:
+            for root, other in (arg.args, arg.args[::-1]):
+                if isinstance(root, Pow) and root.exp == S.Half and not other.is_number \
+                        and not other.has(root):
+                    rest = sp.expand(root.base - other**2)
+                    if rest == 1:
+                        return sp.asinh(other)
+                    if rest == -1:
+                        return sp.acosh(other)
+        numerator, denominator = sp.fraction(arg)
+        if not (numerator.is_number or denominator.is_number) and sp.expand(numerator + denominator) == 2:
+            return 2 * sp.atanh(sp.expand(numerator - denominator) / 2)
+        return None
+
+    def combine(a, b):
+        ca, la = a.as_coeff_Mul()
+        cb, lb = b.as_coeff_Mul()
+        if not (isinstance(la, log) and isinstance(lb, log)) or ca != -cb:
+            return None
+        plus, minus = la.args[0], lb.args[0]
+        if plus.is_number or minus.is_number or sp.expand(plus + minus) != 2:
+            return None
+        return 2 * ca * sp.atanh(sp.expand(plus - minus) / 2)
+
+    return _pair_rewrite(node, combine)
+
+
+def _root_sum_cancels(node):
+    # N/(B + √A)ⁿ where N, put together, holds the factor B + √A: the derivative
+    # of log(x + √(x² + 1)), (x/√(x² + 1) + 1)/(x + √(x² + 1)), is 1/√(x² + 1),
+    # and as written both sums cancel for x < −1
+    if not isinstance(node, Mul):
+        return None
+    sums = [f.base for f in node.args if isinstance(f, Pow) and f.exp.is_negative and isinstance(f.base, Add)
+            and any(isinstance(t, Pow) and t.exp == S.Half and (node / f).has(t.base) for t in f.base.args)]
+    if not sums:
+        return None
+    new = sp.cancel(sp.together(node))
+    return None if any(new.has(b) for b in sums) else new
+
+
+def _log_of_expm1(node):
+    # log(−expm1(v)) → log1p(−eᵛ) for v < −log 2 (Mächler's log1mexp): log(1 −
+    # e^{−x}) is 0 from x = 37 (−8.5e−17 there), where −expm1(−x) rounds to 1;
+    # log(expm1(v)) → v + log1p(−e^{−v}) for v > 20: log(eˣ − 1) is inf from
+    # x = 710, where it is x.  Each form where the other is tried.
+    if not isinstance(node, log):
+        return None
+    coeff, rest = node.args[0].as_coeff_Mul()
+    if not isinstance(rest, expm1) or rest.args[0].is_number:
+        return None
+    v = rest.args[0]
+    if coeff == -1:
+        return sp.Piecewise((log1p(-exp(v)), v < -sp.log(2)), (node, True))
+    if coeff == 1:
+        return sp.Piecewise((v + log1p(-exp(-v)), v > 20), (node, True))
+    return None
+
+
+def _has_exponential_denominator(node: sp.Expr) -> bool:
+    """Whether node divides by a sum that holds an exponential."""
+    return any(isinstance(f, Pow) and f.exp.is_negative and isinstance(f.base, Add) and f.base.has(exp)
+               for f in sp.preorder_traversal(node))
+
+
+def _exponential_rational(node):
+    # N(eᵘ)/D(eᵘ), D with positive coefficients and N, D polynomials in eᵘ once
+    # common exponentials are cancelled, as e^{−k|u|}·Ñ(s)/D̃(s) with s = e^{−|u|}
+    # (the polynomials reversed for u > 0): eˣ/(eˣ + 2) is inf/inf = NaN past
+    # x = 709.78, and σ(x) − eˣ/(eˣ + 2), eˣ/((1 + eˣ)(2 + eˣ)) together, is
+    # past 355; no power of s exceeds 1, and D̃ does not cancel
+    if not isinstance(node, (Mul, Add, Pow)) or len(node.free_symbols) != 1 \
+            or not _has_exponential_denominator(node) or any(
+                (isinstance(f, sp.Function) and not isinstance(f, exp) or isinstance(f, exp) and f.args[0].has(exp))
+                and f.has(exp) for f in sp.preorder_traversal(node)):
+        return None  # (an exponential inside another function: not a rational function of eᵘ)
+    numerator, denominator = sp.fraction(sp.cancel(sp.powsimp(node)))
+    if _sigmoid_sum(numerator, denominator) is not None:
+        return None  # σ's: exponential_ratio, or the sigmoid rule for 1/(1 + eᵘ)
+    exponents = {e.args[0] for e in sp.preorder_traversal(denominator) if isinstance(e, exp)}
+    exponents |= {e.args[0] for e in sp.preorder_traversal(numerator) if isinstance(e, exp)}
+    if not exponents or any(v.is_number or v.is_nonpositive or v.is_nonnegative for v in exponents):
+        return None  # (e^{−|u|}: this rule's own form)
+    first = next(iter(exponents))
+    ratios = [sp.simplify(v / first) for v in exponents]
+    if not all(r.is_Rational for r in ratios):
+        return None
+    step = sp.gcd(list(ratios))
+    u = sp.expand(first * step)
+    t = sp.Dummy("t", positive=True)
+
+    def polynomial(e):
+        e = sp.expand(sp.powsimp(e)).replace(lambda n: isinstance(n, exp),
+                                              lambda n: t ** sp.simplify(n.args[0] / u))
+        if any(isinstance(n, exp) for n in sp.preorder_traversal(e)):
+            return None
+        try:
+            poly = sp.Poly(e, t)
+        except sp.PolynomialError:
+            return None
+        return poly if all(c.is_finite is not False and not c.has(t) for c in poly.coeffs()) else None
+
+    top, bottom = polynomial(numerator), polynomial(denominator)
+    if top is None or bottom is None or bottom.degree() < 1 or len(bottom.terms()) < 2 \
+            or not all(c.is_number and c > 0 for c in bottom.coeffs()) or top.degree() > bottom.degree():
+        return None
+    low_top = min(m[0] for m, _ in top.terms()) if not top.is_zero else 0
+    low_bottom = min(m[0] for m, _ in bottom.terms())
+    s = exp(-sp.Min(sp.Abs(u), 1000))  # e^{−1000} is 0 already; −k·|u| would overflow past 8.9e307
+
+    def evaluate(poly, low, reverse):
+        degree = poly.degree()
+        return Add(*[c * s ** ((degree - k) if reverse else (k - low)) for (k,), c in poly.terms()])
+
+    # u ≤ 0: eᵘ = s, and N/D = s^(jN − jD)·N₁(s)/D₁(s), the lowest powers taken out
+    negative = s ** (low_top - low_bottom) * evaluate(top, low_top, False) / evaluate(bottom, low_bottom, False)
+    # u > 0: eᵘ = 1/s, and N/D = s^(dD − dN)·Ñ(s)/D̃(s), the polynomials reversed
+    positive = s ** (bottom.degree() - top.degree()) * evaluate(top, 0, True) / evaluate(bottom, 0, True)
+    return sp.Piecewise((sp.powsimp(positive), u > 0), (sp.powsimp(negative), True))
+
+
+def _hypot(node):
+    # √(a² + b²)ᵏ → hypot(a, b)ᵏ (b² may be a positive number): a² overflows for
+    # |a| > 1.3e154, where the root does not (1/√(x² + 1), the derivative of
+    # asinh x, was 0 there), and underflows below 1e−162
+    base, power = node.as_base_exp() if isinstance(node, Pow) else (None, None)
+    if not (power is not None and power.is_Rational and power.q == 2) \
+            or not isinstance(base, Add) or len(base.args) != 2:
+        return None
+    sides = []
+    for term in base.args:
+        if term.is_number:
+            if not term.is_positive:
+                return None
+            sides.append(sp.sqrt(term))
+            continue
+        coeff, rest = term.as_coeff_Mul()
+        if not (coeff.is_positive and isinstance(rest, Pow) and rest.exp == 2):
+            return None
+        sides.append(sp.sqrt(coeff) * rest.base)
+    if all(side.is_number for side in sides):
+        return None
+    return hypot(*sides) ** (2 * power)
 
 
 def _exponential_pair(node):
@@ -927,15 +1095,23 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "(e^u − 1)·σ(−u) is inf·0 for u > 709", _expm1_times_sigmoid),
     Rule("exponential_ratio", "Σ aₖe^{ku}/(c·(1 + e^u)ⁿ) → Σ aₖσ(u)ᵏσ(−u)ⁿ⁻ᵏ/c (common exponentials cancelled)",
          "e^x/(e^x + e^{2x}) is inf/inf for x > 709, 0/0 for x < −745", _exponential_ratio),
+    Rule("exponential_rational", "N(eᵘ)/D(eᵘ), D > 0 → e^{−k|u|}·Ñ(s)/D̃(s), s = e^{−|u|}, reversed for u > 0",
+         "eˣ/(eˣ + 2) is inf/inf past x = 709.78", _exponential_rational),
+    Rule("inverse_hyperbolic", "log(B + √(B² ± 1)) → asinh(B), acosh(B); log((1 + u)/(1 − u)) → 2·atanh(u)",
+         "B + √(B² + 1) cancels for B < 0; 1 ± u rounds u away for |u| < 1e−16", _inverse_hyperbolic),
+    Rule("root_sum_cancels", "N/(B + √A)ⁿ → N/(B + √A)ⁿ cancelled where N holds B + √A",
+         "(x/√(x² + 1) + 1)/(x + √(x² + 1)) is 1/√(x² + 1); both sums cancel for x < −1", _root_sum_cancels),
+    Rule("log_of_expm1", "log(−expm1(v)) → log1p(−eᵛ) for v < −log 2; log(expm1(v)) → v + log1p(−e⁻ᵛ) for v > 20",
+         "log(1 − e⁻ˣ) is 0 from x = 37; log(eˣ − 1) is inf from x = 710", _log_of_expm1),
     Rule("log_difference", "c·log A − c·log B → c·log1p((A − B)/B) where A − B is shorter",
          "two logarithms of nearly equal numbers cancel; A − B is exact", _log_difference),
     Rule("exp_over_expm1", "e^{ku}/expm1(u)ⁿ → (−1)ᵏ·expm1(u)ᵏ⁻ⁿ/expm1(−u)ᵏ",
          "e^u/(e^u − 1)ⁿ is inf/inf for u > 709", _exp_over_expm1),
     Rule("log_of_two_exponentials", "log(c₁eᵃ + c₂eᵇ) → a + log c₁ + softplus(b − a + log(c₂/c₁))",
          "eᵃ and eᵇ overflow past 709 and vanish past −745", _log_of_two_exponentials),
-    Rule("root_less", "√A − B → (A − B²)/(√A + B) for B > 0, where A − B² is shorter",
-         "√(x² + 1) − x cancels for x > 1", _root_less),
-    Rule("over_root_less_one", "c·B/√A − c → −c·(√A − B)/√A", "B/√A − 1 cancels as √A − B does",
+    Rule("root_less", "√A + C → (A − C²)/(√A − C) for C < 0, where A − C² is shorter",
+         "√(x² + 1) − x cancels for x > 1, √(x² + 1) + x for x < −1", _root_less),
+    Rule("over_root_less_one", "c·B/√A + c → c·(√A + B)/√A", "B/√A + 1 cancels as √A + B does",
          _over_root_less_one),
     Rule("exponential_of_exponential", "eᵘ·eᵛ → eᵘ⁺ᵛ where v holds an exponential",
          "e⁻ˣ·e^{−e⁻ˣ} is inf·0 below x = −709", _exponential_of_exponential),
@@ -957,6 +1133,10 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
 #: every rule, in the order they are tried at each node
 RULES: tuple[Rule, ...] = RECOGNITION_RULES + NUMERICAL_RULES
 
+#: tried once the rules are done: the roots that root_less, over_root_less_one,
+#: inverse_hyperbolic and square_root_difference read are hypot only in the end
+HYPOT = Rule("hypot", "√(a² + b²)ᵏ → hypot(a, b)ᵏ", "a² overflows for |a| > 1.3e154", _hypot)
+
 _PRE_PASS = Rule("cancel", "a(e^x − 1) + a → a·e^x", "terms that cancel exactly are removed "
                  "before evaluation", _expand_if_cancels)
 
@@ -965,18 +1145,29 @@ _PRE_PASS = Rule("cancel", "a(e^x − 1) + a → a·e^x", "terms that cancel exa
 #: exact only before other rules have rewritten its terms (e^x + e^{−x} as
 #: 2 cosh x, where e^x/(e^x + e^{−x}) is σ(2x), or
 #: log(1 + e^x) as softplus(x), whose difference from log(2 + e^x) would not)
-_PRE_PASS_RULES = (_PRE_PASS,) + tuple(r for r in NUMERICAL_RULES if r.name in ("exponential_ratio", "log_difference"))
+_PRE_PASS_RULES = (_PRE_PASS,) + tuple(r for r in NUMERICAL_RULES if r.name in (
+    "exponential_ratio", "inverse_hyperbolic", "root_sum_cancels", "log_difference"))
 
 
-def _bottom_up(expr: sp.Expr, rules: tuple[Rule, ...], log_: list[str] | None) -> sp.Expr:
-    if not expr.args or isinstance(expr, (sp.Symbol, sp.Number)):
+def _bottom_up(expr: sp.Expr, rules: tuple[Rule, ...], log_: list[str] | None,
+               settled: set | None = None) -> sp.Expr:
+    """The rules applied at each node, children first, until none applies.
+
+    ``settled`` holds the Piecewise nodes in what rules wrote: their branches
+    were built from children already rewritten, and one may hold the node the
+    rule was written for, left as it was where it is accurate (log_of_expm1),
+    which must not be rewritten again when a parent's rewrite visits its
+    children.
+    """
+    settled = set() if settled is None else settled
+    if not expr.args or isinstance(expr, (sp.Symbol, sp.Number)) or expr in settled:
         return expr
     if isinstance(expr, sp.Piecewise):
-        pieces = [(_bottom_up(e, rules, log_), c) for e, c in expr.args]
+        pieces = [(_bottom_up(e, rules, log_, settled), c) for e, c in expr.args]
         return sp.Piecewise(*pieces)
     if isinstance(expr, sp.logic.boolalg.Boolean) or isinstance(expr, sp.core.relational.Relational):
         return expr
-    node = expr.func(*[_bottom_up(a, rules, log_) for a in expr.args])
+    node = expr.func(*[_bottom_up(a, rules, log_, settled) for a in expr.args])
     for _ in range(20):
         for rule in rules:
             new = rule.apply(node)
@@ -984,21 +1175,33 @@ def _bottom_up(expr: sp.Expr, rules: tuple[Rule, ...], log_: list[str] | None) -
                 if log_ is not None:
                     log_.append(rule.name)
                 node = new
-                if node.args:
-                    node = node.func(*[_bottom_up(a, rules, log_) for a in node.args]) \
-                        if not isinstance(node, sp.Piecewise) else node
+                settled.update(node.atoms(sp.Piecewise))
+                if node.args and node not in settled:
+                    node = node.func(*[_bottom_up(a, rules, log_, settled) for a in node.args])
                 break
         else:
             return node
     return node
 
 
-def _pre_pass(expr: sp.Expr, log_: list[str] | None) -> sp.Expr:
+def _pre_pass(expr: sp.Expr, log_: list[str] | None, whole: bool = True) -> sp.Expr:
     if not expr.args or isinstance(expr, sp.core.relational.Relational):
         return expr
     if isinstance(expr, sp.Piecewise):
-        return sp.Piecewise(*[(_pre_pass(e, log_), c) for e, c in expr.args])
-    node = expr.func(*[_pre_pass(a, log_) for a in expr.args])
+        return sp.Piecewise(*[(_pre_pass(e, log_, whole), c) for e, c in expr.args])
+    if whole and isinstance(expr, (Add, Mul, Pow)) and _has_exponential_denominator(expr):
+        # a rational function of eᵘ is taken whole, before its parts are rewritten
+        # (σ(x) − eˣ/(eˣ + 2) would cancel for x > 1 as two rewritten terms),
+        # unless it is σ's, whose parts exponential_ratio takes, children first
+        if len(expr.free_symbols) == 1 and _sigmoid_sum(*sp.fraction(sp.cancel(expr))) is not None:
+            whole = False
+        else:
+            combined = _exponential_rational(expr)
+            if combined is not None:
+                if log_ is not None:
+                    log_.append("exponential_rational")
+                return combined
+    node = expr.func(*[_pre_pass(a, log_, whole) for a in expr.args])
     for rule in _PRE_PASS_RULES:
         new = rule.apply(node)
         if new is not None and new != node:
@@ -1116,8 +1319,8 @@ def stabilize(expr: sp.Expr, applied: list[str] | None = None) -> sp.Expr:
     (sech2(x), ['sech2'])
     """
     expr = _pre_pass(sp.sympify(expr), applied)
-    return _bottom_up(expr, RULES, applied)
+    return _bottom_up(_bottom_up(expr, RULES, applied), (HYPOT,), applied)
 
 
-__all__ = ["ratio", "Rule", "RULES", "RECOGNITION_RULES", "NUMERICAL_RULES", "stabilize", "recognize",
+__all__ = ["ratio", "Rule", "RULES", "HYPOT", "RECOGNITION_RULES", "NUMERICAL_RULES", "stabilize", "recognize",
            "target_quotients"]

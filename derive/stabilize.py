@@ -693,6 +693,22 @@ def _exp_over_expm1(node):
     return _pair_rewrite(node, combine, Mul)
 
 
+def _expm1_reciprocals(node):
+    # w/expm1(u)ᵏ + w/expm1(u)ᵏ⁺¹ → w·eᵘ/expm1(u)ᵏ⁺¹ (expm1(u) + 1 = eᵘ): the two
+    # cancel where expm1(u) → −1 (u → −∞); the derivative of x·eˣ/(eˣ − 1) has
+    # −x/expm1(−x) − x/expm1(−x)², x − x for x > 30 (5.07 ULP at x = 30)
+    def combine(a, b):
+        for f in Mul.make_args(a):
+            base, power = f.as_base_exp()
+            if isinstance(base, expm1) and power.is_Integer and power < 0:
+                weight = a / f
+                if not weight.has(base) and sp.expand(b - weight * base ** (power - 1)) == 0:
+                    return weight * exp(base.args[0]) * base ** (power - 1)
+        return None
+
+    return _pair_rewrite(node, combine)
+
+
 def _log_of_two_exponentials(node):
     # log(c₁e^a + c₂e^b) → a + log c₁ + softplus(b − a + log(c₂/c₁)) (c₁, c₂ > 0
     # numbers): log(eˣ + e²ˣ) is −inf below x = −745 and inf above 355, where it
@@ -936,6 +952,18 @@ def _exponential_rational(node):
     return sp.Piecewise((sp.powsimp(positive), u > 0), (sp.powsimp(negative), True))
 
 
+def _log_of_power(node):
+    # log(uⁿ) → n·log|u| (n even), n·log(u) (n odd; both NaN for u < 0): uⁿ
+    # underflows and overflows where its logarithm does not (x·log(x²) was inf
+    # at x = −5e−324, where it is 7.4e−321; log(x²) is −inf below 1.5e−162)
+    if not isinstance(node, log) or not isinstance(node.args[0], Pow):
+        return None
+    base, power = node.args[0].as_base_exp()
+    if not (power.is_Integer and abs(power) > 1) or base.is_number:
+        return None
+    return power * log(sp.Abs(base) if power.is_even else base)
+
+
 def _hypot(node):
     # √(a² + b²)ᵏ → hypot(a, b)ᵏ (b² may be a positive number): a² overflows for
     # |a| > 1.3e154, where the root does not (1/√(x² + 1), the derivative of
@@ -1103,10 +1131,14 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "(x/√(x² + 1) + 1)/(x + √(x² + 1)) is 1/√(x² + 1); both sums cancel for x < −1", _root_sum_cancels),
     Rule("log_of_expm1", "log(−expm1(v)) → log1p(−eᵛ) for v < −log 2; log(expm1(v)) → v + log1p(−e⁻ᵛ) for v > 20",
          "log(1 − e⁻ˣ) is 0 from x = 37; log(eˣ − 1) is inf from x = 710", _log_of_expm1),
+    Rule("log_of_power", "log(uⁿ) → n·log|u| (n even), n·log u (n odd)",
+         "uⁿ underflows and overflows where its logarithm does not", _log_of_power),
     Rule("log_difference", "c·log A − c·log B → c·log1p((A − B)/B) where A − B is shorter",
          "two logarithms of nearly equal numbers cancel; A − B is exact", _log_difference),
     Rule("exp_over_expm1", "e^{ku}/expm1(u)ⁿ → (−1)ᵏ·expm1(u)ᵏ⁻ⁿ/expm1(−u)ᵏ",
          "e^u/(e^u − 1)ⁿ is inf/inf for u > 709", _exp_over_expm1),
+    Rule("expm1_reciprocals", "w/expm1(u)ᵏ + w/expm1(u)ᵏ⁺¹ → w·eᵘ/expm1(u)ᵏ⁺¹",
+         "the two cancel as expm1(u) → −1", _expm1_reciprocals),
     Rule("log_of_two_exponentials", "log(c₁eᵃ + c₂eᵇ) → a + log c₁ + softplus(b − a + log(c₂/c₁))",
          "eᵃ and eᵇ overflow past 709 and vanish past −745", _log_of_two_exponentials),
     Rule("root_less", "√A + C → (A − C²)/(√A − C) for C < 0, where A − C² is shorter",

@@ -110,6 +110,13 @@ CASES = [
     # √(x² + 1) + x for x < −1, as √(x² + 1) − x for x > 1, and its derivative
     ("root_less", sp.sqrt(x**2 + 1) + x, {x: -750.0}),
     ("over_root_less_one", sp.diff(sp.sqrt(x**2 + 1) + x, x), {x: -1e5}),
+    # x·log(x²): x² underflows to 0 (inf as written at x = −5e−324, where it is
+    # 7.4e−321); log(x²) is inf past 1.3e154
+    ("log_of_power", x * sp.log(x**2), {x: -5e-324}),
+    ("log_of_power", sp.log(x**2), {x: 1e200}),
+    # x·eˣ/(eˣ − 1)′ = −x/expm1(−x) − x/expm1(−x)² − 1/expm1(−x): x − x for x > 30,
+    # NaN as typed past 354.9
+    ("expm1_reciprocals", sp.diff(x * sp.exp(x) / (sp.exp(x) - 1), x), {x: 700.0}),
     # √(x² + 1): x² overflows past 1.3e154
     ("hypot", sp.sqrt(x**2 + 1), {x: 1e200}),
     ("hypot", x / sp.sqrt(4 * x**2 + 3), {x: 1e160}),
@@ -291,6 +298,8 @@ TYPED_OUT = [
     ("log(1 - exp(-x))", True, [40.0, 100.0, 1e-8, 800.0]),
     ("log(exp(x) - 1)", True, [800.0, 1e300, 1e-8, 30.0]),
     ("sqrt(x^2 + 1) + x", True, [-750.0, -1e5, -1e100, 3.0]),
+    ("x*exp(x)/(exp(x) - 1)", True, [30.0, 35.0, -40.0, 800.0]),  # 5.07 ULP at x = 30 before
+    ("x*log(x^2)", True, [-5e-324, 1e-300, 1e200]),
 ]
 
 

@@ -612,7 +612,7 @@ def _exponential_term(term: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     exps = [f for f in Mul.make_args(term) if isinstance(f, exp)]
     if len(exps) != 1:  # none, or several that powsimp left apart (c keeps them: the caller refuses)
         return term, S.Zero
-    return term / exps[0], exps[0].args[0]
+    return Mul(*[f for f in Mul.make_args(term) if f is not exps[0]]), exps[0].args[0]
 
 
 def _sigmoid_denominator(denominator: sp.Expr):
@@ -712,7 +712,8 @@ def _expm1_reciprocals(node):
 def _log_of_two_exponentials(node):
     # log(c₁e^a + c₂e^b) → a + log c₁ + softplus(b − a + log(c₂/c₁)) (c₁, c₂ > 0
     # numbers): log(eˣ + e²ˣ) is −inf below x = −745 and inf above 355, where it
-    # is x + softplus(x); a log-sum-exp of two terms typed by hand
+    # is x + softplus(x); a log-sum-exp of two terms typed by hand.  Of several
+    # variables, max(a′, b′) + softplus(−|a′ − b′|) (a′ = a + log c₁, b′ likewise)
     if not isinstance(node, log) or not isinstance(node.args[0], Add) or len(node.args[0].args) != 2:
         return None
     parts = [term.as_coeff_Mul() for term in node.args[0].args]
@@ -722,6 +723,9 @@ def _log_of_two_exponentials(node):
     a, b = e1.args[0], e2.args[0]
     if sp.expand(a + b) == 0:
         return None  # e^u + e^{−u}: 2 cosh u, and log cosh (exponential_pair, log_cosh)
+    if len(node.free_symbols) > 1:  # a = −1e300, b = −800: a + softplus(b − a) would be 0
+        first, second = a + sp.log(c1), b + sp.log(c2)
+        return sp.Max(first, second) + softplus(-sp.Abs(first - second))
     return a + sp.log(c1) + softplus(b - a + sp.log(c2 / c1))
 
 
@@ -823,6 +827,64 @@ def _tanh_less_sign(node):
     return _pair_rewrite(node, combine)
 
 
+def _exponential_shift(node):
+    # N/Πₖ Dₖⁿᵏ with each Dₖ = Σ cᵢ·e^{vᵢ} (cᵢ > 0, of several variables) and N =
+    # Σ dⱼ·e^{wⱼ}, each Dₖ divided by e^{mₖ}, mₖ = max vᵢ, and N by Πₖ e^{nₖ·mₖ}
+    # (the log-sum-exp shift): a two-class softmax typed out, e^a/(e^a + e^b),
+    # is 0/0 = NaN where a, b < −745 and inf/inf past 709.78; shifted, one term
+    # of each Dₖ is 1 and none exceeds its cᵢ.  Of one variable:
+    # exponential_rational's
+    if not isinstance(node, (Mul, Add, Pow)) or len(node.free_symbols) < 2 \
+            or not _has_exponential_denominator(node) or _exponential_inside(node):
+        return None
+    numerator, denominator = sp.fraction(sp.cancel(sp.powsimp(node)))
+    if _sigmoid_denominator(denominator) is not None:
+        return None  # σ(u)ⁿ: the sigmoid rules' (σ(w·x + b) typed out)
+    scale, shifts, sums, shifted_by = S.One, S.Zero, [], []
+    for factor in Mul.make_args(sp.factor(denominator)):
+        base, power = factor.as_base_exp()
+        if not base.has(exp):
+            scale *= factor
+            continue
+        if not (isinstance(base, Add) and power.is_Integer and power > 0):
+            return None
+        terms = [_exponential_term(t) for t in base.args]
+        if not all(c.is_number and c > 0 for c, _ in terms):
+            return None
+        top = sp.Max(*[v for _, v in terms])
+        shifts += power * top
+        shifted_by += [(v, top) for _, v in terms]
+        sums.append(Add(*[c * exp(v - top) for c, v in terms]) ** power)
+    if not sums:
+        return None
+    shifted = []
+    for term in Add.make_args(sp.expand(numerator)):
+        c, w = _exponential_term(term)
+        if c.has(exp):
+            return None
+        shifted.append(c * _shifted_exponential(w, shifts, shifted_by))
+    return Add(*shifted) / (scale * Mul(*sums))
+
+
+def _shifted_exponential(w: sp.Expr, shifts: sp.Expr, pairs: list) -> sp.Expr:
+    """e^{w − shifts}, as Π e^{vᵢ − mᵢ} where w is a sum of denominator exponents vᵢ (each
+    vᵢ − mᵢ exact near 0, where a + b − 2m of a rounded a + b was not), times what is left."""
+    import itertools
+
+    for size in range(1, 5):
+        for chosen in itertools.combinations_with_replacement(pairs, size):
+            if sp.expand(sum(v for v, _ in chosen) - w) == 0:
+                rest = sp.expand(sum(m for _, m in chosen) - shifts)
+                return Mul(*[exp(v - m) for v, m in chosen]) * (exp(rest) if rest != 0 else S.One)
+    return exp(w - shifts)
+
+
+def _exponential_inside(node: sp.Expr) -> bool:
+    """Whether an exponential sits inside a function other than exp, or in an exponent."""
+    return any((isinstance(f, sp.Function) and not isinstance(f, exp) or isinstance(f, exp) and f.args[0].has(exp))
+               and f.has(exp) for f in sp.preorder_traversal(node))
+
+
 def _inverse_hyperbolic(node):
     # log(B + √(B² + 1)) → asinh(B), log(B + √(B² − 1)) → acosh(B) (where it is
     # real, B ≥ 1), log((1 + u)/(1 − u)) and c·log(1 + u) − c·log(1 − u) →
@@ -903,9 +965,7 @@ def _exponential_rational(node):
     # x = 709.78, and σ(x) − eˣ/(eˣ + 2), eˣ/((1 + eˣ)(2 + eˣ)) together, is
     # past 355; no power of s exceeds 1, and D̃ does not cancel
     if not isinstance(node, (Mul, Add, Pow)) or len(node.free_symbols) != 1 \
-            or not _has_exponential_denominator(node) or any(
-                (isinstance(f, sp.Function) and not isinstance(f, exp) or isinstance(f, exp) and f.args[0].has(exp))
-                and f.has(exp) for f in sp.preorder_traversal(node)):
+            or not _has_exponential_denominator(node) or _exponential_inside(node):
         return None  # (an exponential inside another function: not a rational function of eᵘ)
     numerator, denominator = sp.fraction(sp.cancel(sp.powsimp(node)))
     if _sigmoid_sum(numerator, denominator) is not None:
@@ -1125,6 +1185,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "e^x/(e^x + e^{2x}) is inf/inf for x > 709, 0/0 for x < −745", _exponential_ratio),
     Rule("exponential_rational", "N(eᵘ)/D(eᵘ), D > 0 → e^{−k|u|}·Ñ(s)/D̃(s), s = e^{−|u|}, reversed for u > 0",
          "eˣ/(eˣ + 2) is inf/inf past x = 709.78", _exponential_rational),
+    Rule("exponential_shift", "N/Πₖ(Σ cᵢe^{vᵢ})ⁿᵏ → N·e^{−Σnₖmₖ}/Πₖ(Σ cᵢe^{vᵢ − mₖ})ⁿᵏ, mₖ = max vᵢ (several variables)",
+         "e^a/(e^a + e^b) is 0/0 below −745 and inf/inf past 709.78", _exponential_shift),
     Rule("inverse_hyperbolic", "log(B + √(B² ± 1)) → asinh(B), acosh(B); log((1 + u)/(1 − u)) → 2·atanh(u)",
          "B + √(B² + 1) cancels for B < 0; 1 ± u rounds u away for |u| < 1e−16", _inverse_hyperbolic),
     Rule("root_sum_cancels", "N/(B + √A)ⁿ → N/(B + √A)ⁿ cancelled where N holds B + √A",
@@ -1228,10 +1290,11 @@ def _pre_pass(expr: sp.Expr, log_: list[str] | None, whole: bool = True) -> sp.E
         if len(expr.free_symbols) == 1 and _sigmoid_sum(*sp.fraction(sp.cancel(expr))) is not None:
             whole = False
         else:
-            combined = _exponential_rational(expr)
+            rule = "exponential_rational" if len(expr.free_symbols) == 1 else "exponential_shift"
+            combined = (_exponential_rational if rule == "exponential_rational" else _exponential_shift)(expr)
             if combined is not None:
                 if log_ is not None:
-                    log_.append("exponential_rational")
+                    log_.append(rule)
                 return combined
     node = expr.func(*[_pre_pass(a, log_, whole) for a in expr.args])
     for rule in _PRE_PASS_RULES:

@@ -117,6 +117,12 @@ CASES = [
     # x·eˣ/(eˣ − 1)′ = −x/expm1(−x) − x/expm1(−x)² − 1/expm1(−x): x − x for x > 30,
     # NaN as typed past 354.9
     ("expm1_reciprocals", sp.diff(x * sp.exp(x) / (sp.exp(x) - 1), x), {x: 700.0}),
+    # a two-class softmax typed out: 0/0 where both logits are below −745, inf/inf
+    # past 709.78 (its derivative past 354.9); log(e^x + e^y) −inf at x = −1e300, y = −800
+    ("exponential_shift", sp.exp(x) / (sp.exp(x) + sp.exp(y)), {x: -800.0, y: -900.0}),
+    ("exponential_shift", sp.diff(sp.exp(x) / (sp.exp(x) + sp.exp(y)), x), {x: 800.0, y: 790.0}),
+    ("exponential_shift", sp.exp(x) / (sp.exp(x) + sp.exp(y) + sp.exp(p)), {x: 1000.0, y: 990.0, p: 3.0}),
+    ("log_of_two_exponentials", sp.log(sp.exp(x) + sp.exp(y)), {x: -1e300, y: -800.0}),
     # √(x² + 1): x² overflows past 1.3e154
     ("hypot", sp.sqrt(x**2 + 1), {x: 1e200}),
     ("hypot", x / sp.sqrt(4 * x**2 + 3), {x: 1e160}),

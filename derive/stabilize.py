@@ -38,6 +38,7 @@ Piecewise((1/(1 + 2*exp(-Min(1000, Abs(x)))), x > 0), (exp(-Min(1000, Abs(x)))/(
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -869,8 +870,6 @@ def _exponential_shift(node):
 def _shifted_exponential(w: sp.Expr, shifts: sp.Expr, pairs: list) -> sp.Expr:
     """e^{w − shifts}, as Π e^{vᵢ − mᵢ} where w is a sum of denominator exponents vᵢ (each
     vᵢ − mᵢ exact near 0, where a + b − 2m of a rounded a + b was not), times what is left."""
-    import itertools
-
     for size in range(1, 5):
         for chosen in itertools.combinations_with_replacement(pairs, size):
             if sp.expand(sum(v for v, _ in chosen) - w) == 0:
@@ -883,6 +882,27 @@ def _exponential_inside(node: sp.Expr) -> bool:
     """Whether an exponential sits inside a function other than exp, or in an exponent."""
     return any((isinstance(f, sp.Function) and not isinstance(f, exp) or isinstance(f, exp) and f.args[0].has(exp))
                and f.has(exp) for f in sp.preorder_traversal(node))
+
+
+def _log_of_exponential(node):
+    # log(eᵘ·r) → u + log r (eᵘ > 0, so both sides are real where r > 0): a
+    # density's log typed out, log(e^{−(x−m)²/(2s²)}/(s√(2π))), is −inf where
+    # the exponential underflows (s = 1e−8, x − m = 2.5: −3.1e16 in truth)
+    if not isinstance(node, log) or not isinstance(node.args[0], Mul):
+        return None
+    exponents, rest = [], []
+    for factor in node.args[0].args:
+        base, power = factor.as_base_exp()
+        if isinstance(base, exp):
+            exponents.append(power * base.args[0])
+        elif isinstance(factor, exp):
+            exponents.append(factor.args[0])
+        else:
+            rest.append(factor)
+    if not exponents:
+        return None
+    remaining = Mul(*rest)
+    return Add(*exponents) + (log(remaining) if remaining != 1 else S.Zero)
 
 
 def _inverse_hyperbolic(node):
@@ -938,7 +958,8 @@ def _log_of_expm1(node):
     # log(−expm1(v)) → log1p(−eᵛ) for v < −log 2 (Mächler's log1mexp): log(1 −
     # e^{−x}) is 0 from x = 37 (−8.5e−17 there), where −expm1(−x) rounds to 1;
     # log(expm1(v)) → v + log1p(−e^{−v}) for v > 20: log(eˣ − 1) is inf from
-    # x = 710, where it is x.  Each form where the other is tried.
+    # x = 710, where it is x.  The other branch keeps the form given, accurate
+    # there (and settled: see _bottom_up).
     if not isinstance(node, log):
         return None
     coeff, rest = node.args[0].as_coeff_Mul()
@@ -962,8 +983,8 @@ def _exponential_rational(node):
     # N(eᵘ)/D(eᵘ), D with positive coefficients and N, D polynomials in eᵘ once
     # common exponentials are cancelled, as e^{−k|u|}·Ñ(s)/D̃(s) with s = e^{−|u|}
     # (the polynomials reversed for u > 0): eˣ/(eˣ + 2) is inf/inf = NaN past
-    # x = 709.78, and σ(x) − eˣ/(eˣ + 2), eˣ/((1 + eˣ)(2 + eˣ)) together, is
-    # past 355; no power of s exceeds 1, and D̃ does not cancel
+    # x = 709.78, and σ(x) − eˣ/(eˣ + 2) (eˣ/((1 + eˣ)(2 + eˣ)) together) loses
+    # every digit past 37; no power of s exceeds 1, and D̃ does not cancel
     if not isinstance(node, (Mul, Add, Pow)) or len(node.free_symbols) != 1 \
             or not _has_exponential_denominator(node) or _exponential_inside(node):
         return None  # (an exponential inside another function: not a rational function of eᵘ)
@@ -1187,6 +1208,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "eˣ/(eˣ + 2) is inf/inf past x = 709.78", _exponential_rational),
     Rule("exponential_shift", "N/Πₖ(Σ cᵢe^{vᵢ})ⁿᵏ → N·e^{−Σnₖmₖ}/Πₖ(Σ cᵢe^{vᵢ − mₖ})ⁿᵏ, mₖ = max vᵢ (several variables)",
          "e^a/(e^a + e^b) is 0/0 below −745 and inf/inf past 709.78", _exponential_shift),
+    Rule("log_of_exponential", "log(eᵘ·r) → u + log r", "eᵘ underflows and overflows where u + log r does not",
+         _log_of_exponential),
     Rule("inverse_hyperbolic", "log(B + √(B² ± 1)) → asinh(B), acosh(B); log((1 + u)/(1 − u)) → 2·atanh(u)",
          "B + √(B² + 1) cancels for B < 0; 1 ± u rounds u away for |u| < 1e−16", _inverse_hyperbolic),
     Rule("root_sum_cancels", "N/(B + √A)ⁿ → N/(B + √A)ⁿ cancelled where N holds B + √A",
@@ -1240,7 +1263,7 @@ _PRE_PASS = Rule("cancel", "a(e^x − 1) + a → a·e^x", "terms that cancel exa
 #: 2 cosh x, where e^x/(e^x + e^{−x}) is σ(2x), or
 #: log(1 + e^x) as softplus(x), whose difference from log(2 + e^x) would not)
 _PRE_PASS_RULES = (_PRE_PASS,) + tuple(r for r in NUMERICAL_RULES if r.name in (
-    "exponential_ratio", "inverse_hyperbolic", "root_sum_cancels", "log_difference"))
+    "exponential_ratio", "log_of_exponential", "inverse_hyperbolic", "root_sum_cancels", "log_difference"))
 
 
 def _bottom_up(expr: sp.Expr, rules: tuple[Rule, ...], log_: list[str] | None,

@@ -123,6 +123,10 @@ CASES = [
     ("exponential_shift", sp.diff(sp.exp(x) / (sp.exp(x) + sp.exp(y)), x), {x: 800.0, y: 790.0}),
     ("exponential_shift", sp.exp(x) / (sp.exp(x) + sp.exp(y) + sp.exp(p)), {x: 1000.0, y: 990.0, p: 3.0}),
     ("log_of_two_exponentials", sp.log(sp.exp(x) + sp.exp(y)), {x: -1e300, y: -800.0}),
+    # a density's log typed out: the exponential underflows to 0 (−inf as written)
+    ("log_of_exponential", sp.log(sp.exp(-(x - y)**2 / (2 * p**2)) / (p * sp.sqrt(2 * sp.pi))),
+     {x: 2.5, y: 0.0, p: 1e-8}),
+    ("log_of_exponential", sp.log(x * sp.exp(-x)), {x: 800.0}),
     # √(x² + 1): x² overflows past 1.3e154
     ("hypot", sp.sqrt(x**2 + 1), {x: 1e200}),
     ("hypot", x / sp.sqrt(4 * x**2 + 3), {x: 1e160}),

@@ -114,6 +114,21 @@ class PolyLo(_PolyPart):
     numpy_kernel = "lo"
 
 
+class _SumPart(_PolyPart):
+    """``hi`` or ``lo`` of a sum of products in double-double arithmetic (kernel
+    ``sum_dd``); its one argument is the Tuple of terms ``(c, a, b)``."""
+
+    fused_kernel = "sum_dd"
+
+
+class SumHi(_SumPart):
+    numpy_kernel = "hi"
+
+
+class SumLo(_SumPart):
+    numpy_kernel = "lo"
+
+
 def _split(number) -> tuple[float, float]:
     """The float64 pair (hi, lo) with hi + lo = number to about 2⁻¹⁰⁶ relative."""
     value = sp.N(number, 40)
@@ -135,6 +150,78 @@ def _double_double(poly: sp.Poly, value: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     pairs = [v for c in poly.all_coeffs() for v in _split(c)]
     args = [value] + [sp.Float(v, 17) if v else sp.S.Zero for v in pairs]
     return PolyHi(*args), PolyLo(*args)
+
+
+def _sum_terms(arg: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Tuple | None:
+    """arg = Σ cₖ·aₖ·bₖ as ``sum_dd``'s terms, where its float64 sum would round (else None).
+
+    Each term is a number, a number times a variable, or ±2ᵏ times a product
+    of two variables (x² included); a number that is no float64 is split into
+    two (c = c_hi + c_lo).
+    """
+    terms, rounds = [], False
+    for term in sp.Add.make_args(sp.expand(arg)):
+        coeff, rest = term.as_coeff_Mul()
+        factors = []
+        for f in sp.Mul.make_args(rest):
+            base, power = f.as_base_exp()
+            if f == 1:
+                continue
+            if base not in variables or not (power.is_Integer and 0 < power <= 2):
+                return None
+            factors += [base] * int(power)
+        if len(factors) > 2:
+            return None
+        c_hi, c_lo = _split(coeff)
+        if len(factors) == 2:
+            if c_lo != 0 or abs(float(np.frexp(c_hi)[0])) != 0.5:
+                return None  # c·a·b: three roundings, not one exact product
+            terms.append(sp.Tuple(sp.Float(c_hi, 17), *factors))
+            rounds = True
+            continue
+        a = factors[0] if factors else sp.Float(1.0, 17)
+        terms += [sp.Tuple(sp.Float(c, 17), a, sp.Float(1.0, 17)) for c in (c_hi, c_lo) if c]
+        rounds |= bool(c_lo) or (bool(factors) and abs(float(np.frexp(c_hi)[0])) != 0.5)
+    rounds |= len(terms) > 1
+    return sp.Tuple(*terms) if rounds and terms else None
+
+
+def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
+    """σ, softplus, tanh, sech² and e^u of a sum of products of several variables, u in double-double.
+
+    The neuron's σ(w·x + b) of a rounded w·x + b errs by |w·x + b|·eps
+    relative (17 ULP at w·x + b = 40, and tanh′ = sech² of it 42); with
+    u = hi + lo from the kernel ``sum_dd`` (exact products, TwoSum), the
+    first-order expansions σ(hi)·(1 + lo·σ(−hi)), softplus(hi) + lo·σ(hi),
+    tanh(hi) + lo·sech²(hi), sech²(hi)·(1 − 2·lo·tanh(hi)) and e^{hi}·(1 + lo)
+    leave an error of order lo².  The one-variable counterpart is
+    :func:`compensate_arguments`.
+
+    Examples
+    --------
+    >>> w, x, b = sp.symbols("w x b", real=True)
+    >>> compensate_sums(primitives.sigmoid(x), [w, x, b])  # x is exact: unchanged
+    sigmoid(x)
+    >>> compensate_sums(primitives.sigmoid(w * x + b), [w, x, b]).atoms(SumHi)
+    {SumHi(((1.0, b, 1.0), (1.0, w, x)))}
+    """
+    expansions = {
+        primitives.sigmoid: lambda hi, lo: primitives.sigmoid(hi) * (1 + lo * primitives.sigmoid(-hi)),
+        primitives.softplus: lambda hi, lo: primitives.softplus(hi) + lo * primitives.sigmoid(hi),
+        sp.tanh: lambda hi, lo: sp.tanh(hi) + lo * primitives.sech2(hi),
+        primitives.sech2: lambda hi, lo: primitives.sech2(hi) * (1 - 2 * lo * sp.tanh(hi)),
+        sp.exp: lambda hi, lo: sp.exp(hi) * (1 + lo),
+    }
+
+    def compensated(function, expand):
+        def rewrite(u):
+            terms = _sum_terms(u, variables)
+            return function(u) if terms is None else expand(SumHi(terms), SumLo(terms))
+        return rewrite
+
+    for function, expand in expansions.items():
+        expr = expr.replace(function, compensated(function, expand))
+    return expr
 
 
 def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:
@@ -1087,7 +1174,7 @@ def _fuse(outputs: Sequence[sp.Expr]) -> tuple[list[tuple[list[sp.Symbol], str, 
             groups.setdefault((kernel, arg, node.args[1:]), {})[member] = node
     # poly_dd returns its two parts from one evaluation, even where one is used
     fused = [(kernel, arg, extra, members) for (kernel, arg, extra), members in groups.items()
-             if len(members) > 1 or kernel == "poly_dd"]
+             if len(members) > 1 or kernel in ("poly_dd", "sum_dd")]
     fused.sort(key=lambda g: (sp.count_ops(g[1]), g[0], sp.default_sort_key(g[1]), str(g[2])))
     names = sp.numbered_symbols("f")
     calls, replace = [], {}
@@ -1131,7 +1218,7 @@ def _keep(calls, replacements, reduced, keep: Sequence[int]):
     for symbols, kernel, arg, members in reversed(calls):  # an argument may use an earlier call's results
         used = [(s, m) for s, m in zip(symbols, members) if s in needed]
         if used:
-            if kernel == "poly_dd":  # one evaluation gives both parts
+            if kernel in ("poly_dd", "sum_dd"):  # one evaluation gives both parts
                 used = list(zip(symbols, members))
             kept_calls.append(([s for s, _ in used], kernel, arg, [m for _, m in used]))
             needed |= arg.free_symbols
@@ -2536,6 +2623,7 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
     from .stabilize import stabilize
 
     names = [v.name for v in variables]
+    like = names[0] if len(names) == 1 else "_shape"  # what _like shapes the results as
     extra = sorted((s for s in expr.free_symbols if s not in set(variables)),
                    key=lambda s: s.name)
     wrt = list(wrt) if wrt is not None else list(variables)
@@ -2554,6 +2642,8 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
             if rational is None:  # tanh and sech² of softplus(x), as the catalogue's mish
                 rational = rational_in_exp([e], variables[0])
             e = rational[0] if rational else compensate_arguments(e, variables[0])
+        else:  # σ(w·x + b): its argument in double-double
+            e = compensate_sums(e, variables)
         return _fold_constants(e)
 
     tails = _expression_tails(expr, variables, extra, stable_code)
@@ -2567,7 +2657,7 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
         gaps = [p for p in near if p.reach > p.radius]  # the formula again in np.longdouble there
         source = _tail_function(f"_{function_name}_tail", [code]) if tails or gaps or again else None
         if source is None and not near:
-            return [], [f"    return _like({text}, {names[0]})"]
+            return [], [f"    return _like({text}, {like})"]
         moved = bool(near) or (bool(again) and safe is not None)
         given = f"{names[0]}_given" if moved else names[0]
         before = [f"    {given} = {names[0]}"] if moved else []
@@ -2615,6 +2705,8 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
     formula = _formula_text(expr)
     args = ", ".join(names + [f"{s.name}=1.0" for s in extra])
     setup = [f"    {n} = _float_array({n})" for n in names]
+    if len(names) > 1:  # the results take the broadcast shape of all the inputs, not the first's
+        setup.append(f"    _shape = _broadcast_like({', '.join(names)})")
     before, ending = refined(name, stable_code(expr), texts[0], patches.get("f", ()), stretches.get("f", ()),
                              stretches.get("f_safe"))
     notes = near_text(patches.get("f", ())) + again_text(stretches.get("f", ()))
@@ -2629,7 +2721,7 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
                                      patches.get("f_grad", ()), stretches.get("f_grad", ()),
                                      stretches.get("f_grad_safe"))
         else:
-            before, ending = [], ["    return " + ", ".join(f"_like({t}, {names[0]})" for t in texts)]
+            before, ending = [], ["    return " + ", ".join(f"_like({t}, {like})" for t in texts)]
         notes = near_text(patches.get("f_grad", ())) + again_text(stretches.get("f_grad", ()))
         body.append("\n".join([f"def {name}_grad({args}):",
                                f'    """Derivatives of {name} with respect to {", ".join(v.name for v in wrt)}.{notes}"""',

@@ -618,7 +618,7 @@ def _exponential_term(term: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
 
 def _sigmoid_denominator(denominator: sp.Expr):
     """(c, u, n) for a denominator c·(1 + eᵘ)ⁿ, else None."""
-    scale, rest = sp.factor(denominator).as_coeff_Mul()
+    scale, rest = sp.powsimp(sp.factor(denominator), deep=True).as_coeff_Mul()  # (factor splits e^{b + wx})
     base, n = rest.as_base_exp()
     if not (n.is_Integer and n > 0 and isinstance(base, Add) and len(base.args) == 2 and S.One in base.args):
         return None

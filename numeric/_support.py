@@ -29,6 +29,16 @@ def _like(value, x):
     return value[()] if value.ndim == 0 else value
 
 
+def _broadcast_like(*arrays):
+    """A stand-in for _like of a function of several arrays: their broadcast shape and common type (no copy).
+
+    >>> _broadcast_like(np.float32(1), np.zeros((2, 3))).shape
+    (2, 3)
+    """
+    dtype = np.result_type(*arrays)
+    return np.broadcast_to(np.empty((), dtype), np.broadcast_shapes(*(np.shape(a) for a in arrays)))
+
+
 #: elements per block of the elementwise functions: a float64 block (125 kB)
 #: and its few intermediates stay in the 2 MB L2 cache of a current core and
 #: below the 128 kB mmap threshold of glibc, so they are reused, not page-faulted

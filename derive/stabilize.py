@@ -180,14 +180,35 @@ def _log_one_plus_exp(node):
 
 
 def _log_of_sigmoid(node):
-    # log(sigmoid(u)) -> -softplus(-u)
-    if isinstance(node, log) and isinstance(node.args[0], sigmoid):
-        return -softplus(-node.args[0].args[0])
-    if isinstance(node, log) and isinstance(node.args[0], Pow):
-        base, e = node.args[0].as_base_exp()
+    # log(sigmoid(u)) -> -softplus(-u); of a product, each σ(u)ᵏ factor (σ > 0) as
+    # −k·softplus(−u): the log-odds log(σ(x)/(1 − σ(x))) as written loses x for |x| < 1
+    if not isinstance(node, log):
+        return None
+    logs, rest = [], []
+    for factor in Mul.make_args(node.args[0]):
+        base, power = factor.as_base_exp()
         if isinstance(base, sigmoid):
-            return -e * softplus(-base.args[0])
-    return None
+            logs.append(-power * softplus(-base.args[0]))
+        else:
+            rest.append(factor)
+    if not logs:
+        return None
+    remaining = Mul(*rest)
+    return Add(*logs) + (log(remaining) if remaining != 1 else S.Zero)
+
+
+def _softplus_difference(node):
+    # c·softplus(u) − c·softplus(−u) → c·u (log(1 + eᵘ) − log(1 + e⁻ᵘ) = log eᵘ): the
+    # log-odds log σ(x) − log σ(−x) cancels for |x| < 1 (3e7 ULP at x = 1e−8)
+    def combine(a, b):
+        ca, pa = a.as_coeff_Mul()
+        cb, pb = b.as_coeff_Mul()
+        if isinstance(pa, softplus) and isinstance(pb, softplus) and ca == -cb \
+                and sp.expand(pa.args[0] + pb.args[0]) == 0:
+            return ca * pa.args[0]
+        return None
+
+    return _pair_rewrite(node, combine)
 
 
 def _erfc_to_ndtr(node):
@@ -1137,7 +1158,7 @@ RECOGNITION_RULES: tuple[Rule, ...] = (
     Rule("softplus", "log(1 + exp(u)) → softplus(u)",
          "exp overflows for u > 709 and 1 + e^u rounds to 1 for u < −37",
          _log_one_plus_exp),
-    Rule("log_sigmoid", "log σ(u) → −softplus(−u)", "σ(u) underflows to 0 for u < −745",
+    Rule("log_sigmoid", "log(σ(u)ᵏ·r) → −k·softplus(−u) + log r", "σ(u) underflows to 0 for u < −745",
          _log_of_sigmoid),
     Rule("erfc", "c + c·erf(u) → c·erfc(−u)",
          "1 + erf(u) cancels for u < −1 and vanishes for u < −6",
@@ -1198,6 +1219,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "σ(u) − σ(u)² cancels for u > 1, σ(−u) − σ(u) for |u| < 1", _sigmoid_polynomial),
     Rule("sigmoid_softplus_difference", "a·σ(u) − b·softplus(u), a = b·u → −b·(|u|·σ(−|u|) + softplus(−|u|))",
          "u·σ(u) − softplus(u) cancels for u > 1 (softplus(x)/x′)", _sigmoid_softplus_difference),
+    Rule("softplus_difference", "c·softplus(u) − c·softplus(−u) → c·u",
+         "the log-odds log σ(u) − log σ(−u) cancels for |u| < 1", _softplus_difference),
     Rule("softplus_less_argument", "c·softplus(u) − c·u → c·softplus(−u)",
          "softplus(u) − u cancels for u > 1 (0 from u = 37)", _softplus_less_argument),
     Rule("tanh_half", "expm1(u)·σ(−u)ⁿ → tanh(u/2)·σ(−u)ⁿ⁻¹",

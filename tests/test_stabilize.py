@@ -127,6 +127,9 @@ CASES = [
     ("log_of_exponential", sp.log(sp.exp(-(x - y)**2 / (2 * p**2)) / (p * sp.sqrt(2 * sp.pi))),
      {x: 2.5, y: 0.0, p: 1e-8}),
     ("log_of_exponential", sp.log(x * sp.exp(-x)), {x: 800.0}),
+    # the log-odds typed out: 0 at x = 1e−300 (σ rounds to 1/2 on both sides), 3e7 ULP at 1e−8
+    ("softplus_difference", sp.log(1 / (1 + sp.exp(-x))) - sp.log(1 - 1 / (1 + sp.exp(-x))), {x: 1e-300}),
+    ("log_sigmoid", sp.log(x**2 / (1 + sp.exp(-x))), {x: -800.0}),  # log(x²·σ(x)): log 0 as written
     # √(x² + 1): x² overflows past 1.3e154
     ("hypot", sp.sqrt(x**2 + 1), {x: 1e200}),
     ("hypot", x / sp.sqrt(4 * x**2 + 3), {x: 1e160}),

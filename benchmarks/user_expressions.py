@@ -18,11 +18,17 @@ the generated code beside naive ``sympy.lambdify`` of the same expression
 and of SymPy's derivative: the worst ULP against mpmath where both are
 finite, and the count of NaN/inf results where the truth is finite.
 
+A third, ``--several``, does the same for expressions of several variables
+(σ(w·x + b) typed out, a two-class softmax, log(e^a + e^b), a Gaussian
+log-density) at 250 points (all 144 for two variables) of a grid of their
+values, f and every partial derivative.
+
 Usage::
 
     python benchmarks/user_expressions.py            # the table (about 3 minutes)
     python benchmarks/user_expressions.py --json results.json
     python benchmarks/user_expressions.py --tails    # the second table (about 2 minutes)
+    python benchmarks/user_expressions.py --several  # the third table (several variables)
 """
 
 from __future__ import annotations
@@ -60,8 +66,25 @@ TYPED_OUT = [
 ]
 
 
+#: expressions of several variables typed out by hand (``--several``): a neuron's
+#: activation of w·x + b, a two-class softmax and log-sum-exp, a Gaussian log-density
+SEVERAL = [
+    "exp(w*x + b)/(1 + exp(w*x + b))", "log(1 + exp(w*x + b))", "tanh(w*x + b)",
+    "exp(a)/(exp(a) + exp(b))", "log(exp(a) + exp(b))", "log(exp(-(x - m)^2/(2*s^2))/(s*sqrt(2*pi)))",
+]
+
+#: each variable's values in the --several grid (its points: up to 250 of their combinations, drawn once)
+SEVERAL_VALUES = (-1e300, -800.0, -40.0, -3.0, -1e-8, 0.0, 1e-8, 0.5, 3.0, 40.0, 800.0, 1e300)
+
+
 def tails(text: str) -> dict:
-    """Worst ULP and NaN/inf count of f and f′ at the grid's special points: lambdify and nnderive."""
+    """Worst ULP and NaN/inf count of f and its derivatives at the grid's special points: lambdify and nnderive.
+
+    One variable: ±0 and the certificate grid's special points.  Several: 250
+    points of SEVERAL_VALUES for each variable, and every partial derivative.
+    """
+    import itertools
+
     import numpy as np
     import sympy as sp
 
@@ -71,22 +94,28 @@ def tails(text: str) -> dict:
     from numeric.accuracy import ulp_error
 
     expr = parse_expression(text)
-    variable, = expr.free_symbols
-    points = np.array(sorted({s * v for v in (0.0, *SPECIAL_POINTS) for s in (1, -1)}))
+    variables = sorted(expr.free_symbols, key=lambda s: s.name)
+    if len(variables) == 1:
+        points = np.array(sorted({s * v for v in (0.0, *SPECIAL_POINTS) for s in (1, -1)}))[:, None]
+    else:
+        grid = np.array(list(itertools.product(SEVERAL_VALUES, repeat=len(variables))))
+        points = grid[np.random.default_rng(20261207).choice(len(grid), min(250, len(grid)), replace=False)]
+    columns = [points[:, i] for i in range(len(variables))]
     plain = primitives.expand_primitives(expr)
-    derivative = sp.diff(plain, variable)
-    naive = [sp.lambdify([variable], e, modules="numpy") for e in (plain, derivative)]
+    exprs = [plain] + [sp.diff(plain, v) for v in variables]
+    naive = [sp.lambdify(variables, e, modules="numpy") for e in exprs]
     start = time.perf_counter()
-    generated = compile_expression(expr, [variable], derivative=True)
+    f, g = compile_expression(expr, variables, derivative=True)
     seconds = time.perf_counter() - start
-    truths = [[reference(_mp_function(e, [variable]), [p]) for p in points] for e in (plain, derivative)]
-    result = {"seconds": seconds}
+    generated = [f] + ([g] if len(variables) == 1 else [lambda *c, i=i: g(*c)[i] for i in range(len(variables))])
+    truths = [[reference(_mp_function(e, variables), list(p)) for p in points] for e in exprs]
+    result = {"seconds": seconds, "points": len(points)}
     for name, functions in (("lambdify", naive), ("nnderive", generated)):
         worst, nonfinite = 0.0, 0
         for fn, truth in zip(functions, truths):
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
-                values = np.broadcast_to(np.asarray(fn(points), dtype=np.float64), points.shape)
+                values = np.broadcast_to(np.asarray(fn(*columns), dtype=np.float64), points.shape[:1])
             for value, true in zip(values, truth):
                 if np.isnan(float(true)):
                     continue  # outside the domain (log x at x < 0)
@@ -143,18 +172,22 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", metavar="EXPR", help="these expressions only")
     parser.add_argument("--tails", action="store_true",
                         help="the second table: typed-out expressions at the grid's special points")
+    parser.add_argument("--several", action="store_true",
+                        help="the third table: typed-out expressions of several variables on a grid of their values")
     args = parser.parse_args(argv)
     if args.json and args.json.exists():
         parser.error(f"{args.json} exists; not overwritten")
-    if args.tails:
-        texts = args.only or TYPED_OUT
-        print("f and f′ at ±0, ±5e−324, ±1e−300, … ±1e300 against mpmath: the worst ULP where finite, "
-              "and the count of NaN/inf where the truth is finite\n")
-        print(f"{'expression':38s} {'lambdify':>13s} {'nnderive':>13s}")
+    if args.tails or args.several:
+        texts = args.only or (SEVERAL if args.several else TYPED_OUT)
+        print("f and f′ at ±0, ±5e−324, ±1e−300, … ±1e300" if args.tails else
+              "f and every partial derivative at up to 250 points of ±{0, 1e−8, 0.5, 3, 40, 800, 1e300} for each variable",
+              "against mpmath: the worst ULP where finite, and the count of NaN/inf where the truth is finite\n")
+        width = max(38, *(len(t) for t in texts))
+        print(f"{'expression':{width}s} {'lambdify':>13s} {'nnderive':>13s}")
         results = {}
         for text in texts:
             results[text] = tails(text)
-            print(f"{text:38s} {_tail_cell(results[text]['lambdify'])} {_tail_cell(results[text]['nnderive'])}",
+            print(f"{text:{width}s} {_tail_cell(results[text]['lambdify'])} {_tail_cell(results[text]['nnderive'])}",
                   flush=True)
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))

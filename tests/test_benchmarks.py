@@ -80,3 +80,14 @@ def test_user_expressions_tails_table(tmp_path, capsys):
     assert result["lambdify"]["nonfinite"] > 0 and result["lambdify"]["max_ulp"] > 1e10
     assert result["nnderive"]["nonfinite"] == 0 and result["nnderive"]["max_ulp"] <= 4
     assert "lambdify" in capsys.readouterr().out
+
+
+def test_user_expressions_several_variables_table(tmp_path):
+    """--several: a two-class softmax typed out is NaN in lambdify's code where both logits are below −745."""
+    module = _module(PATH.parent / "user_expressions.py")
+    out = tmp_path / "several.json"
+    text = "exp(a)/(exp(a) + exp(b))"
+    assert module.main(["--several", "--only", text, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())[text]
+    assert result["points"] == 144 and result["lambdify"]["nonfinite"] > 0
+    assert result["nnderive"]["nonfinite"] == 0 and result["nnderive"]["max_ulp"] <= 4.5

@@ -182,15 +182,24 @@ def _log_one_plus_exp(node):
 def _log_of_sigmoid(node):
     # log(sigmoid(u)) -> -softplus(-u); of a product, each σ(u)ᵏ factor (σ > 0) as
     # −k·softplus(−u): the log-odds log(σ(x)/(1 − σ(x))) as written loses x for |x| < 1
+    def take(factor):
+        base, power = factor.as_base_exp()
+        return -power * softplus(-base.args[0]) if isinstance(base, sigmoid) else None
+
+    return _log_of_factors(node, take)
+
+
+def _log_of_factors(node: sp.Expr, take: Callable[[sp.Expr], Optional[sp.Expr]]) -> sp.Expr | None:
+    """log(Π fᵢ·r) → Σ take(fᵢ) + log r, for the factors fᵢ > 0 whose logarithm ``take`` gives (else None)."""
     if not isinstance(node, log):
         return None
     logs, rest = [], []
     for factor in Mul.make_args(node.args[0]):
-        base, power = factor.as_base_exp()
-        if isinstance(base, sigmoid):
-            logs.append(-power * softplus(-base.args[0]))
-        else:
+        term = take(factor)
+        if term is None:
             rest.append(factor)
+        else:
+            logs.append(term)
     if not logs:
         return None
     remaining = Mul(*rest)
@@ -909,21 +918,7 @@ def _log_of_exponential(node):
     # log(eᵘ·r) → u + log r (eᵘ > 0, so both sides are real where r > 0): a
     # density's log typed out, log(e^{−(x−m)²/(2s²)}/(s√(2π))), is −inf where
     # the exponential underflows (s = 1e−8, x − m = 2.5: −3.1e16 in truth)
-    if not isinstance(node, log) or not isinstance(node.args[0], Mul):
-        return None
-    exponents, rest = [], []
-    for factor in node.args[0].args:
-        base, power = factor.as_base_exp()
-        if isinstance(base, exp):
-            exponents.append(power * base.args[0])
-        elif isinstance(factor, exp):
-            exponents.append(factor.args[0])
-        else:
-            rest.append(factor)
-    if not exponents:
-        return None
-    remaining = Mul(*rest)
-    return Add(*exponents) + (log(remaining) if remaining != 1 else S.Zero)
+    return _log_of_factors(node, lambda factor: factor.args[0] if isinstance(factor, exp) else None)
 
 
 def _inverse_hyperbolic(node):

@@ -112,6 +112,7 @@ __all__ = [
     "reference_page",
     "write_reference_pages",
     "catalogue_table_rst",
+    "rules_table_rst",
     "certificate_table_rst",
     "network_rst",
     "certificate",
@@ -659,6 +660,25 @@ def catalogue_table_rst(kind: str | None = None, link: str | None = None) -> lis
     return lines
 
 
+def rules_table_rst() -> list[str]:
+    """A list-table of the stabilize rules, in the order they are tried: name, rewrite, what it mends.
+
+    Examples
+    --------
+    >>> lines = rules_table_rst()
+    >>> lines[0], any("``softplus``" in line for line in lines)
+    ('.. list-table::', True)
+    """
+    from .stabilize import HYPOT, RULES
+
+    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 20 40 40", "",
+             "   * - rule", "     - rewrite", "     - what it mends"]
+    for rule in (*RULES, HYPOT):
+        lines += [f"   * - ``{rule.name}``", f"     - {rst_escape(rule.pattern)}", f"     - {rst_escape(rule.why)}"]
+    lines.append("")
+    return lines
+
+
 def _verdict(cert: Any) -> str:
     if not cert.passed:
         return "**exceptions**"
@@ -840,8 +860,20 @@ def _directives() -> tuple[type, ...]:
                                     self.content_offset, container)
             return container.children
 
+    class RulesTableDirective(SphinxDirective):
+        """``.. stabilize-rules::``: the stabilize rules, from :data:`derive.stabilize.RULES`."""
+
+        required_arguments = 0
+
+        def run(self) -> list:
+            self.env.note_dependency(str(Path(__file__).resolve().parent / "stabilize.py"))
+            container = nodes.container(classes=["nnderive-rules"])
+            self.state.nested_parse(StringList(rules_table_rst(), source="<stabilize-rules>"),
+                                    self.content_offset, container)
+            return container.children
+
     return (DerivationDirective, CatalogueTableDirective, CertificateTableDirective,
-            NetworkDerivationDirective)
+            NetworkDerivationDirective, RulesTableDirective)
 
 
 def _builder_inited(app: Any) -> None:
@@ -868,8 +900,9 @@ def _builder_inited(app: Any) -> None:
 def setup(app: Any) -> dict[str, Any]:
     """Register the directives and configuration values with Sphinx."""
     app.setup_extension("matplotlib.sphinxext.plot_directive")
-    derivation, table, certificates, network = _directives()
+    derivation, table, certificates, network, rules = _directives()
     app.add_directive("network-derivation", network)
+    app.add_directive("stabilize-rules", rules)
     app.add_directive("derivation", derivation)
     app.add_directive("catalogue-table", table)
     app.add_directive("certificate-table", certificates)

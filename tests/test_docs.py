@@ -181,6 +181,15 @@ def test_every_catalogue_entry_has_a_reference_page_with_plot_code_and_certifica
         assert f"def {entry.name}(" in text, entry.name
 
 
+def test_the_rules_page_lists_every_stabilize_rule(site):
+    from derive.stabilize import HYPOT, RULES
+
+    text = re.sub(r"<[^>]+>", "", (site / "reference" / "rules.html").read_text(encoding="utf-8"))
+    for rule in (*RULES, HYPOT):
+        assert rule.name in text, rule.name
+    assert "√(x² + 1) − x cancels for x &gt; 1" in text or "√(x² + 1) − x cancels for x > 1" in text
+
+
 # ------------------------------------------------------------------ without Sphinx
 
 

@@ -173,15 +173,16 @@ def _sum_terms(arg: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Tuple | None:
         if len(factors) > 2:
             return None
         c_hi, c_lo = _split(coeff)
+        exact_scale = c_lo == 0 and abs(float(np.frexp(c_hi)[0])) == 0.5  # ±2^k: c·v rounds nothing
         if len(factors) == 2:
-            if c_lo != 0 or abs(float(np.frexp(c_hi)[0])) != 0.5:
+            if not exact_scale:
                 return None  # c·a·b: three roundings, not one exact product
             terms.append(sp.Tuple(sp.Float(c_hi, 17), *factors))
             rounds = True
             continue
         a = factors[0] if factors else sp.Float(1.0, 17)
         terms += [sp.Tuple(sp.Float(c, 17), a, sp.Float(1.0, 17)) for c in (c_hi, c_lo) if c]
-        rounds |= bool(c_lo) or (bool(factors) and abs(float(np.frexp(c_hi)[0])) != 0.5)
+        rounds |= bool(factors) and not exact_scale or bool(c_lo)
     rounds |= len(terms) > 1
     return sp.Tuple(*terms) if rounds and terms else None
 

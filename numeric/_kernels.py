@@ -274,20 +274,25 @@ def sum_dd(*items):
     wanted = [item for item in items if not isinstance(item, tuple)]
     if set(wanted) - {"hi", "lo"}:
         raise ValueError(f"sum_dd: unknown member(s) {sorted(set(wanted) - {'hi', 'lo'})}; known: ('hi', 'lo')")
-    arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for _, a, b in terms for v in (a, b)])
+    # each term as (factor, factor, exact scale): c·a where b is the number 1 (as the
+    # code generator writes it), else a·b scaled by c = ±2^k; an array of ones is
+    # looked at only where c is no power of two
+    factors = []
+    for c, a, b in terms:
+        power_of_two = abs(float(np.frexp(float(c))[0])) == 0.5
+        if (np.ndim(b) == 0 and float(b) == 1.0) or (not power_of_two and np.all(np.asarray(b) == 1.0)):
+            factors.append((c, a, 1.0))  # c·a exactly
+        elif power_of_two:
+            factors.append((a, b, float(c)))
+        else:
+            raise ValueError(f"sum_dd: a coefficient of a product must be ±2^k, not {float(c)!r}")
+    arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for a, b, _ in factors for v in (a, b)])
     shape = arrays[0].shape if arrays else ()
     hi, lo = np.zeros(shape), np.zeros(shape)
     p, e, t, total, w1, w2, w3, w4 = (np.empty(shape) for _ in range(8))
     with np.errstate(over="ignore", invalid="ignore"):  # a product past 1e300: lo is 0 there (below)
-        for k, (c, _, _) in enumerate(terms):
+        for k, (_, _, scale) in enumerate(factors):
             a, b = arrays[2 * k], arrays[2 * k + 1]
-            if np.all(b == 1.0):  # c·a exactly
-                a, b = np.broadcast_to(np.float64(c), shape), a
-                scale = 1.0
-            else:
-                scale = float(c)
-                if abs(float(np.frexp(scale)[0])) != 0.5:
-                    raise ValueError(f"sum_dd: a coefficient of a product must be ±2^k, not {scale!r}")
             _two_product(a, b, p, e, w1, w2, w3, w4)
             if scale != 1.0:  # ±2^k: exact
                 p *= scale

@@ -164,6 +164,41 @@ class erfc(Primitive):
         return 1 - sp.erf(self.args[0])
 
 
+class erfcx(Primitive):
+    r"""The scaled complementary error function :math:`e^{x^2}\operatorname{erfc}(x)`.
+
+    It falls like 1/(x·√π) where erfc underflows (x > 26.5) and e^{x²}
+    overflows, so the log-probabilities of the normal distribution, log Φ(x)
+    and log erfc(x), and the ratio φ(x)/Φ(x), are written with it by the
+    stabilize stage.  Its kernel needs no exponential for x ≥ 0.
+
+    Examples
+    --------
+    >>> from sympy import Symbol, diff
+    >>> x = Symbol("x", real=True)
+    >>> diff(erfcx(x), x)
+    2*x*erfcx(x) - 2/sqrt(pi)
+    """
+
+    numpy_kernel = "erfcx"
+    latex_name = r"\operatorname{erfcx}"
+    pretty_name = "erfcx"
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return 2 * x * erfcx(x) - 2 / sp.sqrt(sp.pi)
+
+    @classmethod
+    def eval(cls, arg):
+        if arg is S.Zero:
+            return S.One
+
+    def definition(self):
+        # SymPy's erfc, not 1 − erf: mpmath evaluates it without cancelling in the tail
+        x = self.args[0]
+        return exp(x**2) * sp.erfc(x)
+
+
 class gauss(Primitive):
     r"""Standard normal density :math:`\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}`."""
 
@@ -307,7 +342,7 @@ class quotient_with_limit(Function):
 
 
 SCALAR_PRIMITIVES: tuple[type[Function], ...] = (
-    sigmoid, softplus, sech2, ndtr, erfc, gauss, gaussian, xlogy, xlog1py, xdivy)
+    sigmoid, softplus, sech2, ndtr, erfc, erfcx, gauss, gaussian, xlogy, xlog1py, xdivy)
 
 
 # --------------------------------------------------------------------------
@@ -455,6 +490,7 @@ __all__ = [
     "sech2",
     "ndtr",
     "erfc",
+    "erfcx",
     "gauss",
     "gaussian",
     "xlogy",

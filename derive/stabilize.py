@@ -48,6 +48,7 @@ from sympy.codegen.cfunctions import expm1, hypot, log1p
 
 from .primitives import (
     erfc,
+    erfcx,
     gauss,
     gaussian,
     log_softmax,
@@ -989,6 +990,110 @@ def _log_of_expm1(node):
     return None
 
 
+def _is_erfc(node: sp.Expr) -> bool:
+    """erfc, the primitive or SymPy's (as a user types it)."""
+    return isinstance(node, (erfc, sp.erfc))
+
+
+# The branches of the normal tail's rules take their argument clamped to
+# where they are chosen: the code evaluates every branch on every element
+# (np.where), and a branch not taken would warn (log 0, inf − inf) there.
+
+
+def _log_ndtr(u: sp.Expr) -> sp.Expr:
+    """log Φ(u) that keeps its digits: log(erfcx(−u/√2)/2) − u²/2 for u < −1, log1p(−Φ(−u)) for u > 0."""
+    low, high = sp.Min(u, -1), sp.Max(u, 0)
+    tail = log(erfcx(-low / sp.sqrt(2))) - low**2 / 2 - log(2)
+    return sp.Piecewise((tail, u < -1), (log(ndtr(sp.Max(sp.Min(u, 0), -1))), u <= 0),
+                        (log1p(-ndtr(-high)), True))
+
+
+def _log_erfc(u: sp.Expr) -> sp.Expr:
+    """log erfc(u) that keeps its digits: log erfcx(u) − u² for u > ½, log1p(−erf(u)) elsewhere."""
+    high, low = sp.Max(u, S.Half), sp.Min(u, S.Half)
+    return sp.Piecewise((log(erfcx(high)) - high**2, u > S.Half), (log1p(-sp.erf(low)), True))
+
+
+def _log_of_normal_tail(node):
+    # log(Φ(u)ᵏ·r) → k·log Φ(u) + log r and log(erfc(u)ᵏ·r) alike, each
+    # written to keep its digits (_log_ndtr, _log_erfc): log Φ(x) is −inf for
+    # x < −38.5, where Φ underflows (−804.6 at x = −40), and 0 for x > 8.3,
+    # where Φ rounds to 1 (−1.8e−33 at x = 12); log erfc(x) is −inf past
+    # x = 26.5 and loses x near 0 (log(1 − 1.1e−8) at x = 1e−8)
+    def take(factor):
+        base, power = factor.as_base_exp()
+        if isinstance(base, ndtr):
+            return power * _log_ndtr(base.args[0])
+        if _is_erfc(base):
+            return power * _log_erfc(base.args[0])
+        return None
+
+    return _log_of_factors(node, take)
+
+
+def _ndtr_difference(node):
+    # c·Φ(u) − c·Φ(−u) → c·erf(u/√2), and c − 2c·Φ(u) → −c·erf(u/√2): they
+    # cancel for |u| < 1 (0 at u = 1e−17,
+    # where it is 8e−18; the derivative of Φ(x)·(1 − Φ(x)) holds it)
+    def split(term):
+        found = [f for f in Mul.make_args(term) if isinstance(f, ndtr)]
+        return (found[0], term / found[0]) if len(found) == 1 else (None, None)
+
+    def combine(a, b):
+        fa, ca = split(a)
+        fb, cb = split(b)
+        if fa is None and fb is not None and not a.has(ndtr) and sp.expand(cb + 2 * a) == 0:
+            return -a * sp.erf(fb.args[0] / sp.sqrt(2))  # c − 2c·Φ(u): 2Φ(u) − 1 typed by hand
+        if fa is None or fb is None or sp.expand(fa.args[0] + fb.args[0]) != 0 or sp.expand(ca + cb) != 0:
+            return None
+        return ca * sp.erf(fa.args[0] / sp.sqrt(2))
+
+    return _pair_rewrite(node, combine)
+
+
+def _scaled_erfc(node):
+    # exp(u²)·erfc(u) → erfcx(u): inf·0 = NaN past u = 26.5 (1/(u√π) in truth)
+    if not isinstance(node, Mul):
+        return None
+    for f in node.args:
+        if not _is_erfc(f):
+            continue
+        u = f.args[0]
+        for g in node.args:
+            if isinstance(g, exp) and sp.expand(g.args[0] - u**2) == 0:
+                return Mul(*[h for h in node.args if h is not f and h is not g]) * erfcx(u)
+    return None
+
+
+def _normal_ratio(node):
+    # φ(u)ᵏ/Φ(u)ᵏ → (√(2/π)/erfcx(−u/√2))ᵏ for u < 0 (d/du log Φ(u), the
+    # inverse Mills ratio), and e^{−u²}ᵏ/erfc(u)ᵏ → erfcx(u)⁻ᵏ for u > 0: both
+    # are 0/0 where the tail underflows (x < −38.5 and x > 26.5)
+    if not isinstance(node, Mul):
+        return None
+    factors = [f.as_base_exp() for f in node.args]
+    for density, tail, ratio, where, other in (
+            (gauss, ndtr, lambda u: sp.sqrt(2) / (sp.sqrt(sp.pi) * erfcx(-u / sp.sqrt(2))), lambda u: u < 0,
+             lambda u: sp.Max(u, 0)),
+            (gaussian, None, lambda u: 1 / erfcx(u), lambda u: u > 0, lambda u: sp.Min(u, 0))):
+        for i, (db, dk) in enumerate(factors):
+            if not isinstance(db, density) or not dk.is_Integer or dk < 1:
+                continue
+            for j, (tb, tk) in enumerate(factors):
+                if not (isinstance(tb, tail) if tail else _is_erfc(tb)) or not tk.is_Integer or tk > -1:
+                    continue
+                u = tb.args[0]
+                if sp.expand(db.args[0] ** 2 - u**2) != 0:
+                    continue
+                k = min(dk, -tk)
+                rest = [node.args[m] for m in range(len(factors)) if m not in (i, j)]
+                rest += [db ** (dk - k), tb ** (tk + k)]
+                c = other(u)  # the quotient as written where it is chosen (see _log_ndtr); φ is even
+                ratio_k = sp.Piecewise((ratio(u) ** k, where(u)), ((db.func(c) / tb.func(c)) ** k, True))
+                return Mul(*rest) * ratio_k
+    return None
+
+
 def _has_exponential_denominator(node: sp.Expr) -> bool:
     """Whether node divides by a sum that holds an exponential."""
     return any(isinstance(f, Pow) and f.exp.is_negative and isinstance(f.base, Add) and f.base.has(exp)
@@ -1177,6 +1282,18 @@ RECOGNITION_RULES: tuple[Rule, ...] = (
 NUMERICAL_RULES: tuple[Rule, ...] = (
     Rule("sigmoid_complement", "c − c·σ(u) → c·σ(−u)", "1 − σ(u) cancels for u > 0",
          _constant_plus(sigmoid, _c_sigmoid_neg, -1)),
+    Rule("ndtr_complement", "c − c·Φ(u) → c·Φ(−u)", "1 − Φ(u) cancels for u > 0 (0 from u = 8.3)",
+         _constant_plus(ndtr, lambda c, u: c * ndtr(-u), -1)),
+    Rule("ndtr_difference", "c·Φ(u) − c·Φ(−u) → c·erf(u/√2), c − 2c·Φ(u) → −c·erf(u/√2)",
+         "Φ(u) − Φ(−u) and 2Φ(u) − 1 cancel for |u| < 1",
+         _ndtr_difference),
+    Rule("scaled_erfc", "exp(u²)·erfc(u) → erfcx(u)", "inf·0 past u = 26.5, where erfc underflows",
+         _scaled_erfc),
+    Rule("log_normal_tail", "log Φ(u) → log(erfcx(−u/√2)/2) − u²/2 (u < −1), log1p(−Φ(−u)) (u > 0); "
+         "log erfc(u) → log erfcx(u) − u² (u > ½), log1p(−erf(u))",
+         "Φ(u) underflows below −38.5 and rounds to 1 past 8.3; erfc(u) underflows past 26.5", _log_of_normal_tail),
+    Rule("normal_ratio", "φ(u)/Φ(u) → √(2/π)/erfcx(−u/√2) (u < 0); e^{−u²}/erfc(u) → 1/erfcx(u) (u > 0)",
+         "0/0 where the tail underflows (u < −38.5; u > 26.5)", _normal_ratio),
     Rule("one_plus_tanh", "c + c·tanh(u) → 2c·σ(2u)", "1 + tanh(u) cancels for u < 0",
          _constant_plus(sp.tanh, lambda c, u: 2 * c * sigmoid(2 * u), +1)),
     Rule("one_minus_tanh", "c − c·tanh(u) → 2c·σ(−2u)", "1 − tanh(u) cancels for u > 0",

@@ -287,6 +287,10 @@ def _starting_digits(args: Sequence[float]) -> int:
     return min(digits, 400)
 
 
+#: the digits at which a denominator still 0 is taken to be 0 (a pole: no reference)
+_MOST_DIGITS_FOR_A_ZERO = 1600
+
+
 def reference(f: Callable, args: Sequence[float]):
     """f(*args) in mpmath at ≥ 50 digits, with more digits until the value
     rounded to float64 stops changing.
@@ -316,6 +320,13 @@ def reference(f: Callable, args: Sequence[float]):
             try:
                 value = +f(*[mpmath.mpf(a) for a in args])
             except ZeroDivisionError:
+                # a denominator that is 0 at these digits may be a tail's 1 + erf(−14)
+                # (1e−89, the Φ(−20) of φ/Φ): more digits, up to 1,600, before NaN
+                if dps >= _MOST_DIGITS_FOR_A_ZERO:
+                    return mpmath.mpf("nan")
+                dps = min(4 * dps, _MOST_DIGITS_FOR_A_ZERO)
+                continue
+            except OverflowError:  # mpmath's erfc past x = 1e154 (its series test squares x as a float)
                 return mpmath.mpf("nan")
         if isinstance(value, mpmath.mpc):
             if value.imag != 0:

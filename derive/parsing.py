@@ -22,8 +22,9 @@ Implicit multiplication is not: ``2x`` is an error that suggests ``2*x``.
   for real variables).  Only ``pi`` (or ``π``) and ``e`` are constants; every
   other name, including ``E``, ``I``, ``S``, ``N``, ``beta``, ``gamma`` and
   ``lambda``, is just a symbol.
-* Functions come from :data:`FUNCTIONS`; ``sigmoid``, ``softplus``, ``ndtr``
-  and ``gauss`` are the named primitives of :mod:`derive.primitives`, and
+* Functions come from :data:`FUNCTIONS`; ``sigmoid``, ``softplus``, ``ndtr``,
+  ``gauss`` and ``erfcx`` (e^{x²}·erfc(x)) are the named primitives of
+  :mod:`derive.primitives`, and
   ``relu(u)`` is ``Piecewise((u, u > 0), (0, True))``, whose derivative is
   ``Piecewise((1, u > 0), (0, True))``: relu'(0) = 0 as in PyTorch and JAX.
   (``Max(0, u)`` would differentiate to ``Heaviside(u)``, which SymPy leaves
@@ -70,7 +71,7 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
-from .primitives import gauss, ndtr, sigmoid, softplus
+from .primitives import erfcx, gauss, ndtr, sigmoid, softplus
 
 #: longest expression string accepted
 MAX_LENGTH = 2000
@@ -167,6 +168,7 @@ FUNCTIONS: dict[str, _Function] = {
     "atan": _Function(sp.atan),
     "erf": _Function(sp.erf),
     "erfc": _Function(sp.erfc),
+    "erfcx": _Function(erfcx),
     "sigmoid": _Function(sigmoid),
     "softplus": _Function(softplus),
     "ndtr": _Function(ndtr),

@@ -1066,15 +1066,17 @@ def _scaled_erfc(node):
 
 
 def _normal_ratio(node):
-    # φ(u)ᵏ/Φ(u)ᵏ → (√(2/π)/erfcx(−u/√2))ᵏ for u < 0 (d/du log Φ(u), the
+    # φ(u)ᵏ/Φ(u)ᵏ → (√(2/π)/erfcx(−u/√2))ᵏ for u < −37 (d/du log Φ(u), the
     # inverse Mills ratio), and e^{−u²}ᵏ/erfc(u)ᵏ → erfcx(u)⁻ᵏ for u > 0: both
     # are 0/0 where the tail underflows (x < −38.5 and x > 26.5)
     if not isinstance(node, Mul):
         return None
     factors = [f.as_base_exp() for f in node.args]
     for density, tail, ratio, where, other in (
-            (gauss, ndtr, lambda u: sp.sqrt(2) / (sp.sqrt(sp.pi) * erfcx(-u / sp.sqrt(2))), lambda u: u < 0,
-             lambda u: sp.Max(u, 0)),
+            # below −37 (not 0): above it φ and Φ share the kernel's e^{−u²/2}, whose
+            # rounding cancels in φ/Φ, and erfcx of the rounded −u/√2 erred by 4.4 ULP
+            (gauss, ndtr, lambda u: sp.sqrt(2) / (sp.sqrt(sp.pi) * erfcx(-u / sp.sqrt(2))), lambda u: u < -37,
+             lambda u: sp.Max(u, -37)),
             (gaussian, None, lambda u: 1 / erfcx(u), lambda u: u > 0, lambda u: sp.Min(u, 0))):
         for i, (db, dk) in enumerate(factors):
             if not isinstance(db, density) or not dk.is_Integer or dk < 1:
@@ -1292,7 +1294,7 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
     Rule("log_normal_tail", "log Φ(u) → log(erfcx(−u/√2)/2) − u²/2 (u < −1), log1p(−Φ(−u)) (u > 0); "
          "log erfc(u) → log erfcx(u) − u² (u > ½), log1p(−erf(u))",
          "Φ(u) underflows below −38.5 and rounds to 1 past 8.3; erfc(u) underflows past 26.5", _log_of_normal_tail),
-    Rule("normal_ratio", "φ(u)/Φ(u) → √(2/π)/erfcx(−u/√2) (u < 0); e^{−u²}/erfc(u) → 1/erfcx(u) (u > 0)",
+    Rule("normal_ratio", "φ(u)/Φ(u) → √(2/π)/erfcx(−u/√2) (u < −37); e^{−u²}/erfc(u) → 1/erfcx(u) (u > 0)",
          "0/0 where the tail underflows (u < −38.5; u > 26.5)", _normal_ratio),
     Rule("one_plus_tanh", "c + c·tanh(u) → 2c·σ(2u)", "1 + tanh(u) cancels for u < 0",
          _constant_plus(sp.tanh, lambda c, u: 2 * c * sigmoid(2 * u), +1)),

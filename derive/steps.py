@@ -87,6 +87,7 @@ from sympy.printing.str import StrPrinter
 from .primitives import (
     Primitive,
     components,
+    erfcx,
     expand_primitives,
     gauss,
     ndtr,
@@ -1091,6 +1092,8 @@ _FUNCTION_RULES: dict[type, _FunctionRule] = {
                          "d/du sech²(u) = −2·sech²(u)·tanh(u)"),
     ndtr: _FunctionRule("ndtr", gauss, "d/du Φ(u) = φ(u), the Gaussian density"),
     gauss: _FunctionRule("gauss", lambda u: -u * gauss(u), "d/du φ(u) = −u·φ(u)"),
+    erfcx: _FunctionRule("erfcx", lambda u: 2 * u * erfcx(u) - 2 / sp.sqrt(sp.pi),
+                         "d/du erfcx(u) = 2u·erfcx(u) − 2/√π (erfcx(u) = e^(u²)·erfc(u))"),
 }
 
 _TITLES = {

@@ -532,7 +532,7 @@ def _wide_function(expr: sp.Expr, variable: sp.Symbol | Sequence[sp.Symbol]) -> 
 
 def _mpmath_screen(expr: sp.Expr, variable: sp.Symbol) -> Callable:
     """``expr`` of ``variable`` in mpmath at SCREEN_DIGITS, rounded to long double (NaN where it fails)."""
-    f = _mp_function(expr, [variable])
+    f = _mp_function(primitives.expand_primitives(expr), [variable])  # mpmath knows no Φ (ndtr(x) raised NameError)
 
     def wide(xs: np.ndarray) -> np.ndarray:
         with mpmath.workdps(SCREEN_DIGITS):

@@ -487,3 +487,18 @@ def test_dense_scan_confirms_a_cancelled_subnormal_component_as_the_certificate_
     assert module.confirmed_error(0.25 + 2.0**-53, mpmath.mpf(0.25) + mpmath.mpf(2.0)**-53, 1.0) == 0
     big = module.confirmed_error(1e-20 + 8 * 2.2e-16, mpmath.mpf("1e-20"), 1.0)
     assert big == pytest.approx(8 * 2.2e-16 / (2 * np.finfo(float).eps), rel=1e-6)
+
+
+@pytest.mark.parametrize("text", ["ndtr(x)", "log(ndtr(x))", "log(1 - ndtr(x))", "log(erfc(x))"])
+def test_a_users_normal_tails_are_certified(text):
+    # the long-double screen fell back to mpmath with Φ unexpanded: NameError for
+    # any expression holding ndtr (nnderive diff 'ndtr(x)' --verify); and log Φ′,
+    # φ/Φ, is within 4 ULP with φ and Φ sharing e^{−x²/2} down to −37 (4.36 at
+    # x = −7.83 as √(2/π)/erfcx(−x/√2) of a rounded −x/√2)
+    from derive.parsing import parse_expression
+    from derive.verify import verify_expression
+
+    expr = parse_expression(text)
+    cert = verify_expression(expr, next(iter(expr.free_symbols)), points=401, screen=2000)
+    assert cert.passed, cert.exceptions
+    assert cert.forward.max_ulp <= ULP_BOUND and cert.derivative.max_ulp <= ULP_BOUND

@@ -988,6 +988,8 @@ class StablePrinter(NumPyPrinter):
 
     def _print_Pow(self, expr, rational=False):
         base, e = expr.as_base_exp()
+        if isinstance(base, ratio):  # (a)/b is no atom: ((a)/b)**2, not (a)/b**2
+            return self._print(sp.Pow(sp.Symbol(f"({self._print(base)})"), e, evaluate=False), rational=rational)
         if e == -1:
             return f"1/{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])}"
         if e.is_Integer and e < 0:

@@ -1096,6 +1096,67 @@ def _normal_ratio(node):
     return None
 
 
+def _quotient_power(node):
+    # Aᵖ·B⁻ᵠ (q ≥ 2, B free of A's variables) → ratio(A, B)ᵏ·Aᵖ⁻ᵏ·Bᵏ⁻ᵠ, k = min(p, q):
+    # a Gaussian's ((x − m)/s)², which SymPy keeps as (x − m)²/s², is inf/inf
+    # where x − m and s pass 1.3e154 and 0/0 below 1e−162, though their ratio
+    # is finite; ratio keeps the quotient whole (SymPy would distribute it)
+    if not isinstance(node, Mul):
+        return None
+    factors = [f.as_base_exp() for f in node.args]
+    for i, (a, p) in enumerate(factors):
+        if a.is_number or not p.is_Integer or p < 1:
+            continue
+        for j, (b, q) in enumerate(factors):
+            if i == j or b.is_number or not q.is_Integer or q > -2 or a.free_symbols & b.free_symbols:
+                continue
+            k = min(p, -q)
+            rest = [node.args[n] for n in range(len(factors)) if n not in (i, j)]
+            return Mul(*rest) * ratio(a, b) ** k * a ** (p - k) * b ** (q + k)
+    return None
+
+
+def _merges_into_sum(node):
+    # e^u·Σ tᵢ → Σ e^u·tᵢ, and Bᵏ·Σ tᵢ → Σ Bᵏ·tᵢ, where every tᵢ holds the factor's
+    # inverse (e^{−u}, B^j of the other sign): SymPy's derivative of
+    # log(e^{−q}/s) is s·(…e^{−q}…)·e^{q}, 0·inf where e^{−q} underflows, and
+    # s·(1/s² + …) overflows s² at 1e300; merged, it is −1/s + (x − m)²/s³.
+    # Every factor that merges is merged (the pre-pass applies a rule once a node)
+    merged = _merge_into_sum(node)
+    while merged is not None:
+        again = _merge_into_sum(merged)
+        if again is None:
+            return merged
+        merged = again
+    return None
+
+
+def _merge_into_sum(node):
+    """One factor of _merges_into_sum merged into a sum, or None."""
+    if not isinstance(node, Mul):
+        return None
+    sums = [g for g in node.args if isinstance(g, Add)]
+    for f in node.args:
+        if isinstance(f, exp):
+            def merges(term, f=f):
+                merged = sp.powsimp(f * term, combine="exp")
+                return len(merged.atoms(exp)) < len(term.atoms(exp)) + 1, merged
+        else:
+            base, k = f.as_base_exp()
+            if not (isinstance(base, sp.Symbol) and k.is_Integer):
+                continue
+
+            def merges(term, f=f, base=base, k=k):
+                powers = [e for b, e in (g.as_base_exp() for g in Mul.make_args(term)) if b == base]
+                return len(powers) == 1 and powers[0].is_Integer and powers[0] * k < 0, f * term
+        for g in sums:
+            done = [merges(t) for t in g.args]
+            if all(ok for ok, _ in done):
+                rest = [h for h in node.args if h is not f and h is not g]
+                return Mul(*rest) * Add(*[t for _, t in done])
+    return None
+
+
 def _has_exponential_denominator(node: sp.Expr) -> bool:
     """Whether node divides by a sum that holds an exponential."""
     return any(isinstance(f, Pow) and f.exp.is_negative and isinstance(f.base, Add) and f.base.has(exp)
@@ -1377,6 +1438,10 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "tanh(u) − sign(u) cancels for |u| > 1", _tanh_less_sign),
     Rule("exponential_pair", "c·eᵘ ± c·e⁻ᵘ → 2c·cosh(u), 2c·sinh(u)",
          "eᵘ overflows for u > 709; eᵘ − e⁻ᵘ cancels for |u| < 1", _exponential_pair),
+    Rule("merges_into_sum", "eᵘ·Σ tᵢ → Σ eᵘ·tᵢ, Bᵏ·Σ tᵢ → Σ Bᵏ·tᵢ where each tᵢ holds e⁻ᵘ, B⁻ʲ",
+         "e^{q}·(…e^{−q}…) is inf·0 where e^{−q} underflows", _merges_into_sum),
+    Rule("quotient_power", "Aᵖ/Bᵠ → (A/B)ᵏ·Aᵖ⁻ᵏ/Bᵠ⁻ᵏ, k = min(p, q), q ≥ 2, A and B of other variables",
+         "(x − m)²/s² is inf/inf past 1.3e154 where (x − m)/s is finite", _quotient_power),
     Rule("sign_product", "u·sign(u) → |u|", "lets a derivative of |u| cancel exactly", _x_times_sign),
     Rule("together", "a/d + b/dᵏ → (a·dᵏ⁻¹ + b)/dᵏ where terms cancel",
          "terms over a shared denominator that cancel exactly, not in floating point", _together_if_cancels),
@@ -1400,7 +1465,8 @@ _PRE_PASS = Rule("cancel", "a(e^x − 1) + a → a·e^x", "terms that cancel exa
 #: 2 cosh x, where e^x/(e^x + e^{−x}) is σ(2x), or
 #: log(1 + e^x) as softplus(x), whose difference from log(2 + e^x) would not)
 _PRE_PASS_RULES = (_PRE_PASS,) + tuple(r for r in NUMERICAL_RULES if r.name in (
-    "exponential_ratio", "log_of_exponential", "inverse_hyperbolic", "root_sum_cancels", "log_difference"))
+    "exponential_ratio", "log_of_exponential", "inverse_hyperbolic", "root_sum_cancels", "log_difference",
+    "merges_into_sum"))
 
 
 def _bottom_up(expr: sp.Expr, rules: tuple[Rule, ...], log_: list[str] | None,

@@ -88,3 +88,33 @@ def test_results_take_the_broadcast_shape_of_all_inputs():
     assert all(d.shape == (2,) for d in g(0.5, np.array([1.0, 2.0]), 3.0))
     assert f(np.float32(0.5), np.float32([1.0, 2.0]), np.float32(3.0)).dtype == np.float32
     assert isinstance(f(0.5, 1.0, 2.0), np.float64)
+
+
+@pytest.mark.parametrize("text", ["log(exp(-(x - m)^2/(2*s^2))/(s*sqrt(2*pi)))", "(x - m)^2/(2*s^2) + log(s)"])
+def test_a_gaussian_log_density_keeps_the_quotient_whole(text):
+    # ((x − m)/s)², which SymPy keeps as (x − m)²/s², was inf/inf = NaN where
+    # x − m and s are both past 1.3e154; SymPy's ∂/∂s of the typed log-density
+    # is s·(…e^{−q}…)·e^{q}, 0·inf where e^{−q} underflows (quotient_power,
+    # merges_into_sum): f and every partial within 4 ULP at such points
+    expr = parse_expression(text)
+    variables = sorted(expr.free_symbols, key=lambda v: v.name)  # m, s, x
+    f, g = compile_expression(expr, variables, derivative=True)
+    points = [(1e300, 1e300, -1e300), (0.0, 1e300, 1e300), (-800.0, 40.0, 800.0), (0.5, 1e-8, 3.0), (3.0, 0.5, -3.0)]
+    columns = [np.array(c) for c in zip(*points)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (x − m)² may overflow in a term whose value is right
+        results = [f(*columns), *g(*columns)]
+    exprs = [expr] + [sp.diff(expr, v) for v in variables]
+    for e, values in zip(exprs, results):
+        truth = _mp_function(e, variables)
+        for point, value in zip(points, np.broadcast_to(values, len(points))):
+            true = reference(truth, list(point))
+            assert ulp_error(float(value), true) <= 4, (e, point, float(value), true)
+
+
+def test_a_ratio_raised_to_a_power_is_printed_as_one():
+    # linear_through_zero writes x/6 + 1/2 as ratio(x + 3, 6); its square was
+    # printed (x + 3)/6**2, which is (x + 3)/36: e^{(x/6 + 1/2)²} was 1.18 at x = 3, not e
+    x = sp.Symbol("x", real=True)
+    f = compile_expression(sp.exp((x / 6 + sp.Rational(1, 2)) ** 2), [x])
+    assert float(f(3.0)) == pytest.approx(np.e, rel=1e-15)

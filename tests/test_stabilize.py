@@ -66,6 +66,11 @@ CASES = [
     ("log_normal_tail", sp.log(1 + sp.erf(x)), {x: -1e-8}),
     ("normal_ratio", sp.exp(-x**2 / 2) / (sp.sqrt(2 * sp.pi) * ndtr(x)), {x: -40.0}),
     ("normal_ratio", sp.exp(-x**2) / sp.erfc(x), {x: 30.0}),
+    # several variables: e^{y²}·(x·e^{−y²} − y·e^{−y²}) is inf·0 at y = 30 (x − y); (x − y)²/(2p²)
+    # inf/inf where x − y and p pass 1.3e154; p·(1/p² + x/p³) overflows p² at p = 1e300
+    ("merges_into_sum", sp.exp(y**2) * (x * sp.exp(-y**2) - y * sp.exp(-y**2)), {x: 2.0, y: 30.0}),
+    ("quotient_power", (x - y) ** 2 / (2 * p**2), {x: 1e300, y: -1e300, p: 1e300}),
+    ("merges_into_sum", p * (1 / p**2 + x / p**3), {x: 3.0, p: 1e300}),
     ("erfc", 1 + sp.erf(x), {x: -10.0}),
     ("erfc_minus", 1 - sp.erf(x), {x: 10.0}),
     ("ndtr", (1 + sp.erf(x / sp.sqrt(2))) / 2, {x: -12.0}),

@@ -222,7 +222,14 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
 
     for function, expand in expansions.items():
         expr = expr.replace(function, compensated(function, expand))
-    return expr
+
+    def quotient(top, bottom):
+        # (hi + lo)/B as hi/B + lo/B: a numerator of three terms or more, such as
+        # ratio_square_difference's x − m − s, which cancels where its ratio does
+        terms = _sum_terms(top, variables) if isinstance(top, sp.Add) and len(top.args) >= 3 else None
+        return ratio(top, bottom) if terms is None else ratio(SumHi(terms), bottom) + ratio(SumLo(terms), bottom)
+
+    return expr.replace(ratio, quotient)
 
 
 def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:

@@ -407,6 +407,26 @@ def _difference_of_squares(node):
     return _pair_rewrite(node, combine)
 
 
+def _ratio_square_difference(node):
+    # W·(A/B)² − W·k² → W·((A − kB)/B)·((A + kB)/B): a Gaussian's ∂/∂s,
+    # ((x − m)/s)²/s − 1/s, cancels where x − m ≈ ±s (6e9 ULP at x − m = s + 1e−8),
+    # while x − m − s is a sum that code generation carries in double-double
+    def combine(a, b):
+        for factor in Mul.make_args(a):
+            base, power = factor.as_base_exp()
+            if not (isinstance(base, ratio) and power == 2):
+                continue
+            rest = a / factor
+            root = _square_root_of_number(sp.cancel(-b / rest))
+            if root is None:
+                continue
+            top, bottom = base.args
+            return rest * ratio(top - root * bottom, bottom) * ratio(top + root * bottom, bottom)
+        return None
+
+    return _pair_rewrite(node, combine)
+
+
 def _square_root_difference(node):
     # √A − √B → (A − B)/(√A + √B) where A − B is shorter than A and B (a
     # constant cancels): √(1 + x²) − 1 at x = 1e−8 is 0 (1 + 1e−16 rounds to
@@ -1442,6 +1462,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "e^{q}·(…e^{−q}…) is inf·0 where e^{−q} underflows", _merges_into_sum),
     Rule("quotient_power", "Aᵖ/Bᵠ → (A/B)ᵏ·Aᵖ⁻ᵏ/Bᵠ⁻ᵏ, k = min(p, q), q ≥ 2, A and B of other variables",
          "(x − m)²/s² is inf/inf past 1.3e154 where (x − m)/s is finite", _quotient_power),
+    Rule("ratio_square_difference", "W·(A/B)² − W·k² → W·((A − kB)/B)·((A + kB)/B)",
+         "((x − m)/s)² − 1 cancels where x − m ≈ ±s", _ratio_square_difference),
     Rule("sign_product", "u·sign(u) → |u|", "lets a derivative of |u| cancel exactly", _x_times_sign),
     Rule("together", "a/d + b/dᵏ → (a·dᵏ⁻¹ + b)/dᵏ where terms cancel",
          "terms over a shared denominator that cancel exactly, not in floating point", _together_if_cancels),

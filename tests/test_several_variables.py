@@ -95,11 +95,14 @@ def test_a_gaussian_log_density_keeps_the_quotient_whole(text):
     # ((x − m)/s)², which SymPy keeps as (x − m)²/s², was inf/inf = NaN where
     # x − m and s are both past 1.3e154; SymPy's ∂/∂s of the typed log-density
     # is s·(…e^{−q}…)·e^{q}, 0·inf where e^{−q} underflows (quotient_power,
-    # merges_into_sum): f and every partial within 4 ULP at such points
+    # merges_into_sum); and ∂/∂s cancelled where x − m ≈ ±s (ratio_square_difference,
+    # x − m − s in double-double): f and every partial within 4 ULP at such points
     expr = parse_expression(text)
     variables = sorted(expr.free_symbols, key=lambda v: v.name)  # m, s, x
     f, g = compile_expression(expr, variables, derivative=True)
-    points = [(1e300, 1e300, -1e300), (0.0, 1e300, 1e300), (-800.0, 40.0, 800.0), (0.5, 1e-8, 3.0), (3.0, 0.5, -3.0)]
+    points = [(1e300, 1e300, -1e300), (0.0, 1e300, 1e300), (-800.0, 40.0, 800.0), (0.5, 1e-8, 3.0), (3.0, 0.5, -3.0),
+              # x − m ≈ ±s, where ∂/∂s, ((x − m)/s)²/s − 1/s, cancelled (6e9 ULP at the first)
+              (1e-8, 800.0, 800.0), (0.3, 1.7, 2.0000000001), (-40.0, 40.0, -1e-8)]
     columns = [np.array(c) for c in zip(*points)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (x − m)² may overflow in a term whose value is right

@@ -71,6 +71,8 @@ CASES = [
     ("merges_into_sum", sp.exp(y**2) * (x * sp.exp(-y**2) - y * sp.exp(-y**2)), {x: 2.0, y: 30.0}),
     ("quotient_power", (x - y) ** 2 / (2 * p**2), {x: 1e300, y: -1e300, p: 1e300}),
     ("merges_into_sum", p * (1 / p**2 + x / p**3), {x: 3.0, p: 1e300}),
+    # a Gaussian's ∂/∂s, (x − y)²/p³ − 1/p, cancels where x − y ≈ p (6e9 ULP at x − y = p − 1e−8)
+    ("ratio_square_difference", (x - y) ** 2 / p**3 - 1 / p, {x: 800.0, y: 1e-8, p: 800.0}),
     ("erfc", 1 + sp.erf(x), {x: -10.0}),
     ("erfc_minus", 1 - sp.erf(x), {x: 10.0}),
     ("ndtr", (1 + sp.erf(x / sp.sqrt(2))) / 2, {x: -12.0}),

@@ -20,7 +20,7 @@ finite, and the count of NaN/inf results where the truth is finite.
 
 A third, ``--several``, does the same for expressions of several variables
 (σ(w·x + b) typed out, a two-class softmax, log(e^a + e^b), a Gaussian
-log-density) at 250 points (all 144 for two variables) of a grid of their
+log-density, a linear model's squared residual) at 250 points (all 144 for two variables) of a grid of their
 values, f and every partial derivative.
 
 Usage::
@@ -68,10 +68,12 @@ TYPED_OUT = [
 
 
 #: expressions of several variables typed out by hand (``--several``): a neuron's
-#: activation of w·x + b, a two-class softmax and log-sum-exp, a Gaussian log-density
+#: activation of w·x + b, a two-class softmax and log-sum-exp, a Gaussian log-density,
+#: a linear model's squared residual
 SEVERAL = [
     "exp(w*x + b)/(1 + exp(w*x + b))", "log(1 + exp(w*x + b))", "tanh(w*x + b)",
     "exp(a)/(exp(a) + exp(b))", "log(exp(a) + exp(b))", "log(exp(-(x - m)^2/(2*s^2))/(s*sqrt(2*pi)))",
+    "(y - w*x - b)^2",
 ]
 
 #: each variable's values in the --several grid (its points: up to 250 of their combinations, drawn once)

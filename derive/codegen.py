@@ -188,7 +188,8 @@ def _sum_terms(arg: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Tuple | None:
 
 
 def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
-    """σ, softplus, tanh, sech² and e^u of a sum of products of several variables, u in double-double.
+    """σ, softplus, tanh, sech² and e^u of a sum of products of several variables, u in double-double;
+    such a sum elsewhere rounded once (sum_dd's hi), and a quotient's numerator of three terms in double-double.
 
     The neuron's σ(w·x + b) of a rounded w·x + b errs by |w·x + b|·eps
     relative (17 ULP at w·x + b = 40, and tanh′ = sech² of it 42); with
@@ -229,7 +230,18 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
         terms = _sum_terms(top, variables) if isinstance(top, sp.Add) and len(top.args) >= 3 else None
         return ratio(top, bottom) if terms is None else ratio(SumHi(terms), bottom) + ratio(SumLo(terms), bottom)
 
-    return expr.replace(ratio, quotient)
+    expr = expr.replace(ratio, quotient)
+
+    def rounded_once(node):
+        # any other sum of three terms or more, or with a product in it, rounded once:
+        # sum_dd's hi is the exact sum rounded (a linear model's residual y − w·x − b
+        # was 0 at y = b = 1e300, w·x = −120, where it is 120; its square, 0 for 14400)
+        terms = _sum_terms(node, variables) if isinstance(node, sp.Add) else None
+        if terms is None or not (len(terms) >= 3 or any(isinstance(t[2], sp.Symbol) for t in terms)):
+            return None
+        return SumHi(terms)
+
+    return expr.replace(lambda node: rounded_once(node) is not None, rounded_once)
 
 
 def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:

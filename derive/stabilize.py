@@ -570,6 +570,11 @@ def _sigmoid_polynomial(node):
     if monomials is None:
         return None
     u, monomials = monomials
+    if any(c.has(sp.Piecewise) for c, _, _ in monomials):
+        # a coefficient another rule wrote as branches (exponential_rational's): its
+        # Bernstein form would not be a polynomial (PolynomialError, in an order of
+        # the terms that SymPy's caches gave one test run)
+        return None
     s = sp.Dummy("s")
     poly = sp.Poly(sum(c * s**a * (1 - s) ** b for c, a, b in monomials), s)
     if poly.is_zero:

@@ -121,3 +121,22 @@ def test_a_ratio_raised_to_a_power_is_printed_as_one():
     x = sp.Symbol("x", real=True)
     f = compile_expression(sp.exp((x / 6 + sp.Rational(1, 2)) ** 2), [x])
     assert float(f(3.0)) == pytest.approx(np.e, rel=1e-15)
+
+
+def test_a_linear_models_residual_is_rounded_once():
+    # (y − w·x − b)²: the float64 residual was 0 at y = b = 1e300, w·x = −120, where
+    # it is 120 (the loss 14400, ∂/∂w 720), and erred by 5.5 ULP at 1e−8-sized terms;
+    # sum_dd's hi is the exact sum rounded once
+    expr = parse_expression("(y - w*x - b)^2")
+    variables = sorted(expr.free_symbols, key=lambda v: v.name)  # b, w, x, y
+    f, g = compile_expression(expr, variables, derivative=True)
+    points = [(1e300, 40.0, -3.0, 1e300), (1e-8, 3.0, -1e-8, -1e-8), (-1e300, 1e-8, 800.0, -1e300), (0.5, 3.0, 40.0, -3.0)]
+    columns = [np.array(c) for c in zip(*points)]
+    results = [f(*columns), *g(*columns)]
+    exprs = [expr] + [sp.diff(expr, v) for v in variables]
+    for e, values in zip(exprs, results):
+        truth = _mp_function(e, variables)
+        for point, value in zip(points, np.broadcast_to(values, len(points))):
+            true = reference(truth, list(point))
+            assert ulp_error(float(value), true) <= 2, (e, point, float(value), true)
+    assert float(f(1e300, 40.0, -3.0, 1e300)) == 14400.0

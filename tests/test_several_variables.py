@@ -97,22 +97,28 @@ def test_a_gaussian_log_density_keeps_the_quotient_whole(text):
     # is s·(…e^{−q}…)·e^{q}, 0·inf where e^{−q} underflows (quotient_power,
     # merges_into_sum); and ∂/∂s cancelled where x − m ≈ ±s (ratio_square_difference,
     # x − m − s in double-double): f and every partial within 4 ULP at such points
+    _assert_within(text, [(1e300, 1e300, -1e300), (0.0, 1e300, 1e300), (-800.0, 40.0, 800.0), (0.5, 1e-8, 3.0),
+                          (3.0, 0.5, -3.0),  # (m, s, x); then x − m ≈ ±s, where ∂/∂s,
+                          # ((x − m)/s)²/s − 1/s, cancelled (6e9 ULP at the first)
+                          (1e-8, 800.0, 800.0), (0.3, 1.7, 2.0000000001), (-40.0, 40.0, -1e-8)], 4)
+
+
+def _assert_within(text, points, bound):
+    """f and every partial derivative of ``text`` within ``bound`` ULP of mpmath at ``points``
+    (tuples of the variables' values, in the order of their names); returns f."""
     expr = parse_expression(text)
-    variables = sorted(expr.free_symbols, key=lambda v: v.name)  # m, s, x
+    variables = sorted(expr.free_symbols, key=lambda v: v.name)
     f, g = compile_expression(expr, variables, derivative=True)
-    points = [(1e300, 1e300, -1e300), (0.0, 1e300, 1e300), (-800.0, 40.0, 800.0), (0.5, 1e-8, 3.0), (3.0, 0.5, -3.0),
-              # x − m ≈ ±s, where ∂/∂s, ((x − m)/s)²/s − 1/s, cancelled (6e9 ULP at the first)
-              (1e-8, 800.0, 800.0), (0.3, 1.7, 2.0000000001), (-40.0, 40.0, -1e-8)]
     columns = [np.array(c) for c in zip(*points)]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # (x − m)² may overflow in a term whose value is right
+        warnings.simplefilter("ignore")  # a square may overflow in a term whose value is right
         results = [f(*columns), *g(*columns)]
-    exprs = [expr] + [sp.diff(expr, v) for v in variables]
-    for e, values in zip(exprs, results):
+    for e, values in zip([expr] + [sp.diff(expr, v) for v in variables], results):
         truth = _mp_function(e, variables)
         for point, value in zip(points, np.broadcast_to(values, len(points))):
             true = reference(truth, list(point))
-            assert ulp_error(float(value), true) <= 4, (e, point, float(value), true)
+            assert ulp_error(float(value), true) <= bound, (e, point, float(value), true)
+    return f
 
 
 def test_a_ratio_raised_to_a_power_is_printed_as_one():
@@ -127,16 +133,6 @@ def test_a_linear_models_residual_is_rounded_once():
     # (y − w·x − b)²: the float64 residual was 0 at y = b = 1e300, w·x = −120, where
     # it is 120 (the loss 14400, ∂/∂w 720), and erred by 5.5 ULP at 1e−8-sized terms;
     # sum_dd's hi is the exact sum rounded once
-    expr = parse_expression("(y - w*x - b)^2")
-    variables = sorted(expr.free_symbols, key=lambda v: v.name)  # b, w, x, y
-    f, g = compile_expression(expr, variables, derivative=True)
-    points = [(1e300, 40.0, -3.0, 1e300), (1e-8, 3.0, -1e-8, -1e-8), (-1e300, 1e-8, 800.0, -1e300), (0.5, 3.0, 40.0, -3.0)]
-    columns = [np.array(c) for c in zip(*points)]
-    results = [f(*columns), *g(*columns)]
-    exprs = [expr] + [sp.diff(expr, v) for v in variables]
-    for e, values in zip(exprs, results):
-        truth = _mp_function(e, variables)
-        for point, value in zip(points, np.broadcast_to(values, len(points))):
-            true = reference(truth, list(point))
-            assert ulp_error(float(value), true) <= 2, (e, point, float(value), true)
+    f = _assert_within("(y - w*x - b)^2", [(1e300, 40.0, -3.0, 1e300), (1e-8, 3.0, -1e-8, -1e-8),  # (b, w, x, y)
+                                           (-1e300, 1e-8, 800.0, -1e300), (0.5, 3.0, 40.0, -3.0)], 2)
     assert float(f(1e300, 40.0, -3.0, 1e300)) == 14400.0

@@ -409,7 +409,7 @@ def _difference_of_squares(node):
 
 def _ratio_square_difference(node):
     # W·(A/B)² − W·k² → W·((A − kB)/B)·((A + kB)/B): a Gaussian's ∂/∂s,
-    # ((x − m)/s)²/s − 1/s, cancels where x − m ≈ ±s (6e9 ULP at x − m = s + 1e−8),
+    # ((x − m)/s)²/s − 1/s, cancels where x − m ≈ ±s (6e9 ULP at x − m = s − 1e−8),
     # while x − m − s is a sum that code generation carries in double-double
     def combine(a, b):
         for factor in Mul.make_args(a):
@@ -1057,9 +1057,9 @@ def _log_of_normal_tail(node):
 
 
 def _ndtr_difference(node):
-    # c·Φ(u) − c·Φ(−u) → c·erf(u/√2), and c − 2c·Φ(u) → −c·erf(u/√2): they
-    # cancel for |u| < 1 (0 at u = 1e−17,
-    # where it is 8e−18; the derivative of Φ(x)·(1 − Φ(x)) holds it)
+    # c·Φ(u) − c·Φ(−u) → c·erf(u/√2), and c − 2c·Φ(u) → −c·erf(u/√2): they cancel
+    # for |u| < 1 (0 at u = 1e−17, where it is 8e−18; the derivative of
+    # Φ(x)·(1 − Φ(x)) holds the first)
     def split(term):
         found = [f for f in Mul.make_args(term) if isinstance(f, ndtr)]
         return (found[0], term / found[0]) if len(found) == 1 else (None, None)
@@ -1097,7 +1097,7 @@ def _normal_ratio(node):
     if not isinstance(node, Mul):
         return None
     factors = [f.as_base_exp() for f in node.args]
-    for density, tail, ratio, where, other in (
+    for density, tail, quotient, where, other in (
             # below −37 (not 0): above it φ and Φ share the kernel's e^{−u²/2}, whose
             # rounding cancels in φ/Φ, and erfcx of the rounded −u/√2 erred by 4.4 ULP
             (gauss, ndtr, lambda u: sp.sqrt(2) / (sp.sqrt(sp.pi) * erfcx(-u / sp.sqrt(2))), lambda u: u < -37,
@@ -1116,8 +1116,8 @@ def _normal_ratio(node):
                 rest = [node.args[m] for m in range(len(factors)) if m not in (i, j)]
                 rest += [db ** (dk - k), tb ** (tk + k)]
                 c = other(u)  # the quotient as written where it is chosen (see _log_ndtr); φ is even
-                ratio_k = sp.Piecewise((ratio(u) ** k, where(u)), ((db.func(c) / tb.func(c)) ** k, True))
-                return Mul(*rest) * ratio_k
+                branches = sp.Piecewise((quotient(u) ** k, where(u)), ((db.func(c) / tb.func(c)) ** k, True))
+                return Mul(*rest) * branches
     return None
 
 

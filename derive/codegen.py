@@ -232,16 +232,17 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
 
     expr = expr.replace(ratio, quotient)
 
-    def rounded_once(node):
+    def rounded_once(*addends):
         # any other sum of three terms or more, or with a product in it, rounded once:
         # sum_dd's hi is the exact sum rounded (a linear model's residual y − w·x − b
         # was 0 at y = b = 1e300, w·x = −120, where it is 120; its square, 0 for 14400)
-        terms = _sum_terms(node, variables) if isinstance(node, sp.Add) else None
+        node = sp.Add(*addends)
+        terms = _sum_terms(node, variables)  # (once a sum: a query and a value each expanded it)
         if terms is None or not (len(terms) >= 3 or any(isinstance(t[2], sp.Symbol) for t in terms)):
-            return None
+            return node
         return SumHi(terms)
 
-    return expr.replace(lambda node: rounded_once(node) is not None, rounded_once)
+    return expr.replace(sp.Add, rounded_once)
 
 
 def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:

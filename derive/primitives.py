@@ -44,8 +44,15 @@ class Primitive(Function):
     fused_kernel: str = ""
     #: LaTeX operator name
     latex_name: str = ""
+    #: the exact value at 0, to which SymPy evaluates f(0) (None: left as f(0))
+    at_zero: sp.Expr | None = None
 
     is_real = True
+
+    @classmethod
+    def eval(cls, arg):
+        if arg is S.Zero and cls.at_zero is not None:
+            return cls.at_zero
 
     def _latex(self, printer, exp=None):  # noqa: D401 - SymPy printer hook
         arg = printer._print(self.args[0])
@@ -68,6 +75,7 @@ class sigmoid(Primitive):
     r"""Logistic sigmoid :math:`\sigma(x) = 1/(1 + e^{-x})`."""
 
     numpy_kernel = "sigmoid"
+    at_zero = S.Half
     fused_kernel = "logistic"
     latex_name = r"\sigma"
     pretty_name = "σ"
@@ -75,11 +83,6 @@ class sigmoid(Primitive):
     def fdiff(self, argindex=1):
         s = sigmoid(self.args[0])
         return s * (1 - s)
-
-    @classmethod
-    def eval(cls, arg):
-        if arg is S.Zero:
-            return S.Half
 
     def definition(self):
         return 1 / (1 + exp(-self.args[0]))
@@ -89,17 +92,13 @@ class softplus(Primitive):
     r"""Softplus :math:`\log(1 + e^{x})`."""
 
     numpy_kernel = "softplus"
+    at_zero = log(2)
     fused_kernel = "logistic"
     latex_name = r"\operatorname{softplus}"
     pretty_name = "softplus"
 
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0])
-
-    @classmethod
-    def eval(cls, arg):
-        if arg is S.Zero:
-            return log(2)
 
     def definition(self):
         return log(1 + exp(self.args[0]))
@@ -109,17 +108,13 @@ class sech2(Primitive):
     r"""Squared hyperbolic secant :math:`\operatorname{sech}^2 x = 1 - \tanh^2 x`."""
 
     numpy_kernel = "sech2"
+    at_zero = S.One
     latex_name = r"\operatorname{sech}^2"
     pretty_name = "sech²"
 
     def fdiff(self, argindex=1):
         x = self.args[0]
         return -2 * sech2(x) * sp.tanh(x)
-
-    @classmethod
-    def eval(cls, arg):
-        if arg is S.Zero:
-            return S.One
 
     def definition(self):
         x = self.args[0]
@@ -181,17 +176,13 @@ class erfcx(Primitive):
     """
 
     numpy_kernel = "erfcx"
+    at_zero = S.One
     latex_name = r"\operatorname{erfcx}"
     pretty_name = "erfcx"
 
     def fdiff(self, argindex=1):
         x = self.args[0]
         return 2 * x * erfcx(x) - 2 / sp.sqrt(sp.pi)
-
-    @classmethod
-    def eval(cls, arg):
-        if arg is S.Zero:
-            return S.One
 
     def definition(self):
         # SymPy's erfc, not 1 − erf: mpmath evaluates it without cancelling in the tail

@@ -114,19 +114,28 @@ class PolyLo(_PolyPart):
     numpy_kernel = "lo"
 
 
-class _SumPart(_PolyPart):
-    """``hi`` or ``lo`` of a sum of products in double-double arithmetic (kernel
-    ``sum_dd``); its one argument is the Tuple of terms ``(c, a, b)``."""
-
-    fused_kernel = "sum_dd"
-
-
-class SumHi(_SumPart):
-    numpy_kernel = "hi"
+def _double_double_parts(kernel: str, name: str, doc: str) -> tuple[type, type, type]:
+    """The classes ``NAMEHi``, ``NAMELo`` and ``NAMEHiLo``: the members "hi", "lo" and
+    "hi_lo" (hi·lo, 0 where hi is not finite: the first-order term of (hi + lo)²)
+    of the double-double ``kernel``, whose arguments ``doc`` says."""
+    base = type(f"_{name}Part", (_PolyPart,), {"fused_kernel": kernel, "__doc__": doc, "__module__": __name__})
+    return tuple(type(name + suffix, (base,), {"numpy_kernel": member, "__module__": __name__})
+                 for suffix, member in (("Hi", "hi"), ("Lo", "lo"), ("HiLo", "hi_lo")))
 
 
-class SumLo(_SumPart):
-    numpy_kernel = "lo"
+SumHi, SumLo, SumHiLo = _double_double_parts(
+    "sum_dd", "Sum", "A part of a sum of products in double-double arithmetic (kernel ``sum_dd``); "
+    "its one argument is the Tuple of terms ``(c, a, b)``.")
+QuotientHi, QuotientLo, QuotientHiLo = _double_double_parts(
+    "quotient_dd", "Quotient", "A part of a quotient (Σ cₖ·aₖ·bₖ)/d in double-double arithmetic "
+    "(kernel ``quotient_dd``); its arguments are the Tuple of terms ``(c, a, b)`` and the divisor d.")
+ProductHi, ProductLo, ProductHiLo = _double_double_parts(
+    "product_dd", "Product", "A part of a product f·Σ cₖ·aₖ·bₖ in double-double arithmetic "
+    "(kernel ``product_dd``); its arguments are the Tuple of terms ``(c, a, b)`` and the factor f.")
+
+
+#: the kernels whose one evaluation gives every part (printed as one fused call, even for one part)
+_DOUBLE_DOUBLE_KERNELS = ("poly_dd", "sum_dd", "quotient_dd", "product_dd")
 
 
 def _split(number) -> tuple[float, float]:
@@ -152,12 +161,13 @@ def _double_double(poly: sp.Poly, value: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     return PolyHi(*args), PolyLo(*args)
 
 
-def _sum_terms(arg: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Tuple | None:
-    """arg = Σ cₖ·aₖ·bₖ as ``sum_dd``'s terms, where its float64 sum would round (else None).
+def _sum_terms(arg: sp.Expr, variables: Sequence[sp.Symbol], always: bool = False) -> sp.Tuple | None:
+    """arg = Σ cₖ·aₖ·bₖ as ``sum_dd``'s terms, where its float64 sum would round (else None);
+    ``always``: also where it would not (a quotient's numerator).
 
     Each term is a number, a number times a variable, or ±2ᵏ times a product
-    of two variables (x² included); a number that is no float64 is split into
-    two (c = c_hi + c_lo).
+    of two or three variables (x² included); a number that is no float64 is
+    split into two (c = c_hi + c_lo).
     """
     terms, rounds = [], False
     for term in sp.Add.make_args(sp.expand(arg)):
@@ -170,11 +180,11 @@ def _sum_terms(arg: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Tuple | None:
             if base not in variables or not (power.is_Integer and 0 < power <= 2):
                 return None
             factors += [base] * int(power)
-        if len(factors) > 2:
+        if len(factors) > 3:
             return None
         c_hi, c_lo = _split(coeff)
         exact_scale = c_lo == 0 and abs(float(np.frexp(c_hi)[0])) == 0.5  # ±2^k: c·v rounds nothing
-        if len(factors) == 2:
+        if len(factors) >= 2:
             if not exact_scale:
                 return None  # c·a·b: three roundings, not one exact product
             terms.append(sp.Tuple(sp.Float(c_hi, 17), *factors))
@@ -184,7 +194,7 @@ def _sum_terms(arg: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Tuple | None:
         terms += [sp.Tuple(sp.Float(c, 17), a, sp.Float(1.0, 17)) for c in (c_hi, c_lo) if c]
         rounds |= bool(factors) and not exact_scale or bool(c_lo)
     rounds |= len(terms) > 1
-    return sp.Tuple(*terms) if rounds and terms else None
+    return sp.Tuple(*terms) if (rounds or always) and terms else None
 
 
 def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
@@ -208,17 +218,43 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
     {SumHi(((1.0, b, 1.0), (1.0, w, x)))}
     """
     expansions = {
-        primitives.sigmoid: lambda hi, lo: primitives.sigmoid(hi) * (1 + lo * primitives.sigmoid(-hi)),
-        primitives.softplus: lambda hi, lo: primitives.softplus(hi) + lo * primitives.sigmoid(hi),
-        sp.tanh: lambda hi, lo: sp.tanh(hi) + lo * primitives.sech2(hi),
-        primitives.sech2: lambda hi, lo: primitives.sech2(hi) * (1 - 2 * lo * sp.tanh(hi)),
-        sp.exp: lambda hi, lo: sp.exp(hi) * (1 + lo),
+        primitives.sigmoid: lambda hi, lo, _: primitives.sigmoid(hi) * (1 + lo * primitives.sigmoid(-hi)),
+        primitives.softplus: lambda hi, lo, _: primitives.softplus(hi) + lo * primitives.sigmoid(hi),
+        sp.tanh: lambda hi, lo, _: sp.tanh(hi) + lo * primitives.sech2(hi),
+        primitives.sech2: lambda hi, lo, _: primitives.sech2(hi) * (1 - 2 * lo * sp.tanh(hi)),
+        sp.exp: lambda hi, lo, _: sp.exp(hi) * (1 + lo),
+        # φ(hi + lo) = φ(hi)·e^{−hi·lo − lo²/2}; hi·lo is the kernel's, 0 (not inf·0) where hi
+        # overflowed: a Gaussian's φ((x − m)/s) of a rounded quotient erred by r² rounding
+        # errors (155 ULP at r = 26.7)
+        primitives.gauss: lambda hi, lo, hi_lo: primitives.gauss(hi) * (1 - hi_lo),
+        primitives.gaussian: lambda hi, lo, hi_lo: primitives.gaussian(hi) * (1 - 2 * hi_lo),
+        primitives.ndtr: lambda hi, lo, _: primitives.ndtr(hi) + lo * primitives.gauss(hi),
     }
+
+    def parts(u):
+        """(hi, lo, hi·lo) of u in double-double: a sum of products, such a sum over a
+        variable, or a variable times a sum (not written out: its products could
+        overflow to ±inf where u does not)."""
+        top, bottom = u.args if isinstance(u, ratio) else u.as_numer_denom()
+        scaled = None
+        if bottom != 1 and bottom in variables:
+            scaled = top, bottom, (QuotientHi, QuotientLo, QuotientHiLo)
+        elif isinstance(u, sp.Mul):
+            factors = [f for f in u.args if f in variables]
+            sums = [f for f in u.args if isinstance(f, sp.Add)]
+            if len(factors) == 1 and len(sums) == 1:
+                scaled = u / factors[0], factors[0], (ProductHi, ProductLo, ProductHiLo)
+        if scaled is not None:
+            inner, by, kinds = scaled
+            terms = _sum_terms(inner, variables, always=True)
+            return None if terms is None else tuple(kind(terms, by) for kind in kinds)
+        terms = _sum_terms(u, variables)
+        return None if terms is None else (SumHi(terms), SumLo(terms), SumHiLo(terms))
 
     def compensated(function, expand):
         def rewrite(u):
-            terms = _sum_terms(u, variables)
-            return function(u) if terms is None else expand(SumHi(terms), SumLo(terms))
+            carried = parts(u)
+            return function(u) if carried is None else expand(*carried)
         return rewrite
 
     for function, expand in expansions.items():
@@ -778,6 +814,42 @@ def _piecewise_clips(expr: sp.Expr) -> sp.Expr:
     return expr.replace(sp.Piecewise, clip)
 
 
+class _NdtrSlope(sp.Function):
+    """Φ(u) + u·φ(u), the slope of u·Φ(u) (GELU's derivative): the member ``ndtr_slope`` of
+    the kernel ``normal`` (codegen only)."""
+
+    fused_kernel = "normal"
+    numpy_kernel = "ndtr_slope"
+    is_real = True
+
+
+def lower_normal_slope(expr: sp.Expr) -> sp.Expr:
+    """Write Φ(u) + u·φ(u) as the kernel member ``ndtr_slope``.
+
+    For u < 0 the two terms cancel (GELU's derivative is 0 at u = −0.7518):
+    added as rounded, the roundings of Φ, of φ and of u·φ counted up to twice
+    (4.68 ULP at u = −1.643).  The kernel writes it as e^{−u²/2}·(H(−u) −
+    (−u)/√(2π)), H the fitted tail of Φ, with the product (−u)/√(2π) exact
+    (3.7 ULP on 150,000 points of [−3.5, −1.15], where the sum erred by 5.2),
+    and it is 1 at u = +∞, where x·φ(x) was ∞·0.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> lower_normal_slope(x * primitives.ndtr(x) + x * primitives.gauss(x) + primitives.ndtr(x) + 1)
+    x*ndtr(x) + _NdtrSlope(x) + 1
+    """
+    def lower(node):
+        for cdf in node.atoms(primitives.ndtr):
+            u = cdf.args[0]
+            density = u * primitives.gauss(u)
+            if cdf in node.args and density in node.args:
+                return node.func(*(t for t in node.args if t not in (cdf, density)), _NdtrSlope(u))
+        return node
+
+    return expr.replace(lambda n: isinstance(n, sp.Add), lower)
+
+
 def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = (),
                      squared: Collection[sp.Expr] = ()) -> sp.Expr:
     """Write σ, softplus and sech² with the operations of their kernels.
@@ -1197,14 +1269,16 @@ def _fuse(outputs: Sequence[sp.Expr]) -> tuple[list[tuple[list[sp.Symbol], str, 
             groups.setdefault((kernel, arg, node.args[1:]), {})[member] = node
     # poly_dd returns its two parts from one evaluation, even where one is used
     fused = [(kernel, arg, extra, members) for (kernel, arg, extra), members in groups.items()
-             if len(members) > 1 or kernel in ("poly_dd", "sum_dd")]
+             if len(members) > 1 or kernel in _DOUBLE_DOUBLE_KERNELS]
     fused.sort(key=lambda g: (sp.count_ops(g[1]), g[0], sp.default_sort_key(g[1]), str(g[2])))
     names = sp.numbered_symbols("f")
     calls, replace = [], {}
     for kernel, arg, extra, members in fused:
         order = sorted(members)
         symbols = [next(names) for _ in order]
-        if extra:  # poly_dd: the coefficient pairs, highest degree first
+        if kernel in ("quotient_dd", "product_dd"):  # the terms, then the divisor or factor
+            arg = sp.Tuple(arg.xreplace(replace), *(e.xreplace(replace) for e in extra))
+        elif extra:  # poly_dd: the coefficient pairs, highest degree first
             pairs = [tuple(extra[i:i + 2]) for i in range(0, len(extra), 2)]
             arg = sp.Tuple(arg.xreplace(replace), sp.Tuple(*[sp.Tuple(*p) for p in pairs]))
         else:
@@ -1241,7 +1315,7 @@ def _keep(calls, replacements, reduced, keep: Sequence[int]):
     for symbols, kernel, arg, members in reversed(calls):  # an argument may use an earlier call's results
         used = [(s, m) for s, m in zip(symbols, members) if s in needed]
         if used:
-            if kernel in ("poly_dd", "sum_dd"):  # one evaluation gives both parts
+            if kernel in _DOUBLE_DOUBLE_KERNELS:  # one evaluation gives every part
                 used = list(zip(symbols, members))
             kept_calls.append(([s for s, _ in used], kernel, arg, [m for _, m in used]))
             needed |= arg.free_symbols
@@ -1398,17 +1472,20 @@ def _outside_calls(expr: sp.Expr, x: sp.Symbol, value: sp.Expr) -> sp.Expr:
 def clamp_derivative_at_infinity(entry: Entry, pair: Sequence[sp.Expr], bounds) -> list[sp.Expr]:
     """The pair with the derivative's own x clamped where only the derivative is NaN at ±∞.
 
-    GELU′ = Φ(x) + x·φ(x) is ∞·0 at +∞ while GELU = x·Φ(x) must stay +∞
-    there, so x itself cannot be clamped (see :func:`infinity_clamp`); the x
-    the derivative multiplies by, outside the kernel calls, can: Φ(∞) +
-    1e300·φ(∞) = 1, SymPy's limit.  Kept only if the probe of the generated
-    code returns that limit and leaves every other value as it was.
+    A derivative such as Φ(x) + x·φ(x) is ∞·0 at +∞ where the function,
+    x·Φ(x), must stay +∞, so x itself cannot be clamped (see
+    :func:`infinity_clamp`); the x the derivative multiplies by, outside the
+    kernel calls, can: Φ(∞) + 1e300·φ(∞) = 1, SymPy's limit (see
+    :func:`_outside_calls`).  Kept only if the probe of the generated code
+    returns that limit and leaves every other value as it was.  GELU's code
+    needs none since its derivative is the kernel member ``ndtr_slope`` (see
+    :func:`lower_normal_slope`), which is 1 at +∞ by itself.
 
     Examples
     --------
     >>> pair = derive_pair(get("gelu"))
     >>> clamp_derivative_at_infinity(get("gelu"), pair, infinity_clamp(get("gelu"), pair))[1]
-    _Minimum(x, 1.0e+300)*gauss(x) + ndtr(x)
+    x*gauss(x) + ndtr(x)
     """
     pair = list(pair)
     before = _probe_at_infinity(entry, pair, bounds)
@@ -1795,7 +1872,7 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     if lowered is None:
         clamped = clamped_exp_arguments(at_block)
         squared = squared_clamps(at_block, clamped)
-        lowered = [lower_primitives(o, clamped, squared) for o in at_block]
+        lowered = [lower_normal_slope(lower_primitives(o, clamped, squared)) for o in at_block]
     lowered = [keep_nan(o) for o in lowered]  # relu(NaN) is NaN, not 0
     calls, replacements, reduced = _keep(*_eliminate(lowered), keep)
     outputs = [outputs[i] for i in keep]
@@ -2665,8 +2742,10 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
             if rational is None:  # tanh and sech² of softplus(x), as the catalogue's mish
                 rational = rational_in_exp([e], variables[0])
             e = rational[0] if rational else compensate_arguments(e, variables[0])
-        else:  # σ(w·x + b): its argument in double-double
-            e = compensate_sums(e, variables)
+            if extra:  # σ(w·x + b) of parameters w, b
+                e = compensate_sums(e, [*variables, *extra])
+        else:  # σ(w·x + b): its argument in double-double (a parameter is an input as a variable is)
+            e = compensate_sums(e, [*variables, *extra])
         return _fold_constants(e)
 
     tails = _expression_tails(expr, variables, extra, stable_code)

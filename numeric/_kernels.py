@@ -32,6 +32,8 @@ __all__ = [
     "sigmoid_residual",
     "poly_dd",
     "sum_dd",
+    "quotient_dd",
+    "product_dd",
     "sech2",
     "erfc",
     "erf",
@@ -254,14 +256,17 @@ def sum_dd(*items):
 
     ``items`` are the terms, each a tuple ``(c, a, b)``: a float64 number c
     and two arrays or numbers a, b (the argument w·x + b of a neuron's
-    activation is ``(1.0, w, x), (1.0, b, 1.0)``), then the names wanted
-    ("hi", "lo").  Each product a·b is Dekker's exact one (Veltkamp's split)
-    and c must scale it exactly (±2ᵏ) unless b is 1, where c·a is the exact
-    product; the sums are Knuth's TwoSum, so hi + lo carries the sum to about
-    2⁻¹⁰⁵ relative where hi alone, the plain float64 sum, errs by its size
-    times eps: σ(w·x + b) of the rounded sum errs by |w·x + b|·eps relative,
-    17 ULP at w·x + b = 40.  lo is 0 where |hi| > 1e6 (a function of the
-    argument has saturated there) or where a product overflows.
+    activation is ``(1.0, w, x), (1.0, b, 1.0)``), or ``(c, a, b, d)`` for a
+    product of three (−y·w·x of a logistic loss's margin), then the names
+    wanted ("hi", "lo", and "hi_lo": hi·lo, 0 where hi is not finite). Each
+    product a·b is Dekker's exact one (Veltkamp's split), a·b·d is (p + e)·d
+    with p·d exact and e·d rounded (2⁻¹⁰⁵ of the product), and c must scale it
+    exactly (±2ᵏ) unless b is 1, where c·a is the exact product; the sums are
+    Knuth's TwoSum, so hi + lo carries the sum to about 2⁻¹⁰⁵ relative where
+    hi alone, the plain float64 sum, errs by its size times eps: σ(w·x + b) of
+    the rounded sum errs by |w·x + b|·eps relative, 17 ULP at w·x + b = 40. lo
+    is 0 where |hi| > 1e6 (a function of the argument has saturated there) or
+    where a product overflows.
 
     Examples
     --------
@@ -273,28 +278,55 @@ def sum_dd(*items):
     """
     terms = [item for item in items if isinstance(item, tuple)]
     wanted = [item for item in items if not isinstance(item, tuple)]
-    if set(wanted) - {"hi", "lo"}:
-        raise ValueError(f"sum_dd: unknown member(s) {sorted(set(wanted) - {'hi', 'lo'})}; known: ('hi', 'lo')")
-    # each term as (factor, factor, exact scale): c·a where b is the number 1 (as the
-    # code generator writes it), else a·b scaled by c = ±2^k; an array of ones is
-    # looked at only where c is no power of two
-    factors = []
-    for c, a, b in terms:
+    known = ("hi", "lo", "hi_lo")
+    if set(wanted) - set(known):
+        raise ValueError(f"sum_dd: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
+    hi, lo = _exact_sum(terms, "sum_dd")
+    return _parts(hi, lo, wanted)
+
+
+def _parts(hi, lo, wanted):
+    """The members ``wanted`` of a double-double hi + lo: lo set to 0 where |hi| > 1e6 or
+    lo is not finite, and "hi_lo" the product hi·lo (0 where hi is not finite)."""
+    with np.errstate(invalid="ignore"):  # NaN compared, inf·0 (replaced)
+        lo[~np.isfinite(lo) | ~(np.abs(hi) <= 1e6)] = 0
+        members = {"hi": hi, "lo": lo}
+        if "hi_lo" in wanted:
+            members["hi_lo"] = np.where(np.isfinite(hi), hi * lo, 0.0)
+    return tuple(members[name] for name in wanted)
+
+
+def _exact_sum(terms, kernel):
+    """Σ of ``terms`` (see sum_dd) as (hi, lo), lo 0 only where a product or sum overflowed."""
+    # each term as (factors, exact scale): c·a where b is the number 1 (as the
+    # code generator writes it), else a·b (·d) scaled by c = ±2^k; an array of
+    # ones is looked at only where c is no power of two
+    products = []
+    for c, a, *rest in terms:
         power_of_two = abs(float(np.frexp(float(c))[0])) == 0.5
-        if (np.ndim(b) == 0 and float(b) == 1.0) or (not power_of_two and np.all(np.asarray(b) == 1.0)):
-            factors.append((c, a, 1.0))  # c·a exactly
+        b = rest[0]
+        if len(rest) == 1 and ((np.ndim(b) == 0 and float(b) == 1.0)
+                               or (not power_of_two and np.all(np.asarray(b) == 1.0))):
+            products.append(((c, a), 1.0))  # c·a exactly
         elif power_of_two:
-            factors.append((a, b, float(c)))
+            products.append(((a, *rest), float(c)))
         else:
-            raise ValueError(f"sum_dd: a coefficient of a product must be ±2^k, not {float(c)!r}")
-    arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for a, b, _ in factors for v in (a, b)])
+            raise ValueError(f"{kernel}: a coefficient of a product must be ±2^k, not {float(c)!r}")
+    arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for factors, _ in products for v in factors])
     shape = arrays[0].shape if arrays else ()
     hi, lo = np.zeros(shape), np.zeros(shape)
     p, e, t, total, w1, w2, w3, w4 = (np.empty(shape) for _ in range(8))
     with np.errstate(over="ignore", invalid="ignore"):  # a product past 1e300: lo is 0 there (below)
-        for k, (_, _, scale) in enumerate(factors):
-            a, b = arrays[2 * k], arrays[2 * k + 1]
+        at = 0
+        for factors, scale in products:
+            a, b, *more = arrays[at:at + len(factors)]
+            at += len(factors)
             _two_product(a, b, p, e, w1, w2, w3, w4)
+            for d in more:  # (p + e)·d = p·d exactly, + e·d rounded
+                e *= d
+                np.copyto(t, p)
+                _two_product(t, d, p, total, w1, w2, w3, w4)
+                e += total
             if scale != 1.0:  # ±2^k: exact
                 p *= scale
                 e *= scale
@@ -306,10 +338,77 @@ def sum_dd(*items):
         np.add(hi, lo, out=total)  # renormalise: |lo| ≤ ulp(hi)/2
         np.subtract(total, hi, out=w1)
         np.subtract(lo, w1, out=lo)
-        hi = total
-        lo[~(np.abs(hi) <= 1e6)] = 0
-    members = {"hi": hi, "lo": lo}
-    return tuple(members[name] for name in wanted)
+    return total, lo
+
+
+def quotient_dd(terms, divisor, *wanted):
+    """A quotient (Σ cₖ·aₖ·bₖ)/d = hi + lo in double-double arithmetic.
+
+    ``terms`` are sum_dd's, ``divisor`` an array or number, then the names
+    wanted: "hi", "lo" and "hi_lo", the product hi·lo (the first-order term
+    of (hi + lo)², 0 where hi is not finite).  The numerator is sum_dd's
+    exact sum, hi = its hi/d rounded and lo = (its remainder, exact by
+    Dekker's product, + its lo)/d, so hi + lo carries the quotient to about
+    2⁻¹⁰⁰ relative: a Gaussian's φ((x − m)/s) of the rounded quotient errs by
+    r² rounding errors (155 ULP at r = 26.7).  lo is 0 where |hi| > 1e6, as
+    in sum_dd, and where the remainder overflows or d is 0.
+
+    Examples
+    --------
+    (1 + 10⁻¹⁷)/3 = 0.333… + 2.18e−17, where the float64 sum and quotient
+    give 1/3 rounded (mpmath: 2.1837050410419276e−17 past it):
+
+    >>> hi, lo = quotient_dd(((1.0, 1.0, 1.0), (1.0, 1e-17, 1.0)), 3.0, "hi", "lo")
+    >>> float(hi), float(lo)
+    (0.3333333333333333, 2.1837050410419275e-17)
+    """
+    top, rest, d, q, lo, rows = _scaled_sum(terms, divisor, wanted, "quotient_dd")
+    hi, t = rows[:2]
+    with np.errstate(all="ignore"):  # d = 0 or a remainder past 1e300: lo is 0 there (_parts)
+        _divide_dd(top, rest, d, 0.0, q, lo, rows)
+        lo[~np.isfinite(lo)] = 0
+        np.add(q, lo, out=hi)  # renormalise: |lo| ≤ ulp(hi)/2
+        np.subtract(hi, q, out=t)
+        np.subtract(lo, t, out=lo)
+    return _parts(hi, lo, wanted)
+
+
+def product_dd(terms, factor, *wanted):
+    """A product f·Σ cₖ·aₖ·bₖ = hi + lo in double-double arithmetic.
+
+    As quotient_dd, with the factor f for its divisor: the sum is sum_dd's
+    exact one, and f times its hi is Dekker's exact product.  A logistic
+    loss's margin −y·(w·x + b) is the example: written out as −y·w·x − y·b
+    its two products overflow to ±inf where the margin does not (NaN for a
+    finite or infinite loss), and its rounded value errs by the margin's size
+    times eps (24 ULP in softplus of it).
+
+    Examples
+    --------
+    >>> hi, lo = product_dd(((1.0, 1.0, 1.0), (1.0, 1e-17, 1.0)), 3.0, "hi", "lo")
+    >>> float(hi), float(lo)
+    (3.0, 3e-17)
+    """
+    total, rest, f, hi, lo, (p, e, *four) = _scaled_sum(terms, factor, wanted, "product_dd")
+    with np.errstate(all="ignore"):  # a product past 1e300: lo is 0 there (_parts)
+        _two_product(f, total, hi, lo, *four)
+        np.multiply(f, rest, out=e)
+        lo += e
+        lo[~np.isfinite(lo)] = 0  # f·Σ overflowed: hi is ±inf (or NaN) there
+        np.add(hi, lo, out=p)  # renormalise: |lo| ≤ ulp(hi)/2
+        np.subtract(p, hi, out=e)
+        np.subtract(lo, e, out=lo)
+    return _parts(p, lo, wanted)
+
+
+def _scaled_sum(terms, scale, wanted, kernel):
+    """Σ terms (hi, lo), the scale, rows for the result (hi, lo) and six work rows, all of one shape."""
+    known = ("hi", "lo", "hi_lo")
+    if set(wanted) - set(known):
+        raise ValueError(f"{kernel}: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
+    total, rest = _exact_sum(terms, kernel)
+    total, rest, scale = np.broadcast_arrays(total, rest, np.asarray(scale, dtype=np.float64))
+    return total, rest, scale, np.empty(total.shape), np.empty(total.shape), [np.empty(total.shape) for _ in range(6)]
 
 
 def sech2(x):
@@ -489,6 +588,12 @@ def _exact_square(a, hi, lo, t):
 #: 1.5·2³²: its ulp is 2⁻²⁰, so a + _SQUARE_GRID − _SQUARE_GRID is a rounded to a multiple of 2⁻²⁰ (|a| < 2³¹)
 _SQUARE_GRID = 6442450944.0
 
+#: 1/√(2π) = _GAUSS_HIGH + _GAUSS_LOW to 2⁻⁸⁰: the high part has 25 significant bits (Veltkamp's
+#: split of 0.3989422804014327), so its product with a 26-bit number is exact; the low part
+#: is the rest, rounded (mpmath, 50 digits)
+_GAUSS_HIGH = 0.3989422768354416
+_GAUSS_LOW = 3.5659910885844774e-09
+
 
 def gauss(x):
     """Standard normal density φ(x) = e^{-x²/2}/√(2π), with x² formed exactly (see normal)."""
@@ -599,19 +704,29 @@ def normal(x, *wanted):
     >>> cdf.tolist(), pdf.tolist()
     ([0.0, 0.5, 0.8413447460685429], [0.0, 0.3989422804014327, 0.24197072451914337])
     """
-    known = ("ndtr", "gauss", "gaussian")
+    known = ("ndtr", "gauss", "gaussian", "ndtr_slope")
     if set(wanted) - set(known):
         raise ValueError(f"normal: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
     x = np.asarray(x)
     dtype = np.result_type(x, 1.0)
     outs = [np.empty(x.shape, dtype) for _ in wanted]
-    work = _scratch("normal", (6, min(x.size, BLOCK)))
+    work = _scratch("normal", (9, min(x.size, BLOCK)))
     work[5] = 40.0  # a row: NumPy's minimum against a scalar takes a slower loop
-    for xb, blocks, (a, hi, lo, t, q, forty) in _blocks(x, outs, work):
+    for xb, blocks, (a, hi, lo, t, q, forty, s1, s2, slope) in _blocks(x, outs, work):
         np.abs(xb, out=a)
         np.minimum(a, forty, out=a)  # NaN stays NaN
-        if "ndtr" in wanted:
+        if "ndtr" in wanted or "ndtr_slope" in wanted:
             _normal_tail(a, q, t, hi)
+        if "ndtr_slope" in wanted:  # S = H(a) − a·c, c = 1/√(2π), before a is split
+            np.add(a, _SQUARE_GRID, out=s1)
+            s1 -= _SQUARE_GRID  # ah, 26 bits (see _exact_square)
+            np.multiply(s1, _GAUSS_HIGH, out=s2)  # ah·c_hi: exact (25 bits)
+            np.subtract(q, s2, out=slope)  # H − ah·c_hi, rounded once
+            np.subtract(a, s1, out=s2)  # al
+            s2 *= 0.3989422804014327  # al·c
+            s1 *= _GAUSS_LOW  # ah·c_lo
+            s1 += s2
+            slope -= s1  # S, within about an ulp of S
         _exact_square(a, hi, lo, t)
         if "gaussian" in wanted:  # e^{-x²} = e^{-hi} − e^{-hi}·lo
             np.negative(hi, out=t)
@@ -628,6 +743,14 @@ def normal(x, *wanted):
                 continue
             if name == "gauss":
                 np.multiply(lo, 0.3989422804014327, out=yb, casting="same_kind")
+                continue
+            if name == "ndtr_slope":  # g·S for x < 0, 1 − g·S for x ≥ 0: m + (1 − 2m)·g·S
+                slope *= lo
+                np.greater_equal(xb, 0, out=s1)  # m
+                np.multiply(s1, -2.0, out=s2)
+                s2 += 1
+                slope *= s2
+                np.add(slope, s1, out=yb, casting="same_kind")
                 continue
             q *= lo  # Φ(−a)
             # Φ(x) = |[x ≥ 0] − Φ(−a)|: Φ(−a) for x < 0, 1 − Φ(−a) else (a

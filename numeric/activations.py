@@ -706,8 +706,8 @@ def gelu(x):
         if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
             np.maximum(xb, c0, out=w0)
             xb = w0
-        f1, = _normal(xb, 'ndtr')
-        np.multiply(f1, xb, out=b0)
+        f0, = _normal(xb, 'ndtr')
+        np.multiply(f0, xb, out=b0)
     if lowest < -37.51939823380952:
         _refine_tail(x, (y0,), _gelu_tail, (0,), -39.30385270001566, -37.51939823380952)
     return _result(y0, x)
@@ -724,18 +724,16 @@ def gelu_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 3, 0, (1e+300, -1e+300))
+    work, _, constants = _work(x, 1, 0, (-1e+300,))
     lowest = np.inf  # of all blocks
-    for xb, (b0,), (w0, w1, w2, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, c0) in _blocks(x, (y0,), (*work, *constants)):
         low = _lowest(xb)
         lowest = min(lowest, low)
         if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
-            np.maximum(xb, c1, out=w2)
-            xb = w2
-        f0, f1 = _normal(xb, 'gauss', 'ndtr')
-        np.minimum(xb, c0, out=w1)
-        np.multiply(f0, w1, out=w0)
-        np.add(f1, w0, out=b0)
+            np.maximum(xb, c0, out=w0)
+            xb = w0
+        f1, = _normal(xb, 'ndtr_slope')
+        b0[...] = f1
     if lowest < -37.51939823380952:
         _refine_tail(x, (y0,), _gelu_tail, (1,), -39.30385270001566, -37.51939823380952)
     return _result(y0, x)
@@ -753,19 +751,17 @@ def gelu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 3, 0, (1e+300, -1e+300))
+    work, _, constants = _work(x, 1, 0, (-1e+300,))
     lowest = np.inf  # of all blocks
-    for xb, (b0, b1), (w0, w1, w2, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
+    for xb, (b0, b1), (w0, c0) in _blocks(x, (y0, y1), (*work, *constants)):
         low = _lowest(xb)
         lowest = min(lowest, low)
         if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
-            np.maximum(xb, c1, out=w2)
-            xb = w2
-        f0, f1 = _normal(xb, 'gauss', 'ndtr')
-        np.multiply(f1, xb, out=b0)
-        np.minimum(xb, c0, out=w1)
-        np.multiply(f0, w1, out=w0)
-        np.add(f1, w0, out=b1)
+            np.maximum(xb, c0, out=w0)
+            xb = w0
+        f0, f1 = _normal(xb, 'ndtr', 'ndtr_slope')
+        np.multiply(f0, xb, out=b0)
+        b1[...] = f1
     if lowest < -37.51939823380952:
         _refine_tail(x, (y0, y1), _gelu_tail, (0, 1), -39.30385270001566, -37.51939823380952)
     return _result(y0, x), _result(y1, x)

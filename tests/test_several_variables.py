@@ -10,7 +10,7 @@ import sympy as sp
 from derive.codegen import compile_expression
 from derive.parsing import parse_expression
 from derive.verify import _mp_function, reference
-from numeric._kernels import sum_dd
+from numeric._kernels import product_dd, quotient_dd, sum_dd
 from numeric.accuracy import ulp_error
 
 
@@ -32,6 +32,39 @@ def test_sum_dd_past_overflow_gives_the_plain_sum():
     assert hi.tolist()[:2] == [np.inf, -np.inf] and lo.tolist()[:2] == [0.0, 0.0]
     with pytest.raises(ValueError, match="±2"):
         sum_dd((3.0, np.ones(2), np.ones(2) * 2), "hi")
+
+
+def test_quotient_dd_and_product_dd_carry_to_double_double():
+    rng = np.random.default_rng(11)
+    x, m = rng.standard_normal(200) * 30, rng.standard_normal(200) * 30
+    s = np.exp(rng.uniform(-5, 5, 200)) * rng.choice([-1.0, 1.0], 200)
+    terms = ((1.0, x, 1.0), (-1.0, m, 1.0), (-2.0, x, m, s))
+    for kernel, combine in ((quotient_dd, lambda t, d: t / d), (product_dd, lambda t, d: t * d)):
+        hi, lo, hi_lo = kernel(terms, s, "hi", "lo", "hi_lo")
+        with mpmath.workdps(60):
+            for k in range(200):
+                top = mpmath.mpf(x[k]) - m[k] - 2 * mpmath.mpf(x[k]) * m[k] * s[k]
+                exact = combine(top, mpmath.mpf(s[k]))
+                if abs(hi[k]) > 1e6:  # lo is 0 there (a function of it has saturated): hi rounded once
+                    assert lo[k] == 0 and abs(mpmath.mpf(hi[k]) - exact) <= abs(exact) * 2.0 ** -52, kernel
+                    continue
+                assert abs(mpmath.mpf(hi[k]) + lo[k] - exact) <= abs(exact) * 2.0 ** -98, kernel
+                assert abs(lo[k]) <= abs(np.spacing(hi[k])) / 2  # renormalised
+        assert np.array_equal(hi_lo, hi * lo)
+
+
+def test_quotient_dd_and_product_dd_past_overflow_or_by_zero():
+    # lo and hi·lo are 0 where hi is not finite, never NaN beside a finite or infinite hi
+    hi, lo, hi_lo = quotient_dd(((1.0, np.array([1e300, 1.0, 0.0]), 1.0),), np.array([1e-300, 0.0, 0.0]),
+                                "hi", "lo", "hi_lo")
+    assert hi.tolist()[:2] == [np.inf, np.inf] and np.isnan(hi[2])
+    assert lo.tolist() == [0.0] * 3 and hi_lo.tolist() == [0.0] * 3
+    # a margin −y·(b + w·x) whose sum is already −inf: +inf, not inf − inf
+    hi, lo = product_dd(((-1.0, np.array([-1e300]), 1.0), (-1.0, np.array([1e300]), np.array([1e300]))),
+                        np.array([-1e300]), "hi", "lo")
+    assert hi.tolist() == [np.inf] and lo.tolist() == [0.0]
+    with pytest.raises(ValueError, match="unknown member"):
+        quotient_dd(((1.0, 1.0, 1.0),), 3.0, "low")
 
 
 # (text, points (b, w, x) where the plain float64 argument w·x + b had erred)
@@ -136,3 +169,40 @@ def test_a_linear_models_residual_is_rounded_once():
     f = _assert_within("(y - w*x - b)^2", [(1e300, 40.0, -3.0, 1e300), (1e-8, 3.0, -1e-8, -1e-8),  # (b, w, x, y)
                                            (-1e300, 1e-8, 800.0, -1e300), (0.5, 3.0, 40.0, -3.0)], 2)
     assert float(f(1e300, 40.0, -3.0, 1e300)) == 14400.0
+
+
+@pytest.mark.parametrize("text", ["exp(-(x - m)^2/(2*s^2))/(s*sqrt(2*pi))", "exp(-((x - m)/s)^2/2)/(s*sqrt(2*pi))"])
+def test_a_gaussian_density_takes_its_quotient_in_double_double(text):
+    # φ((x − m)/s) of the rounded quotient erred by r² of its rounding errors:
+    # 155 ULP at r = −26.7 (m, s, x) = (−40, −3, 40), 173 in ∂/∂x; quotient_dd
+    # carries r = hi + lo, and φ(hi + lo) = φ(hi)·(1 − hi·lo)
+    points = [(-40.0, -3.0, 40.0), (-40.0, 3.0, 0.0), (0.1, 0.7, 20.3), (1e-8, 0.5, 3.0),
+              (800.0, 40.0, -800.0), (1e300, 1e300, -1e300)]
+    _assert_within(text, points, 4)
+    m, s, x = (np.array(c) for c in zip(*points[:3]))
+    naive = np.exp(-(((x - m) / s) ** 2) / 2) / (s * np.sqrt(2 * np.pi))
+    expr = parse_expression(text)
+    truth = _mp_function(expr, sorted(expr.free_symbols, key=lambda v: v.name))
+    assert max(ulp_error(float(v), reference(truth, list(p))) for v, p in zip(naive, points)) > 50
+
+
+def test_a_gaussian_density_of_one_variable_compensates_its_parameters():
+    # x the variable, m and s parameters: the same double-double quotient
+    expr = parse_expression("exp(-(x - m)^2/(2*s^2))/(s*sqrt(2*pi))")
+    m, s, x = sorted(expr.free_symbols, key=lambda v: v.name)
+    f, g = compile_expression(expr, [x], derivative=True)
+    truth_f, truth_g = _mp_function(expr, [m, s, x]), _mp_function(sp.diff(expr, x), [m, s, x])
+    xs = np.array([40.0, 20.3, -7.9])
+    values, slopes = f(xs, m=-40.0, s=-3.0), g(xs, m=-40.0, s=-3.0)
+    for k, xk in enumerate(xs):
+        assert ulp_error(float(values[k]), reference(truth_f, [-40.0, -3.0, xk])) <= 4
+        assert ulp_error(float(slopes[k]), reference(truth_g, [-40.0, -3.0, xk])) <= 4
+
+
+def test_a_logistic_loss_takes_its_margin_in_double_double():
+    # softplus(−y·(w·x + b)) of the rounded margin erred by its size times eps
+    # (24 ULP on the --several grid); the margin is product_dd's y·(b + w·x),
+    # not −y·w·x − y·b, whose products overflow where the margin does not
+    _assert_within("log(1 + exp(-y*(w*x + b)))",  # (b, w, x, y)
+                   [(0.23, 3.1, 9.7, 1.3), (-0.1, 7.7, 4.9, 0.9), (1e-8, 40.0, 0.5, 3.0), (0.5, -3.0, 3.0, -40.0),
+                    (1e300, -1e300, 1e-8, 1e-8)], 4)

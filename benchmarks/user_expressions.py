@@ -69,11 +69,13 @@ TYPED_OUT = [
 
 #: expressions of several variables typed out by hand (``--several``): a neuron's
 #: activation of w·x + b, a two-class softmax and log-sum-exp, a Gaussian log-density,
-#: a linear model's squared residual, a Gaussian density, a logistic loss of the margin
+#: a linear model's squared residual, a Gaussian density, a logistic loss of the margin,
+#: a log-sum-exp of three
 SEVERAL = [
     "exp(w*x + b)/(1 + exp(w*x + b))", "log(1 + exp(w*x + b))", "tanh(w*x + b)",
     "exp(a)/(exp(a) + exp(b))", "log(exp(a) + exp(b))", "log(exp(-(x - m)^2/(2*s^2))/(s*sqrt(2*pi)))",
     "(y - w*x - b)^2", "exp(-(x - m)^2/(2*s^2))/(s*sqrt(2*pi))", "log(1 + exp(-y*(w*x + b)))",
+    "log(exp(x) + exp(y) + exp(z))",
 ]
 
 #: each variable's values in the --several grid (its points: up to 250 of their combinations, drawn once)

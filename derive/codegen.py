@@ -167,7 +167,9 @@ def _sum_terms(arg: sp.Expr, variables: Sequence[sp.Symbol], always: bool = Fals
 
     Each term is a number, a number times a variable, or ±2ᵏ times a product
     of two or three variables (x² included); a number that is no float64 is
-    split into two (c = c_hi + c_lo).
+    split into two (c = c_hi + c_lo).  The largest or smallest of some
+    variables counts as a variable (it is one of them, unrounded: the shift
+    x − max(x, y, z) of a log-sum-exp's derivative).
     """
     terms, rounds = [], False
     for term in sp.Add.make_args(sp.expand(arg)):
@@ -177,7 +179,9 @@ def _sum_terms(arg: sp.Expr, variables: Sequence[sp.Symbol], always: bool = Fals
             base, power = f.as_base_exp()
             if f == 1:
                 continue
-            if base not in variables or not (power.is_Integer and 0 < power <= 2):
+            exact = base in variables or (isinstance(base, (sp.Max, sp.Min))  # one of them, unrounded
+                                          and all(a in variables for a in base.args))
+            if not exact or not (power.is_Integer and 0 < power <= 2):
                 return None
             factors += [base] * int(power)
         if len(factors) > 3:

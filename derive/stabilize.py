@@ -770,12 +770,27 @@ def _log_of_two_exponentials(node):
     # log(c₁e^a + c₂e^b) → a + log c₁ + softplus(b − a + log(c₂/c₁)) (c₁, c₂ > 0
     # numbers): log(eˣ + e²ˣ) is −inf below x = −745 and inf above 355, where it
     # is x + softplus(x); a log-sum-exp of two terms typed by hand.  Of several
-    # variables, max(a′, b′) + softplus(−|a′ − b′|) (a′ = a + log c₁, b′ likewise)
-    if not isinstance(node, log) or not isinstance(node.args[0], Add) or len(node.args[0].args) != 2:
+    # variables, max(a′, b′) + softplus(−|a′ − b′|) (a′ = a + log c₁, b′ likewise),
+    # and of three terms or more the largest a′ᵢ separated by log1p, a′ᵢ +
+    # log1p(Σⱼ e^{min(a′ⱼ − a′ᵢ, 0)}) in the branch where a′ᵢ is the first largest (the
+    # min keeps the other branches finite): log(eˣ + eʸ + eᶻ) was −inf at
+    # x = y = z = −1e300 and inf past 709.78; pair by pair, L = max(L, a′ₖ) +
+    # softplus(−|L − a′ₖ|), erred by 9.9 ULP at (−40, −40, 0), L's rounding in e^L
+    if not isinstance(node, log) or not isinstance(node.args[0], Add) or len(node.args[0].args) < 2:
         return None
     parts = [term.as_coeff_Mul() for term in node.args[0].args]
     if not all(isinstance(e, exp) and c.is_number and c > 0 for c, e in parts):
         return None
+    if len(parts) > 2:
+        if len(node.free_symbols) == 1:
+            return None
+        exponents = [e.args[0] + sp.log(c) for c, e in parts]
+        branches = []
+        for i, top in enumerate(exponents):
+            rest = Add(*(exp(sp.Min(other - top, 0)) for j, other in enumerate(exponents) if j != i))
+            chosen = sp.And(*(top >= other for other in exponents[i + 1:]))
+            branches.append((top + log1p(rest), chosen if i < len(exponents) - 1 else True))
+        return sp.Piecewise(*branches)
     (c1, e1), (c2, e2) = parts
     a, b = e1.args[0], e2.args[0]
     if sp.expand(a + b) == 0:
@@ -1447,7 +1462,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "e^u/(e^u − 1)ⁿ is inf/inf for u > 709", _exp_over_expm1),
     Rule("expm1_reciprocals", "w/expm1(u)ᵏ + w/expm1(u)ᵏ⁺¹ → w·eᵘ/expm1(u)ᵏ⁺¹",
          "the two cancel as expm1(u) → −1", _expm1_reciprocals),
-    Rule("log_of_two_exponentials", "log(c₁eᵃ + c₂eᵇ) → a + log c₁ + softplus(b − a + log(c₂/c₁))",
+    Rule("log_of_two_exponentials", "log(c₁eᵃ + c₂eᵇ) → a + log c₁ + softplus(b − a + log(c₂/c₁)); "
+         "of several variables, max(a, b) + softplus(−|a − b|); of more terms a′ᵢ + log1p(Σⱼ e^{a′ⱼ − a′ᵢ}), a′ᵢ the largest",
          "eᵃ and eᵇ overflow past 709 and vanish past −745", _log_of_two_exponentials),
     Rule("root_less", "√A + C → (A − C²)/(√A − C) for C < 0, where A − C² is shorter",
          "√(x² + 1) − x cancels for x > 1, √(x² + 1) + x for x < −1", _root_less),

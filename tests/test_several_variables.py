@@ -206,3 +206,15 @@ def test_a_logistic_loss_takes_its_margin_in_double_double():
     _assert_within("log(1 + exp(-y*(w*x + b)))",  # (b, w, x, y)
                    [(0.23, 3.1, 9.7, 1.3), (-0.1, 7.7, 4.9, 0.9), (1e-8, 40.0, 0.5, 3.0), (0.5, -3.0, 3.0, -40.0),
                     (1e300, -1e300, 1e-8, 1e-8)], 4)
+
+
+def test_a_log_sum_exp_of_three_typed_out_stays_finite_and_its_shift_is_exact():
+    # log(eˣ + eʸ + eᶻ) was −inf at x = y = z = −1e300 and inf past 709.78; the
+    # largest term is separated by log1p (9.9 ULP at (−40, −40, 0) pair by pair,
+    # from the rounding of the first pair's result); its derivatives, softmax
+    # components e^{x − max}/Σ, erred by 4.9 ULP from the rounding of x − max,
+    # now a double-double sum (max(x, y, z) is one of them, unrounded)
+    _assert_within("log(exp(x) + exp(y) + exp(z))",
+                   [(-1e300, -1e300, -1e300), (-40.0, -40.0, 0.0), (1e-8, 3.0, 40.0), (800.0, 790.0, -1e300),
+                    (-40.0, 1e-8, -1e-8), (3.0, -3.0, -3.0), (1e300, 0.5, 1e300)], 2.5)
+    _assert_within("exp(a)/(exp(a) + exp(b))", [(1e-8, 40.0), (-3.0, 1e-8), (40.0, -1e-8)], 2.5)

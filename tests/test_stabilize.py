@@ -143,6 +143,9 @@ CASES = [
     ("exponential_shift", sp.diff(sp.exp(x) / (sp.exp(x) + sp.exp(y)), x), {x: 800.0, y: 790.0}),
     ("exponential_shift", sp.exp(x) / (sp.exp(x) + sp.exp(y) + sp.exp(p)), {x: 1000.0, y: 990.0, p: 3.0}),
     ("log_of_two_exponentials", sp.log(sp.exp(x) + sp.exp(y)), {x: -1e300, y: -800.0}),
+    # three terms: the largest separated by log1p in its branch (−inf at −1e300 as written)
+    ("log_of_two_exponentials", sp.log(sp.exp(x) + sp.exp(y) + sp.exp(p)), {x: -1e300, y: -1e300, p: -1e300}),
+    ("log_of_two_exponentials", sp.log(sp.exp(x) + sp.exp(y) + sp.exp(p)), {x: 800.0, y: 3.0, p: 790.0}),
     # a density's log typed out: the exponential underflows to 0 (−inf as written)
     ("log_of_exponential", sp.log(sp.exp(-(x - y)**2 / (2 * p**2)) / (p * sp.sqrt(2 * sp.pi))),
      {x: 2.5, y: 0.0, p: 1e-8}),

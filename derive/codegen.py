@@ -238,7 +238,11 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
     def parts(u):
         """(hi, lo, hi·lo) of u in double-double: a sum of products, such a sum over a
         variable, or a variable times a sum (not written out: its products could
-        overflow to ±inf where u does not)."""
+        overflow to ±inf where u does not).  −u is the negated parts of u, so that
+        σ(u) and σ(−u) are one kernel call of one argument."""
+        if u.could_extract_minus_sign():
+            flipped = parts(-u)
+            return None if flipped is None else (-flipped[0], -flipped[1], flipped[2])
         top, bottom = u.args if isinstance(u, ratio) else u.as_numer_denom()
         scaled = None
         if bottom != 1 and bottom in variables:

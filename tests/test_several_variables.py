@@ -218,3 +218,14 @@ def test_a_log_sum_exp_of_three_typed_out_stays_finite_and_its_shift_is_exact():
                    [(-1e300, -1e300, -1e300), (-40.0, -40.0, 0.0), (1e-8, 3.0, 40.0), (800.0, 790.0, -1e300),
                     (-40.0, 1e-8, -1e-8), (3.0, -3.0, -3.0), (1e300, 0.5, 1e300)], 2.5)
     _assert_within("exp(a)/(exp(a) + exp(b))", [(1e-8, 40.0), (-3.0, 1e-8), (40.0, -1e-8)], 2.5)
+
+
+def test_a_sum_and_its_negation_share_one_double_double_call():
+    # σ(u)·σ(−u) of the neuron's gradient: one sum_dd and one logistic call
+    # (each was made twice, for w·x + b and for −w·x − b)
+    from derive.codegen import expression_source
+
+    expr = parse_expression("exp(w*x + b)/(1 + exp(w*x + b))")
+    source = expression_source("f", expr, sorted(expr.free_symbols, key=lambda v: v.name), derivative=True)
+    gradient = source[source.index("def f_grad"):]
+    assert gradient.count("= _sum_dd(") == 1 and gradient.count("= _logistic(") == 1

@@ -2750,9 +2750,7 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
             if rational is None:  # tanh and sech² of softplus(x), as the catalogue's mish
                 rational = rational_in_exp([e], variables[0])
             e = rational[0] if rational else compensate_arguments(e, variables[0])
-            if extra:  # σ(w·x + b) of parameters w, b
-                e = compensate_sums(e, [*variables, *extra])
-        else:  # σ(w·x + b): its argument in double-double (a parameter is an input as a variable is)
+        if len(variables) > 1 or extra:  # σ(w·x + b) in double-double (a parameter is an input as a variable is)
             e = compensate_sums(e, [*variables, *extra])
         return _fold_constants(e)
 

@@ -278,11 +278,26 @@ def sum_dd(*items):
     """
     terms = [item for item in items if isinstance(item, tuple)]
     wanted = [item for item in items if not isinstance(item, tuple)]
-    known = ("hi", "lo", "hi_lo")
-    if set(wanted) - set(known):
-        raise ValueError(f"sum_dd: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
+    _check_parts(wanted, "sum_dd")
     hi, lo = _exact_sum(terms, "sum_dd")
     return _parts(hi, lo, wanted)
+
+
+def _check_parts(wanted, kernel):
+    """ValueError unless every name ``wanted`` is a member of a double-double kernel."""
+    known = ("hi", "lo", "hi_lo")
+    if set(wanted) - set(known):
+        raise ValueError(f"{kernel}: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
+
+
+def _renormalise(hi, lo, out, t):
+    """out + lo = hi + lo with |lo| ≤ ulp(out)/2 (Fast2Sum, |lo| ≤ |hi|), into out and lo;
+    a lo that is not finite (an overflowed product or sum: hi is ±inf or NaN there) is 0 first."""
+    lo[~np.isfinite(lo)] = 0
+    np.add(hi, lo, out=out)
+    np.subtract(out, hi, out=t)
+    np.subtract(lo, t, out=lo)
+    return out, lo
 
 
 def _parts(hi, lo, wanted):
@@ -334,11 +349,7 @@ def _exact_sum(terms, kernel):
             hi, total = total, hi
             lo += w1
             lo += e
-        lo[~np.isfinite(lo)] = 0  # a product or sum that overflowed: hi is ±inf (or NaN) there
-        np.add(hi, lo, out=total)  # renormalise: |lo| ≤ ulp(hi)/2
-        np.subtract(total, hi, out=w1)
-        np.subtract(lo, w1, out=lo)
-    return total, lo
+        return _renormalise(hi, lo, total, w1)
 
 
 def quotient_dd(terms, divisor, *wanted):
@@ -363,13 +374,9 @@ def quotient_dd(terms, divisor, *wanted):
     (0.3333333333333333, 2.1837050410419275e-17)
     """
     top, rest, d, q, lo, rows = _scaled_sum(terms, divisor, wanted, "quotient_dd")
-    hi, t = rows[:2]
-    with np.errstate(all="ignore"):  # d = 0 or a remainder past 1e300: lo is 0 there (_parts)
+    with np.errstate(all="ignore"):  # d = 0 or a remainder past 1e300: lo is 0 there
         _divide_dd(top, rest, d, 0.0, q, lo, rows)
-        lo[~np.isfinite(lo)] = 0
-        np.add(q, lo, out=hi)  # renormalise: |lo| ≤ ulp(hi)/2
-        np.subtract(hi, q, out=t)
-        np.subtract(lo, t, out=lo)
+        hi, lo = _renormalise(q, lo, *rows[:2])
     return _parts(hi, lo, wanted)
 
 
@@ -394,18 +401,13 @@ def product_dd(terms, factor, *wanted):
         _two_product(f, total, hi, lo, *four)
         np.multiply(f, rest, out=e)
         lo += e
-        lo[~np.isfinite(lo)] = 0  # f·Σ overflowed: hi is ±inf (or NaN) there
-        np.add(hi, lo, out=p)  # renormalise: |lo| ≤ ulp(hi)/2
-        np.subtract(p, hi, out=e)
-        np.subtract(lo, e, out=lo)
-    return _parts(p, lo, wanted)
+        total, lo = _renormalise(hi, lo, p, e)
+    return _parts(total, lo, wanted)
 
 
 def _scaled_sum(terms, scale, wanted, kernel):
     """Σ terms (hi, lo), the scale, rows for the result (hi, lo) and six work rows, all of one shape."""
-    known = ("hi", "lo", "hi_lo")
-    if set(wanted) - set(known):
-        raise ValueError(f"{kernel}: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
+    _check_parts(wanted, kernel)
     total, rest = _exact_sum(terms, kernel)
     total, rest, scale = np.broadcast_arrays(total, rest, np.asarray(scale, dtype=np.float64))
     return total, rest, scale, np.empty(total.shape), np.empty(total.shape), [np.empty(total.shape) for _ in range(6)]
@@ -738,6 +740,8 @@ def normal(x, *wanted):
         lo *= -0.5
         lo *= hi
         lo += hi  # g = e^{-x²/2} = hi·(1 + lo) = hi + hi·lo (1 + lo would round lo away)
+        if "ndtr" in wanted or "ndtr_slope" in wanted:
+            np.greater_equal(xb, 0, out=s1)  # m = [x ≥ 0]
         for name, yb in zip(wanted, blocks):
             if name == "gaussian":
                 continue
@@ -746,7 +750,6 @@ def normal(x, *wanted):
                 continue
             if name == "ndtr_slope":  # g·S for x < 0, 1 − g·S for x ≥ 0: m + (1 − 2m)·g·S
                 slope *= lo
-                np.greater_equal(xb, 0, out=s1)  # m
                 np.multiply(s1, -2.0, out=s2)
                 s2 += 1
                 slope *= s2
@@ -755,8 +758,7 @@ def normal(x, *wanted):
             q *= lo  # Φ(−a)
             # Φ(x) = |[x ≥ 0] − Φ(−a)|: Φ(−a) for x < 0, 1 − Φ(−a) else (a
             # branch-free select: copyto(where=) on mixed signs is 20× slower)
-            np.greater_equal(xb, 0, out=t)
-            t -= q
+            np.subtract(s1, q, out=t)
             np.abs(t, out=yb, casting="same_kind")
     return tuple(outs)
 

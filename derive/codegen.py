@@ -1939,6 +1939,9 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     n = len(outputs)
     outs = ", ".join(f"y{i}" for i in range(n)) + ("," if n == 1 else "")
     blocks = ", ".join(targets) + ("," if n == 1 else "")
+    # a loop that calls no kernel makes no array: its blocks are long (see
+    # numeric._support.LONG_BLOCK); a kernel's results keep blocks of BLOCK
+    long = "" if calls else ", long=True"
     src = [f"def {name}({_signature(['x'], entry)}):", '    """' + doc + '\n    """',
            "    x = _float_array(x)",
            f"    {outs} = _outputs(x, {n})"]
@@ -1946,7 +1949,7 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
         held = ", ".join(name if used else "_" for name, used in
                          (("work", rows), ("masks", masks), ("constants", constants)))
         values = f", ({', '.join(constants)}{',' if len(constants) == 1 else ''})" if constants else ""
-        src.append(f"    {held} = _work(x, {rows}, {masks}{values}{', native=True' if native else ''})")
+        src.append(f"    {held} = _work(x, {rows}, {masks}{values}{', native=True' if native else ''}{long})")
     if numbers:
         names = ", ".join(f"k{i}" for i in range(len(numbers))) + ("," if len(numbers) == 1 else "")
         src.append(f"    {names} = _numbers({', '.join(numbers)}{', dtype=x.dtype' if native else ''})")
@@ -1961,7 +1964,7 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     held_rows = ", ".join(groups) + ("," if len(groups) == 1 else "")
     unpacked = f", ({', '.join(row_names)}{',' if len(row_names) == 1 else ''})" if row_names else ", _"
     src.append(f"    for xb, ({blocks}){unpacked} in _blocks(x, ({outs}){', (' + held_rows + ')' if row_names else ''}"
-               f"{', native=True' if native else ''}):")
+               f"{', native=True' if native else ''}{long}):")
     for side, (block, whole) in extremes.items():  # the block's least or greatest x
         src.append(f"{indent}{block} = {'_lowest' if side == 0 else '_highest'}(xb)")
         if overall[side]:

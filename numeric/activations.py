@@ -79,7 +79,7 @@ def identity(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    for xb, (b0,), _ in _blocks(x, (y0,), native=True):
+    for xb, (b0,), _ in _blocks(x, (y0,), native=True, long=True):
         b0[...] = xb
     return _result(y0, x)
 
@@ -96,7 +96,7 @@ def identity_grad(x):
     x = _float_array(x)
     y0, = _outputs(x, 1)
     k0, = _numbers(1.0, dtype=x.dtype)
-    for xb, (b0,), _ in _blocks(x, (y0,), native=True):
+    for xb, (b0,), _ in _blocks(x, (y0,), native=True, long=True):
         b0[...] = k0
     return _result(y0, x)
 
@@ -114,7 +114,7 @@ def identity_and_grad(x):
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     k0, = _numbers(1.0, dtype=x.dtype)
-    for xb, (b0, b1), _ in _blocks(x, (y0, y1), native=True):
+    for xb, (b0, b1), _ in _blocks(x, (y0, y1), native=True, long=True):
         b0[...] = xb
         b1[...] = k0
     return _result(y0, x), _result(y1, x)
@@ -136,9 +136,9 @@ def sigmoid(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 2, 0, (709.78,))
+    work, _, constants = _work(x, 2, 0, (709.78,), long=True)
     k0, = _numbers(1.0)
-    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
         high = _highest(xb)
         if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
             np.exp(xb, out=w0)
@@ -161,10 +161,10 @@ def sigmoid_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 3, 0, (709.78,))
+    work, _, constants = _work(x, 3, 0, (709.78,), long=True)
     k0, = _numbers(1.0)
     highest = -np.inf  # of all blocks
-    for xb, (b0,), (w0, w1, w2, c0) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, w1, w2, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
         high = _highest(xb)
         highest = max(highest, high)
         if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
@@ -192,10 +192,10 @@ def sigmoid_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 2, 0, (709.78,))
+    work, _, constants = _work(x, 2, 0, (709.78,), long=True)
     k0, = _numbers(1.0)
     highest = -np.inf  # of all blocks
-    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants)):
+    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants), long=True):
         high = _highest(xb)
         highest = max(highest, high)
         if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
@@ -222,7 +222,7 @@ def tanh(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    for xb, (b0,), _ in _blocks(x, (y0,)):
+    for xb, (b0,), _ in _blocks(x, (y0,), long=True):
         np.tanh(xb, out=b0)
     return _result(y0, x)
 
@@ -238,9 +238,9 @@ def tanh_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 2, 0, (400.0,))
+    work, _, constants = _work(x, 2, 0, (400.0,), long=True)
     k0, k1, k2 = _numbers(2.0, 1.0, -2.0)
-    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
         np.tanh(xb, out=w0)
         np.abs(w0, out=w1)
         np.add(w1, k0, out=w0)
@@ -266,9 +266,9 @@ def tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 2, 0, (400.0,))
+    work, _, constants = _work(x, 2, 0, (400.0,), long=True)
     k0, k1, k2 = _numbers(2.0, 1.0, -2.0)
-    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants)):
+    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants), long=True):
         np.tanh(xb, out=b0)
         np.abs(b0, out=w0)
         np.add(w0, k0, out=w1)
@@ -295,10 +295,10 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 1, 1, native=True)
+    work, masks, _ = _work(x, 1, 1, native=True, long=True)
     k0, = _numbers(0.0, dtype=x.dtype)
     bits = _bits(x)
-    for xb, (b0,), (w0, m0) in _blocks(x, (y0,), (*work, *masks), native=True):
+    for xb, (b0,), (w0, m0) in _blocks(x, (y0,), (*work, *masks), native=True, long=True):
         np.less_equal(xb, k0, out=m0)
         few_m0_not = (m0.size - np.count_nonzero(m0)) * 16 <= m0.size
         if few_m0_not:
@@ -323,9 +323,9 @@ Convention: relu'(0) = 0 (as PyTorch and JAX).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 1, native=True)
+    _, masks, _ = _work(x, 0, 1, native=True, long=True)
     k0, = _numbers(0.0, dtype=x.dtype)
-    for xb, (b0,), (m0,) in _blocks(x, (y0,), (*masks,), native=True):
+    for xb, (b0,), (m0,) in _blocks(x, (y0,), (*masks,), native=True, long=True):
         np.greater(xb, k0, out=m0)
         np.copyto(b0, m0)
     return _result(y0, x)
@@ -343,10 +343,10 @@ def relu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, _ = _work(x, 1, 1, native=True)
+    work, masks, _ = _work(x, 1, 1, native=True, long=True)
     k0, = _numbers(0.0, dtype=x.dtype)
     bits = _bits(x)
-    for xb, (b0, b1), (w0, m0) in _blocks(x, (y0, y1), (*work, *masks), native=True):
+    for xb, (b0, b1), (w0, m0) in _blocks(x, (y0, y1), (*work, *masks), native=True, long=True):
         np.less_equal(xb, k0, out=m0)
         few_m0_not = (m0.size - np.count_nonzero(m0)) * 16 <= m0.size
         if few_m0_not:
@@ -375,9 +375,9 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, _ = _work(x, 2, 1)
+    work, masks, _ = _work(x, 2, 1, long=True)
     k0, = _numbers(0.0)
-    for xb, (b0,), (w0, w1, m0) in _blocks(x, (y0,), (*work, *masks)):
+    for xb, (b0,), (w0, w1, m0) in _blocks(x, (y0,), (*work, *masks), long=True):
         np.greater(xb, k0, out=m0)
         np.multiply(xb, alpha, out=b0)
         few_m0 = np.count_nonzero(m0) * 16 <= m0.size
@@ -406,10 +406,10 @@ Convention: leaky_relu'(0) = alpha (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 2, 1, (1.0,), native=True)
+    work, masks, constants = _work(x, 2, 1, (1.0,), native=True, long=True)
     k0, = _numbers(0.0, dtype=x.dtype)
     bits = _bits(x)
-    for xb, (b0,), (w0, w1, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants), native=True):
+    for xb, (b0,), (w0, w1, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants), native=True, long=True):
         np.greater(xb, k0, out=m0)
         b0[...] = alpha
         few_m0 = np.count_nonzero(m0) * 16 <= m0.size
@@ -437,9 +437,9 @@ def leaky_relu_and_grad(x, alpha=0.01):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, constants = _work(x, 2, 1, (1.0,))
+    work, masks, constants = _work(x, 2, 1, (1.0,), long=True)
     k0, = _numbers(0.0)
-    for xb, (b0, b1), (w0, w1, m0, c0) in _blocks(x, (y0, y1), (*work, *masks, *constants)):
+    for xb, (b0, b1), (w0, w1, m0, c0) in _blocks(x, (y0, y1), (*work, *masks, *constants), long=True):
         np.greater(xb, k0, out=m0)
         np.multiply(xb, alpha, out=b0)
         few_m0 = np.count_nonzero(m0) * 16 <= m0.size
@@ -475,9 +475,9 @@ Convention: elu'(0) = alpha, the left derivative (as PyTorch); continuous when a
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 3, 1, (0.0,))
+    work, masks, constants = _work(x, 3, 1, (0.0,), long=True)
     k0, = _numbers(0.0)
-    for xb, (b0,), (w0, w1, w2, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants)):
+    for xb, (b0,), (w0, w1, w2, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants), long=True):
         np.greater(xb, k0, out=m0)
         np.minimum(xb, c0, out=w0)
         np.expm1(w0, out=w1)
@@ -508,9 +508,9 @@ Convention: elu'(0) = alpha, the left derivative (as PyTorch); continuous when a
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 3, 1, (0.0, 1.0))
+    work, masks, constants = _work(x, 3, 1, (0.0, 1.0), long=True)
     k0, = _numbers(0.0)
-    for xb, (b0,), (w0, w1, w2, m0, c0, c1) in _blocks(x, (y0,), (*work, *masks, *constants)):
+    for xb, (b0,), (w0, w1, w2, m0, c0, c1) in _blocks(x, (y0,), (*work, *masks, *constants), long=True):
         np.greater(xb, k0, out=m0)
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w1)
@@ -540,9 +540,9 @@ def elu_and_grad(x, alpha=1.0):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, constants = _work(x, 3, 1, (0.0, 1.0))
+    work, masks, constants = _work(x, 3, 1, (0.0, 1.0), long=True)
     k0, = _numbers(0.0)
-    for xb, (b0, b1), (w0, w1, w2, m0, c0, c1) in _blocks(x, (y0, y1), (*work, *masks, *constants)):
+    for xb, (b0, b1), (w0, w1, w2, m0, c0, c1) in _blocks(x, (y0, y1), (*work, *masks, *constants), long=True):
         np.greater(xb, k0, out=m0)
         np.minimum(xb, c0, out=w0)
         np.expm1(w0, out=w1)
@@ -583,9 +583,9 @@ Convention: selu'(0) = scale*alpha, the left derivative (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 4, 1, (0.0,))
+    work, masks, constants = _work(x, 4, 1, (0.0,), long=True)
     k0, = _numbers(0.0)
-    for xb, (b0,), (w0, w1, w2, w3, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants)):
+    for xb, (b0,), (w0, w1, w2, w3, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants), long=True):
         np.greater(xb, k0, out=m0)
         np.minimum(xb, c0, out=w0)
         np.expm1(w0, out=w2)
@@ -619,9 +619,9 @@ Convention: selu'(0) = scale*alpha, the left derivative (as PyTorch).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 4, 1, (0.0, 1.0))
+    work, masks, constants = _work(x, 4, 1, (0.0, 1.0), long=True)
     k0, = _numbers(0.0)
-    for xb, (b0,), (w0, w1, w2, w3, m0, c0, c1) in _blocks(x, (y0,), (*work, *masks, *constants)):
+    for xb, (b0,), (w0, w1, w2, w3, m0, c0, c1) in _blocks(x, (y0,), (*work, *masks, *constants), long=True):
         np.greater(xb, k0, out=m0)
         np.minimum(xb, c0, out=w0)
         np.exp(w0, out=w2)
@@ -654,9 +654,9 @@ def selu_and_grad(x, alpha=1.6732632423543772, scale=1.0507009873554805):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, constants = _work(x, 4, 1, (0.0, 1.0))
+    work, masks, constants = _work(x, 4, 1, (0.0, 1.0), long=True)
     k0, = _numbers(0.0)
-    for xb, (b0, b1), (w0, w1, w2, w3, m0, c0, c1) in _blocks(x, (y0, y1), (*work, *masks, *constants)):
+    for xb, (b0, b1), (w0, w1, w2, w3, m0, c0, c1) in _blocks(x, (y0, y1), (*work, *masks, *constants), long=True):
         np.greater(xb, k0, out=m0)
         np.minimum(xb, c0, out=w0)
         np.expm1(w0, out=w2)
@@ -945,8 +945,8 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 2, 0, (709.78,))
-    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
+    work, _, constants = _work(x, 2, 0, (709.78,), long=True)
+    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
         high = _highest(xb)
         if high <= 20.0:  # every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
             np.exp(xb, out=w0)
@@ -972,9 +972,9 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 2, 0, (709.78,))
+    work, _, constants = _work(x, 2, 0, (709.78,), long=True)
     k0, = _numbers(1.0)
-    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
         high = _highest(xb)
         if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
             np.exp(xb, out=w0)
@@ -998,9 +998,9 @@ def softplus_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 2, 0, (709.78,))
+    work, _, constants = _work(x, 2, 0, (709.78,), long=True)
     k0, = _numbers(1.0)
-    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants)):
+    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants), long=True):
         high = _highest(xb)
         if high <= 20.0:  # every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
             np.exp(xb, out=w0)
@@ -1028,9 +1028,9 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
+    work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300), long=True)
     k0, = _numbers(1.0)
-    for xb, (b0,), (w0, w1, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, w1, c0, c1) in _blocks(x, (y0,), (*work, *constants), long=True):
         low = _lowest(xb)
         high = _highest(xb)
         if low < -1e+300 or high > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
@@ -1056,9 +1056,9 @@ Convention: softsign'(0) = 1; the second derivative jumps at 0, so finite differ
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
+    work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300), long=True)
     k0, = _numbers(1.0)
-    for xb, (b0,), (w0, w1, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, w1, c0, c1) in _blocks(x, (y0,), (*work, *constants), long=True):
         low = _lowest(xb)
         high = _highest(xb)
         if low < -1e+300 or high > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
@@ -1084,9 +1084,9 @@ def softsign_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
+    work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300), long=True)
     k0, = _numbers(1.0)
-    for xb, (b0, b1), (w0, w1, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
+    for xb, (b0, b1), (w0, w1, c0, c1) in _blocks(x, (y0, y1), (*work, *constants), long=True):
         low = _lowest(xb)
         high = _highest(xb)
         if low < -1e+300 or high > 1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
@@ -1117,10 +1117,10 @@ def silu(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 4, 0, (354.89, -1e+300))
+    work, _, constants = _work(x, 4, 0, (354.89, -1e+300), long=True)
     k0, = _numbers(1.0)
     lowest = np.inf  # of all blocks
-    for xb, (b0,), (w0, w1, w2, w3, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, w1, w2, w3, c0, c1) in _blocks(x, (y0,), (*work, *constants), long=True):
         low = _lowest(xb)
         lowest = min(lowest, low)
         high = _highest(xb)
@@ -1153,10 +1153,10 @@ def silu_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 6, 0, (354.89, -1e+300))
+    work, _, constants = _work(x, 6, 0, (354.89, -1e+300), long=True)
     k0, k1 = _numbers(1.0, 2.0)
     lowest = np.inf  # of all blocks
-    for xb, (b0,), (w0, w1, w2, w3, w4, w5, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, w1, w2, w3, w4, w5, c0, c1) in _blocks(x, (y0,), (*work, *constants), long=True):
         low = _lowest(xb)
         lowest = min(lowest, low)
         high = _highest(xb)
@@ -1199,10 +1199,10 @@ def silu_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 6, 0, (354.89, -1e+300))
+    work, _, constants = _work(x, 6, 0, (354.89, -1e+300), long=True)
     k0, k1 = _numbers(1.0, 2.0)
     lowest = np.inf  # of all blocks
-    for xb, (b0, b1), (w0, w1, w2, w3, w4, w5, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
+    for xb, (b0, b1), (w0, w1, w2, w3, w4, w5, c0, c1) in _blocks(x, (y0, y1), (*work, *constants), long=True):
         low = _lowest(xb)
         lowest = min(lowest, low)
         high = _highest(xb)
@@ -1253,10 +1253,10 @@ def mish(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 4, 0, (177.43994140625, -1e+300))
+    work, _, constants = _work(x, 4, 0, (177.43994140625, -1e+300), long=True)
     k0, k1 = _numbers(2.0, 1.0)
     lowest = np.inf  # of all blocks
-    for xb, (b0,), (w0, w1, w2, w3, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, w1, w2, w3, c0, c1) in _blocks(x, (y0,), (*work, *constants), long=True):
         low = _lowest(xb)
         lowest = min(lowest, low)
         high = _highest(xb)
@@ -1296,10 +1296,10 @@ def mish_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 8, 0, (177.43994140625, -1e+300))
+    work, _, constants = _work(x, 8, 0, (177.43994140625, -1e+300), long=True)
     k0, k1 = _numbers(2.0, 4.0)
     lowest = np.inf  # of all blocks
-    for xb, (b0,), (w0, w1, w2, w3, w4, w5, w6, w7, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, w1, w2, w3, w4, w5, w6, w7, c0, c1) in _blocks(x, (y0,), (*work, *constants), long=True):
         low = _lowest(xb)
         lowest = min(lowest, low)
         high = _highest(xb)
@@ -1356,10 +1356,10 @@ def mish_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 8, 0, (177.43994140625, -1e+300))
+    work, _, constants = _work(x, 8, 0, (177.43994140625, -1e+300), long=True)
     k0, k1, k2 = _numbers(2.0, 4.0, 1.0)
     lowest = np.inf  # of all blocks
-    for xb, (b0, b1), (w0, w1, w2, w3, w4, w5, w6, w7, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
+    for xb, (b0, b1), (w0, w1, w2, w3, w4, w5, w6, w7, c0, c1) in _blocks(x, (y0, y1), (*work, *constants), long=True):
         low = _lowest(xb)
         lowest = min(lowest, low)
         high = _highest(xb)
@@ -1425,9 +1425,9 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, _, constants = _work(x, 0, 0, (1.0, 0.0))
+    _, _, constants = _work(x, 0, 0, (1.0, 0.0), long=True)
     k0, k1 = _numbers(3.0, 6.0)
-    for xb, (b0,), (c0, c1) in _blocks(x, (y0,), (*constants,)):
+    for xb, (b0,), (c0, c1) in _blocks(x, (y0,), (*constants,), long=True):
         np.add(xb, k0, out=b0)
         np.divide(b0, k1, out=b0)
         np.maximum(b0, c1, out=b0)
@@ -1448,9 +1448,9 @@ Convention: derivative 0 at x = ±3 (as PyTorch's hardsigmoid).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 3, native=True)
+    _, masks, _ = _work(x, 0, 3, native=True, long=True)
     k0, k1, k2 = _numbers(3.0, -3.0, 0.16666666666666666, dtype=x.dtype)
-    for xb, (b0,), (m0, m1, m2) in _blocks(x, (y0,), (*masks,), native=True):
+    for xb, (b0,), (m0, m1, m2) in _blocks(x, (y0,), (*masks,), native=True, long=True):
         np.greater_equal(xb, k0, out=m1)
         np.less_equal(xb, k1, out=m2)
         np.logical_or(m1, m2, out=m0)
@@ -1472,9 +1472,9 @@ def hard_sigmoid_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    _, masks, constants = _work(x, 0, 3, (1.0, 0.0))
+    _, masks, constants = _work(x, 0, 3, (1.0, 0.0), long=True)
     k0, k1, k2, k3 = _numbers(3.0, 6.0, -3.0, 0.16666666666666666)
-    for xb, (b0, b1), (m0, m1, m2, c0, c1) in _blocks(x, (y0, y1), (*masks, *constants)):
+    for xb, (b0, b1), (m0, m1, m2, c0, c1) in _blocks(x, (y0, y1), (*masks, *constants), long=True):
         np.add(xb, k0, out=b0)
         np.divide(b0, k1, out=b0)
         np.maximum(b0, c1, out=b0)
@@ -1501,8 +1501,8 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, _, constants = _work(x, 0, 0, (1.0, -1.0), native=True)
-    for xb, (b0,), (c0, c1) in _blocks(x, (y0,), (*constants,), native=True):
+    _, _, constants = _work(x, 0, 0, (1.0, -1.0), native=True, long=True)
+    for xb, (b0,), (c0, c1) in _blocks(x, (y0,), (*constants,), native=True, long=True):
         np.maximum(xb, c1, out=b0)
         np.minimum(b0, c0, out=b0)
     return _result(y0, x)
@@ -1521,9 +1521,9 @@ Convention: derivative 0 at x = ±1 (as PyTorch's hardtanh).
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    _, masks, _ = _work(x, 0, 3, native=True)
+    _, masks, _ = _work(x, 0, 3, native=True, long=True)
     k0, k1 = _numbers(1.0, -1.0, dtype=x.dtype)
-    for xb, (b0,), (m0, m1, m2) in _blocks(x, (y0,), (*masks,), native=True):
+    for xb, (b0,), (m0, m1, m2) in _blocks(x, (y0,), (*masks,), native=True, long=True):
         np.greater_equal(xb, k0, out=m1)
         np.less_equal(xb, k1, out=m2)
         np.logical_or(m1, m2, out=m0)
@@ -1544,9 +1544,9 @@ def hard_tanh_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    _, masks, constants = _work(x, 0, 3, (1.0, -1.0), native=True)
+    _, masks, constants = _work(x, 0, 3, (1.0, -1.0), native=True, long=True)
     k0, k1 = _numbers(1.0, -1.0, dtype=x.dtype)
-    for xb, (b0, b1), (m0, m1, m2, c0, c1) in _blocks(x, (y0, y1), (*masks, *constants), native=True):
+    for xb, (b0, b1), (m0, m1, m2, c0, c1) in _blocks(x, (y0, y1), (*masks, *constants), native=True, long=True):
         np.maximum(xb, c1, out=b0)
         np.minimum(b0, c0, out=b0)
         np.greater_equal(xb, k0, out=m1)
@@ -1568,8 +1568,8 @@ def log_sigmoid(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 2, 0, (0.0,))
-    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants)):
+    work, _, constants = _work(x, 2, 0, (0.0,), long=True)
+    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
         np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
         np.minimum(xb, c0, out=b0)
@@ -1589,9 +1589,9 @@ def log_sigmoid_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, _ = _work(x, 2, 0)
+    work, _, _ = _work(x, 2, 0, long=True)
     k0, k1 = _numbers(0.0, 1.0)
-    for xb, (b0,), (w0, w1) in _blocks(x, (y0,), (*work,)):
+    for xb, (b0,), (w0, w1) in _blocks(x, (y0,), (*work,), long=True):
         np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
         np.less_equal(xb, k0, out=w1)
@@ -1613,9 +1613,9 @@ def log_sigmoid_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 2, 0, (0.0,))
+    work, _, constants = _work(x, 2, 0, (0.0,), long=True)
     k0, k1 = _numbers(0.0, 1.0)
-    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants)):
+    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants), long=True):
         np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
         np.exp(w0, out=w0)
         np.minimum(xb, c0, out=b0)
@@ -1644,10 +1644,10 @@ def gaussian(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 1, 0, (-1e+300, 1e+300))
+    work, _, constants = _work(x, 1, 0, (-1e+300, 1e+300), long=True)
     lowest = np.inf  # of all blocks
     highest = -np.inf  # of all blocks
-    for xb, (b0,), (w0, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, c0, c1) in _blocks(x, (y0,), (*work, *constants), long=True):
         low = _lowest(xb)
         lowest = min(lowest, low)
         high = _highest(xb)
@@ -1675,11 +1675,11 @@ def gaussian_grad(x):
     """
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300))
+    work, _, constants = _work(x, 2, 0, (-1e+300, 1e+300), long=True)
     k0, = _numbers(-2.0)
     lowest = np.inf  # of all blocks
     highest = -np.inf  # of all blocks
-    for xb, (b0,), (w0, w1, c0, c1) in _blocks(x, (y0,), (*work, *constants)):
+    for xb, (b0,), (w0, w1, c0, c1) in _blocks(x, (y0,), (*work, *constants), long=True):
         low = _lowest(xb)
         lowest = min(lowest, low)
         high = _highest(xb)
@@ -1710,11 +1710,11 @@ def gaussian_and_grad(x):
     """
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 1, 0, (-1e+300, 1e+300))
+    work, _, constants = _work(x, 1, 0, (-1e+300, 1e+300), long=True)
     k0, = _numbers(-2.0)
     lowest = np.inf  # of all blocks
     highest = -np.inf  # of all blocks
-    for xb, (b0, b1), (w0, c0, c1) in _blocks(x, (y0, y1), (*work, *constants)):
+    for xb, (b0, b1), (w0, c0, c1) in _blocks(x, (y0, y1), (*work, *constants), long=True):
         low = _lowest(xb)
         lowest = min(lowest, low)
         high = _highest(xb)

@@ -929,11 +929,12 @@ def _params(entry):
 @pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
 def test_activation_forms_agree_bit_for_bit(entry):
     f, df, both = (getattr(numeric, n) for n in contract_names(entry))
-    x = _activation_inputs()
-    assert x.size > 2 * 16000
-    inputs = [x, x[::2], x.reshape(200, 200), x[::-1], x[:16001], np.float64(-0.75), np.array(2.5),
-              np.empty(0), np.empty((3, 0)), _f32(x), _f32(x)[1::3], np.float32(0.25),
-              np.asfortranarray(x.reshape(400, 100)), np.broadcast_to(np.float64(1.5), (17000,))]
+    x = _activation_inputs(160000)
+    assert x.size > 2 * _support.LONG_BLOCK > 2 * _support.BLOCK  # several blocks of either length
+    inputs = [x, x[::2], x.reshape(400, 400), x[::-1], x[:_support.BLOCK + 1], x[:_support.LONG_BLOCK + 1],
+              np.float64(-0.75), np.array(2.5), np.empty(0), np.empty((3, 0)), _f32(x), _f32(x)[1::3],
+              np.float32(0.25), np.asfortranarray(x.reshape(800, 200)),
+              np.broadcast_to(np.float64(1.5), (_support.LONG_BLOCK + 1000,))]
     for kwargs in _params(entry):
         for a in inputs:
             kept = np.array(a, copy=True)
@@ -1032,7 +1033,8 @@ def test_extremes_are_asked_of_each_block():
     source = inspect.getsource(numeric.silu_and_grad)
     assert "low = _lowest(xb)" in source and "high = _highest(xb)" in source
     assert "_lowest(x)" not in source and "_highest(x)" not in source
-    size = _support.BLOCK
+    assert "long=True" in source and "long=True" in inspect.getsource(numeric.sigmoid_and_grad)
+    size = _support.LONG_BLOCK  # (both loops call no kernel: long blocks)
     rng = np.random.default_rng(21)
     x = rng.normal(0.0, 3.0, 3 * size)
     for where in (10, size + 10, 3 * size - 1):  # the first, a middle and the last block
@@ -1076,10 +1078,12 @@ def test_activation_float32_is_float64_rounded_once(entry):
 @pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
 def test_activation_blocks_match_elementwise_evaluation(entry):
     """A block boundary changes nothing: the whole array equals its pieces evaluated alone."""
-    x = _activation_inputs(33000, 11)
+    x = _activation_inputs(130000, 11)
     y, dy = getattr(numeric, entry.name + "_and_grad")(x[np.isfinite(x)])
     xs = x[np.isfinite(x)]
-    for start, stop in ((0, 5), (15995, 16010), (31990, 32005), (xs.size - 3, xs.size)):
+    edges = [k * n for n in (_support.BLOCK, _support.LONG_BLOCK) for k in (1, 2)]  # either length's
+    assert xs.size > max(edges) + 5
+    for start, stop in [(0, 5)] + [(edge - 5, edge + 10) for edge in edges] + [(xs.size - 3, xs.size)]:
         piece_y, piece_dy = getattr(numeric, entry.name + "_and_grad")(xs[start:stop])
         _assert_same(piece_y, y[start:stop], entry.name)
         _assert_same(piece_dy, dy[start:stop], entry.name)

@@ -1368,6 +1368,10 @@ RECOGNITION_RULES: tuple[Rule, ...] = (
          _constant_plus(sp.erf, lambda c, u: c * erfc(-u), +1)),
     Rule("erfc_minus", "c − c·erf(u) → c·erfc(u)", "1 − erf(u) cancels for u > 1",
          _constant_plus(sp.erf, lambda c, u: c * erfc(u), -1)),
+    Rule("erfc_reflection", "2c − c·erfc(u) → c·erfc(−u)",
+         "SymPy writes a typed erfc(−u) as 2 − erfc(u), which cancels for u < −1 "
+         "(x·erfc(−x/√2)/2, GELU, is −0.0 at x = −10, for −7.6e−23)",
+         _constant_plus(sp.erfc, lambda c, u: c / 2 * erfc(-u), -S.Half)),
     Rule("ndtr", "erfc(−x/√2) → 2Φ(x)",
          "the normal CDF evaluated without rounding x/√2 first", _erfc_to_ndtr),
     Rule("gauss", "exp(−v²/2) → √(2π)·φ(v)",

@@ -75,6 +75,10 @@ CASES = [
     ("ratio_square_difference", (x - y) ** 2 / p**3 - 1 / p, {x: 800.0, y: 1e-8, p: 800.0}),
     ("erfc", 1 + sp.erf(x), {x: -10.0}),
     ("erfc_minus", 1 - sp.erf(x), {x: 10.0}),
+    # SymPy's erfc(−u) is 2 − erfc(u): a typed Φ(x) = erfc(−x/√2)/2 was 0 at x = −10
+    ("erfc_reflection", sp.erfc(-x / sp.sqrt(2)) / 2, {x: -10.0}),
+    ("erfc_reflection", x * sp.erfc(-x / sp.sqrt(2)) / 2, {x: -10.0}),
+    ("erfc_reflection", 3 * sp.erfc(-x), {x: -6.0}),
     ("ndtr", (1 + sp.erf(x / sp.sqrt(2))) / 2, {x: -12.0}),
     ("gauss", sp.exp(-x**2 / 2), {x: 37.123456789}),
     ("gaussian", sp.exp(-x**2), {x: 20.123456789}),

@@ -1049,9 +1049,18 @@ def _log_ndtr(u: sp.Expr) -> sp.Expr:
 
 
 def _log_erfc(u: sp.Expr) -> sp.Expr:
-    """log erfc(u) that keeps its digits: log erfcx(u) − u² for u > ½, log1p(−erf(u)) elsewhere."""
-    high, low = sp.Max(u, S.Half), sp.Min(u, S.Half)
-    return sp.Piecewise((log(erfcx(high)) - high**2, u > S.Half), (log1p(-sp.erf(low)), True))
+    """log erfc(u) that keeps its digits: log erfcx(u) − u² for u > ½, log 2 + log1p(−erfc(−u)/2)
+    for u < −½, log1p(−erf(u)) between.
+
+    For u < −½ erfc(u) is near 2, and a log Φ typed as log((1 + erf x)/2) is
+    log erfc(−x) − log 2: as log1p(−erf(u)) − log 2 it cancelled (1.7e4 ULP
+    at x = 3); written with log 2 apart, the two log 2 cancel in SymPy (see
+    into_piecewise).
+    """
+    high, low, middle = sp.Max(u, S.Half), sp.Min(u, -S.Half), sp.Max(sp.Min(u, S.Half), -S.Half)
+    return sp.Piecewise((log(erfcx(high)) - high**2, u > S.Half),
+                        (log(2) + log1p(-erfc(-low) / 2), u < -S.Half),
+                        (log1p(-sp.erf(middle)), True))
 
 
 def _log_of_normal_tail(node):
@@ -1198,9 +1207,49 @@ def _merge_into_sum(node):
 
 
 def _has_exponential_denominator(node: sp.Expr) -> bool:
-    """Whether node divides by a sum that holds an exponential."""
+    """Whether node divides by a sum that holds an exponential, of a degree the rules can take.
+
+    The rules it admits (exponential_ratio, exponential_rational,
+    exponential_shift) factor and cancel node as a rational function of its
+    exponentials; past MOST_EXPONENTIAL_DEGREE (see exponential_degree) they
+    are not tried, and the σ rules, which match patterns, are left to it.
+    """
     return any(isinstance(f, Pow) and f.exp.is_negative and isinstance(f.base, Add) and f.base.has(exp)
-               for f in sp.preorder_traversal(node))
+               for f in sp.preorder_traversal(node)) and exponential_degree(node) <= MOST_EXPONENTIAL_DEGREE
+
+
+#: the highest power of one exponential that SymPy's factor and cancel are
+#: given: they take e^{1.702x} = e^{851x/500} as (e^{x/500})^851, and
+#: factoring the 1 + e^{−1.702x} of a typed x·σ(1.702x) ran for more than 15
+#: minutes (the cyclotomic factors of 1 + t^851)
+MOST_EXPONENTIAL_DEGREE = 24
+
+
+def exponential_degree(node: sp.Expr) -> int:
+    """The highest power of a common generator that node's exponentials are, as SymPy's polynomials see them.
+
+    The exponents' terms c·m with the same m and rational c are powers of
+    e^{m/L}, L the least common multiple of the c's denominators.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> exponential_degree(exp(x) / (1 + exp(2 * x)))
+    2
+    >>> exponential_degree(1 / (1 + exp(-sp.Rational(851, 500) * x)))
+    851
+    """
+    coefficients: dict[sp.Expr, list[sp.Rational]] = {}
+    for e in node.atoms(exp):
+        for term in Add.make_args(sp.expand(e.args[0])):
+            c, m = term.as_coeff_Mul()
+            if c.is_Rational:
+                coefficients.setdefault(m, []).append(c)
+    degree = 0
+    for cs in coefficients.values():
+        common = sp.ilcm(*[c.q for c in cs]) if len(cs) > 1 else cs[0].q
+        degree = max(degree, max(int(abs(c) * common) for c in cs))
+    return degree
 
 
 def _exponential_rational(node):
@@ -1397,8 +1446,9 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
     Rule("scaled_erfc", "exp(u²)·erfc(u) → erfcx(u)", "inf·0 past u = 26.5, where erfc underflows",
          _scaled_erfc),
     Rule("log_normal_tail", "log Φ(u) → log(erfcx(−u/√2)/2) − u²/2 (u < −1), log1p(−Φ(−u)) (u > 0); "
-         "log erfc(u) → log erfcx(u) − u² (u > ½), log1p(−erf(u))",
-         "Φ(u) underflows below −38.5 and rounds to 1 past 8.3; erfc(u) underflows past 26.5", _log_of_normal_tail),
+         "log erfc(u) → log erfcx(u) − u² (u > ½), log 2 + log1p(−erfc(−u)/2) (u < −½), log1p(−erf(u))",
+         "Φ(u) underflows below −38.5 and rounds to 1 past 8.3; erfc(u) underflows past 26.5, "
+         "and log erfc(u) − log 2 cancels for u < −½", _log_of_normal_tail),
     Rule("normal_ratio", "φ(u)/Φ(u) → √(2/π)/erfcx(−u/√2) (u < −37); e^{−u²}/erfc(u) → 1/erfcx(u) (u > 0)",
          "0/0 where the tail underflows (u < −38.5; u > 26.5)", _normal_ratio),
     Rule("one_plus_tanh", "c + c·tanh(u) → 2c·σ(2u)", "1 + tanh(u) cancels for u < 0",

@@ -64,6 +64,9 @@ CASES = [
     ("log_normal_tail", sp.log(ndtr(x)), {x: 12.0}),
     ("log_normal_tail", sp.log(sp.erfc(x)), {x: 30.0}),
     ("log_normal_tail", sp.log(1 + sp.erf(x)), {x: -1e-8}),
+    # log Φ(x√2) typed with erf: log erfc(−x) − log 2, where erfc(−x) is near 2
+    # (log1p(−erf(−x)) − log 2 erred by 1.7e4 ULP at x = 3)
+    ("log_normal_tail", sp.log((1 + sp.erf(x)) / 2), {x: 3.0}),
     ("normal_ratio", sp.exp(-x**2 / 2) / (sp.sqrt(2 * sp.pi) * ndtr(x)), {x: -40.0}),
     ("normal_ratio", sp.exp(-x**2) / sp.erfc(x), {x: 30.0}),
     # several variables: e^{y²}·(x·e^{−y²} − y·e^{−y²}) is inf·0 at y = 30 (x − y); (x − y)²/(2p²)
@@ -367,3 +370,29 @@ def test_typed_out_expressions_keep_their_digits_in_the_tails(text, derivative, 
         for point, value in zip(points, values):
             true = reference(truth, [point])
             assert ulp_error(float(value), true) <= 4, (text, e, point, float(value), true)
+
+
+def test_exponentials_of_high_degree_skip_the_rational_rules():
+    # x·σ(1.702x) typed out (the "quick GELU"): SymPy's polynomials take
+    # e^{1.702x} = e^{851x/500} as (e^{x/500})^851, and factoring 1 + t^851
+    # for exponential_ratio ran for more than 15 minutes; past
+    # MOST_EXPONENTIAL_DEGREE the rational-function rules are not tried, the
+    # pattern rules still are, and the code keeps its digits
+    import importlib
+
+    rules = importlib.import_module("derive.stabilize")
+    expr = x / (1 + sp.exp(-sp.Rational(1702, 1000) * x))
+    assert rules.exponential_degree(expr) == 851 > rules.MOST_EXPONENTIAL_DEGREE
+    assert not rules._has_exponential_denominator(expr)
+    assert rules._has_exponential_denominator(x / (1 + sp.exp(-2 * x)))  # a low degree still is
+    f, g = compile_expression(expr, [x], derivative=True)
+    points = np.array([-800.0, -40.0, -3.0, -0.5, -1e-8, 0.0, 1e-8, 0.5, 3.0, 40.0, 800.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values, slopes = f(points), g(points)
+    with mpmath.workdps(60):
+        for v, got, slope in zip(points, values, slopes):
+            k, t = mpmath.mpf("1.702"), mpmath.mpf(float(v))
+            s = 1 / (1 + mpmath.exp(-k * t))
+            assert ulp_error(float(got), t * s) <= 4, (v, got)
+            assert ulp_error(float(slope), s + k * t * s * (1 - s)) <= 4, (v, slope)

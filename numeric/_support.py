@@ -5,6 +5,7 @@ modules written by ``nnderive codegen -o FILE``.
 """
 
 import threading
+import warnings
 
 import numpy as np
 
@@ -246,6 +247,57 @@ def _refine_tail(x, outputs, tail, which, low, high):
             values = tail(xs[index].astype(np.longdouble))
         for k, y in zip(which, outputs):
             y.reshape(-1)[index] = values[k]
+
+
+class _QuietOverflow:
+    """``with _QuietOverflow() as overflow:``: NumPy's overflow reports off inside, and
+    ``overflow.happened`` tells whether one occurred (see _overflowed).
+
+    The code generated for a user's expression computes its formula so,
+    since an overflow on the way need not reach the result: e^{800} in
+    exp(−e^{−x}) at x = −800, which is 0.  The other reports (0·inf,
+    divide by zero) are NumPy's as set by the caller.
+    """
+
+    def __enter__(self):
+        self.happened = False
+        self.mode = np.geterr()["over"]  # the caller's: what _overflowed does with one that reaches y
+        self._state = np.errstate(over="call", call=self._record)
+        self._state.__enter__()
+        return self
+
+    def _record(self, kind, flag):
+        self.happened = True
+
+    def __exit__(self, *exc):
+        return self._state.__exit__(*exc)
+
+
+def _overflowed(y, overflow, *inputs):
+    """y, reported as NumPy reports an overflow where it is ±inf from one (``overflow``, a _QuietOverflow)
+    though every input is finite: the result is beyond float64.
+
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     with _QuietOverflow() as overflow:
+    ...         x = np.array([-800.0, 2.0, -1e300])
+    ...         y = np.exp(-np.exp(-x)), x * np.exp(-x)
+    ...     _ = _overflowed(y[0], overflow, x), _overflowed(y[1], overflow, x)
+    >>> [str(w.message) for w in caught]  # exp(−e^{800}) is 0: only x·e^{−x} overflows
+    ['overflow: the result is beyond float64 (±inf) at 2 points of finite input']
+    """
+    if not overflow.happened or overflow.mode == "ignore":
+        return y
+    infinite = np.isinf(y)
+    for a in inputs:
+        infinite = infinite & np.isfinite(a)
+    count = int(np.count_nonzero(infinite))
+    if count:
+        message = f"overflow: the result is beyond float64 (±inf) at {count} point{'s' if count > 1 else ''} of finite input"
+        if overflow.mode == "raise":
+            raise FloatingPointError(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return y
 
 
 def _result(y, x):

@@ -71,3 +71,36 @@ def test_unknown_name_writes_nothing(tmp_path):
 
     with pytest.raises(UnknownNameError):
         generate_module(["sigmoid", "softpls"])
+
+
+def test_an_overflow_on_the_way_is_silent_and_one_in_the_result_is_reported():
+    # a user's expression: e^{800} inside exp(−e^{−x}) at x = −800 gives the
+    # true 0, and x² of tanh(x)/x's derivative at 1e300 the true −0: no
+    # warning (NumPy warned "overflow encountered in exp"); x·e^{−x} at −800
+    # is beyond float64, and that is reported once, as the caller's errstate
+    # asks; a pole's −inf keeps NumPy's own divide-by-zero report alone
+    import warnings
+
+    import sympy as sp
+
+    from derive.codegen import compile_expression
+
+    x = sp.Symbol("x", real=True)
+    gumbel = compile_expression(sp.exp(-sp.exp(-x)), [x])
+    _, slope = compile_expression(sp.tanh(x) / x, [x], derivative=True)
+    grows = compile_expression(x * sp.exp(-x), [x])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert gumbel(np.array([-800.0, -1e300])).tolist() == [0.0, 0.0]
+        assert slope(np.array([1e300, -1e300])).tolist() == [0.0, 0.0]
+        with np.errstate(over="ignore"):
+            assert grows(-800.0) == -np.inf
+    with pytest.warns(RuntimeWarning, match=r"beyond float64 \(±inf\) at 2 points"):
+        assert grows(np.array([-800.0, -1e300, 1.0, -np.inf])).tolist()[:2] == [-np.inf, -np.inf]
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError, match="beyond float64"):
+        grows(-800.0)
+    pole = compile_expression(sp.log(1 - x), [x])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert pole(1.0) == -np.inf
+    assert [str(w.message) for w in caught] == ["divide by zero encountered in log1p"]

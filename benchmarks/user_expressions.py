@@ -64,6 +64,7 @@ TYPED_OUT = [
     "log(cosh(x)) - abs(x)", "exp(x)/(exp(x) + 2)", "1/(exp(x) + exp(-x))", "log(x + sqrt(x^2 + 1))",
     "log((1 + x)/(1 - x))/2", "log(1 - exp(-x))", "log(exp(x) - 1)", "sqrt(x^2 + 1) + x",
     "log(ndtr(x))", "log(1 - ndtr(x))", "log(1 + erf(x))", "exp(x^2)*erfc(x)", "ndtr(x)*(1 - ndtr(x))",
+    "x*erfc(-x/sqrt(2))/2", "log((1 + erf(x))/2)", "x/(1 + exp(-1.702*x))",
 ]
 
 

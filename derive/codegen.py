@@ -2797,7 +2797,8 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
             lines += [line for low, high in tails for line in (
                 f"    if {_may_reach(low, high, f'_lowest({given})', f'_highest({given})')}:",
                 f"        _refine_tail({given}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})")]
-        return before, lines + [f"    return _like(_overflowed(y, overflow, {', '.join([given, *inputs.split(', ')[1:]])}), {given})"]
+        checked = ", ".join([given, *names[1:], *(s.name for s in extra)])  # the inputs as given
+        return before, lines + [f"    return _like(_overflowed(y, overflow, {checked}), {given})"]
 
     def near_text(near):
         return "".join(f"\n    Near {names[0]} = {p.point!r} (closer than {p.radius:.3g}): its Taylor polynomial "
@@ -2834,8 +2835,8 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
                                      patches.get("f_grad", ()), stretches.get("f_grad", ()),
                                      stretches.get("f_grad_safe"))
         else:
-            before, ending = [], [f"    y{i} = {t}" for i, t in enumerate(texts)] + \
-                ["    return " + ", ".join(f"_like(_overflowed(y{i}, overflow, {inputs}), {like})" for i in range(len(texts)))]
+            results = ", ".join(f"_like(_overflowed(y{i}, overflow, {inputs}), {like})" for i in range(len(texts)))
+            before, ending = [], [f"    y{i} = {t}" for i, t in enumerate(texts)] + [f"    return {results}"]
         notes = near_text(patches.get("f_grad", ())) + again_text(stretches.get("f_grad", ()))
         body.append("\n".join([f"def {name}_grad({args}):",
                                f'    """Derivatives of {name} with respect to {", ".join(v.name for v in wrt)}.{notes}"""',

@@ -2757,7 +2757,7 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
             e = rational[0] if rational else compensate_arguments(e, variables[0])
         if len(variables) > 1 or extra:  # σ(w·x + b) in double-double (a parameter is an input as a variable is)
             e = compensate_sums(e, [*variables, *extra])
-        return _fold_constants(e)
+        return _fold_constants(lower_normal_slope(e))  # a typed GELU′, Φ(x) + x·φ(x), as the catalogue's
 
     tails = _expression_tails(expr, variables, extra, stable_code)
     if any(patches.values()):

@@ -618,6 +618,17 @@ def ndtr(x):
     return normal(x, "ndtr")[0]
 
 
+def ndtr_slope(x):
+    """Φ(x) + x·φ(x), the slope of x·Φ(x) (GELU's derivative), without the cancellation of the sum for x < 0 (see normal).
+
+    Examples
+    --------
+    >>> float(ndtr_slope(np.array([-3.0]))[0])  # mpmath: -0.011945647204183927…
+    -0.011945647204183927
+    """
+    return normal(x, "ndtr_slope")[0]
+
+
 #: D(u) − p₀ = Σ_{k≥1} p_k·u^k is evaluated in _CHUNKS chunks of _POWERS
 #: terms: the rows u, u², …, u⁶ (three squares, two products), one matrix product that sums
 #: every chunk's terms, q_j = Σ_i p_{6j+i}·u^i, and Horner's rule in u⁶ over

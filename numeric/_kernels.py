@@ -39,6 +39,7 @@ __all__ = [
     "erf",
     "erfcx",
     "ndtr",
+    "ndtr_slope",
     "gauss",
     "gaussian",
     "normal",

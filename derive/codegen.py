@@ -2739,7 +2739,8 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
     extra = sorted((s for s in expr.free_symbols if s not in set(variables)),
                    key=lambda s: s.name)
     wrt = list(wrt) if wrt is not None else list(variables)
-    inputs = ", ".join(names + [s.name for s in extra])  # what _overflowed asks to be finite
+    input_names = names + [s.name for s in extra]  # what _overflowed asks to be finite
+    inputs = ", ".join(input_names)
     body = []
     kernels: set[str] = set()
 
@@ -2797,7 +2798,7 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
             lines += [line for low, high in tails for line in (
                 f"    if {_may_reach(low, high, f'_lowest({given})', f'_highest({given})')}:",
                 f"        _refine_tail({given}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})")]
-        checked = ", ".join([given, *names[1:], *(s.name for s in extra)])  # the inputs as given
+        checked = ", ".join([given, *input_names[1:]])  # the inputs as given
         return before, lines + [f"    return _like(_overflowed(y, overflow, {checked}), {given})"]
 
     def near_text(near):

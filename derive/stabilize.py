@@ -39,6 +39,7 @@ Piecewise((1/(1 + 2*exp(-Min(1000, Abs(x)))), x > 0), (exp(-Min(1000, Abs(x)))/(
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -1247,7 +1248,7 @@ def exponential_degree(node: sp.Expr) -> int:
                 coefficients.setdefault(m, []).append(c)
     degree = 0
     for cs in coefficients.values():
-        common = sp.ilcm(*[c.q for c in cs]) if len(cs) > 1 else cs[0].q
+        common = math.lcm(*(int(c.q) for c in cs))
         degree = max(degree, max(int(abs(c) * common) for c in cs))
     return degree
 

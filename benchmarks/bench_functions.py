@@ -592,7 +592,10 @@ def format_speed(results, args, torch_version):
             lines.append(
                 f"tanh floor: {TANH_FLOOR} (two fresh outputs) take "
                 f"{r['ratio_to_hand'][TANH_FLOOR]:.2f} of hand NumPy's time; an accurate "
-                "tanh′ adds at least five passes (−2|x|, then e·(1 + a(2 + a)) with a = |tanh x|)")
+                "tanh′ adds at least five passes (−2|x|, then e·(1 + a(2 + a)) with a = |tanh x|)"
+                + ("; this CPU takes the other form, which calls np.tanh only where |x| < 0.55 "
+                   "(NumPy's tanh is a scalar libm call here, see numeric._support._scalar_math)"
+                   if numeric.activations._SCALAR_MATH else ""))
     lines += sorted(notes)
     return "\n".join(lines)
 
@@ -684,7 +687,8 @@ def main(argv=None):
     report = {
         "machine": {"python": platform.python_version(), "numpy": np.__version__,
                     "platform": platform.platform(), "processor": platform.processor(),
-                    "cpus": os.cpu_count(), "torch": torch_version},
+                    "cpus": os.cpu_count(), "torch": torch_version,
+                    "scalar_math": bool(numeric.activations._SCALAR_MATH)},
         "settings": {k: getattr(args, k) for k in ("quick", "size", "rows", "repeats",
                                                    "loss_number", "cpu_time", "torch_threads",
                                                    "memory")},

@@ -94,6 +94,10 @@ class _NonNegative(sp.Function):
     """The indicator [u ≥ 0] (a boolean array), opaque to SymPy."""
 
 
+class _CopySign(sp.Function):
+    """|a| with the sign of b (``np.copysign``): tanh(u) from tanh|u|, ±0 and NaN kept."""
+
+
 class _PolyPart(sp.Function):
     """``hi`` or ``lo`` of a polynomial in double-double arithmetic (kernel ``poly_dd``).
 
@@ -858,8 +862,82 @@ def lower_normal_slope(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda n: isinstance(n, sp.Add), lower)
 
 
+#: from this |u| on, tanh|u| = 1 − 2q with q = e₂/(1 + e₂), e₂ = e^{-2|u|}, is
+#: within 1.4 ULP (e₂ ≤ 1/3, so 2q ≤ 1/2 and 1 − 2q does not cancel; 2.3 ULP
+#: just below 0.5493 = log(3)/2); below it np.tanh (see tanh_from_exponential)
+TANH_FROM_EXPONENTIAL = 0.55
+
+
+def _tanh_exponential(u: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """(e₂, q): e₂ = e^{-2 min(|u|, 400)} and q = e₂/(1 + e₂) = σ(−2|u|)."""
+    e = sp.exp(-2 * _Minimum(sp.Abs(u), 400))
+    return e, _Quotient(e, 1 + e)
+
+
+def tanh_from_exponential(outputs: Sequence[sp.Expr], arguments: Collection[sp.Expr]) -> list[sp.Expr]:
+    """The lowered ``outputs`` with each tanh(u) of a u in ``arguments`` computed from e^{-2|u|}.
+
+    ``arguments`` are the u whose sech²(u) the outputs hold, lowered for a
+    CPU where NumPy's tanh is a scalar libm call (see
+    numeric._support._SCALAR_MATH: 14 ns an element, against 5 for exp, on
+    an AMD EPYC without AVX-512): sech²(u) is 4(q − q²) there, with
+    q = e₂/(1 + e₂), so e₂ and q are computed already, and tanh|u| = 1 − 2q
+    from TANH_FROM_EXPONENTIAL on.  Below it, where 1 − 2q cancels, np.tanh
+    is called, on those elements alone (a Piecewise whose branch the blocked
+    code gathers, see derive.blocked); tanh(u) is tanh|u| with the sign of u.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> lowered = [lower_primitives(o, scalar_math=True) for o in (sp.tanh(x), primitives.sech2(x))]
+    >>> forward, _ = tanh_from_exponential(lowered, {x})
+    >>> forward.atoms(sp.tanh)
+    {tanh(Abs(x))}
+    >>> [float(forward.subs(x, v).replace(_CopySign, lambda a, b: sp.sign(b) * abs(a))
+    ...        .replace(_Quotient, lambda a, b: a / b).replace(_Minimum, sp.Min)) for v in (-2, 0.25)]
+    [-0.9640275800758169, 0.24491866240370913]
+    """
+    if not arguments:
+        return list(outputs)
+
+    def tanh(u):
+        if u not in arguments:
+            return sp.tanh(u)
+        _, q = _tanh_exponential(u)
+        magnitude = sp.Piecewise((sp.tanh(sp.Abs(u)), sp.Abs(u) < TANH_FROM_EXPONENTIAL), (1 - 2 * q, True))
+        return _CopySign(magnitude, u)
+
+    return [o.replace(lambda n: isinstance(n, sp.tanh) and not isinstance(n.args[0], sp.Abs),
+                      lambda n: tanh(n.args[0])) for o in outputs]
+
+
+def log1p_from_log(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each log1p(v) of a v = e^w written log(1 + v) + (v − ((1 + v) − 1))/(1 + v).
+
+    For a CPU where NumPy's log1p is a scalar libm call (see
+    numeric._support._SCALAR_MATH: 12.7 ns an element against 4.8 for log,
+    on an AMD EPYC without AVX-512).  d = 1 + v is the σ denominator the
+    code holds already; d − 1 is exact (d < 2⁵³ is a multiple of its ulp, as
+    1 is), and so is v − (d − 1) (Sterbenz), the rounding error of d; the
+    quotient is log1p(v) − log(d) to first order.  Within 1.5 ULP, where
+    log1p(v) is 0.6.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> log1p_from_log(sp.codegen.cfunctions.log1p(sp.exp(x)))
+    _Sum(log(exp(x) + 1), _Quotient(-_Sum(exp(x) + 1, -1) + exp(x), exp(x) + 1))
+    """
+    def rewrite(v):
+        d = 1 + v
+        return _Sum(sp.log(d), _Quotient(v - _Sum(d, -1), d))
+
+    return expr.replace(lambda n: isinstance(n, sp.codegen.cfunctions.log1p) and isinstance(n.args[0], sp.exp),
+                        lambda n: rewrite(n.args[0]))
+
+
 def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = (),
-                     squared: Collection[sp.Expr] = ()) -> sp.Expr:
+                     squared: Collection[sp.Expr] = (), scalar_math: bool = False) -> sp.Expr:
     """Write σ, softplus and sech² with the operations of their kernels.
 
     An elementwise function evaluated over cache-sized blocks then needs no
@@ -907,6 +985,9 @@ def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = (),
         return _Maximum(u, 0) + sp.codegen.cfunctions.log1p(e_of(u))
 
     def sech2(u):
+        if scalar_math:  # no tanh (see tanh_from_exponential): 4(q − q²), within 3.1 ULP where
+            _, q = _tanh_exponential(u)  # e₂(1 + a(2 + a)) with a = 1 − 2q made 3.5
+            return _Product(q - q**2, 4)
         # 4e₂/(1 + e₂)² with 2/(1 + e₂) = 1 + a, a = |tanh u|: no division, and
         # (1 + a)² as 1 + a(2 + a), which rounds no 1 + a to be squared (near
         # u = 0.13 that rounding, counted twice, made 3.8 ULP; now 2.8 at most)
@@ -1158,6 +1239,9 @@ class StablePrinter(NumPyPrinter):
         n, a = expr.args
         return f"({self._print(n)})/({self._print(a)} + 1)"
 
+    def _print__CopySign(self, expr):
+        return f"np.copysign({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
     def _print__NonNegative(self, expr):
         return f"({self._print(expr.args[0])} >= 0)"
 
@@ -1226,6 +1310,8 @@ def _clip_bounded(value: sp.Expr, cond) -> sp.Expr:
     inner = small.args[0]
     if not value.has(inner) and not value.has(-inner):
         return value
+    if isinstance(value, (sp.tanh, sp.atan)) and value.args[0] in (inner, -inner, small):
+        return value  # bounded, at ±inf too: nothing to clip (the tanh|u| of tanh_from_exponential)
     clipped = _Clip(inner, -big, big)
     return value.xreplace({inner: clipped, -inner: -clipped})
 
@@ -1765,7 +1851,7 @@ def _bound(value: float) -> str:
     return repr(value) if math.isfinite(value) else ("np.inf" if value > 0 else "-np.inf")
 
 
-def _tame_variant(lowered, block, keep, targets, printer, general):
+def _tame_variant(lowered, block, keep, targets, printer, general, finish=lambda o: o):
     """(statements, comment) for blocks whose every x ≤ TAME_BOUND (see tame_outputs), or None.
 
     Kept where they are shorter than ``general``: the greatest x of a block,
@@ -1779,7 +1865,7 @@ def _tame_variant(lowered, block, keep, targets, printer, general):
     tamed = tame_outputs(lowered, block)
     if tamed is None:
         return None
-    calls, replacements, reduced = _keep(*_eliminate(tamed), keep)
+    calls, replacements, reduced = _keep(*_eliminate([finish(o) for o in tamed]), keep)  # (log1p_from_log)
     if calls:
         return None
     variant = emit_statements(replacements, reduced, targets, printer, after=general)
@@ -1859,7 +1945,25 @@ def exact_in_any_float(expressions: Sequence[sp.Expr], variable: sp.Symbol | Non
     return all(exact(e, False) for e in expressions)
 
 
-def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None), tail=None):
+def _lowered_block(outputs, block, scalar_math=False):
+    """(lowered, finish): the outputs of x as functions of the block ``block``, lowered for the
+    blocked code, and what to apply to each (or to its tame variant) before emitting it."""
+    from .blocked import keep_nan
+
+    x = sp.Symbol("x", real=True)
+    at_block = [o.xreplace({x: block}) for o in outputs]
+    lowered = rational_in_exp(at_block, block)
+    if lowered is None:
+        clamped = clamped_exp_arguments(at_block)
+        squared = squared_clamps(at_block, clamped)
+        lowered = [lower_normal_slope(lower_primitives(o, clamped, squared, scalar_math)) for o in at_block]
+        if scalar_math:
+            lowered = tanh_from_exponential(lowered, {s.args[0] for o in at_block for s in o.atoms(primitives.sech2)})
+    finish = log1p_from_log if scalar_math else (lambda o: o)
+    return [keep_nan(o) for o in lowered], finish  # keep_nan: relu(NaN) is NaN, not 0
+
+
+def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None), tail=None, scalar_math=False):
     """An elementwise function of x, evaluated in place over cache-sized blocks of x.
 
     Every operation writes into a preallocated work row (see
@@ -1868,21 +1972,16 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     a fresh 8 MB array (and its page faults) per operation.  The work is done
     in float64 (a float32 input is rounded once, at the end), except for a
     function that rounds nothing (see exact_in_any_float), which works in
-    the input's own type: the same bits, without widening.
+    the input's own type: the same bits, without widening.  ``scalar_math``:
+    the code for a CPU where NumPy's tanh is a scalar libm call (see
+    tanh_from_exponential).
     """
-    from .blocked import emit_statements, keep_nan
+    from .blocked import emit_statements
 
     block = sp.Symbol("xb", real=True)
-    x = sp.Symbol("x", real=True)
     printer = StablePrinter()
-    at_block = [o.xreplace({x: block}) for o in outputs]
-    lowered = rational_in_exp(at_block, block)
-    if lowered is None:
-        clamped = clamped_exp_arguments(at_block)
-        squared = squared_clamps(at_block, clamped)
-        lowered = [lower_normal_slope(lower_primitives(o, clamped, squared)) for o in at_block]
-    lowered = [keep_nan(o) for o in lowered]  # relu(NaN) is NaN, not 0
-    calls, replacements, reduced = _keep(*_eliminate(lowered), keep)
+    lowered, finish = _lowered_block(outputs, block, scalar_math)
+    calls, replacements, reduced = _keep(*_eliminate([finish(o) for o in lowered]), keep)
     outputs = [outputs[i] for i in keep]
     targets = [f"b{i}" for i in range(len(outputs))]
     # a function that rounds nothing works in its input's own type, its bit
@@ -1890,10 +1989,10 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     native = (not calls and clamp == (None, None) and tail is None
               and exact_in_any_float([value for _, value in replacements] + list(reduced), block))
     general = emit_statements(replacements, reduced, targets, printer, integers="bits" if native else "np.int64")
-    tame = _tame_variant(lowered, block, keep, targets, printer, general)
+    tame = _tame_variant(lowered, block, keep, targets, printer, general, finish)
     if native and tame is not None:  # (a variant without clamps needs float64 work rows)
         native, general = False, emit_statements(replacements, reduced, targets, printer)
-        tame = _tame_variant(lowered, block, keep, targets, printer, general)
+        tame = _tame_variant(lowered, block, keep, targets, printer, general, finish)
     statements, rows, masks, constants, numbers = general
     if tame is not None:  # both variants in one loop: the tame one named its numbers after general's
         tame, comment = tame
@@ -1980,6 +2079,30 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
             src.append(f"        _refine_tail(x, ({refined}), {tail_name}, {tuple(which)!r}, {_bound(low)}, {_bound(high)})")
     src.append("    return " + ", ".join(f"_result(y{i}, x)" for i in range(n)))
     return "\n".join(src), printer.kernels_used
+
+
+def _dispatched_function(name, entry, docstring, outputs, keep, clamp, tail):
+    """_blocked_function's code, and where the code for a CPU of scalar tanh differs, that too, chosen at the call.
+
+    The second function, ``_NAME_on_scalar_math``, is called where
+    numeric._support._SCALAR_MATH holds (see tanh_from_exponential).
+    """
+    source, kernels = _blocked_function(name, entry, docstring, outputs, keep, clamp, tail)
+    block = sp.Symbol("xb", real=True)
+    forms = [_lowered_block(outputs, block, scalar) for scalar in (False, True)]
+    if all(forms[0][1](forms[0][0][i]) == forms[1][1](forms[1][0][i]) for i in keep):
+        return source, kernels  # the same maths in either form (σ′ of log_sigmoid)
+    scalar, scalar_kernels = _blocked_function(name, entry, docstring, outputs, keep, clamp, tail, scalar_math=True)
+    variant = f"_{name}_on_scalar_math"
+    doc = (f"{name} on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH).")
+    body = scalar.split('"""', 2)[2]
+    arguments = ", ".join(["x"] + [p.name for p in entry.params])
+    head, rest = source.split('"""', 2)[:2], source.split('"""', 2)[2]
+    first, newline, remainder = rest.partition("\n")
+    dispatch = f"    if _SCALAR_MATH:\n        return {variant}({arguments})\n"
+    public = '"""'.join(head) + '"""' + first + newline + dispatch + remainder
+    private = f"def {variant}({_signature(['x'], entry)}):\n    \"\"\"{doc}\"\"\"{body}"
+    return public + "\n\n\n" + private, kernels | scalar_kernels
 
 
 def _summed_rows(forward: sp.Expr) -> sp.Expr | None:
@@ -2324,9 +2447,8 @@ def entry_source(entry: Entry) -> tuple[str, set[str]]:
         if tail_source:
             chunks.append(tail_source[0])
             kernels.update(tail_source[1])
-        add(_blocked_function(entry.name, entry, fdoc, pair, [0], clamp, tail))
-        add(_blocked_function(f"{entry.name}_grad", entry, gdoc, pair, [1], clamp, tail))
-        add(_blocked_function(f"{entry.name}_and_grad", entry, bdoc, pair, [0, 1], clamp, tail))
+        for suffix, doc, keep in (("", fdoc, [0]), ("_grad", gdoc, [1]), ("_and_grad", bdoc, [0, 1])):
+            add(_dispatched_function(f"{entry.name}{suffix}", entry, doc, pair, keep, clamp, tail))
     elif entry.kind == "vector_map":
         setup = ["    like = _float_array(z)", "    z = _wide(like)"]  # computed in float64
         fdoc = f"""{entry.summary[0].upper()}{entry.summary[1:]}.
@@ -2468,7 +2590,7 @@ def generate_module(names: Sequence[str] | None = None, *, standalone: bool = Fa
     if standalone:
         parts += [_support_source(), "", "", _kernel_source(kernels) if kernels else ""]
     else:
-        parts.append("from ._support import (\n    _SIGN_BIT, _bits, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _wide, _work,\n)")
+        parts.append("from ._support import (\n    _SCALAR_MATH, _SIGN_BIT, _bits, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _wide, _work,\n)")
         if kernels:
             parts.append("from ._kernels import (\n" + "".join(
                 f"    {k} as _{k},\n" for k in sorted(kernels)) + ")")

@@ -4,7 +4,7 @@
 import numpy as np
 
 from ._support import (
-    _SIGN_BIT, _bits, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _wide, _work,
+    _SCALAR_MATH, _SIGN_BIT, _bits, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _wide, _work,
 )
 from ._kernels import (
     gaussian as _gaussian,
@@ -220,10 +220,38 @@ def tanh(x):
     ----------
     x : array_like
     """
+    if _SCALAR_MATH:
+        return _tanh_on_scalar_math(x)
     x = _float_array(x)
     y0, = _outputs(x, 1)
     for xb, (b0,), _ in _blocks(x, (y0,), long=True):
         np.tanh(xb, out=b0)
+    return _result(y0, x)
+
+
+def _tanh_on_scalar_math(x):
+    """tanh on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH)."""
+    x = _float_array(x)
+    y0, = _outputs(x, 1)
+    work, masks, constants = _work(x, 4, 1, (400.0,), long=True)
+    k0, k1, k2, k3 = _numbers(-2.0, 1.0, 2.0, 0.55)
+    for xb, (b0,), (w0, w1, w2, w3, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants), long=True):
+        np.abs(xb, out=w0)
+        np.minimum(w0, c0, out=w1)
+        np.multiply(w1, k0, out=w1)
+        np.exp(w1, out=w1)
+        np.add(w1, k1, out=w3)
+        np.divide(w1, w3, out=w2)
+        np.multiply(w2, k2, out=b0)
+        np.subtract(k1, b0, out=b0)
+        np.less(w0, k3, out=m0)
+        if np.count_nonzero(m0) * 2 <= m0.size:  # np.tanh only where it is taken
+            at_m0 = np.flatnonzero(m0)
+            b0[at_m0] = np.tanh(w0[at_m0])
+        else:
+            np.tanh(w0, out=w1)
+            np.copyto(b0, w1, where=m0)
+        np.copysign(b0, xb, out=b0)
     return _result(y0, x)
 
 
@@ -236,6 +264,8 @@ def tanh_grad(x):
     ----------
     x : array_like
     """
+    if _SCALAR_MATH:
+        return _tanh_grad_on_scalar_math(x)
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (400.0,), long=True)
@@ -254,6 +284,25 @@ def tanh_grad(x):
     return _result(y0, x)
 
 
+def _tanh_grad_on_scalar_math(x):
+    """tanh_grad on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH)."""
+    x = _float_array(x)
+    y0, = _outputs(x, 1)
+    work, _, constants = _work(x, 3, 0, (400.0,), long=True)
+    k0, k1, k2 = _numbers(-2.0, 1.0, 4.0)
+    for xb, (b0,), (w0, w1, w2, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
+        np.abs(xb, out=w0)
+        np.minimum(w0, c0, out=w1)
+        np.multiply(w1, k0, out=w1)
+        np.exp(w1, out=w1)
+        np.add(w1, k1, out=w2)
+        np.divide(w1, w2, out=w0)
+        np.square(w0, out=w1)
+        np.subtract(w0, w1, out=b0)
+        np.multiply(b0, k2, out=b0)
+    return _result(y0, x)
+
+
 def tanh_and_grad(x):
     """tanh(x) and its derivative, sharing their common work.
 
@@ -264,6 +313,8 @@ def tanh_and_grad(x):
     ----------
     x : array_like
     """
+    if _SCALAR_MATH:
+        return _tanh_and_grad_on_scalar_math(x)
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (400.0,), long=True)
@@ -279,6 +330,35 @@ def tanh_and_grad(x):
         np.multiply(w1, k2, out=w1)
         np.exp(w1, out=w1)
         np.multiply(b1, w1, out=b1)
+    return _result(y0, x), _result(y1, x)
+
+
+def _tanh_and_grad_on_scalar_math(x):
+    """tanh_and_grad on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH)."""
+    x = _float_array(x)
+    y0, y1 = _outputs(x, 2)
+    work, masks, constants = _work(x, 4, 1, (400.0,), long=True)
+    k0, k1, k2, k3, k4 = _numbers(-2.0, 1.0, 2.0, 0.55, 4.0)
+    for xb, (b0, b1), (w0, w1, w2, w3, m0, c0) in _blocks(x, (y0, y1), (*work, *masks, *constants), long=True):
+        np.abs(xb, out=w0)
+        np.minimum(w0, c0, out=w1)
+        np.multiply(w1, k0, out=w1)
+        np.exp(w1, out=w1)
+        np.add(w1, k1, out=w3)
+        np.divide(w1, w3, out=w2)
+        np.multiply(w2, k2, out=b0)
+        np.subtract(k1, b0, out=b0)
+        np.less(w0, k3, out=m0)
+        if np.count_nonzero(m0) * 2 <= m0.size:  # np.tanh only where it is taken
+            at_m0 = np.flatnonzero(m0)
+            b0[at_m0] = np.tanh(w0[at_m0])
+        else:
+            np.tanh(w0, out=w1)
+            np.copyto(b0, w1, where=m0)
+        np.copysign(b0, xb, out=b0)
+        np.square(w2, out=w0)
+        np.subtract(w2, w0, out=b1)
+        np.multiply(b1, k4, out=b1)
     return _result(y0, x), _result(y1, x)
 
 
@@ -943,6 +1023,8 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     ----------
     x : array_like
     """
+    if _SCALAR_MATH:
+        return _softplus_on_scalar_math(x)
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (709.78,), long=True)
@@ -956,6 +1038,35 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
             np.exp(w0, out=w0)
             np.log1p(w0, out=w1)
             np.maximum(xb, w1, out=b0)
+    return _result(y0, x)
+
+
+def _softplus_on_scalar_math(x):
+    """softplus on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH)."""
+    x = _float_array(x)
+    y0, = _outputs(x, 1)
+    work, _, constants = _work(x, 5, 0, (709.78,), long=True)
+    k0, k1 = _numbers(1.0, -1.0)
+    for xb, (b0,), (w0, w1, w2, w3, w4, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
+        high = _highest(xb)
+        if high <= 20.0:  # every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
+            np.exp(xb, out=w0)
+            np.add(w0, k0, out=w1)
+            np.log(w1, out=b0)
+            np.add(w1, k1, out=w3)
+            np.subtract(w0, w3, out=w2)
+            np.divide(w2, w1, out=w2)
+            np.add(b0, w2, out=b0)
+        else:
+            np.minimum(xb, c0, out=w0)
+            np.exp(w0, out=w0)
+            np.add(w0, k0, out=w1)
+            np.log(w1, out=w2)
+            np.add(w1, k1, out=w4)
+            np.subtract(w0, w4, out=w3)
+            np.divide(w3, w1, out=w3)
+            np.add(w2, w3, out=w2)
+            np.maximum(xb, w2, out=b0)
     return _result(y0, x)
 
 
@@ -996,6 +1107,8 @@ def softplus_and_grad(x):
     ----------
     x : array_like
     """
+    if _SCALAR_MATH:
+        return _softplus_and_grad_on_scalar_math(x)
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (709.78,), long=True)
@@ -1011,6 +1124,36 @@ def softplus_and_grad(x):
             np.log1p(w0, out=w1)
             np.maximum(xb, w1, out=b0)
         np.add(w0, k0, out=w1)
+        np.divide(w0, w1, out=b1)
+    return _result(y0, x), _result(y1, x)
+
+
+def _softplus_and_grad_on_scalar_math(x):
+    """softplus_and_grad on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH)."""
+    x = _float_array(x)
+    y0, y1 = _outputs(x, 2)
+    work, _, constants = _work(x, 5, 0, (709.78,), long=True)
+    k0, k1 = _numbers(1.0, -1.0)
+    for xb, (b0, b1), (w0, w1, w2, w3, w4, c0) in _blocks(x, (y0, y1), (*work, *constants), long=True):
+        high = _highest(xb)
+        if high <= 20.0:  # every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
+            np.exp(xb, out=w0)
+            np.add(w0, k0, out=w1)
+            np.log(w1, out=b0)
+            np.add(w1, k1, out=w3)
+            np.subtract(w0, w3, out=w2)
+            np.divide(w2, w1, out=w2)
+            np.add(b0, w2, out=b0)
+        else:
+            np.minimum(xb, c0, out=w0)
+            np.exp(w0, out=w0)
+            np.add(w0, k0, out=w1)
+            np.log(w1, out=w2)
+            np.add(w1, k1, out=w4)
+            np.subtract(w0, w4, out=w3)
+            np.divide(w3, w1, out=w3)
+            np.add(w2, w3, out=w2)
+            np.maximum(xb, w2, out=b0)
         np.divide(w0, w1, out=b1)
     return _result(y0, x), _result(y1, x)
 
@@ -1566,6 +1709,8 @@ def log_sigmoid(x):
     ----------
     x : array_like
     """
+    if _SCALAR_MATH:
+        return _log_sigmoid_on_scalar_math(x)
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (0.0,), long=True)
@@ -1575,6 +1720,26 @@ def log_sigmoid(x):
         np.minimum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
         np.subtract(b0, w1, out=b0)
+    return _result(y0, x)
+
+
+def _log_sigmoid_on_scalar_math(x):
+    """log_sigmoid on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH)."""
+    x = _float_array(x)
+    y0, = _outputs(x, 1)
+    work, _, constants = _work(x, 5, 0, (0.0,), long=True)
+    k0, k1 = _numbers(1.0, -1.0)
+    for xb, (b0,), (w0, w1, w2, w3, w4, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
+        np.exp(w0, out=w0)
+        np.add(w0, k0, out=w1)
+        np.minimum(xb, c0, out=b0)
+        np.log(w1, out=w2)
+        np.add(w1, k1, out=w4)
+        np.subtract(w0, w4, out=w3)
+        np.divide(w3, w1, out=w3)
+        np.add(w2, w3, out=w2)
+        np.subtract(b0, w2, out=b0)
     return _result(y0, x)
 
 
@@ -1611,6 +1776,8 @@ def log_sigmoid_and_grad(x):
     ----------
     x : array_like
     """
+    if _SCALAR_MATH:
+        return _log_sigmoid_and_grad_on_scalar_math(x)
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (0.0,), long=True)
@@ -1624,6 +1791,29 @@ def log_sigmoid_and_grad(x):
         np.less_equal(xb, k0, out=w1)
         np.maximum(w0, w1, out=b1)
         np.add(w0, k1, out=w1)
+        np.divide(b1, w1, out=b1)
+    return _result(y0, x), _result(y1, x)
+
+
+def _log_sigmoid_and_grad_on_scalar_math(x):
+    """log_sigmoid_and_grad on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH)."""
+    x = _float_array(x)
+    y0, y1 = _outputs(x, 2)
+    work, _, constants = _work(x, 5, 0, (0.0,), long=True)
+    k0, k1, k2 = _numbers(1.0, -1.0, 0.0)
+    for xb, (b0, b1), (w0, w1, w2, w3, w4, c0) in _blocks(x, (y0, y1), (*work, *constants), long=True):
+        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
+        np.exp(w0, out=w0)
+        np.add(w0, k0, out=w1)
+        np.minimum(xb, c0, out=b0)
+        np.log(w1, out=w2)
+        np.add(w1, k1, out=w4)
+        np.subtract(w0, w4, out=w3)
+        np.divide(w3, w1, out=w3)
+        np.add(w2, w3, out=w2)
+        np.subtract(b0, w2, out=b0)
+        np.less_equal(xb, k2, out=w2)
+        np.maximum(w0, w2, out=b1)
         np.divide(b1, w1, out=b1)
     return _result(y0, x), _result(y1, x)
 

@@ -27,6 +27,7 @@ from derive import primitives
 from derive.blocked import _printer, emit_statements
 from derive.catalogue import ENTRIES
 from derive.codegen import (
+    _CopySign,
     _fold_constants,
     _Maximum,
     _Minimum,
@@ -54,6 +55,7 @@ OPAQUE = {
     "_Maximum": np.maximum,
     "_Minimum": np.minimum,
     "_NonNegative": lambda u: np.greater_equal(u, 0).astype(np.float64),
+    "_CopySign": np.copysign,
     "sigmoid": _kernels.sigmoid,
     "softplus": _kernels.softplus,
 }
@@ -162,6 +164,8 @@ HAND_PICKED = [
     4 * sp.exp(-2 * _Minimum(sp.Abs(XB), 400)) / (1 + sp.exp(-2 * _Minimum(sp.Abs(XB), 400))) ** 2,
     sp.exp(-2 * _Minimum(sp.Abs(XB), 400)) * (1 + sp.Abs(sp.tanh(XB)) * (2 + sp.Abs(sp.tanh(XB)))),
     primitives.sigmoid(XB**2 - 1) * XB,  # a kernel, printed whole
+    _CopySign(sp.Piecewise((sp.tanh(sp.Abs(XB)), sp.Abs(XB) < 0.55), (1 - XB**2, True)), XB),  # gathered
+    sp.exp(XB) - sp.exp(XB) ** 2,  # a − b of a held a: one subtraction, no copy
 ]
 
 #: several outputs sharing subexpressions: rows must not be reused while needed
@@ -206,6 +210,10 @@ PIECEWISE_CASES = [
     [sp.Piecewise((XB, XB > 0), (sp.exp(XB) - 1, True)), sp.Piecewise((sp.exp(XB) * 2, XB < 1), (XB**2, True))],
     [sp.Piecewise((0, (XB <= -3) | (XB >= 3)), (sp.Rational(1, 6), True)),  # k·[not c]
      sp.Piecewise((-1, XB > 0), (0, True)), sp.Piecewise((0, XB > 0), (-2, True))],  # −0.0 must not appear
+    # a costly branch, gathered where it holds for at most half of the block ("mixed":
+    # |x| < 0.55 for about 14 %), else computed over the block ("few": about 55 %)
+    [sp.Piecewise((sp.tanh(sp.Abs(XB)), sp.Abs(XB) < 0.55), (XB**2, True)),
+     sp.Piecewise((log1p(XB**2), XB > 0.5), (-XB, True))],
 ]
 
 
@@ -236,6 +244,22 @@ def test_emitted_statements_with_shared_subexpressions(outputs):
     got, lines = _run_emitted(outputs, x)
     for expr, value in zip(outputs, got):
         _assert_close(value, _lambdified(expr, x), 1e-12, f"{expr}: {lines}")
+
+
+def test_a_costly_branch_is_computed_only_where_it_is_taken():
+    # tanh on the gathered elements alone where the condition holds for at most
+    # half of the block, over the block elsewhere: the same values either way
+    branch = sp.Piecewise((sp.tanh(sp.Abs(XB)), sp.Abs(XB) < 0.55), (XB**2, True))
+    rng = np.random.default_rng(12)
+    for x in (rng.normal(scale=3, size=1000), rng.uniform(-0.6, 0.6, size=1000)):
+        (got,), lines = _run_emitted([branch], x)
+        assert any("np.flatnonzero" in line for line in lines) and any("copyto" in line for line in lines), lines
+        want = np.where(np.abs(x) < 0.55, np.tanh(np.abs(x)), x**2)
+        _assert_same(got, want, lines)
+    # and the branch is not clipped into its region first: tanh cannot overflow
+    from derive.codegen import clip_branches
+
+    assert clip_branches(branch) == branch
 
 
 def test_emit_statements_example_and_counts():
@@ -528,22 +552,94 @@ def _ulps_of_sech2(x, got):
     return np.array(errors)
 
 
-def test_sech2_without_division_is_closer_than_4e_over_1_plus_e_squared():
-    # sech² = e₂(1 + a(2 + a)), a = |tanh x|: 4e₂/(1 + e₂)/(1 + e₂), the form before,
-    # was 3.6-3.8 ULP at these points of a 300,000-point scan of [0, 3], and
-    # e₂(1 + a)² (a rounded 1 + a squared) 3.6-3.8 at the last four
+#: the activations whose generated code has a second form, for a CPU where
+#: NumPy's tanh is a scalar libm call (see numeric._support._scalar_math)
+SCALAR_MATH_ENTRIES = [e for e in ACTIVATIONS
+                       if hasattr(numeric.activations, f"_{e.name}_and_grad_on_scalar_math")]
+
+
+@pytest.fixture(params=[False, True], ids=["vector-math", "scalar-math"])
+def math_form(request, monkeypatch):
+    """Each form of the generated code, whatever this CPU would take."""
+    monkeypatch.setattr(numeric.activations, "_SCALAR_MATH", request.param)
+    return request.param
+
+
+def test_scalar_math_is_read_from_numpy_and_chooses_the_form(monkeypatch):
+    assert isinstance(_support._scalar_math(), bool) and _support._SCALAR_MATH == _support._scalar_math()
+    assert [e.name for e in SCALAR_MATH_ENTRIES] == ["tanh", "softplus", "log_sigmoid"]
+    x = np.linspace(-3, 3, 101)
+    forms = {}
+    for scalar in (False, True):
+        monkeypatch.setattr(numeric.activations, "_SCALAR_MATH", scalar)
+        forms[scalar] = numeric.tanh_and_grad(x)
+    _assert_same(forms[True][0], numeric.activations._tanh_and_grad_on_scalar_math(x)[0])
+    assert not np.array_equal(forms[True][0], forms[False][0])  # two forms, not one taken twice
+    np.testing.assert_allclose(forms[True][0], forms[False][0], rtol=4e-16, atol=0)
+    source = inspect.getsource(numeric.activations._tanh_and_grad_on_scalar_math)
+    assert "np.tanh(w0[at_m0])" in source and source.count("np.exp(") == 1
+    source = inspect.getsource(numeric.activations._softplus_and_grad_on_scalar_math)
+    assert "np.log(" in source and "np.log1p" not in source
+
+
+def _tanh_truths(t):
+    return mpmath.tanh(t), mpmath.sech(t) ** 2
+
+
+#: f and f′ at t (an mpf) of the activations with a scalar-math form
+SCALAR_MATH_TRUTHS = {
+    "tanh": _tanh_truths,
+    "softplus": lambda t: (mpmath.log1p(mpmath.exp(t)), 1 / (1 + mpmath.exp(-t))),
+    "log_sigmoid": lambda t: (-mpmath.log1p(mpmath.exp(-t)), 1 / (1 + mpmath.exp(t))),
+}
+
+
+@pytest.mark.parametrize("entry", SCALAR_MATH_ENTRIES, ids=lambda e: e.name)
+def test_both_math_forms_within_4_ulp_of_mpmath_without_warnings(entry, math_form):
+    # f and f′ on the certificate's hard points, random points, and (tanh) a scan
+    # through the switch at |x| = 0.55, where tanh|x| = 1 − 2q takes over from np.tanh
+    rng = np.random.default_rng(13)
+    hard = [0.0, 5e-324, 1e-300, 1e-8, 0.5, 0.5493, 0.55, np.nextafter(0.55, 0), 1.0, 19.0, 20.0, 37.0,
+            100.0, 354.0, 372.0, 400.0, 709.78, 710.0, 745.0, 1e4, 1e300]
+    x = np.concatenate([hard, np.negative(hard), rng.uniform(0.45, 0.65, 300), rng.normal(scale=3, size=300)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f, df = getattr(numeric, f"{entry.name}_and_grad")(x)
+    tiny = np.finfo(np.float64).tiny
+    with mpmath.workdps(50):
+        for value, got, got_prime in zip(x, f, df):
+            truths = SCALAR_MATH_TRUTHS[entry.name](mpmath.mpf(value))
+            for label, want, g in zip(("f", "f'"), truths, (got, got_prime)):
+                unit = max(np.spacing(abs(float(want))), tiny * np.finfo(np.float64).eps)
+                error = float(abs(mpmath.mpf(g) - want)) / unit
+                assert error <= 4, (entry.name, math_form, label, value, g, error)
+
+
+@pytest.mark.parametrize("entry", SCALAR_MATH_ENTRIES, ids=lambda e: e.name)
+def test_scalar_math_forms_agree_bit_for_bit(entry, math_form):
+    _forms_agree_bit_for_bit(entry)
+
+
+def test_sech2_without_division_is_closer_than_4e_over_1_plus_e_squared(math_form):
+    # vector math: sech² = e₂(1 + a(2 + a)), a = |tanh x|: 4e₂/(1 + e₂)/(1 + e₂), the
+    # form before, was 3.6-3.8 ULP at these points of a 300,000-point scan of [0, 3],
+    # and e₂(1 + a)² (a rounded 1 + a squared) 3.6-3.8 at the last four.  Scalar
+    # math (no tanh): 4(q − q²), q = e₂/(1 + e₂), within 3.1 on 1e6 points of [1, 3]
+    bound = 3.2 if math_form else 2.5
     x = np.array([1.7144354171447942, 2.0728002759944526, 1.3481871678976616, 1.3219299493668883,
                   2.7694550526675266, 0.22267853762537593, 0.8929050040533233,
                   0.16866126458061623, 0.1331500510063972])
     x = np.concatenate([x, -x, np.random.default_rng(11).uniform(-3, 3, 3000)])
-    for got in (numeric.tanh_grad(x), numeric.tanh_and_grad(x)[1], _kernels.sech2(x)):
+    for got in (numeric.tanh_grad(x), numeric.tanh_and_grad(x)[1]) + ((_kernels.sech2(x),) if not math_form else ()):
         errors = _ulps_of_sech2(x, got)
-        assert errors.max() <= 2.5, (x[errors.argmax()], errors.max())
+        assert errors.max() <= bound, (x[errors.argmax()], errors.max())
     # no division: tanh′ is two multiplications and an exponential beside tanh
-    lines = [line for line in inspect.getsource(numeric.tanh_and_grad).splitlines() if "np." in line]
-    assert not any("divide" in line for line in lines), lines
+    if not math_form:
+        lines = [line for line in inspect.getsource(numeric.tanh_and_grad).splitlines()
+                 if "np." in line and "_on_scalar_math" not in line]
+        assert not any("divide" in line for line in lines), lines
     far = np.array([-354.0, -300.0, 20.0, 19.1, 350.0])  # e₂ small, the result normal
-    assert _ulps_of_sech2(far, numeric.tanh_grad(far)).max() <= 2.5
+    assert _ulps_of_sech2(far, numeric.tanh_grad(far)).max() <= bound
     ends = numeric.tanh_grad(np.array([-np.inf, -1e308, -400.0, 0.0, 1e308, np.inf]))
     assert ends.tolist() == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
 
@@ -928,6 +1024,10 @@ def _params(entry):
 
 @pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
 def test_activation_forms_agree_bit_for_bit(entry):
+    _forms_agree_bit_for_bit(entry)
+
+
+def _forms_agree_bit_for_bit(entry):
     f, df, both = (getattr(numeric, n) for n in contract_names(entry))
     x = _activation_inputs(160000)
     assert x.size > 2 * _support.LONG_BLOCK > 2 * _support.BLOCK  # several blocks of either length

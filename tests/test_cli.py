@@ -88,8 +88,11 @@ def test_verify_no_screen_measures_the_grid_alone(capsys):
     assert main(["verify", "mish", "--json", "--points", "300", "--jobs", "1"]) == 0
     screened = json.loads(capsys.readouterr().out)[0]
     assert screened["screened"] > 0
-    # the screen's points are where mish′ exceeds 4 ULP (a stated exception)
-    assert screened["derivative"]["max_ulp"] > 4 >= grid_only["derivative"]["max_ulp"]
+    # the screen finds worse points than the grid: mish′ 3.83 against 3.01 ULP on an AMD
+    # EPYC without AVX-512, 4.02 (a stated exception) against at most 4 with it (where
+    # NumPy's exp is SVML's, less accurate than glibc's)
+    assert screened["derivative"]["max_ulp"] > grid_only["derivative"]["max_ulp"] + 0.3
+    assert grid_only["derivative"]["max_ulp"] <= 4
 
 
 def test_python_dash_m_derive():

@@ -164,10 +164,21 @@ def test_screen_reference_keeps_long_double_constants():
     assert _wide_function(sp.erf(x), x) is None  # NumPy has no erf: mpmath screens it
 
 
-def test_a_stated_exception_is_listed_and_bounded():
+def test_a_stated_exception_is_listed_and_bounded(monkeypatch):
+    import importlib
+
     from derive.verify import STATED_EXCEPTIONS, certificate_table
 
-    cert = certify("mish", points=3000)
+    # mish′ reaches 4.02 ULP where NumPy's exp is SVML's (AVX-512) and 3.83 where it is
+    # glibc's: with the general bound at 3 its errors above 3 are stated on either CPU
+    verify_module = importlib.import_module("derive.verify")
+    monkeypatch.setattr(verify_module, "ULP_BOUND", 3.0)
+    verify_module._certify.cache_clear()  # (certificates are remembered: not one made under 4)
+    try:
+        cert = certify("mish", points=3000)
+    finally:
+        monkeypatch.undo()
+        verify_module._certify.cache_clear()
     assert cert.passed  # within the stated bound
     stated = cert.forward.stated + cert.derivative.stated
     assert stated and all("stated exception" in s for s in stated)

@@ -170,12 +170,12 @@ def test_a_stated_exception_is_listed_and_bounded(monkeypatch):
     from derive.verify import STATED_EXCEPTIONS, certificate_table
 
     # mish′ reaches 4.02 ULP where NumPy's exp is SVML's (AVX-512) and 3.83 where it is
-    # glibc's: with the general bound at 3 its errors above 3 are stated on either CPU
+    # glibc's: with the general bound at 2.5 its errors above it are stated on either CPU
     verify_module = importlib.import_module("derive.verify")
-    monkeypatch.setattr(verify_module, "ULP_BOUND", 3.0)
+    monkeypatch.setattr(verify_module, "ULP_BOUND", 2.5)
     verify_module._certify.cache_clear()  # (certificates are remembered: not one made under 4)
     try:
-        cert = certify("mish", points=3000)
+        cert = certify("mish", points=600)
     finally:
         monkeypatch.undo()
         verify_module._certify.cache_clear()

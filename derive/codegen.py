@@ -1973,8 +1973,8 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     in float64 (a float32 input is rounded once, at the end), except for a
     function that rounds nothing (see exact_in_any_float), which works in
     the input's own type: the same bits, without widening.  ``scalar_math``:
-    the code for a CPU where NumPy's tanh is a scalar libm call (see
-    tanh_from_exponential).
+    the code for a CPU where NumPy's tanh and log1p are scalar libm calls
+    (see tanh_from_exponential and log1p_from_log).
     """
     from .blocked import emit_statements
 

@@ -96,9 +96,9 @@ UFUNCS = {
 }
 
 
-#: functions whose Piecewise branch is computed only where it is taken (see
-#: _Emitter._gathered): each costs more than the gather (tens of ns an element
-#: where NumPy calls libm, against a few for +, × and the index)
+#: the functions of a _Gathered select (see _Emitter._gathered): each costs
+#: more than the gather (tens of ns an element where NumPy calls libm, against
+#: a few for +, × and the index)
 GATHERED = frozenset({sp.tanh, log1p, expm1, sp.sin, sp.cos, sp.atan})
 
 
@@ -334,11 +334,11 @@ class _Emitter:
             self.into(target, magnitude)
             self.into(target, sign)
             return
+        if name == "_Gathered":  # f(a) where c holds, b elsewhere; f computed only where c holds
+            self._gathered(expr, target)
+            return
         if isinstance(expr, sp.Piecewise) and expr.args[-1][1] == sp.true:
-            if len(expr.args) == 2 and expr.args[0][0].func in GATHERED:
-                self._gathered(expr, target)
-            else:
-                self._piecewise(expr, target)
+            self._piecewise(expr, target)
             return
         # anything else (relations, kernels): printed whole
         rows = {s: sp.Symbol(self.names[s]) for s in expr.free_symbols if s in self.names}
@@ -355,6 +355,12 @@ class _Emitter:
         if compare is not None and all(self.named(side) for side in condition.args):
             left, right = (self.operand(side)[0] for side in condition.args)
             self.lines.append(f"np.{compare}({left}, {right}, out={row})")
+        elif compare is not None and isinstance(condition.args[0], sp.Abs) and self.named(condition.args[1]):
+            # |u| < c: |u| into a row of its own (printed whole it made two arrays)
+            left = self.operand(condition.args[0])
+            self.lines.append(f"np.{compare}({left[0]}, {self.operand(condition.args[1])[0]}, out={row})")
+            if left[1]:
+                self.release(left[0])
         elif logical:
             parts = [self.condition(a) for a in sorted(condition.args, key=sp.default_sort_key)]
             first = parts[0][0]
@@ -446,32 +452,33 @@ class _Emitter:
             if owned:  # a condition of its own: its mask and select rows are free now
                 self.release(mask)
 
-    def _gathered(self, expr: sp.Piecewise, target: str) -> None:
-        """Piecewise((f(a), c), (b, True)) for a costly ufunc f: f computed only where c holds.
+    def _gathered(self, expr, target: str) -> None:
+        """_Gathered(f(a), c, b) (see derive.codegen): b, and f(a) where c holds, f a ufunc of GATHERED.
 
         b is computed over the whole block, a too (the argument of f: cheap
         operations, |u| say); where c holds for at most half of the block,
         its elements are gathered (np.flatnonzero, 0.6 ns an element), f is
-        computed on them alone and scattered into the target; elsewhere f
-        over the block and a select.  The same values either way (f is
-        elementwise).  tanh on 14 % of a block of N(0, 3²) took 3 ms per 1e6
-        elements where the whole block took 13.5 (AMD EPYC, scalar tanh).
+        computed on them alone and scattered into the target; elsewhere f is
+        computed by the ufunc's ``where=`` into the target.  Either way f
+        never sees an element where c fails (it may overflow there), and the
+        values are the same (f is elementwise).  tanh on 14 % of a block of
+        N(0, 3²) took 3 ms per 1e6 elements where the whole block took 13.5
+        (AMD EPYC, scalar tanh).
         """
-        (branch, condition), (default, _) = expr.args
+        branch, condition, default = expr.args
+        if branch.func not in GATHERED:  # pragma: no cover - made only by codegen, for these
+            raise ValueError(f"_Gathered: {branch.func} is not one of {sorted(map(str, GATHERED))}")
         self.value(default, target)
         mask, owned = self.condition(condition)
         argument = self.operand(branch.args[0])
-        ufunc = UFUNCS[branch.func]
-        taken, chosen = f"at_{mask}", self.row()
+        ufunc, taken = UFUNCS[branch.func], f"at_{mask}"
         self.lines += [
             f"if np.count_nonzero({mask}) * 2 <= {mask}.size:  # {ufunc} only where it is taken",
             f"    {taken} = np.flatnonzero({mask})",
             f"    {target}[{taken}] = {ufunc}({argument[0]}[{taken}])",
             "else:",
-            f"    {ufunc}({argument[0]}, out={chosen})",
-            f"    np.copyto({target}, {chosen}, where={mask})",
+            f"    {ufunc}({argument[0]}, out={target}, where={mask})",
         ]
-        self.release(chosen)
         self.into(target, argument)
         if owned:
             self.release(mask)

@@ -94,6 +94,16 @@ class _NonNegative(sp.Function):
     """The indicator [u ≥ 0] (a boolean array), opaque to SymPy."""
 
 
+class _Gathered(sp.Function):
+    """f(a) where the condition c holds, b elsewhere: ``_Gathered(f(a), c, b)``, f a costly ufunc.
+
+    Blocked code computes f only where c holds (see derive.blocked,
+    _Emitter._gathered); not a Piecewise, so that clip_branches leaves its
+    branch alone: no element where c fails reaches f.  Printed elsewhere as
+    ``np.where``.
+    """
+
+
 class _CopySign(sp.Function):
     """|a| with the sign of b (``np.copysign``): tanh(u) from tanh|u|, ±0 and NaN kept."""
 
@@ -883,8 +893,8 @@ def tanh_from_exponential(outputs: Sequence[sp.Expr], arguments: Collection[sp.E
     an AMD EPYC without AVX-512): sech²(u) is 4(q − q²) there, with
     q = e₂/(1 + e₂), so e₂ and q are computed already, and tanh|u| = 1 − 2q
     from TANH_FROM_EXPONENTIAL on.  Below it, where 1 − 2q cancels, np.tanh
-    is called, on those elements alone (a Piecewise whose branch the blocked
-    code gathers, see derive.blocked); tanh(u) is tanh|u| with the sign of u.
+    is called, on those elements alone (see _Gathered); tanh(u) is tanh|u|
+    with the sign of u.
 
     Examples
     --------
@@ -894,6 +904,7 @@ def tanh_from_exponential(outputs: Sequence[sp.Expr], arguments: Collection[sp.E
     >>> forward.atoms(sp.tanh)
     {tanh(Abs(x))}
     >>> [float(forward.subs(x, v).replace(_CopySign, lambda a, b: sp.sign(b) * abs(a))
+    ...        .replace(_Gathered, lambda f, c, b: f if c else b)
     ...        .replace(_Quotient, lambda a, b: a / b).replace(_Minimum, sp.Min)) for v in (-2, 0.25)]
     [-0.9640275800758169, 0.24491866240370913]
     """
@@ -904,7 +915,7 @@ def tanh_from_exponential(outputs: Sequence[sp.Expr], arguments: Collection[sp.E
         if u not in arguments:
             return sp.tanh(u)
         _, q = _tanh_exponential(u)
-        magnitude = sp.Piecewise((sp.tanh(sp.Abs(u)), sp.Abs(u) < TANH_FROM_EXPONENTIAL), (1 - 2 * q, True))
+        magnitude = _Gathered(sp.tanh(sp.Abs(u)), sp.Abs(u) < TANH_FROM_EXPONENTIAL, 1 - 2 * q)
         return _CopySign(magnitude, u)
 
     return [o.replace(lambda n: isinstance(n, sp.tanh) and not isinstance(n.args[0], sp.Abs),
@@ -912,7 +923,7 @@ def tanh_from_exponential(outputs: Sequence[sp.Expr], arguments: Collection[sp.E
 
 
 def log1p_from_log(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with each log1p(v) of a v = e^w written log(1 + v) + (v − ((1 + v) − 1))/(1 + v).
+    """``expr`` with each log1p(v) of a v = e^w, w not −|u|, written log(1 + v) + (v − ((1 + v) − 1))/(1 + v).
 
     For a CPU where NumPy's log1p is a scalar libm call (see
     numeric._support._SCALAR_MATH: 12.7 ns an element against 4.8 for log,
@@ -920,7 +931,10 @@ def log1p_from_log(expr: sp.Expr) -> sp.Expr:
     code holds already; d − 1 is exact (d < 2⁵³ is a multiple of its ulp, as
     1 is), and so is v − (d − 1) (Sterbenz), the rounding error of d; the
     quotient is log1p(v) − log(d) to first order.  Within 1.5 ULP, where
-    log1p(v) is 0.6.
+    log1p(v) is 0.6.  Not for v = e^{−|u|} ≤ 1 (log_sigmoid's): glibc's log1p
+    is cheaper there (11.6 ns an element) and its log near 1 dearer (8.4), and
+    with the four operations of the correction log_sigmoid_and_grad took
+    1.12–1.27 times as long.
 
     Examples
     --------
@@ -932,8 +946,11 @@ def log1p_from_log(expr: sp.Expr) -> sp.Expr:
         d = 1 + v
         return _Sum(sp.log(d), _Quotient(v - _Sum(d, -1), d))
 
-    return expr.replace(lambda n: isinstance(n, sp.codegen.cfunctions.log1p) and isinstance(n.args[0], sp.exp),
-                        lambda n: rewrite(n.args[0]))
+    def unbounded(node):
+        return isinstance(node, sp.codegen.cfunctions.log1p) and isinstance(node.args[0], sp.exp) \
+            and not (-node.args[0].args[0]).is_nonnegative  # e^{−|u|}: SymPy knows −(−|u|) ≥ 0
+
+    return expr.replace(unbounded, lambda n: rewrite(n.args[0]))
 
 
 def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = (),
@@ -1239,6 +1256,10 @@ class StablePrinter(NumPyPrinter):
         n, a = expr.args
         return f"({self._print(n)})/({self._print(a)} + 1)"
 
+    def _print__Gathered(self, expr):
+        branch, condition, default = (self._print(a) for a in expr.args)
+        return f"np.where({condition}, {branch}, {default})"
+
     def _print__CopySign(self, expr):
         return f"np.copysign({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
@@ -1310,8 +1331,6 @@ def _clip_bounded(value: sp.Expr, cond) -> sp.Expr:
     inner = small.args[0]
     if not value.has(inner) and not value.has(-inner):
         return value
-    if isinstance(value, (sp.tanh, sp.atan)) and value.args[0] in (inner, -inner, small):
-        return value  # bounded, at ±inf too: nothing to clip (the tanh|u| of tanh_from_exponential)
     clipped = _Clip(inner, -big, big)
     return value.xreplace({inner: clipped, -inner: -clipped})
 
@@ -1959,7 +1978,9 @@ def _lowered_block(outputs, block, scalar_math=False):
         lowered = [lower_normal_slope(lower_primitives(o, clamped, squared, scalar_math)) for o in at_block]
         if scalar_math:
             lowered = tanh_from_exponential(lowered, {s.args[0] for o in at_block for s in o.atoms(primitives.sech2)})
-    finish = log1p_from_log if scalar_math else (lambda o: o)
+    def finish(o):
+        return log1p_from_log(o) if scalar_math else o
+
     return [keep_nan(o) for o in lowered], finish  # keep_nan: relu(NaN) is NaN, not 0
 
 

@@ -68,7 +68,7 @@ def _scalar_math() -> bool:
 
 
 #: see _scalar_math: which of two forms the generated functions that compute
-#: tanh, sech² or log1p(e^x) take (tanh, softplus, log_sigmoid); both are
+#: tanh, sech² or log1p(e^x) take (tanh, softplus); both are
 #: within the catalogue's bounds, and the tests run both whatever the CPU
 _SCALAR_MATH = _scalar_math()
 

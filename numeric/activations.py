@@ -249,8 +249,7 @@ def _tanh_on_scalar_math(x):
             at_m0 = np.flatnonzero(m0)
             b0[at_m0] = np.tanh(w0[at_m0])
         else:
-            np.tanh(w0, out=w1)
-            np.copyto(b0, w1, where=m0)
+            np.tanh(w0, out=b0, where=m0)
         np.copysign(b0, xb, out=b0)
     return _result(y0, x)
 
@@ -353,8 +352,7 @@ def _tanh_and_grad_on_scalar_math(x):
             at_m0 = np.flatnonzero(m0)
             b0[at_m0] = np.tanh(w0[at_m0])
         else:
-            np.tanh(w0, out=w1)
-            np.copyto(b0, w1, where=m0)
+            np.tanh(w0, out=b0, where=m0)
         np.copysign(b0, xb, out=b0)
         np.square(w2, out=w0)
         np.subtract(w2, w0, out=b1)
@@ -1709,8 +1707,6 @@ def log_sigmoid(x):
     ----------
     x : array_like
     """
-    if _SCALAR_MATH:
-        return _log_sigmoid_on_scalar_math(x)
     x = _float_array(x)
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (0.0,), long=True)
@@ -1720,26 +1716,6 @@ def log_sigmoid(x):
         np.minimum(xb, c0, out=b0)
         np.log1p(w0, out=w1)
         np.subtract(b0, w1, out=b0)
-    return _result(y0, x)
-
-
-def _log_sigmoid_on_scalar_math(x):
-    """log_sigmoid on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH)."""
-    x = _float_array(x)
-    y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 5, 0, (0.0,), long=True)
-    k0, k1 = _numbers(1.0, -1.0)
-    for xb, (b0,), (w0, w1, w2, w3, w4, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
-        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
-        np.exp(w0, out=w0)
-        np.add(w0, k0, out=w1)
-        np.minimum(xb, c0, out=b0)
-        np.log(w1, out=w2)
-        np.add(w1, k1, out=w4)
-        np.subtract(w0, w4, out=w3)
-        np.divide(w3, w1, out=w3)
-        np.add(w2, w3, out=w2)
-        np.subtract(b0, w2, out=b0)
     return _result(y0, x)
 
 
@@ -1776,8 +1752,6 @@ def log_sigmoid_and_grad(x):
     ----------
     x : array_like
     """
-    if _SCALAR_MATH:
-        return _log_sigmoid_and_grad_on_scalar_math(x)
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
     work, _, constants = _work(x, 2, 0, (0.0,), long=True)
@@ -1791,29 +1765,6 @@ def log_sigmoid_and_grad(x):
         np.less_equal(xb, k0, out=w1)
         np.maximum(w0, w1, out=b1)
         np.add(w0, k1, out=w1)
-        np.divide(b1, w1, out=b1)
-    return _result(y0, x), _result(y1, x)
-
-
-def _log_sigmoid_and_grad_on_scalar_math(x):
-    """log_sigmoid_and_grad on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH)."""
-    x = _float_array(x)
-    y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 5, 0, (0.0,), long=True)
-    k0, k1, k2 = _numbers(1.0, -1.0, 0.0)
-    for xb, (b0, b1), (w0, w1, w2, w3, w4, c0) in _blocks(x, (y0, y1), (*work, *constants), long=True):
-        np.bitwise_or(xb.view(np.int64), _SIGN_BIT, out=w0.view(np.int64))  # w0 = -|xb|
-        np.exp(w0, out=w0)
-        np.add(w0, k0, out=w1)
-        np.minimum(xb, c0, out=b0)
-        np.log(w1, out=w2)
-        np.add(w1, k1, out=w4)
-        np.subtract(w0, w4, out=w3)
-        np.divide(w3, w1, out=w3)
-        np.add(w2, w3, out=w2)
-        np.subtract(b0, w2, out=b0)
-        np.less_equal(xb, k2, out=w2)
-        np.maximum(w0, w2, out=b1)
         np.divide(b1, w1, out=b1)
     return _result(y0, x), _result(y1, x)
 

@@ -28,6 +28,7 @@ from derive.blocked import _printer, emit_statements
 from derive.catalogue import ENTRIES
 from derive.codegen import (
     _CopySign,
+    _Gathered,
     _fold_constants,
     _Maximum,
     _Minimum,
@@ -56,6 +57,7 @@ OPAQUE = {
     "_Minimum": np.minimum,
     "_NonNegative": lambda u: np.greater_equal(u, 0).astype(np.float64),
     "_CopySign": np.copysign,
+    "_Gathered": lambda branch, condition, default: np.where(condition, branch, default),
     "sigmoid": _kernels.sigmoid,
     "softplus": _kernels.softplus,
 }
@@ -164,7 +166,7 @@ HAND_PICKED = [
     4 * sp.exp(-2 * _Minimum(sp.Abs(XB), 400)) / (1 + sp.exp(-2 * _Minimum(sp.Abs(XB), 400))) ** 2,
     sp.exp(-2 * _Minimum(sp.Abs(XB), 400)) * (1 + sp.Abs(sp.tanh(XB)) * (2 + sp.Abs(sp.tanh(XB)))),
     primitives.sigmoid(XB**2 - 1) * XB,  # a kernel, printed whole
-    _CopySign(sp.Piecewise((sp.tanh(sp.Abs(XB)), sp.Abs(XB) < 0.55), (1 - XB**2, True)), XB),  # gathered
+    _CopySign(_Gathered(sp.tanh(sp.Abs(XB)), sp.Abs(XB) < 0.55, 1 - XB**2), XB),  # gathered
     sp.exp(XB) - sp.exp(XB) ** 2,  # a − b of a held a: one subtraction, no copy
 ]
 
@@ -210,10 +212,6 @@ PIECEWISE_CASES = [
     [sp.Piecewise((XB, XB > 0), (sp.exp(XB) - 1, True)), sp.Piecewise((sp.exp(XB) * 2, XB < 1), (XB**2, True))],
     [sp.Piecewise((0, (XB <= -3) | (XB >= 3)), (sp.Rational(1, 6), True)),  # k·[not c]
      sp.Piecewise((-1, XB > 0), (0, True)), sp.Piecewise((0, XB > 0), (-2, True))],  # −0.0 must not appear
-    # a costly branch, gathered where it holds for at most half of the block ("mixed":
-    # |x| < 0.55 for about 14 %), else computed over the block ("few": about 55 %)
-    [sp.Piecewise((sp.tanh(sp.Abs(XB)), sp.Abs(XB) < 0.55), (XB**2, True)),
-     sp.Piecewise((log1p(XB**2), XB > 0.5), (-XB, True))],
 ]
 
 
@@ -246,20 +244,36 @@ def test_emitted_statements_with_shared_subexpressions(outputs):
         _assert_close(value, _lambdified(expr, x), 1e-12, f"{expr}: {lines}")
 
 
-def test_a_costly_branch_is_computed_only_where_it_is_taken():
-    # tanh on the gathered elements alone where the condition holds for at most
-    # half of the block, over the block elsewhere: the same values either way
-    branch = sp.Piecewise((sp.tanh(sp.Abs(XB)), sp.Abs(XB) < 0.55), (XB**2, True))
-    rng = np.random.default_rng(12)
-    for x in (rng.normal(scale=3, size=1000), rng.uniform(-0.6, 0.6, size=1000)):
-        (got,), lines = _run_emitted([branch], x)
-        assert any("np.flatnonzero" in line for line in lines) and any("copyto" in line for line in lines), lines
-        want = np.where(np.abs(x) < 0.55, np.tanh(np.abs(x)), x**2)
-        _assert_same(got, want, lines)
-    # and the branch is not clipped into its region first: tanh cannot overflow
+@pytest.mark.parametrize("spread", ["mixed", "dense"])
+def test_a_gathered_branch_is_computed_only_where_it_is_taken(spread):
+    # expm1 on the gathered elements alone where the condition holds for at most half
+    # of the block ("mixed": about 14 %), by the ufunc's where= elsewhere ("dense":
+    # about 90 %): the same values either way, and expm1 never sees x = 800, where it
+    # would overflow (the test runs with RuntimeWarning an error)
     from derive.codegen import clip_branches
 
-    assert clip_branches(branch) == branch
+    select = _Gathered(expm1(XB), sp.Abs(XB) < 0.55, XB**2)
+    assert clip_branches(select) == select  # not clipped: it never needs to be
+    rng = np.random.default_rng(12)
+    x = rng.normal(scale=3, size=1000) if spread == "mixed" else rng.uniform(-0.6, 0.6, size=1000)
+    x[::97] = 800.0
+    replacements, reduced = sp.cse([select], symbols=sp.numbered_symbols("t"), optimizations=None,
+                                   order="canonical")
+    emitted = emit_statements(replacements, reduced, ["b0"], _printer())
+    assert any("np.flatnonzero" in line for line in emitted.lines), emitted.lines
+    assert any("where=" in line and "np.expm1" in line for line in emitted.lines), emitted.lines
+    assert not any("[...] =" in line for line in emitted.lines), emitted.lines  # |x| < c into a mask row
+    namespace = {"np": np, "xb": x, "b0": np.empty_like(x)}
+    namespace.update({f"k{i}": np.array(float(k)) for i, k in enumerate(emitted.numbers)})
+    namespace.update({f"w{i}": np.empty_like(x) for i in range(emitted.rows)})
+    namespace.update({f"m{i}": np.empty(x.shape, bool) for i in range(emitted.masks)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exec("\n".join(emitted.lines), namespace)  # noqa: S102
+    small = np.abs(x) < 0.55
+    want = x**2
+    want[small] = np.expm1(x[small])
+    _assert_same(namespace["b0"], want, emitted.lines)
 
 
 def test_emit_statements_example_and_counts():
@@ -567,7 +581,7 @@ def math_form(request, monkeypatch):
 
 def test_scalar_math_is_read_from_numpy_and_chooses_the_form(monkeypatch):
     assert isinstance(_support._scalar_math(), bool) and _support._SCALAR_MATH == _support._scalar_math()
-    assert [e.name for e in SCALAR_MATH_ENTRIES] == ["tanh", "softplus", "log_sigmoid"]
+    assert [e.name for e in SCALAR_MATH_ENTRIES] == ["tanh", "softplus"]
     x = np.linspace(-3, 3, 101)
     forms = {}
     for scalar in (False, True):
@@ -582,33 +596,29 @@ def test_scalar_math_is_read_from_numpy_and_chooses_the_form(monkeypatch):
     assert "np.log(" in source and "np.log1p" not in source
 
 
-def _tanh_truths(t):
-    return mpmath.tanh(t), mpmath.sech(t) ** 2
-
-
-#: f and f′ at t (an mpf) of the activations with a scalar-math form
-SCALAR_MATH_TRUTHS = {
-    "tanh": _tanh_truths,
-    "softplus": lambda t: (mpmath.log1p(mpmath.exp(t)), 1 / (1 + mpmath.exp(-t))),
-    "log_sigmoid": lambda t: (-mpmath.log1p(mpmath.exp(-t)), 1 / (1 + mpmath.exp(t))),
-}
-
-
 @pytest.mark.parametrize("entry", SCALAR_MATH_ENTRIES, ids=lambda e: e.name)
 def test_both_math_forms_within_4_ulp_of_mpmath_without_warnings(entry, math_form):
-    # f and f′ on the certificate's hard points, random points, and (tanh) a scan
-    # through the switch at |x| = 0.55, where tanh|x| = 1 − 2q takes over from np.tanh
+    # f and f′ on the certificate's hard points, random points, and a scan through the
+    # switch at |x| = 0.55, where tanh|x| = 1 − 2q takes over from np.tanh
     rng = np.random.default_rng(13)
-    hard = [0.0, 5e-324, 1e-300, 1e-8, 0.5, 0.5493, 0.55, np.nextafter(0.55, 0), 1.0, 19.0, 20.0, 37.0,
-            100.0, 354.0, 372.0, 400.0, 709.78, 710.0, 745.0, 1e4, 1e300]
-    x = np.concatenate([hard, np.negative(hard), rng.uniform(0.45, 0.65, 300), rng.normal(scale=3, size=300)])
+    from derive.verify import reference
+
+    hard = [5e-324, 1e-300, 1e-8, 0.5, 0.5493, 0.55, np.nextafter(0.55, 0), 0.6932, 0.6931, 1.0, 19.0,
+            20.0, 37.0, 100.0, 354.0, 372.0, 400.0, 709.78, 710.0, 745.0, 1e4, 1e300]
+    x = np.concatenate([hard, np.negative(hard), rng.uniform(0.45, 0.75, 300), -rng.uniform(0.45, 0.75, 300),
+                        rng.normal(scale=3, size=300)])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         f, df = getattr(numeric, f"{entry.name}_and_grad")(x)
     tiny = np.finfo(np.float64).tiny
+    # the textbook definition and SymPy's derivative of it, with digits added until
+    # the rounded value stops changing (derive.verify.reference: 1 − tanh² at x = 100)
+    definition = entry.definition.subs(entry.defaults) if entry.defaults else entry.definition
+    definitions = [sp.lambdify(entry.variable, g, "mpmath")
+                   for g in (definition, sp.diff(definition, entry.variable))]
     with mpmath.workdps(50):
         for value, got, got_prime in zip(x, f, df):
-            truths = SCALAR_MATH_TRUTHS[entry.name](mpmath.mpf(value))
+            truths = [reference(h, [float(value)]) for h in definitions]
             for label, want, g in zip(("f", "f'"), truths, (got, got_prime)):
                 unit = max(np.spacing(abs(float(want))), tiny * np.finfo(np.float64).eps)
                 error = float(abs(mpmath.mpf(g) - want)) / unit

@@ -51,13 +51,22 @@ def _scalar_math() -> bool:
     derive.codegen.tanh_from_exponential and log1p_from_log).  Read from
     NumPy's own account of its dispatch (numpy.lib.introspect, NumPy ≥ 2.0):
     log1p has no vector code but SVML's.  False where it cannot be read: the
-    other form is right everywhere too.
+    other form is right everywhere too.  The environment variable
+    NNDERIVE_SCALAR_MATH=1 or 0 chooses instead (the same bits on two CPUs,
+    as far as NumPy's own functions give them, or a form timed on both).
 
     Examples
     --------
     >>> isinstance(_scalar_math(), bool)
     True
     """
+    import os
+
+    chosen = os.environ.get("NNDERIVE_SCALAR_MATH", "").strip()
+    if chosen:
+        if chosen not in ("0", "1"):
+            raise ValueError(f"NNDERIVE_SCALAR_MATH must be 0 or 1 (or unset), not {chosen!r}")
+        return chosen == "1"
     try:
         from numpy.lib.introspect import opt_func_info
 

@@ -579,7 +579,26 @@ def math_form(request, monkeypatch):
     return request.param
 
 
+def test_scalar_math_can_be_chosen_by_the_environment(monkeypatch):
+    import subprocess
+
+    code = "import numeric, numeric.activations as a; print(a._SCALAR_MATH, numeric.tanh_and_grad(0.25)[1])"
+    seen = {}
+    for value in ("0", "1"):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**__import__("os").environ, "NNDERIVE_SCALAR_MATH": value})
+        seen[value] = done.stdout.split()
+    assert seen["0"][0] == "False" and seen["1"][0] == "True"
+    assert abs(float(seen["0"][1]) - float(seen["1"][1])) <= 1e-15  # sech²(0.25) = 0.94 either way
+    monkeypatch.setenv("NNDERIVE_SCALAR_MATH", "yes")
+    with pytest.raises(ValueError, match="NNDERIVE_SCALAR_MATH must be 0 or 1"):
+        _support._scalar_math()
+    monkeypatch.setenv("NNDERIVE_SCALAR_MATH", "1")
+    assert _support._scalar_math() is True
+
+
 def test_scalar_math_is_read_from_numpy_and_chooses_the_form(monkeypatch):
+    monkeypatch.delenv("NNDERIVE_SCALAR_MATH", raising=False)
     assert isinstance(_support._scalar_math(), bool) and _support._SCALAR_MATH == _support._scalar_math()
     assert [e.name for e in SCALAR_MATH_ENTRIES] == ["tanh", "softplus"]
     x = np.linspace(-3, 3, 101)

@@ -608,7 +608,7 @@ def test_scalar_math_is_read_from_numpy_and_chooses_the_form(monkeypatch):
         forms[scalar] = numeric.tanh_and_grad(x)
     _assert_same(forms[True][0], numeric.activations._tanh_and_grad_on_scalar_math(x)[0])
     assert not np.array_equal(forms[True][0], forms[False][0])  # two forms, not one taken twice
-    np.testing.assert_allclose(forms[True][0], forms[False][0], rtol=4e-16, atol=0)
+    np.testing.assert_allclose(forms[True][0], forms[False][0], rtol=1e-15, atol=0)  # each within 1.4 ULP
     source = inspect.getsource(numeric.activations._tanh_and_grad_on_scalar_math)
     assert "np.tanh(w0[at_m0])" in source and source.count("np.exp(") == 1
     source = inspect.getsource(numeric.activations._softplus_and_grad_on_scalar_math)
@@ -653,8 +653,9 @@ def test_sech2_without_division_is_closer_than_4e_over_1_plus_e_squared(math_for
     # vector math: sech² = e₂(1 + a(2 + a)), a = |tanh x|: 4e₂/(1 + e₂)/(1 + e₂), the
     # form before, was 3.6-3.8 ULP at these points of a 300,000-point scan of [0, 3],
     # and e₂(1 + a)² (a rounded 1 + a squared) 3.6-3.8 at the last four.  Scalar
-    # math (no tanh): 4(q − q²), q = e₂/(1 + e₂), within 3.1 on 1e6 points of [1, 3]
-    bound = 3.2 if math_form else 2.5
+    # math (no tanh): 4(q − q²), q = e₂/(1 + e₂), within 3.1 on 1e6 points of [1, 3] with
+    # glibc's exp; NumPy's exp is less accurate where it is SVML's: the catalogue's bound
+    bound = 4.0 if math_form else 2.5
     x = np.array([1.7144354171447942, 2.0728002759944526, 1.3481871678976616, 1.3219299493668883,
                   2.7694550526675266, 0.22267853762537593, 0.8929050040533233,
                   0.16866126458061623, 0.1331500510063972])

@@ -1984,7 +1984,8 @@ def _lowered_block(outputs, block, scalar_math=False):
     return [keep_nan(o) for o in lowered], finish  # keep_nan: relu(NaN) is NaN, not 0
 
 
-def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None), tail=None, scalar_math=False):
+def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None), tail=None, scalar_math=False,
+                      form=None):
     """An elementwise function of x, evaluated in place over cache-sized blocks of x.
 
     Every operation writes into a preallocated work row (see
@@ -1995,13 +1996,14 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     function that rounds nothing (see exact_in_any_float), which works in
     the input's own type: the same bits, without widening.  ``scalar_math``:
     the code for a CPU where NumPy's tanh and log1p are scalar libm calls
-    (see tanh_from_exponential and log1p_from_log).
+    (see tanh_from_exponential and log1p_from_log).  ``form``: the
+    ``_lowered_block`` of the outputs in that form, where the caller has it.
     """
     from .blocked import emit_statements
 
     block = sp.Symbol("xb", real=True)
     printer = StablePrinter()
-    lowered, finish = _lowered_block(outputs, block, scalar_math)
+    lowered, finish = form if form is not None else _lowered_block(outputs, block, scalar_math)
     calls, replacements, reduced = _keep(*_eliminate([finish(o) for o in lowered]), keep)
     outputs = [outputs[i] for i in keep]
     targets = [f"b{i}" for i in range(len(outputs))]
@@ -2108,20 +2110,21 @@ def _dispatched_function(name, entry, docstring, outputs, keep, clamp, tail):
     The second function, ``_NAME_on_scalar_math``, is called where
     numeric._support._SCALAR_MATH holds (see tanh_from_exponential).
     """
-    source, kernels = _blocked_function(name, entry, docstring, outputs, keep, clamp, tail)
     block = sp.Symbol("xb", real=True)
-    forms = [_lowered_block(outputs, block, scalar) for scalar in (False, True)]
-    if all(forms[0][1](forms[0][0][i]) == forms[1][1](forms[1][0][i]) for i in keep):
+    vector, scalar = (_lowered_block(outputs, block, form) for form in (False, True))
+    source, kernels = _blocked_function(name, entry, docstring, outputs, keep, clamp, tail, form=vector)
+    if all(vector[1](vector[0][i]) == scalar[1](scalar[0][i]) for i in keep):
         return source, kernels  # the same maths in either form (σ′ of log_sigmoid)
-    scalar, scalar_kernels = _blocked_function(name, entry, docstring, outputs, keep, clamp, tail, scalar_math=True)
+    scalar, scalar_kernels = _blocked_function(name, entry, docstring, outputs, keep, clamp, tail,
+                                               scalar_math=True, form=scalar)
     variant = f"_{name}_on_scalar_math"
     doc = (f"{name} on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH).")
     body = scalar.split('"""', 2)[2]
     arguments = ", ".join(["x"] + [p.name for p in entry.params])
-    head, rest = source.split('"""', 2)[:2], source.split('"""', 2)[2]
+    signature, docstring_text, rest = source.split('"""', 2)
     first, newline, remainder = rest.partition("\n")
     dispatch = f"    if _SCALAR_MATH:\n        return {variant}({arguments})\n"
-    public = '"""'.join(head) + '"""' + first + newline + dispatch + remainder
+    public = f'{signature}"""{docstring_text}"""' + first + newline + dispatch + remainder
     private = f"def {variant}({_signature(['x'], entry)}):\n    \"\"\"{doc}\"\"\"{body}"
     return public + "\n\n\n" + private, kernels | scalar_kernels
 

@@ -77,6 +77,12 @@ IMPLEMENTATIONS = ["generated", "hand NumPy", "hand, accurate", "lambdify", "Sci
 #: needs e^{−2|x|} beside tanh); what is left of the hand-written time after
 #: it must hold every other pass of the accurate code (see format_speed)
 TANH_FLOOR = "np.tanh + np.exp alone"
+
+#: timed beside tanh and softplus, not a column: the generated code in the form
+#: this CPU does not take (numeric._support._scalar_math chooses the form at
+#: import), called with the generated module's flag flipped for the call, so
+#: that one run shows whether the flag chose the faster form here
+OTHER_FORM = "generated, other form"
 SQRT1_2 = 0.7071067811865476  # 1/√2
 INV_SQRT_2PI = 0.3989422804014327  # 1/√(2π)
 
@@ -389,6 +395,8 @@ def speed(args, regime="as-is"):
             impls["hand, accurate"] = lambda f=HAND_ACCURATE[name]: f(*data)
         if name == "tanh":
             impls[TANH_FLOOR] = lambda: (np.tanh(x), np.exp(x))
+        if name != LOSS and hasattr(numeric.activations, f"_{name}_and_grad_on_scalar_math"):
+            impls[OTHER_FORM] = lambda gen=gen: _in_other_form(gen, x)
         impls["lambdify"] = lambda f=lam: f(*data)
         if name in scipy_impls:
             impls["SciPy"] = lambda f=scipy_impls[name]: f(*data)
@@ -414,6 +422,17 @@ def speed(args, regime="as-is"):
         if args.progress:
             print(f"  timed {name}", file=sys.stderr, flush=True)
     return results
+
+
+def _in_other_form(function, *arguments):
+    """``function(*arguments)`` in the form of the generated code that this CPU does not take (see OTHER_FORM)."""
+    module = numeric.activations
+    taken = module._SCALAR_MATH
+    module._SCALAR_MATH = not taken
+    try:
+        return function(*arguments)
+    finally:
+        module._SCALAR_MATH = taken
 
 
 def import_times(runs):
@@ -596,6 +615,14 @@ def format_speed(results, args, torch_version):
                 + ("; this CPU takes the other form, which calls np.tanh only where |x| < 0.55 "
                    "(NumPy's tanh is a scalar libm call here, see numeric._support._scalar_math)"
                    if numeric.activations._SCALAR_MATH else ""))
+    other = [r for r in results if OTHER_FORM in r["median_s"]]
+    if other:
+        taken = "second" if numeric.activations._SCALAR_MATH else "first"
+        lines.append(
+            f"the two forms: this CPU takes the {taken} (numeric._support._scalar_math); generated / hand NumPy "
+            "in this form and in the other, timed in the same round robin: " + ", ".join(
+                f"{r['function']} {r['ratio_to_hand']['generated']:.2f} and {r['ratio_to_hand'][OTHER_FORM]:.2f}"
+                for r in other))
     lines += sorted(notes)
     return "\n".join(lines)
 

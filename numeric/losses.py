@@ -4,7 +4,7 @@
 import numpy as np
 
 from ._support import (
-    _SCALAR_MATH, _SIGN_BIT, _bits, _blocks, _float_array, _highest, _like, _loss_inputs, _lowest, _mean, _numbers, _outputs, _refine_tail, _result, _same_shape, _terms, _wide, _work,
+    _like, _loss_inputs, _mean, _outputs, _result, _terms,
 )
 from ._kernels import (
     logistic as _logistic,

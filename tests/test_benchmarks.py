@@ -41,6 +41,7 @@ def test_accurate_hand_column_is_within_four_ulp_and_tanh_is_the_generated_code(
 
 def test_quick_run_writes_the_accurate_column(tmp_path, capsys):
     bench = _module()
+    taken = numeric.activations._SCALAR_MATH
     out = tmp_path / "bench.json"
     assert bench.main(["--quick", "--only", "tanh", "--no-import", "--memory", "as-is",
                        "--json", str(out)]) == 0
@@ -53,6 +54,10 @@ def test_quick_run_writes_the_accurate_column(tmp_path, capsys):
     assert "generated / hand, accurate: tanh" in text
     # the floor of an accurate tanh_and_grad, timed in the same round robin
     assert bench.TANH_FLOOR in row["median_s"] and "tanh floor: " in text
+    # the form of the generated code this CPU does not take, timed beside it, agreeing
+    # with it, and the module's flag as it was before the run
+    assert row["agrees_with_generated"][bench.OTHER_FORM] and "the two forms: this CPU takes the " in text
+    assert numeric.activations._SCALAR_MATH is taken
 
 
 def test_user_expressions_table_shows_each_stage(tmp_path, capsys):

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import inspect
+import keyword
 import math
 import re
 import warnings
@@ -1835,6 +1836,21 @@ def _tail_function(name: str, pair: Sequence[sp.Expr]) -> tuple[str, set[str]] |
     :func:`_long_constants`).  Returns the source and the kernels it calls,
     or None where the pair uses a primitive with no such form here.
     """
+    printer = StablePrinter()
+    variable = sp.Symbol("x", real=True)  # the tail's argument, whatever the user's variable is called
+    written = _plain_texts([e.subs(next(iter(e.free_symbols)), variable) if len(e.free_symbols) == 1 else e
+                            for e in pair], printer)
+    if written is None:
+        return None
+    return "\n".join([f"def {name}(x):",
+                      f'    """{"(f, f′)" if len(pair) == 2 else "(f,)"} in the dtype of x (np.longdouble), '
+                      'for the x of its tails (see _refine_tail)."""',
+                      f"    return {', '.join(written)},"]), printer.kernels_used
+
+
+def _plain_texts(expressions: Sequence[sp.Expr], printer: StablePrinter) -> list[str] | None:
+    """The printed ``expressions`` with their primitives by their plain definitions, for np.longdouble
+    arguments (see _tail_function), or None where one uses a primitive with no such form here."""
     plain = {
         primitives.sigmoid: lambda u: 1 / (1 + sp.exp(-u)),
         primitives.softplus: lambda u: sp.codegen.cfunctions.log1p(sp.exp(u)),
@@ -1844,19 +1860,26 @@ def _tail_function(name: str, pair: Sequence[sp.Expr]) -> tuple[str, set[str]] |
         primitives.ndtr: _WideNdtr,
     }
     written = []
-    printer = StablePrinter()
-    variable = sp.Symbol("x", real=True)  # the tail's argument, whatever the user's variable is called
-    for expr in pair:
-        if len(expr.free_symbols) == 1:
-            expr = expr.subs(next(iter(expr.free_symbols)), variable)
+    for expr in expressions:
         for primitive, definition in plain.items():
             expr = expr.replace(primitive, definition)
         if expr.atoms(primitives.Primitive, _PolyPart, _Clip, _Minimum, _Maximum):
             return None
         written.append(printer.doprint(_long_constants(expr)))
-    return "\n".join([f"def {name}(x):",
-                      f'    """{"(f, f′)" if len(pair) == 2 else "(f,)"} in the dtype of x (np.longdouble), '
-                      'for the x of its tails (see _refine_tail)."""',
+    return written
+
+
+def _wide_function(name: str, expressions: Sequence[sp.Expr], arguments: Sequence[str]) -> tuple[str, set[str]] | None:
+    """Source of ``name``(arguments) = the ``expressions`` (a tuple), by their plain formulas, for
+    np.longdouble arguments: what _again_wide computes again where float64 gave NaN or ±inf
+    at finite inputs (an intermediate past float64's range). None as _plain_texts gives it."""
+    printer = StablePrinter()
+    written = _plain_texts(expressions, printer)
+    if written is None:
+        return None
+    return "\n".join([f"def {name}({', '.join(arguments)}):",
+                      ('    """The formula in the dtype of its arguments (np.longdouble), where float64 '
+                       'gave NaN or ±inf (see _again_wide)."""'),
                       f"    return {', '.join(written)},"]), printer.kernels_used
 
 
@@ -2899,11 +2922,19 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
     keeps each expression's stabilized form between printings."""
     from .stabilize import stabilize
 
-    names = [v.name for v in variables]
-    like = names[0] if len(names) == 1 else "_shape"  # what _like shapes the results as
+    given_expr = expr  # as the user wrote it, for the docstrings
     extra = sorted((s for s in expr.free_symbols if s not in set(variables)),
                    key=lambda s: s.name)
     wrt = list(wrt) if wrt is not None else list(variables)
+    aliases = code_names([*variables, *extra])
+    if aliases:  # a name the code uses for its own (y, f0, np, lambda …): the symbol under another
+        renamed = {s: sp.Symbol(alias, **s.assumptions0) for s, alias in aliases.items()}
+        expr = expr.xreplace(renamed)
+        variables, extra, wrt = ([renamed.get(s, s) for s in group] for group in (variables, extra, wrt))
+    public = {s.name: next((k.name for k, a in aliases.items() if a == s.name), s.name) for s in [*variables, *extra]}
+    public = {alias: (alias if keyword.iskeyword(name) or name == "np" else name) for alias, name in public.items()}
+    names = [v.name for v in variables]
+    like = names[0] if len(names) == 1 else "_shape"  # what _like shapes the results as
     input_names = names + [s.name for s in extra]  # what _overflowed asks to be finite
     inputs = ", ".join(input_names)
     body = []
@@ -2929,14 +2960,28 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
     if any(patches.values()):
         kernels |= {"away_from", "taylor_near"}
 
+    def wide(function_name, codes):
+        """The line that computes the results y… of ``codes`` again in np.longdouble where
+        float64 gave NaN or ±inf at finite inputs (see _again_wide), given the inputs'
+        names; [] where a primitive has no plain form there."""
+        source = _wide_function(f"_{function_name}_wide", codes, input_names)
+        if source is None:
+            return lambda checked: []
+        body.append(source[0])
+        kernels.update(source[1])
+        ys = ", ".join(f"y{i}" for i in range(len(codes))) if len(codes) > 1 else "y"
+        return lambda checked: [f"    {ys}, = _again_wide(({ys},), _{function_name}_wide, overflow, {checked})"]
+
     def refined(function_name, code, text, near=(), again=(), safe=None):
         """The lines before the formula's, and those that return ``text``, with the
         stretches ``again`` and its subnormal tails computed again in np.longdouble
-        and the ``near`` patches."""
+        and the ``near`` patches (and where float64 gave NaN or ±inf, see wide)."""
+        again_wide = wide(function_name, [code])
         gaps = [p for p in near if p.reach > p.radius]  # the formula again in np.longdouble there
         source = _tail_function(f"_{function_name}_tail", [code]) if tails or gaps or again else None
         if source is None and not near:
-            return [], [f"    y = {text}", f"    return _like(_overflowed(y, overflow, {inputs}), {like})"]
+            return [], [f"    y = {text}", *again_wide(inputs),
+                        f"    return _like(_overflowed(y, overflow, {inputs}), {like})"]
         moved = bool(near) or (bool(again) and safe is not None)
         given = f"{names[0]}_given" if moved else names[0]
         before = [f"    {given} = {names[0]}"] if moved else []
@@ -2964,7 +3009,7 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
                 f"    if {_may_reach(low, high, f'_lowest({given})', f'_highest({given})')}:",
                 f"        _refine_tail({given}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})")]
         checked = ", ".join([given, *input_names[1:]])  # the inputs as given
-        return before, lines + [f"    return _like(_overflowed(y, overflow, {checked}), {given})"]
+        return before, lines + again_wide(checked) + [f"    return _like(_overflowed(y, overflow, {checked}), {given})"]
 
     def near_text(near):
         return "".join(f"\n    Near {names[0]} = {p.point!r} (closer than {p.radius:.3g}): its Taylor polynomial "
@@ -2982,15 +3027,19 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
     forward = stable(expr)
     lines, texts, used = _print_block([forward])
     kernels |= used
-    formula = _formula_text(expr)
-    args = ", ".join(names + [f"{s.name}=1.0" for s in extra])
-    setup = [f"    {n} = _float_array({n})" for n in names]
+    formula = _formula_text(given_expr)
+    args = ", ".join([public[n] for n in names] + [f"{public[s.name]}=1.0" for s in extra])
+    setup = [f"    {n} = _float_array({public[n]})" for n in names]
+    setup += [f"    {s.name} = {public[s.name]}" for s in extra if public[s.name] != s.name]
+    renamed_note = "".join(f"\n    The parameter {k.name} is {a} here ({k.name} is a Python keyword)." if keyword.iskeyword(k.name)
+                           else f"\n    The parameter {k.name} is {a} here (np is NumPy in the code)." if k.name == "np" else ""
+                           for k, a in aliases.items())
     if len(names) > 1:  # the results take the broadcast shape of all the inputs, not the first's
         setup.append(f"    _shape = _broadcast_like({', '.join(names)})")
     before, ending = refined(name, stable_code(expr), texts[0], patches.get("f", ()), stretches.get("f", ()),
                              stretches.get("f_safe"))
     notes = near_text(patches.get("f", ())) + again_text(stretches.get("f", ()))
-    body.append("\n".join([f"def {name}({args}):", f'    """{doc or formula}\n\n    f = {formula}{notes}\n    """',
+    body.append("\n".join([f"def {name}({args}):", f'    """{doc or formula}\n\n    f = {formula}{notes}{renamed_note}\n    """',
                            *setup, *before, *_quiet_overflow(lines, ending)]))
     if derivative:
         grads = [stable(sp.diff(expr, v)) for v in wrt]
@@ -3002,15 +3051,52 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
                                      stretches.get("f_grad_safe"))
         else:
             results = ", ".join(f"_like(_overflowed(y{i}, overflow, {inputs}), {like})" for i in range(len(texts)))
-            before, ending = [], [f"    y{i} = {t}" for i, t in enumerate(texts)] + [f"    return {results}"]
+            again_wide = wide(f"{name}_grad", [stable_code(sp.diff(expr, v)) for v in wrt])
+            before, ending = [], [f"    y{i} = {t}" for i, t in enumerate(texts)] + again_wide(inputs) + \
+                [f"    return {results}"]
         notes = near_text(patches.get("f_grad", ())) + again_text(stretches.get("f_grad", ()))
         body.append("\n".join([f"def {name}_grad({args}):",
-                               f'    """Derivatives of {name} with respect to {", ".join(v.name for v in wrt)}.{notes}"""',
+                               (f'    """Derivatives of {name} with respect to {", ".join(public[v.name] for v in wrt)}.'
+                                f'{notes}{renamed_note}"""'),
                                *setup, *before, *_quiet_overflow(lines, ending)]))
     parts = [HEADER.replace("derive/catalogue.py", "a user expression"), "import threading", "import warnings", "",
              "import numpy as np", "", _support_source(), "", _kernel_source(kernels) if kernels else "", "",
              "\n\n\n".join(body)]
     return re.sub(r"\n{4,}", "\n\n\n", "\n".join(parts)) + "\n"
+
+
+#: the names the code of a user's expression gives its own values: NumPy, the
+#: _QuietOverflow, the results, the kernels' results and CSE's terms, the patches'
+#: masks and an input kept as given (a user's name cannot begin with "_")
+_CODE_NAME = re.compile(r"np|overflow|y\d*|[ft]\d+|near\d+|.*_given")
+
+
+def code_names(symbols: Sequence[sp.Symbol]) -> dict[sp.Symbol, str]:
+    """The symbols whose names the code of an expression cannot use for them, each with the name it uses.
+
+    A Python keyword cannot name a parameter (λ typed as ``lambda``), ``np``
+    would hide NumPy, and a name of the code's own values (``y``, ``f0``,
+    ``t1``, ``overflow`` …) would be overwritten by them: f0 as a variable
+    had been the first kernel result, a wrong value.  Each is the name with
+    "_" appended until it is none of these and no other symbol's.  The code
+    takes the user's own name as its parameter where it can (not a keyword,
+    not np) and renames it in its first lines.
+
+    >>> from sympy import Symbol
+    >>> sorted(code_names([Symbol("x"), Symbol("y"), Symbol("f0"), Symbol("lambda"), Symbol("y_")]).values())
+    ['f0_', 'lambda_', 'y__']
+    """
+    taken = {s.name for s in symbols}
+    aliases = {}
+    for symbol in symbols:
+        name = symbol.name
+        if keyword.iskeyword(name) or _CODE_NAME.fullmatch(name):
+            alias = name + "_"
+            while alias in taken or keyword.iskeyword(alias) or _CODE_NAME.fullmatch(alias):
+                alias += "_"
+            taken.add(alias)
+            aliases[symbol] = alias
+    return aliases
 
 
 def _quiet_overflow(lines: list[str], ending: list[str]) -> list[str]:

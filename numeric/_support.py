@@ -291,53 +291,120 @@ def _refine_tail(x, outputs, tail, which, low, high):
 
 
 class _QuietOverflow:
-    """``with _QuietOverflow() as overflow:``: NumPy's overflow reports off inside, and
-    ``overflow.happened`` tells whether one occurred (see _overflowed).
+    """``with _QuietOverflow() as overflow:``: NumPy's overflow and invalid-value reports off
+    inside; ``overflow.happened`` tells whether an overflow occurred (see _again_wide and
+    _overflowed).
 
     The code generated for a user's expression computes its formula so,
     since an overflow on the way need not reach the result: e^{800} in
-    exp(−e^{−x}) at x = −800, which is 0.  The other reports (0·inf,
-    divide by zero) are NumPy's as set by the caller.
+    exp(−e^{−x}) at x = −800, which is 0; nor need the 0·inf it may meet,
+    which _again_wide computes again in np.longdouble.  What reaches the
+    result is reported by _overflowed, as the caller's ``np.errstate`` asks
+    (read here, on entry).  Division by zero is NumPy's to report, as set by
+    the caller.
     """
 
     def __enter__(self):
         self.happened = False
-        self.mode = np.geterr()["over"]  # the caller's: what _overflowed does with one that reaches y
-        self._state = np.errstate(over="call", call=self._record)
+        caller = np.geterr()
+        self.mode, self.invalid_mode = caller["over"], caller["invalid"]
+        self._state = np.errstate(over="call", invalid="call", call=self._record)
         self._state.__enter__()
         return self
 
     def _record(self, kind, flag):
-        self.happened = True
+        if not kind.startswith("invalid"):  # (a NaN that reaches y is reported by _overflowed)
+            self.happened = True
 
     def __exit__(self, *exc):
         return self._state.__exit__(*exc)
 
 
+def _again_wide(ys, wide, quiet, *inputs):
+    """ys, computed again in np.longdouble where one is NaN or ±inf though every input is finite.
+
+    ``wide(*inputs)`` is the same formula as gave ys (a tuple of float64
+    results), with np.longdouble inputs; ``quiet`` the _QuietOverflow they
+    were computed in: every result is looked at (a kernel may compute past
+    float64 with the reports off), and a value computed again that is beyond
+    float64 counts as an overflow there.  np.longdouble reaches 1e±4932 on
+    x86-64, so a formula whose intermediate passes float64's range on the
+    way to a finite result gives it there: ∂/∂s of a Gaussian density is
+    inf·inf·0 in float64 where (x − m)/s passes 1.3e154, its truth 0, and
+    −y·(w·x) is −0·inf at y = 0, w·x = 1e600.  Only those elements are
+    computed again; a value that is NaN in np.longdouble too stays as it
+    was, and one beyond float64 rounds to ±inf (which _overflowed reports).
+    Where np.longdouble is only a double (_WIDE false), ys are unchanged.
+
+    Examples
+    --------
+    >>> with _QuietOverflow() as quiet:
+    ...     x = np.array([1e300, 2.0])
+    ...     y = (x * x * np.exp(-x),)
+    >>> y[0].tolist()[0]  # inf·0
+    nan
+    >>> wide = lambda x: (x * x * np.exp(-x),)
+    >>> [float(v) for v in _again_wide(y, wide, quiet, x)[0]] == ([0.0] if _WIDE else [np.nan])[:1] + [float(y[0][1])]
+    True
+    """
+    if not _WIDE:
+        return ys
+    arrays = [np.asarray(a) for a in inputs]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays), *(np.shape(y) for y in ys))
+    finite = np.ones(shape, dtype=bool)
+    for a in arrays:
+        finite &= np.isfinite(a)
+    wrong = [~np.isfinite(y) & finite for y in ys]
+    index = np.flatnonzero(np.logical_or.reduce(wrong)) if wrong else np.zeros(0, dtype=np.intp)
+    if not index.size:
+        return ys
+    picked = [np.broadcast_to(a, shape).reshape(-1)[index].astype(np.longdouble) for a in arrays]
+    with np.errstate(all="ignore"):
+        values = wide(*picked)
+        again = []
+        for y, bad, value in zip(ys, wrong, values):
+            y = np.array(np.broadcast_to(y, shape), dtype=np.float64)  # a copy, of the full shape
+            value = np.broadcast_to(np.asarray(value, dtype=np.longdouble), index.shape)
+            keep = bad.reshape(-1)[index] & ~np.isnan(value)
+            rounded = value[keep].astype(np.float64)
+            # finite in np.longdouble, beyond float64: _overflowed reports it (a pole's inf is NumPy's)
+            quiet.happened |= bool((np.isinf(rounded) & np.isfinite(value[keep])).any())
+            y.reshape(-1)[index[keep]] = rounded
+            again.append(y)
+    return tuple(again)
+
+
 def _overflowed(y, overflow, *inputs):
     """y, reported as NumPy reports an overflow where it is ±inf from one (``overflow``, a _QuietOverflow)
-    though every input is finite: the result is beyond float64.
+    though every input is finite: the result is beyond float64; and an invalid operation where it is
+    NaN though every input is finite (0·inf that np.longdouble did not mend either, see _again_wide,
+    or log of a negative), whether or not NumPy saw it (a kernel may compute with its reports off).
 
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
     ...     with _QuietOverflow() as overflow:
     ...         x = np.array([-800.0, 2.0, -1e300])
-    ...         y = np.exp(-np.exp(-x)), x * np.exp(-x)
-    ...     _ = _overflowed(y[0], overflow, x), _overflowed(y[1], overflow, x)
-    >>> [str(w.message) for w in caught]  # exp(−e^{800}) is 0: only x·e^{−x} overflows
-    ['overflow: the result is beyond float64 (±inf) at 2 points of finite input']
+    ...         y = np.exp(-np.exp(-x)), x * np.exp(-x), np.log(x)
+    ...     _ = [_overflowed(v, overflow, x) for v in y]
+    >>> for w in caught:  # exp(−e^{800}) is 0: only x·e^{−x} overflows, and log x of x < 0 is NaN
+    ...     print(w.message)
+    overflow: the result is beyond float64 (±inf) at 2 points of finite input
+    invalid value: the result is NaN at 2 points of finite input
     """
-    if not overflow.happened or overflow.mode == "ignore":
-        return y
-    infinite = np.isinf(y)
-    for a in inputs:
-        infinite = infinite & np.isfinite(a)
-    count = int(np.count_nonzero(infinite))
-    if count:
-        message = f"overflow: the result is beyond float64 (±inf) at {count} point{'s' if count > 1 else ''} of finite input"
-        if overflow.mode == "raise":
-            raise FloatingPointError(message)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    for happened, mode, wrong, what in (
+            (overflow.happened, overflow.mode, np.isinf, "overflow: the result is beyond float64 (±inf)"),
+            (True, overflow.invalid_mode, np.isnan, "invalid value: the result is NaN")):
+        if not happened or mode == "ignore":
+            continue
+        found = wrong(y)
+        for a in inputs:
+            found = found & np.isfinite(a)
+        count = int(np.count_nonzero(found))
+        if count:
+            message = f"{what} at {count} point{'s' if count > 1 else ''} of finite input"
+            if mode == "raise":
+                raise FloatingPointError(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
     return y
 
 

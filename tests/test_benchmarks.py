@@ -61,12 +61,13 @@ def test_quick_run_writes_the_accurate_column(tmp_path, capsys):
 
 
 def test_user_expressions_table_shows_each_stage(tmp_path, capsys):
-    """benchmarks/user_expressions.py: sin(x)/x is NaN at 0 plain, and certified once patched."""
+    """benchmarks/user_expressions.py: sin(x)/x fails plain (0/0, and (x cos x − sin x)/x² cancels
+    near 0: 0 at 1e−300 where the truth is −3e−301), and is certified once patched."""
     module = _module(PATH.parent / "user_expressions.py")
     out = tmp_path / "results.json"
     assert module.main(["--only", "sin(x)/x", "--json", str(out)]) == 0
     results = json.loads(out.read_text())["sin(x)/x"]
-    assert results["plain"]["nonfinite"] > 0 and not results["plain"]["passed"]
+    assert not results["plain"]["passed"] and (results["plain"]["nonfinite"] > 0 or results["plain"]["df_ulp"] > 1e6)
     assert results["patched"]["passed"] and results["refined"]["passed"]
     assert results["refined"]["df_ulp"] <= 1.0
     assert "sin(x)/x" in capsys.readouterr().out

@@ -229,3 +229,75 @@ def test_a_sum_and_its_negation_share_one_double_double_call():
     source = expression_source("f", expr, sorted(expr.free_symbols, key=lambda v: v.name), derivative=True)
     gradient = source[source.index("def f_grad"):]
     assert gradient.count("= _sum_dd(") == 1 and gradient.count("= _logistic(") == 1
+
+
+@pytest.mark.parametrize("rename", [{}, {"s": "f0"}, {"m": "y"}, {"s": "y0"}, {"m": "t1"}, {"m": "overflow"},
+                                    {"m": "near0"}, {"x": "x_given"}, {"m": "np"}, {"m": "lambda"}])
+def test_a_variable_named_as_the_code_names_its_own_values_keeps_its_value(rename):
+    # the code of an expression names its results y…, its kernels' results f…, CSE's
+    # terms t…, and calls NumPy np: a variable s typed as f0 was the first kernel
+    # result (∂/∂m 10.6 where it is −0.31), np hid NumPy, and lambda (λ) is a Python
+    # keyword, no parameter name; each is renamed in the code (lambda_, np_), and a
+    # name the code can take as its parameter stays the caller's keyword
+    import re
+
+    text = "exp(-(x - m)^2/(2*s^2))/(s*sqrt(2*pi)) + log(1 + exp(-m*(s*x + 1)))"
+    for old, new in rename.items():
+        text = re.sub(rf"\b{old}\b", new, text)
+    values = {rename.get(k, k): v for k, v in {"m": 0.3, "s": 1.2, "x": 0.7}.items()}
+    expr = parse_expression(text)
+    variables = sorted(expr.free_symbols, key=lambda v: v.name)
+    f, g = compile_expression(expr, variables, derivative=True)
+    point = {v: values[v.name] for v in variables}
+    got = [f(*point.values()), *g(*point.values())]
+    want = [expr.subs(point)] + [sp.diff(expr, v).subs(point) for v in variables]
+    assert [float(a) for a in got] == pytest.approx([float(b) for b in want], rel=1e-13)
+    # a parameter (not the variable) under its own name, where Python allows it
+    first = variables[0]
+    one = compile_expression(expr, [first])
+    keyword = {(v.name if v.name not in ("np", "lambda") else v.name + "_"): values[v.name] for v in variables[1:]}
+    assert float(one(values[first.name], **keyword)) == pytest.approx(float(expr.subs(point)), rel=1e-13)
+
+
+def test_an_intermediate_past_float64_is_computed_again_in_long_double():
+    # ∂/∂s of a Gaussian density where (x − m)/s passes 1.3e154 was inf·inf·0 = NaN,
+    # its truth 0; a logistic loss at y = 0, w·x = 1e600 was −0·inf (its truth log 2,
+    # ∂/∂y −(w·x + b)/2 = −5e599, beyond float64: −inf and an overflow report);
+    # cosh x − x²/2 at ±1e300 was inf − inf, its truth +inf.  np.longdouble
+    # (exponents to ±4932) computes those elements again: _again_wide
+    from numeric._support import _WIDE
+
+    if not _WIDE:
+        pytest.skip("np.longdouble is a double here")
+    _assert_within("exp(-(x - m)^2/(2*s^2))/(s*sqrt(2*pi))", [(0.0, 1e-8, 2e300), (-1e300, 1e-300, 1e300)], 4)
+    expr = parse_expression("log(1 + exp(-y*(w*x + b)))")
+    f, g = compile_expression(expr, sorted(expr.free_symbols, key=lambda v: v.name), derivative=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value, slopes = f(0.0, 1e300, 1e300, 0.0), g(0.0, 1e300, 1e300, 0.0)
+    assert float(value) == pytest.approx(np.log(2), rel=1e-15)
+    assert [float(v) for v in slopes[:3]] == [-0.0, -0.0, -0.0] and float(slopes[3]) == -np.inf
+    assert [str(w.message) for w in caught] == ["overflow: the result is beyond float64 (±inf) at 1 point of finite input"]
+    x = sp.Symbol("x", real=True)
+    f, g = compile_expression(sp.cosh(x) - x**2 / 2, [x], derivative=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert f(np.array([1e300, -1e300])).tolist() == [np.inf, np.inf]
+        assert g(np.array([1e300, -1e300])).tolist() == [np.inf, -np.inf]
+
+
+def test_a_nan_that_long_double_cannot_mend_is_reported_as_invalid():
+    # the Gumbel density's derivative at −1e300 is e^{−x − e^{−x}}·expm1(−x), 0·inf
+    # even in np.longdouble (e^{1e300}): still NaN, and reported as NumPy reports an
+    # invalid operation, as the caller's np.errstate asks
+    x = sp.Symbol("x", real=True)
+    g = compile_expression(sp.exp(-x - sp.exp(-x)), [x], derivative=True)[1]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert np.isnan(g(np.array([-1e300, 1.0]))[0])
+    assert [str(w.message) for w in caught] == ["invalid value: the result is NaN at 1 point of finite input"]
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError, match="invalid value"):
+        g(-1e300)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g(-1e300)

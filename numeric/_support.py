@@ -306,6 +306,7 @@ class _QuietOverflow:
 
     def __enter__(self):
         self.happened = False
+        self.finite = False  # _again_wide found every result finite: nothing for _overflowed to report
         caller = np.geterr()
         self.mode, self.invalid_mode = caller["over"], caller["invalid"]
         self._state = np.errstate(over="call", invalid="call", call=self._record)
@@ -318,6 +319,17 @@ class _QuietOverflow:
 
     def __exit__(self, *exc):
         return self._state.__exit__(*exc)
+
+
+def _all_finite(y):
+    """Whether every element of y is finite, told by its sum (one fast pass, no boolean array):
+    a sum that is not finite says no, also where it overflowed, and the caller looks closer.
+
+    >>> _all_finite(np.array([1.0, 1e308, 1e308])), _all_finite(np.array([1.0, 2.0])), _all_finite(3.0)
+    (False, True, True)
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.add.reduce(np.asarray(y), axis=None)))
 
 
 def _again_wide(ys, wide, quiet, *inputs):
@@ -347,14 +359,18 @@ def _again_wide(ys, wide, quiet, *inputs):
     >>> [float(v) for v in _again_wide(y, wide, quiet, x)[0]] == ([0.0] if _WIDE else [np.nan])[:1] + [float(y[0][1])]
     True
     """
+    if all(_all_finite(y) for y in ys):  # the common case: one sum of each result
+        quiet.finite = True
+        return ys
     if not _WIDE:
         return ys
+    nonfinite = [~np.isfinite(y) for y in ys]
     arrays = [np.asarray(a) for a in inputs]
     shape = np.broadcast_shapes(*(a.shape for a in arrays), *(np.shape(y) for y in ys))
     finite = np.ones(shape, dtype=bool)
     for a in arrays:
         finite &= np.isfinite(a)
-    wrong = [~np.isfinite(y) & finite for y in ys]
+    wrong = [m & finite for m in nonfinite]
     index = np.flatnonzero(np.logical_or.reduce(wrong)) if wrong else np.zeros(0, dtype=np.intp)
     if not index.size:
         return ys
@@ -391,6 +407,8 @@ def _overflowed(y, overflow, *inputs):
     overflow: the result is beyond float64 (±inf) at 2 points of finite input
     invalid value: the result is NaN at 2 points of finite input
     """
+    if overflow.finite or _all_finite(y):  # the common case: one sum of y (see _again_wide)
+        return y
     for happened, mode, wrong, what in (
             (overflow.happened, overflow.mode, np.isinf, "overflow: the result is beyond float64 (±inf)"),
             (True, overflow.invalid_mode, np.isnan, "invalid value: the result is NaN")):

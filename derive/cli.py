@@ -138,9 +138,19 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     expr = parse_expression(args.expr)
     variables = parse_variables(args.wrt) if args.wrt else tuple(
         sorted(expr.free_symbols, key=lambda s: s.name))
+    order = getattr(args, "order", 1)
+    name = "f"
+    if order > 1:  # the code and the certificate of the derivative of order N − 1 and its derivative
+        if len(variables) != 1:
+            raise UsageError(f"--codegen and --verify with --order {order} take one --wrt VAR")
+        from .codegen import derivative_of
+
+        expr, name = derivative_of(expr, variables[0], order - 1), f"f_d{order - 1}"
     if args.codegen:
         print()
-        print(expression_source("f", expr, variables, derivative=True), end="")
+        doc = None if order == 1 else (f"The derivative of order {order - 1} of f = {args.expr} "
+                                       f"({name}_grad: of order {order})")
+        print(expression_source(name, expr, variables, derivative=True, doc=doc), end="")
     if args.verify and expr.free_symbols - set(variables):
         raise UsageError("--verify needs numbers for every symbol but the variable: "
                          "substitute them in EXPR")
@@ -155,7 +165,8 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             raise UsageError(f"--domain must be LO,HI (two numbers), got {args.domain!r}")
         cert = verify_expression(expr, variables[0], domain=(lo, hi), points=args.points)
         print()
-        print(f"certificate on [{lo:g}, {hi:g}] ({cert.forward.points} points, mpmath reference):")
+        of = "" if order == 1 else f" of the derivatives of order {order - 1} and {order}"
+        print(f"certificate{of} on [{lo:g}, {hi:g}] ({cert.forward.points} points, mpmath reference):")
         print("\n".join(certificate_table([cert]).splitlines()[2:3]))
         for line in cert.exceptions:
             print(f"  {line}")

@@ -2721,7 +2721,7 @@ def _expression_tails(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
         return ()
     x = variables[0]
     try:
-        return tails_of(expr, [stable_code(expr), stable_code(sp.diff(expr, x))], x)
+        return tails_of(expr, [stable_code(expr), stable_code(derivative_of(expr, x))], x)
     except (TypeError, ValueError, NameError, ZeroDivisionError, OverflowError):
         return ()
 
@@ -2759,7 +2759,7 @@ def _refined_stretches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra, der
         return {}
     xs = probe_points()
     found = {}
-    for key, definition in (("f", expr), ("f_grad", sp.diff(expr, x) if derivative else None)):
+    for key, definition in (("f", expr), ("f_grad", derivative_of(expr, x) if derivative else None)):
         if definition is None or f"_{key}_tail" not in wide:  # a primitive with no long-double form
             continue
         truth = _mp_function(primitives.expand_primitives(definition), [x])
@@ -2823,7 +2823,7 @@ def _removable_patches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
         return {}
     own = []
     if derivative:  # where f′ alone is a sum that cancels to 0 (cosh x − x²/2 at 0: f′ = sinh x − x)
-        derivative_expr = sp.diff(expr, x)
+        derivative_expr = derivative_of(expr, x)
         own = search(derivative_expr, ("zero",), skip={c.point for c in candidates}) or []
     if not candidates and not own:
         return {}
@@ -3042,16 +3042,16 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
     body.append("\n".join([f"def {name}({args}):", f'    """{doc or formula}\n\n    f = {formula}{notes}{renamed_note}\n    """',
                            *setup, *before, *_quiet_overflow(lines, ending)]))
     if derivative:
-        grads = [stable(sp.diff(expr, v)) for v in wrt]
+        grads = [stable(derivative_of(expr, v)) for v in wrt]
         lines, texts, used = _print_block(grads)
         kernels |= used
         if len(wrt) == 1:
-            before, ending = refined(f"{name}_grad", stable_code(sp.diff(expr, wrt[0])), texts[0],
+            before, ending = refined(f"{name}_grad", stable_code(derivative_of(expr, wrt[0])), texts[0],
                                      patches.get("f_grad", ()), stretches.get("f_grad", ()),
                                      stretches.get("f_grad_safe"))
         else:
             results = ", ".join(f"_like(_overflowed(y{i}, overflow, {inputs}), {like})" for i in range(len(texts)))
-            again_wide = wide(f"{name}_grad", [stable_code(sp.diff(expr, v)) for v in wrt])
+            again_wide = wide(f"{name}_grad", [stable_code(derivative_of(expr, v)) for v in wrt])
             before, ending = [], [f"    y{i} = {t}" for i, t in enumerate(texts)] + again_wide(inputs) + \
                 [f"    return {results}"]
         notes = near_text(patches.get("f_grad", ())) + again_text(stretches.get("f_grad", ()))
@@ -3097,6 +3097,23 @@ def code_names(symbols: Sequence[sp.Symbol]) -> dict[sp.Symbol, str]:
             taken.add(alias)
             aliases[symbol] = alias
     return aliases
+
+
+def derivative_of(expr: sp.Expr, variable: sp.Symbol, order: int = 1) -> sp.Expr:
+    """SymPy's derivative of a user's expression with the convention at jumps: δ(u) (and its
+    derivatives) is 0, the derivative of sign(u) and H(u) on either side of u = 0 (taken at
+    the jump as in autodiff frameworks, as :mod:`derive.steps` does).
+
+    SymPy's d/dx sign(x) is 2·δ(x), which has no NumPy code (the printer raised
+    on sign(x)·x²); as a distribution x²·δ(x) is 0 anyway.
+
+    >>> from sympy import Symbol, sign
+    >>> x = Symbol("x", real=True)
+    >>> derivative_of(sign(x) * x**2, x)
+    2*x*sign(x)
+    """
+    derived = sp.diff(expr, variable, order)
+    return derived.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
 
 
 def _quiet_overflow(lines: list[str], ending: list[str]) -> list[str]:

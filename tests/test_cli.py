@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from derive.cli import main
@@ -140,6 +141,34 @@ def test_diff_verify_takes_a_negative_domain_as_typed(capsys):
     assert main(["diff", "1-cos(x)", "--verify", "--domain", "-1e-3,1", "--points", "201"]) == 0
     out = capsys.readouterr().out
     assert "certificate on [-0.001, 1]" in out and " ok" in out
+
+
+def test_diff_codegen_and_verify_take_the_jump_of_sign_as_zero(capsys):
+    # SymPy's d/dx sign(x) is 2·δ(x), which has no NumPy code: --codegen and --verify of
+    # sign(x)·x² stopped with a printer's traceback; δ is 0 (as the steps take it)
+    assert main(["diff", "sign(x)*x^2", "--wrt", "x", "--verify", "--points", "201"]) == 0
+    assert " ok" in capsys.readouterr().out
+    assert main(["diff", "max(x, 0)", "--wrt", "x", "--order", "2", "--codegen"]) == 0
+    out = capsys.readouterr().out
+    namespace = {}
+    exec(compile(out[out.index("# Generated"):], "<generated>", "exec"), namespace)
+    assert namespace["f_d1_grad"](np.array([-2.0, 3.0])).tolist() == [0.0, 0.0]
+
+
+def test_diff_order_n_codegen_and_verify_are_of_the_nth_derivative(capsys):
+    # --order 2 printed the steps of f″, and then the code and the certificate of f and f′
+    assert main(["diff", "x^3*sin(x)", "--wrt", "x", "--order", "2", "--codegen"]) == 0
+    out = capsys.readouterr().out
+    namespace = {}
+    exec(compile(out[out.index("# Generated"):], "<generated>", "exec"), namespace)
+    x = np.array([0.5, -2.0, 7.0])
+    want = 6 * x * np.sin(x) + 6 * x**2 * np.cos(x) - x**3 * np.sin(x)  # (x³ sin x)″
+    assert np.allclose(namespace["f_d1_grad"](x), want, rtol=1e-14)
+    assert np.allclose(namespace["f_d1"](x), 3 * x**2 * np.sin(x) + x**3 * np.cos(x), rtol=1e-14)
+    assert main(["diff", "x^3*sin(x)", "--wrt", "x", "--order", "2", "--verify", "--points", "201"]) == 0
+    assert "certificate of the derivatives of order 1 and 2" in capsys.readouterr().out
+    assert main(["diff", "x*y", "--wrt", "x,y", "--order", "2", "--codegen"]) == 2
+    assert "take one --wrt VAR" in capsys.readouterr().err
 
 
 def test_diff_verify_rejects_a_bad_domain(capsys):

@@ -207,6 +207,36 @@ class gauss(Primitive):
         return exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
 
 
+class normal_ratio(Primitive):
+    r"""The ratio :math:`\varphi(x)/\Phi(x)`, the derivative of :math:`\log\Phi(x)`.
+
+    The stabilize stage writes φ(u)/Φ(u) as it (the rule ``normal_ratio``):
+    both underflow past x = −38.5 (0/0), and its kernel, a member of the
+    kernel ``normal``, computes 1/(√(2π)·H(−x)) for x < 0, H the fitted
+    normal tail, with no exponential to round.
+
+    Examples
+    --------
+    >>> from sympy import Symbol, diff
+    >>> x = Symbol("x", real=True)
+    >>> diff(normal_ratio(x), x)
+    -(x + normal_ratio(x))*normal_ratio(x)
+    """
+
+    numpy_kernel = "gauss_over_ndtr"
+    fused_kernel = "normal"
+    latex_name = r"\frac{\varphi}{\Phi}"
+    pretty_name = "φ/Φ"
+    at_zero = sp.sqrt(2) / sp.sqrt(sp.pi)
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return -normal_ratio(x) * (x + normal_ratio(x))
+
+    def definition(self):
+        return gauss(self.args[0]).definition() / ndtr(self.args[0]).definition()
+
+
 class gaussian(Primitive):
     r"""The Gaussian :math:`e^{-x^2}`, with x² formed exactly by its kernel.
 
@@ -333,7 +363,7 @@ class quotient_with_limit(Function):
 
 
 SCALAR_PRIMITIVES: tuple[type[Function], ...] = (
-    sigmoid, softplus, sech2, ndtr, erfc, erfcx, gauss, gaussian, xlogy, xlog1py, xdivy)
+    sigmoid, softplus, sech2, ndtr, erfc, erfcx, gauss, normal_ratio, gaussian, xlogy, xlog1py, xdivy)
 
 
 # --------------------------------------------------------------------------
@@ -483,6 +513,7 @@ __all__ = [
     "erfc",
     "erfcx",
     "gauss",
+    "normal_ratio",
     "gaussian",
     "xlogy",
     "xlog1py",

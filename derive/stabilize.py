@@ -55,6 +55,7 @@ from .primitives import (
     log_softmax,
     logsumexp,
     ndtr,
+    normal_ratio,
     quotient_with_limit,
     rowsum,
     sech2,
@@ -1116,17 +1117,17 @@ def _scaled_erfc(node):
 
 
 def _normal_ratio(node):
-    # φ(u)ᵏ/Φ(u)ᵏ → (√(2/π)/erfcx(−u/√2))ᵏ for u < −37 (d/du log Φ(u), the
-    # inverse Mills ratio), and e^{−u²}ᵏ/erfc(u)ᵏ → erfcx(u)⁻ᵏ for u > 0: both
-    # are 0/0 where the tail underflows (x < −38.5 and x > 26.5)
+    # φ(u)ᵏ/Φ(u)ᵏ → normal_ratio(u)ᵏ (d/du log Φ(u), the inverse Mills ratio of
+    # −u; its kernel takes 1/(√(2π)·H(−u)) for u < 0, no exponential), and
+    # e^{−u²}ᵏ/erfc(u)ᵏ → erfcx(u)⁻ᵏ for u > 0: both are 0/0 where the tail
+    # underflows (x < −38.5 and x > 26.5)
     if not isinstance(node, Mul):
         return None
     factors = [f.as_base_exp() for f in node.args]
     for density, tail, quotient, where, other in (
-            # below −37 (not 0): above it φ and Φ share the kernel's e^{−u²/2}, whose
-            # rounding cancels in φ/Φ, and erfcx of the rounded −u/√2 erred by 4.4 ULP
-            (gauss, ndtr, lambda u: sp.sqrt(2) / (sp.sqrt(sp.pi) * erfcx(-u / sp.sqrt(2))), lambda u: u < -37,
-             lambda u: sp.Max(u, -37)),
+            # every u (φ/Φ of the kernel's members, rounded apart, erred by 4.24 ULP at
+            # u = −31.76; erfcx of the rounded −u/√2, the rule's form below −37 before, by 4.4)
+            (gauss, ndtr, normal_ratio, None, None),
             (gaussian, None, lambda u: 1 / erfcx(u), lambda u: u > 0, lambda u: sp.Min(u, 0))):
         for i, (db, dk) in enumerate(factors):
             if not isinstance(db, density) or not dk.is_Integer or dk < 1:
@@ -1140,6 +1141,8 @@ def _normal_ratio(node):
                 k = min(dk, -tk)
                 rest = [node.args[m] for m in range(len(factors)) if m not in (i, j)]
                 rest += [db ** (dk - k), tb ** (tk + k)]
+                if where is None:
+                    return Mul(*rest) * quotient(u) ** k
                 c = other(u)  # the quotient as written where it is chosen (see _log_ndtr); φ is even
                 branches = sp.Piecewise((quotient(u) ** k, where(u)), ((db.func(c) / tb.func(c)) ** k, True))
                 return Mul(*rest) * branches
@@ -1450,7 +1453,7 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "log erfc(u) → log erfcx(u) − u² (u > ½), log 2 + log1p(−erfc(−u)/2) (u < −½), log1p(−erf(u))",
          "Φ(u) underflows below −38.5 and rounds to 1 past 8.3; erfc(u) underflows past 26.5, "
          "and log erfc(u) − log 2 cancels for u < −½", _log_of_normal_tail),
-    Rule("normal_ratio", "φ(u)/Φ(u) → √(2/π)/erfcx(−u/√2) (u < −37); e^{−u²}/erfc(u) → 1/erfcx(u) (u > 0)",
+    Rule("normal_ratio", "φ(u)/Φ(u) → normal_ratio(u); e^{−u²}/erfc(u) → 1/erfcx(u) (u > 0)",
          "0/0 where the tail underflows (u < −38.5; u > 26.5)", _normal_ratio),
     Rule("one_plus_tanh", "c + c·tanh(u) → 2c·σ(2u)", "1 + tanh(u) cancels for u < 0",
          _constant_plus(sp.tanh, lambda c, u: 2 * c * sigmoid(2 * u), +1)),

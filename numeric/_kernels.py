@@ -40,6 +40,7 @@ __all__ = [
     "erfcx",
     "ndtr",
     "ndtr_slope",
+    "gauss_over_ndtr",
     "gauss",
     "gaussian",
     "normal",
@@ -619,6 +620,17 @@ def ndtr(x):
     return normal(x, "ndtr")[0]
 
 
+def gauss_over_ndtr(x):
+    """φ(x)/Φ(x), the derivative of log Φ(x): 1/(√(2π)·H(−x)) for x < 0, with no exponential (see normal).
+
+    Examples
+    --------
+    >>> gauss_over_ndtr(np.array([-40.0, 0.0, 3.0])).tolist()  # φ/Φ of the rounded members is 0/0 at −40
+    [40.02496884720727, 0.7978845608028654, 0.004437839042125664]
+    """
+    return normal(x, "gauss_over_ndtr")[0]
+
+
 def ndtr_slope(x):
     """Φ(x) + x·φ(x), the slope of x·Φ(x) (GELU's derivative), without the cancellation of the sum for x < 0 (see normal).
 
@@ -718,7 +730,7 @@ def normal(x, *wanted):
     >>> cdf.tolist(), pdf.tolist()
     ([0.0, 0.5, 0.8413447460685429], [0.0, 0.3989422804014327, 0.24197072451914337])
     """
-    known = ("ndtr", "gauss", "gaussian", "ndtr_slope")
+    known = ("ndtr", "gauss", "gaussian", "ndtr_slope", "gauss_over_ndtr")
     if set(wanted) - set(known):
         raise ValueError(f"normal: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
     x = np.asarray(x)
@@ -729,7 +741,8 @@ def normal(x, *wanted):
     for xb, blocks, (a, hi, lo, t, q, forty, s1, s2, slope) in _blocks(x, outs, work):
         np.abs(xb, out=a)
         np.minimum(a, forty, out=a)  # NaN stays NaN
-        if "ndtr" in wanted or "ndtr_slope" in wanted:
+        tail = "ndtr" in wanted or "ndtr_slope" in wanted or "gauss_over_ndtr" in wanted
+        if tail:
             _normal_tail(a, q, t, hi)
         if "ndtr_slope" in wanted:  # S = H(a) − a·c, c = 1/√(2π), before a is split
             np.add(a, _SQUARE_GRID, out=s1)
@@ -752,10 +765,12 @@ def normal(x, *wanted):
         lo *= -0.5
         lo *= hi
         lo += hi  # g = e^{-x²/2} = hi·(1 + lo) = hi + hi·lo (1 + lo would round lo away)
-        if "ndtr" in wanted or "ndtr_slope" in wanted:
+        if "gauss_over_ndtr" in wanted:
+            _write_gauss_over_ndtr(xb, q, lo, hi, t, blocks[wanted.index("gauss_over_ndtr")])
+        if tail:
             np.greater_equal(xb, 0, out=s1)  # m = [x ≥ 0]
         for name, yb in zip(wanted, blocks):
-            if name == "gaussian":
+            if name in ("gaussian", "gauss_over_ndtr"):
                 continue
             if name == "gauss":
                 np.multiply(lo, 0.3989422804014327, out=yb, casting="same_kind")
@@ -773,6 +788,30 @@ def normal(x, *wanted):
             np.subtract(s1, q, out=t)
             np.abs(t, out=yb, casting="same_kind")
     return tuple(outs)
+
+
+def _write_gauss_over_ndtr(x, h, g, r1, r2, out):
+    """φ(x)/Φ(x), the derivative of log Φ(x), into ``out``, from H(a) = ``h`` and g = e^{-a²/2}
+    (a = min(|x|, 40), as the kernel ``normal`` has them); r1, r2 are work rows.
+
+    For x < 0, φ(x)/Φ(x) = (g/√(2π))/(H(a)·g) = 1/(√(2π)·H(a)): g, and its
+    rounding, are gone, where φ/Φ of the two members rounded g·c and H·g and
+    their quotient (4.24 ULP at x = −31.76; 2.97 this way on 7,000 points of
+    [−40, 0]).  For x ≥ 0 it is φ/Φ, Φ ≥ ½.  Below −40, where the kernel's a
+    stops, H of |x| itself (φ/Φ ~ |x|: |x| past 1e300, where H is subnormal).
+    """
+    np.multiply(h, g, out=r1)
+    np.subtract(1.0, r1, out=r1)  # Φ(|x|)
+    np.multiply(g, 0.3989422804014327, out=r2)
+    np.divide(r2, r1, out=r2)  # x ≥ 0
+    np.divide(0.3989422804014327, h, out=r1)  # x < 0
+    out[...] = np.where(x >= 0, r2, r1)
+    far = np.flatnonzero(x < -40)
+    if far.size:
+        b = -x[far]
+        hb, u, e = np.empty_like(b), np.empty_like(b), np.empty_like(b)
+        _normal_tail(np.minimum(b, 1e300), hb, u, e)
+        out[far] = np.where(b > 1e300, b, 0.3989422804014327 / hb)
 
 
 def ndtr_wide(u):

@@ -1851,7 +1851,8 @@ def _tail_function(name: str, pair: Sequence[sp.Expr]) -> tuple[str, set[str]] |
 def _plain_texts(expressions: Sequence[sp.Expr], printer: StablePrinter) -> list[str] | None:
     """The printed ``expressions`` with their primitives by their plain definitions, for np.longdouble
     arguments (see _tail_function), or None where one uses a primitive with no such form here."""
-    plain = {  # (normal_ratio first: its φ and Φ are then written plainly too)
+    plain = {  # (normal_ratio_slope, then normal_ratio first: what they hold is then written plainly too)
+        primitives.normal_ratio_slope: lambda u: -primitives.normal_ratio(u) * (u + primitives.normal_ratio(u)),
         primitives.normal_ratio: lambda u: primitives.gauss(u) / primitives.ndtr(u),
         primitives.sigmoid: lambda u: 1 / (1 + sp.exp(-u)),
         primitives.softplus: lambda u: sp.codegen.cfunctions.log1p(sp.exp(u)),

@@ -219,8 +219,8 @@ class normal_ratio(Primitive):
     --------
     >>> from sympy import Symbol, diff
     >>> x = Symbol("x", real=True)
-    >>> diff(normal_ratio(x), x)
-    -(x + normal_ratio(x))*normal_ratio(x)
+    >>> diff(normal_ratio(x), x)  # −λ(x + λ), a primitive of its own (x + λ cancels for x < 0)
+    normal_ratio_slope(x)
     """
 
     numpy_kernel = "gauss_over_ndtr"
@@ -230,11 +230,41 @@ class normal_ratio(Primitive):
     at_zero = sp.sqrt(2) / sp.sqrt(sp.pi)
 
     def fdiff(self, argindex=1):
-        x = self.args[0]
-        return -normal_ratio(x) * (x + normal_ratio(x))
+        return normal_ratio_slope(self.args[0])
 
     def definition(self):
         return gauss(self.args[0]).definition() / ndtr(self.args[0]).definition()
+
+
+class normal_ratio_slope(Primitive):
+    r"""The derivative of φ(x)/Φ(x), :math:`(\log\Phi)''(x) = -\lambda(x + \lambda)`, λ = φ/Φ.
+
+    x + λ cancels for x < 0 (like 1/x²); its kernel, a member of the kernel
+    ``normal``, takes a polynomial fitted by :mod:`derive.fits` there.
+
+    Examples
+    --------
+    >>> from sympy import Symbol, diff
+    >>> x = Symbol("x", real=True)
+    >>> diff(normal_ratio(x), x)
+    normal_ratio_slope(x)
+    >>> diff(normal_ratio_slope(x), x)
+    -(x + normal_ratio(x))*normal_ratio_slope(x) - (normal_ratio_slope(x) + 1)*normal_ratio(x)
+    """
+
+    numpy_kernel = "gauss_over_ndtr_slope"
+    fused_kernel = "normal"
+    latex_name = r"\left(\frac{\varphi}{\Phi}\right)'"
+    pretty_name = "(φ/Φ)′"
+    at_zero = -2 / sp.pi
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return -normal_ratio_slope(x) * (x + normal_ratio(x)) - normal_ratio(x) * (1 + normal_ratio_slope(x))
+
+    def definition(self):
+        ratio = normal_ratio(self.args[0]).definition()
+        return -ratio * (self.args[0] + ratio)
 
 
 class gaussian(Primitive):
@@ -363,7 +393,8 @@ class quotient_with_limit(Function):
 
 
 SCALAR_PRIMITIVES: tuple[type[Function], ...] = (
-    sigmoid, softplus, sech2, ndtr, erfc, erfcx, gauss, normal_ratio, gaussian, xlogy, xlog1py, xdivy)
+    sigmoid, softplus, sech2, ndtr, erfc, erfcx, gauss, normal_ratio, normal_ratio_slope, gaussian, xlogy, xlog1py,
+    xdivy)
 
 
 # --------------------------------------------------------------------------
@@ -514,6 +545,7 @@ __all__ = [
     "erfcx",
     "gauss",
     "normal_ratio",
+    "normal_ratio_slope",
     "gaussian",
     "xlogy",
     "xlog1py",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._fits import NORMAL_TAIL, NORMAL_TAIL_CENTER
+from ._fits import NORMAL_RATIO_SLOPE, NORMAL_TAIL, NORMAL_TAIL_CENTER
 from ._support import BLOCK, _blocks, _scratch
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "ndtr",
     "ndtr_slope",
     "gauss_over_ndtr",
+    "gauss_over_ndtr_slope",
     "gauss",
     "gaussian",
     "normal",
@@ -631,6 +632,17 @@ def gauss_over_ndtr(x):
     return normal(x, "gauss_over_ndtr")[0]
 
 
+def gauss_over_ndtr_slope(x):
+    """(φ/Φ)′(x) = (log Φ)″(x), without the cancellation of x + φ/Φ for x < 0 (see normal).
+
+    Examples
+    --------
+    >>> gauss_over_ndtr_slope(np.array([-40.0, 0.0, 3.0])).tolist()  # x + φ/Φ cancels at −40
+    [-0.9993773316214086, -0.6366197723675814, -0.013333211541740808]
+    """
+    return normal(x, "gauss_over_ndtr_slope")[0]
+
+
 def ndtr_slope(x):
     """Φ(x) + x·φ(x), the slope of x·Φ(x) (GELU's derivative), without the cancellation of the sum for x < 0 (see normal).
 
@@ -730,7 +742,7 @@ def normal(x, *wanted):
     >>> cdf.tolist(), pdf.tolist()
     ([0.0, 0.5, 0.8413447460685429], [0.0, 0.3989422804014327, 0.24197072451914337])
     """
-    known = ("ndtr", "gauss", "gaussian", "ndtr_slope", "gauss_over_ndtr")
+    known = ("ndtr", "gauss", "gaussian", "ndtr_slope", "gauss_over_ndtr", "gauss_over_ndtr_slope")
     if set(wanted) - set(known):
         raise ValueError(f"normal: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
     x = np.asarray(x)
@@ -741,7 +753,7 @@ def normal(x, *wanted):
     for xb, blocks, (a, hi, lo, t, q, forty, s1, s2, slope) in _blocks(x, outs, work):
         np.abs(xb, out=a)
         np.minimum(a, forty, out=a)  # NaN stays NaN
-        tail = "ndtr" in wanted or "ndtr_slope" in wanted or "gauss_over_ndtr" in wanted
+        tail = any(name in wanted for name in ("ndtr", "ndtr_slope", "gauss_over_ndtr", "gauss_over_ndtr_slope"))
         if tail:
             _normal_tail(a, q, t, hi)
         if "ndtr_slope" in wanted:  # S = H(a) − a·c, c = 1/√(2π), before a is split
@@ -767,10 +779,12 @@ def normal(x, *wanted):
         lo += hi  # g = e^{-x²/2} = hi·(1 + lo) = hi + hi·lo (1 + lo would round lo away)
         if "gauss_over_ndtr" in wanted:
             _write_gauss_over_ndtr(xb, q, lo, hi, t, blocks[wanted.index("gauss_over_ndtr")])
+        if "gauss_over_ndtr_slope" in wanted:
+            _write_gauss_over_ndtr_slope(xb, q, lo, hi, t, blocks[wanted.index("gauss_over_ndtr_slope")])
         if tail:
             np.greater_equal(xb, 0, out=s1)  # m = [x ≥ 0]
         for name, yb in zip(wanted, blocks):
-            if name in ("gaussian", "gauss_over_ndtr"):
+            if name in ("gaussian", "gauss_over_ndtr", "gauss_over_ndtr_slope"):
                 continue
             if name == "gauss":
                 np.multiply(lo, 0.3989422804014327, out=yb, casting="same_kind")
@@ -812,6 +826,35 @@ def _write_gauss_over_ndtr(x, h, g, r1, r2, out):
         hb, u, e = np.empty_like(b), np.empty_like(b), np.empty_like(b)
         _normal_tail(np.minimum(b, 1e300), hb, u, e)
         out[far] = np.where(b > 1e300, b, 0.3989422804014327 / hb)
+
+
+def _write_gauss_over_ndtr_slope(x, h, g, r1, r2, out):
+    """(φ/Φ)′(x) = (log Φ)″(x) = −λ(x + λ), λ = φ/Φ, into ``out`` (arguments as _write_gauss_over_ndtr).
+
+    For x < 0, x + λ cancels like 1/x² (4.5e3 ULP at x = −38.7 from λ);
+    there it is −(1 − P(u)) with u = 2K/(K + |x|) − 1 and P the polynomial
+    fitted by derive.fits.normal_ratio_slope_fit (within 1.5 ULP), for any
+    x < 0 (−1 where |x| is huge).  For x ≥ 0, λ ≤ √(2/π) and x + λ does not
+    cancel: −λ(x + λ) from λ = φ/Φ, Φ ≥ ½.
+    """
+    np.multiply(h, g, out=r1)
+    np.subtract(1.0, r1, out=r1)  # Φ(|x|)
+    np.multiply(g, 0.3989422804014327, out=r2)
+    np.divide(r2, r1, out=r2)  # λ for x ≥ 0
+    np.clip(x, -40.0, 40.0, out=r1)  # (λ is 0 past 40, and x < 0 takes r2: ±inf must not make inf·0)
+    r1 += r2
+    r1 *= r2
+    np.negative(r1, out=r1)  # x ≥ 0
+    u = np.abs(x)
+    u += NORMAL_TAIL_CENTER
+    np.divide(2 * NORMAL_TAIL_CENTER, u, out=u)
+    u -= 1
+    np.multiply(u, NORMAL_RATIO_SLOPE[-1], out=r2)
+    for p in NORMAL_RATIO_SLOPE[-2:0:-1]:
+        r2 += p
+        r2 *= u
+    r2 += NORMAL_RATIO_SLOPE[0] - 1.0  # −(1 − P), with 1 − p₀ rounded once
+    out[...] = np.where(x >= 0, r1, r2)
 
 
 def ndtr_wide(u):

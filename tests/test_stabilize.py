@@ -69,6 +69,8 @@ CASES = [
     ("log_normal_tail", sp.log((1 + sp.erf(x)) / 2), {x: 3.0}),
     ("normal_ratio", sp.exp(-x**2 / 2) / (sp.sqrt(2 * sp.pi) * ndtr(x)), {x: -40.0}),
     ("normal_ratio", sp.exp(-x**2) / sp.erfc(x), {x: 30.0}),
+    # (log Φ)″ = −λ(x + λ), λ = φ/Φ: x + λ cancels like 1/x² (4.5e3 ULP at −38.7 from λ)
+    ("normal_ratio_slope", sp.diff(sp.log(ndtr(x)), x, 2), {x: -30.0}),
     # several variables: e^{y²}·(x·e^{−y²} − y·e^{−y²}) is inf·0 at y = 30 (x − y); (x − y)²/(2p²)
     # inf/inf where x − y and p pass 1.3e154; p·(1/p² + x/p³) overflows p² at p = 1e300
     ("merges_into_sum", sp.exp(y**2) * (x * sp.exp(-y**2) - y * sp.exp(-y**2)), {x: 2.0, y: 30.0}),
@@ -177,7 +179,8 @@ REAL_DOMAIN = {
 
 def _naive(expr, point):
     """Naive lambdify: its value, and whether it raised a RuntimeWarning."""
-    f = sp.lambdify(list(point), expr, modules=["scipy", "numpy"])
+    gauss = {"gauss": lambda v: np.exp(-v * v / 2) / np.sqrt(2 * np.pi)}  # (SciPy's ndtr, but no φ)
+    f = sp.lambdify(list(point), expr, modules=[gauss, "scipy", "numpy"])
     with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn", under="ignore"):
         warnings.simplefilter("always")
         value = float(f(*[np.float64(v) for v in point.values()]))
@@ -414,3 +417,24 @@ def test_the_derivative_of_log_ndtr_is_its_kernel_member():
         with mpmath.workdps(60 + 2 * len(str(int(abs(point))))):
             true = mpmath.npdf(point) / mpmath.ncdf(point)
         assert ulp_error(float(value), true) <= 3.0, (point, float(value))
+
+
+
+def test_the_second_derivative_of_log_ndtr_is_its_fitted_member():
+    # (log Φ)″ = −λ(x + λ) cancels for x < 0; the kernel member gauss_over_ndtr_slope
+    # takes a polynomial fitted by derive.fits there: within 2 ULP at these points,
+    # where −λ(x + λ) of the member λ erred by 4.5e3 (x = −38.7)
+    from derive.primitives import normal_ratio_slope
+
+    x = sp.Symbol("x", real=True)
+    assert stabilize(sp.diff(sp.log(ndtr(x)), x, 2)) == normal_ratio_slope(x)
+    assert stabilize(sp.diff(sp.log(ndtr(2 * x)), x, 2)) == 4 * normal_ratio_slope(2 * x)
+    f = compile_expression(sp.diff(sp.log(ndtr(x)), x), [x], derivative=True)[1]
+    points = np.array([-38.72, -34.08, -5.0, -1.0, -1e-3, -1e4, 0.0, 2.0, 30.0])
+    assert float(f(-1e300)) == -1.0  # −1 + O(1e−600) (mpmath's Φ(−1e300) is no reference)
+    for point, value in zip(points, f(points)):
+        with mpmath.workdps(60 + 3 * len(str(int(abs(point))))):
+            v = mpmath.mpf(point)
+            ratio = mpmath.npdf(v) / mpmath.ncdf(v)
+            true = -ratio * (v + ratio)
+        assert ulp_error(float(value), true) <= 2.0, (point, float(value))

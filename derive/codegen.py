@@ -2933,8 +2933,13 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
         renamed = {s: sp.Symbol(alias, **s.assumptions0) for s, alias in aliases.items()}
         expr = expr.xreplace(renamed)
         variables, extra, wrt = ([renamed.get(s, s) for s in group] for group in (variables, extra, wrt))
-    public = {s.name: next((k.name for k, a in aliases.items() if a == s.name), s.name) for s in [*variables, *extra]}
-    public = {alias: (alias if keyword.iskeyword(name) or name == "np" else name) for alias, name in public.items()}
+    typed = {alias: symbol.name for symbol, alias in aliases.items()}  # the code's name → the user's
+
+    def parameter(name: str) -> str:  # the user's name, where Python and NumPy leave it free
+        user = typed.get(name, name)
+        return name if keyword.iskeyword(user) or user == "np" else user
+
+    public = {s.name: parameter(s.name) for s in [*variables, *extra]}
     names = [v.name for v in variables]
     like = names[0] if len(names) == 1 else "_shape"  # what _like shapes the results as
     input_names = names + [s.name for s in extra]  # what _overflowed asks to be finite

@@ -869,6 +869,23 @@ def _exp_times_expm1(node):
     return _pair_rewrite(node, combine, Mul)
 
 
+def _exp_times_large_expm1(node):
+    # e^A·expm1(v) → −e^{A + v}·expm1(−v) where v > 0: e^A underflows to 0 while
+    # expm1(v) overflows (the Gumbel density's derivative e^{−x − e^{−x}}·expm1(−x)
+    # is 0·inf = NaN at x = −1e300, where it is 0); A + v is simplified as a whole.
+    # Each branch takes v clamped to where it is chosen
+    def combine(f, g):
+        if not (isinstance(f, exp) and isinstance(g, expm1)):
+            return None
+        a, v = f.args[0], g.args[0]
+        if sp.expand(a + v) == 0 or v.is_number or a.is_number:
+            return None  # (exp_times_expm1's case; a number overflows nowhere)
+        large, small = sp.Max(v, 0), sp.Min(v, 0)
+        return sp.Piecewise((-exp(sp.expand(a + large)) * expm1(-large), v > 0), (exp(a) * expm1(small), True))
+
+    return _pair_rewrite(node, combine, Mul)
+
+
 def _into_piecewise(node):
     # p(x) + t → Piecewise of p's branches + t, where t cancels in a branch:
     # log cosh x − |x| is (|x| − log 2 + log1p(e^{−2|x|})) − |x|, which is 0 (not
@@ -1568,6 +1585,9 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "e⁻ˣ·e^{−e⁻ˣ} is inf·0 below x = −709", _exponential_of_exponential),
     Rule("exp_times_expm1", "eᵘ·expm1(−u) → −expm1(u)", "eᵘ·(1 − e⁻ᵘ) is 0·inf below u = −709",
          _exp_times_expm1),
+    Rule("exp_times_large_expm1", "e^A·expm1(v) → −e^{A+v}·expm1(−v) (v > 0)",
+         "e^A·expm1(v) is 0·inf where e^A underflows and expm1(v) overflows (e^{−x−e^{−x}}·expm1(−x) at −1e300)",
+         _exp_times_large_expm1),
     Rule("into_piecewise", "p + t → Piecewise(pᵢ + t) where t cancels in a branch",
          "log cosh x − |x| rounds |x| − log 2 before the |x| cancel", _into_piecewise),
     Rule("tanh_less_sign", "c·tanh(u) − c·sign(u) → −2c·sign(u)·σ(−2|u|)",

@@ -1836,16 +1836,11 @@ def _tail_function(name: str, pair: Sequence[sp.Expr]) -> tuple[str, set[str]] |
     :func:`_long_constants`).  Returns the source and the kernels it calls,
     or None where the pair uses a primitive with no such form here.
     """
-    printer = StablePrinter()
     variable = sp.Symbol("x", real=True)  # the tail's argument, whatever the user's variable is called
-    written = _plain_texts([e.subs(next(iter(e.free_symbols)), variable) if len(e.free_symbols) == 1 else e
-                            for e in pair], printer)
-    if written is None:
-        return None
-    return "\n".join([f"def {name}(x):",
-                      f'    """{"(f, f′)" if len(pair) == 2 else "(f,)"} in the dtype of x (np.longdouble), '
-                      'for the x of its tails (see _refine_tail)."""',
-                      f"    return {', '.join(written)},"]), printer.kernels_used
+    return _plain_function(name, [e.subs(next(iter(e.free_symbols)), variable) if len(e.free_symbols) == 1 else e
+                                  for e in pair], ["x"],
+                           f'{"(f, f′)" if len(pair) == 2 else "(f,)"} in the dtype of x (np.longdouble), '
+                           'for the x of its tails (see _refine_tail).')
 
 
 def _plain_texts(expressions: Sequence[sp.Expr], printer: StablePrinter) -> list[str] | None:
@@ -1875,13 +1870,19 @@ def _wide_function(name: str, expressions: Sequence[sp.Expr], arguments: Sequenc
     """Source of ``name``(arguments) = the ``expressions`` (a tuple), by their plain formulas, for
     np.longdouble arguments: what _again_wide computes again where float64 gave NaN or ±inf
     at finite inputs (an intermediate past float64's range). None as _plain_texts gives it."""
+    return _plain_function(name, expressions, arguments, "The formula in the dtype of its arguments "
+                           "(np.longdouble), where float64 gave NaN or ±inf (see _again_wide).")
+
+
+def _plain_function(name: str, expressions: Sequence[sp.Expr], arguments: Sequence[str],
+                    doc: str) -> tuple[str, set[str]] | None:
+    """Source of ``name``(arguments) returning the tuple of ``expressions`` by their plain formulas
+    (see _plain_texts), and the kernels it calls; None where one has no plain form."""
     printer = StablePrinter()
     written = _plain_texts(expressions, printer)
     if written is None:
         return None
-    return "\n".join([f"def {name}({', '.join(arguments)}):",
-                      ('    """The formula in the dtype of its arguments (np.longdouble), where float64 '
-                       'gave NaN or ±inf (see _again_wide)."""'),
+    return "\n".join([f"def {name}({', '.join(arguments)}):", f'    """{doc}"""',
                       f"    return {', '.join(written)},"]), printer.kernels_used
 
 
@@ -3049,16 +3050,17 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
     body.append("\n".join([f"def {name}({args}):", f'    """{doc or formula}\n\n    f = {formula}{notes}{renamed_note}\n    """',
                            *setup, *before, *_quiet_overflow(lines, ending)]))
     if derivative:
-        grads = [stable(derivative_of(expr, v)) for v in wrt]
+        derivatives = [derivative_of(expr, v) for v in wrt]  # (each differentiated once)
+        grads = [stable(d) for d in derivatives]
         lines, texts, used = _print_block(grads)
         kernels |= used
         if len(wrt) == 1:
-            before, ending = refined(f"{name}_grad", stable_code(derivative_of(expr, wrt[0])), texts[0],
+            before, ending = refined(f"{name}_grad", stable_code(derivatives[0]), texts[0],
                                      patches.get("f_grad", ()), stretches.get("f_grad", ()),
                                      stretches.get("f_grad_safe"))
         else:
             results = ", ".join(f"_like(_overflowed(y{i}, overflow, {inputs}), {like})" for i in range(len(texts)))
-            again_wide = wide(f"{name}_grad", [stable_code(derivative_of(expr, v)) for v in wrt])
+            again_wide = wide(f"{name}_grad", [stable_code(d) for d in derivatives])
             before, ending = [], [f"    y{i} = {t}" for i, t in enumerate(texts)] + again_wide(inputs) + \
                 [f"    return {results}"]
         notes = near_text(patches.get("f_grad", ())) + again_text(stretches.get("f_grad", ()))

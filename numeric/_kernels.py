@@ -804,6 +804,15 @@ def normal(x, *wanted):
     return tuple(outs)
 
 
+def _ratio_where_nonnegative(h, g, r1, r2):
+    """r2 = φ(a)/Φ(a) = c·g/(1 − H(a)·g) for the x = a ≥ 0 of a block (Φ ≥ ½: no cancellation),
+    from H(a) = ``h`` and g = e^{-a²/2}; r1 is a work row (it ends holding Φ(a))."""
+    np.multiply(h, g, out=r1)
+    np.subtract(1.0, r1, out=r1)  # Φ(|x|)
+    np.multiply(g, 0.3989422804014327, out=r2)
+    np.divide(r2, r1, out=r2)
+
+
 def _write_gauss_over_ndtr(x, h, g, r1, r2, out):
     """φ(x)/Φ(x), the derivative of log Φ(x), into ``out``, from H(a) = ``h`` and g = e^{-a²/2}
     (a = min(|x|, 40), as the kernel ``normal`` has them); r1, r2 are work rows.
@@ -814,10 +823,7 @@ def _write_gauss_over_ndtr(x, h, g, r1, r2, out):
     [−40, 0]).  For x ≥ 0 it is φ/Φ, Φ ≥ ½.  Below −40, where the kernel's a
     stops, H of |x| itself (φ/Φ ~ |x|: |x| past 1e300, where H is subnormal).
     """
-    np.multiply(h, g, out=r1)
-    np.subtract(1.0, r1, out=r1)  # Φ(|x|)
-    np.multiply(g, 0.3989422804014327, out=r2)
-    np.divide(r2, r1, out=r2)  # x ≥ 0
+    _ratio_where_nonnegative(h, g, r1, r2)
     np.divide(0.3989422804014327, h, out=r1)  # x < 0
     out[...] = np.where(x >= 0, r2, r1)
     far = np.flatnonzero(x < -40)
@@ -837,10 +843,7 @@ def _write_gauss_over_ndtr_slope(x, h, g, r1, r2, out):
     x < 0 (−1 where |x| is huge).  For x ≥ 0, λ ≤ √(2/π) and x + λ does not
     cancel: −λ(x + λ) from λ = φ/Φ, Φ ≥ ½.
     """
-    np.multiply(h, g, out=r1)
-    np.subtract(1.0, r1, out=r1)  # Φ(|x|)
-    np.multiply(g, 0.3989422804014327, out=r2)
-    np.divide(r2, r1, out=r2)  # λ for x ≥ 0
+    _ratio_where_nonnegative(h, g, r1, r2)  # λ for x ≥ 0
     np.clip(x, -40.0, 40.0, out=r1)  # (λ is 0 past 40, and x < 0 takes r2: ±inf must not make inf·0)
     r1 += r2
     r1 *= r2

@@ -1172,20 +1172,14 @@ def _normal_ratio_slope(node):
     # of log Φ as SymPy writes it (−x·λ − λ² after normal_ratio, or factored,
     # λ·(−x − λ)), which cancels for u < 0 like 1/u² (4.5e3 ULP at u = −38.7); its
     # kernel member is fitted there
+    def factored(ratio, other):  # λ(u)·k·(u + λ(u)) → −k·normal_ratio_slope(u)
+        if not (isinstance(ratio, normal_ratio) and isinstance(other, Add)):
+            return None
+        k = sp.cancel(other / (ratio.args[0] + ratio))
+        return None if k == 0 or k.has(normal_ratio) else -k * normal_ratio_slope(ratio.args[0])
+
     if isinstance(node, Mul):
-        factors = list(node.args)
-        for i, ratio in enumerate(factors):
-            if not isinstance(ratio, normal_ratio):
-                continue
-            u = ratio.args[0]
-            for j, other in enumerate(factors):
-                if j == i or not isinstance(other, Add):
-                    continue
-                k = sp.cancel(other / (u + ratio))
-                if k != 0 and not k.has(normal_ratio):
-                    rest = [f for m, f in enumerate(factors) if m not in (i, j)]
-                    return Mul(*rest) * (-k) * normal_ratio_slope(u)
-        return None
+        return _pair_rewrite(node, factored, Mul)
 
     def combine(a, b):
         for ratio in b.atoms(normal_ratio):

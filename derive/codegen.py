@@ -1921,7 +1921,52 @@ def _tame_variant(lowered, block, keep, targets, printer, general, finish=lambda
     return variant, f"every x ≤ {TAME_BOUND:g}: {what} the identity"
 
 
-def _branches(condition: str, comment: str, taken: list[str], otherwise: list[str]) -> list[str]:
+def _fast_check(tame, comment: str, regions, clamp) -> tuple[str, str, str, tuple[str, str]] | None:
+    """(row, condition, comment, (its negation, comment)) that chooses the tame variant from its own first step, e^x, or None.
+
+    Where the tame variant begins with e^x of the whole block, the extremes
+    of e^x stand for those of x (exp is increasing): the least and greatest
+    x of the block need not be found by reductions over x itself, each a
+    pass that waits for the block to come from memory (0.15 of the
+    hand-written sigmoid's time with recycled memory, on the machine of
+    benchmarks/README.md), but over e^x, in cache by then (0.06).  The block
+    takes the tame variant if every x is at most TAME_BOUND and above every
+    tail and clamp of the low side (e^x at least the smallest normal number,
+    where those are further down), so that neither its least nor its
+    greatest x is wanted; any other block finds them and takes the general
+    variant (its e^x computed again), which gives the same bits as the tame
+    one wherever both apply (see tame_outputs).  None where the tame variant
+    does not begin with e^x, or a tail or clamp of the high side is below
+    TAME_BOUND.
+    """
+    import mpmath
+
+    first = re.fullmatch(r"np\.exp\(xb, out=(w\d+)\)", tame.lines[0]) if tame.lines else None
+    if first is None:
+        return None
+    highs = [low for low, high, _ in regions if high > 0] + ([clamp[1]] if clamp[1] is not None else [])
+    if any(bound < TAME_BOUND for bound in highs):
+        return None
+    lows = [high for _, high, _ in regions if high <= 0] + ([clamp[0]] if clamp[0] is not None else [])
+    row = first.group(1)
+    with mpmath.workdps(30):
+        top = float(mpmath.exp(TAME_BOUND))
+        # (1 + 1e-9): an e^x rounded up to the bound's own is still of an x above it
+        floor = max(float(mpmath.exp(max(lows)) * (1 + mpmath.mpf("1e-9"))), float(np.finfo(np.float64).tiny)) \
+            if lows else None
+    condition, negation = f"_highest({row}) <= {top!r}", f"_highest({row}) > {top!r}"
+    comment = f"e^x ≤ e^{TAME_BOUND:g}, so {comment}"
+    other = f"some x > {TAME_BOUND:g}"
+    if floor is not None:
+        condition = f"_lowest({row}) >= {floor!r} and {condition}"
+        negation = f"_lowest({row}) < {floor!r} or {negation}"
+        comment += ", and no x is in a tail or clamped"
+        other += f" or < {max(lows):.6g}"
+    return row, condition, comment, (negation, f"{other}: the general variant")
+
+
+def _branches(condition: str, comment: str, taken: list[str], otherwise: list[str],
+              negation: tuple[str, str] | None = None) -> list[str]:
     """``if condition: taken else: otherwise``, the lines both begin or end with written once.
 
     >>> for line in _branches("c", "why", ["a", "b", "z"], ["a", "y", "z"]):
@@ -1932,6 +1977,10 @@ def _branches(condition: str, comment: str, taken: list[str], otherwise: list[st
     else:
         y
     z
+    >>> print("\\n".join(_branches("c", "why", ["z"], ["y", "z"])))
+    if not (c):  # the other branch, unless why
+        y
+    z
     """
     head = 0
     while head < min(len(taken), len(otherwise)) and taken[head] == otherwise[head]:
@@ -1940,6 +1989,10 @@ def _branches(condition: str, comment: str, taken: list[str], otherwise: list[st
     while tail < min(len(taken), len(otherwise)) - head and taken[-1 - tail] == otherwise[-1 - tail]:
         tail += 1
     middle = [taken[head:len(taken) - tail], otherwise[head:len(otherwise) - tail]]
+    if not middle[0]:  # nothing but the other branch's own lines
+        negation = negation or (f"not ({condition})", f"the other branch, unless {comment}")
+        return (taken[:head] + [f"if {negation[0]}:  # {negation[1]}"]
+                + ["    " + line for line in middle[1]] + taken[len(taken) - tail:])
     return (taken[:head] + [f"if {condition}:  # {comment}"] + ["    " + line for line in middle[0]]
             + ["else:"] + ["    " + line for line in middle[1]] + taken[len(taken) - tail:])
 
@@ -2043,6 +2096,7 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
         native, general = False, emit_statements(replacements, reduced, targets, printer)
         tame = _tame_variant(lowered, block, keep, targets, printer, general, finish)
     statements, rows, masks, constants, numbers = general
+    comment = ""
     if tame is not None:  # both variants in one loop: the tame one named its numbers after general's
         tame, comment = tame
         statements = _branches(f"high <= {TAME_BOUND!r}", comment, tame.lines, general.lines)
@@ -2056,7 +2110,10 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     # 2 µs per 16,000 float64 (the block is in cache, brought there by this
     # first pass over it) where one pass over the whole of x before the loop
     # cost 4.5 (0.28 ms per 1e6 from memory), and it decides for its block
-    # alone: an outlier leaves the other blocks on the short path
+    # alone: an outlier leaves the other blocks on the short path.  Where the
+    # tame variant begins with e^x, the extremes of e^x, in cache once it is
+    # made, choose instead, and those of x are found in the other blocks only
+    # (see _fast_check)
     # a region (low, high[, outputs]) refines the outputs (indices of f, f′) it names, else both
     regions = [(r[0], r[1], [i for i in keep if i in (r[2] if len(r) > 2 else (0, 1))])
                for r in (tail[1] if tail is not None else ())]
@@ -2113,13 +2170,26 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
     unpacked = f", ({', '.join(row_names)}{',' if len(row_names) == 1 else ''})" if row_names else ", _"
     src.append(f"    for xb, ({blocks}){unpacked} in _blocks(x, ({outs}){', (' + held_rows + ')' if row_names else ''}"
                f"{', native=True' if native else ''}{long}):")
+    reductions = []
     for side, (block, whole) in extremes.items():  # the block's least or greatest x
-        src.append(f"{indent}{block} = {'_lowest' if side == 0 else '_highest'}(xb)")
+        reductions.append(f"{block} = {'_lowest' if side == 0 else '_highest'}(xb)")
         if overall[side]:
-            src.append(f"{indent}{whole} = {'min' if side == 0 else 'max'}({whole}, {block})")
-    src += [indent + line for line in first]
-    src += _call_lines(calls, printer, indent)
-    src += [indent + line for line in statements]
+            reductions.append(f"{whole} = {'min' if side == 0 else 'max'}({whole}, {block})")
+    src += [indent + line for line in reductions]
+    fast = _fast_check(tame, comment, regions, clamp) if tame is not None else None
+    if fast is None:
+        src += [indent + line for line in first]
+        src += _call_lines(calls, printer, indent)
+        src += [indent + line for line in statements]
+    else:  # e^x first, its extremes standing for those of x (see _fast_check)
+        row, condition, why, negation = fast
+        src = src[:-len(reductions)] if reductions else src
+        if not (clamp[1] is not None or overall[1]):  # the greatest x chose the variant only
+            reductions = [line for line in reductions if not line.startswith("high = ")]
+        src += [f"{indent}with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant",
+                f"{indent}    np.exp(xb, out={row})"]
+        src += [indent + line for line in _branches(condition, why, tame.lines[1:],
+                                                      reductions + first + general.lines, negation)]
     if tail is not None:  # (the tail function's name, its [low, high) intervals): see subnormal_tail
         tail_name = tail[0]
         for low, high, which in regions:

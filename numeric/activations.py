@@ -139,10 +139,9 @@ def sigmoid(x):
     work, _, constants = _work(x, 2, 0, (709.78,), long=True)
     k0, = _numbers(1.0)
     for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
-        high = _highest(xb)
-        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
-        else:
+        if _highest(w0) > 485165195.4097903:  # some x > 20: the general variant
             np.minimum(xb, c0, out=w0)
             np.exp(w0, out=w0)
         np.add(w0, k0, out=w1)
@@ -165,11 +164,11 @@ def sigmoid_grad(x):
     k0, = _numbers(1.0)
     highest = -np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
-        high = _highest(xb)
-        highest = max(highest, high)
-        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
-        else:
+        if _highest(w0) > 485165195.4097903:  # some x > 20: the general variant
+            high = _highest(xb)
+            highest = max(highest, high)
             np.minimum(xb, c0, out=w0)
             np.exp(w0, out=w0)
         np.add(w0, k0, out=w1)
@@ -196,11 +195,11 @@ def sigmoid_and_grad(x):
     k0, = _numbers(1.0)
     highest = -np.inf  # of all blocks
     for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants), long=True):
-        high = _highest(xb)
-        highest = max(highest, high)
-        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
-        else:
+        if _highest(w0) > 485165195.4097903:  # some x > 20: the general variant
+            high = _highest(xb)
+            highest = max(highest, high)
             np.minimum(xb, c0, out=w0)
             np.exp(w0, out=w0)
         np.add(w0, k0, out=w1)
@@ -1027,9 +1026,9 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     y0, = _outputs(x, 1)
     work, _, constants = _work(x, 2, 0, (709.78,), long=True)
     for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
-        high = _highest(xb)
-        if high <= 20.0:  # every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
+        if _highest(w0) <= 485165195.4097903:  # e^x ≤ e^20, so every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
             np.log1p(w0, out=b0)
         else:
             np.minimum(xb, c0, out=w0)
@@ -1046,9 +1045,9 @@ def _softplus_on_scalar_math(x):
     work, _, constants = _work(x, 5, 0, (709.78,), long=True)
     k0, k1 = _numbers(1.0, -1.0)
     for xb, (b0,), (w0, w1, w2, w3, w4, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
-        high = _highest(xb)
-        if high <= 20.0:  # every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
+        if _highest(w0) <= 485165195.4097903:  # e^x ≤ e^20, so every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
             np.add(w0, k0, out=w1)
             np.log(w1, out=b0)
             np.add(w1, k1, out=w3)
@@ -1084,10 +1083,9 @@ Convention: exact softplus for every x (PyTorch switches to x above a threshold 
     work, _, constants = _work(x, 2, 0, (709.78,), long=True)
     k0, = _numbers(1.0)
     for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
-        high = _highest(xb)
-        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
-        else:
+        if _highest(w0) > 485165195.4097903:  # some x > 20: the general variant
             np.minimum(xb, c0, out=w0)
             np.exp(w0, out=w0)
         np.add(w0, k0, out=w1)
@@ -1112,9 +1110,9 @@ def softplus_and_grad(x):
     work, _, constants = _work(x, 2, 0, (709.78,), long=True)
     k0, = _numbers(1.0)
     for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants), long=True):
-        high = _highest(xb)
-        if high <= 20.0:  # every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
+        if _highest(w0) <= 485165195.4097903:  # e^x ≤ e^20, so every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
             np.log1p(w0, out=b0)
         else:
             np.minimum(xb, c0, out=w0)
@@ -1133,9 +1131,9 @@ def _softplus_and_grad_on_scalar_math(x):
     work, _, constants = _work(x, 5, 0, (709.78,), long=True)
     k0, k1 = _numbers(1.0, -1.0)
     for xb, (b0, b1), (w0, w1, w2, w3, w4, c0) in _blocks(x, (y0, y1), (*work, *constants), long=True):
-        high = _highest(xb)
-        if high <= 20.0:  # every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
+        if _highest(w0) <= 485165195.4097903:  # e^x ≤ e^20, so every x ≤ 20: min(x, ·) and max(x, log1p(e^x)) are the identity
             np.add(w0, k0, out=w1)
             np.log(w1, out=b0)
             np.add(w1, k1, out=w3)
@@ -1262,17 +1260,17 @@ def silu(x):
     k0, = _numbers(1.0)
     lowest = np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, w3, c0, c1) in _blocks(x, (y0,), (*work, *constants), long=True):
-        low = _lowest(xb)
-        lowest = min(lowest, low)
-        high = _highest(xb)
-        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
-            np.maximum(xb, c1, out=w3)
-            xb = w3
-        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
+        if _lowest(w0) >= 2.225073860732336e-308 and _highest(w0) <= 485165195.4097903:  # e^x ≤ e^20, so every x ≤ 20: the clamp min(x, ·) is the identity, and no x is in a tail or clamped
             np.add(w0, k0, out=w1)
             np.divide(w0, w1, out=w2)
         else:
+            low = _lowest(xb)
+            lowest = min(lowest, low)
+            if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+                np.maximum(xb, c1, out=w3)
+                xb = w3
             np.minimum(xb, c0, out=w0)
             np.exp(w0, out=w1)
             np.add(w1, k0, out=w0)
@@ -1298,14 +1296,9 @@ def silu_grad(x):
     k0, k1 = _numbers(1.0, 2.0)
     lowest = np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, w3, w4, w5, c0, c1) in _blocks(x, (y0,), (*work, *constants), long=True):
-        low = _lowest(xb)
-        lowest = min(lowest, low)
-        high = _highest(xb)
-        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
-            np.maximum(xb, c1, out=w5)
-            xb = w5
-        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
+        if _lowest(w0) >= 2.225073860732336e-308 and _highest(w0) <= 485165195.4097903:  # e^x ≤ e^20, so every x ≤ 20: the clamp min(x, ·) is the identity, and no x is in a tail or clamped
             np.add(w0, k0, out=w1)
             np.add(w0, k1, out=w3)
             np.multiply(w0, w3, out=w2)
@@ -1314,6 +1307,11 @@ def silu_grad(x):
             np.add(xb, w1, out=w2)
             np.multiply(b0, w2, out=b0)
         else:
+            low = _lowest(xb)
+            lowest = min(lowest, low)
+            if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+                np.maximum(xb, c1, out=w5)
+                xb = w5
             np.minimum(xb, c0, out=w0)
             np.exp(w0, out=w1)
             np.add(w1, k0, out=w2)
@@ -1344,14 +1342,9 @@ def silu_and_grad(x):
     k0, k1 = _numbers(1.0, 2.0)
     lowest = np.inf  # of all blocks
     for xb, (b0, b1), (w0, w1, w2, w3, w4, w5, c0, c1) in _blocks(x, (y0, y1), (*work, *constants), long=True):
-        low = _lowest(xb)
-        lowest = min(lowest, low)
-        high = _highest(xb)
-        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
-            np.maximum(xb, c1, out=w5)
-            xb = w5
-        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
+        if _lowest(w0) >= 2.225073860732336e-308 and _highest(w0) <= 485165195.4097903:  # e^x ≤ e^20, so every x ≤ 20: the clamp min(x, ·) is the identity, and no x is in a tail or clamped
             np.add(w0, k0, out=w1)
             np.divide(w0, w1, out=w2)
             np.multiply(xb, w2, out=b0)
@@ -1362,6 +1355,11 @@ def silu_and_grad(x):
             np.add(xb, w1, out=w2)
             np.multiply(b1, w2, out=b1)
         else:
+            low = _lowest(xb)
+            lowest = min(lowest, low)
+            if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+                np.maximum(xb, c1, out=w5)
+                xb = w5
             np.minimum(xb, c0, out=w0)
             np.exp(w0, out=w1)
             np.add(w1, k0, out=w2)
@@ -1398,14 +1396,9 @@ def mish(x):
     k0, k1 = _numbers(2.0, 1.0)
     lowest = np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, w3, c0, c1) in _blocks(x, (y0,), (*work, *constants), long=True):
-        low = _lowest(xb)
-        lowest = min(lowest, low)
-        high = _highest(xb)
-        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
-            np.maximum(xb, c1, out=w3)
-            xb = w3
-        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
+        if _lowest(w0) >= 2.225073860732336e-308 and _highest(w0) <= 485165195.4097903:  # e^x ≤ e^20, so every x ≤ 20: the clamp min(x, ·) is the identity, and no x is in a tail or clamped
             np.add(w0, k0, out=w1)
             np.multiply(w0, w1, out=w2)
             with np.errstate(divide='ignore', over='ignore'):  # a/0 = inf: its limit
@@ -1413,6 +1406,11 @@ def mish(x):
             np.add(w1, k1, out=w1)
             np.divide(xb, w1, out=b0)
         else:
+            low = _lowest(xb)
+            lowest = min(lowest, low)
+            if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+                np.maximum(xb, c1, out=w3)
+                xb = w3
             np.minimum(xb, c0, out=w0)
             np.exp(w0, out=w1)
             np.add(w1, k0, out=w0)
@@ -1441,14 +1439,9 @@ def mish_grad(x):
     k0, k1 = _numbers(2.0, 4.0)
     lowest = np.inf  # of all blocks
     for xb, (b0,), (w0, w1, w2, w3, w4, w5, w6, w7, c0, c1) in _blocks(x, (y0,), (*work, *constants), long=True):
-        low = _lowest(xb)
-        lowest = min(lowest, low)
-        high = _highest(xb)
-        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
-            np.maximum(xb, c1, out=w7)
-            xb = w7
-        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
+        if _lowest(w0) >= 2.225073860732336e-308 and _highest(w0) <= 485165195.4097903:  # e^x ≤ e^20, so every x ≤ 20: the clamp min(x, ·) is the identity, and no x is in a tail or clamped
             np.add(w0, k0, out=w1)
             np.multiply(w0, w1, out=w2)
             np.multiply(xb, k1, out=w3)
@@ -1464,6 +1457,11 @@ def mish_grad(x):
             np.add(w4, w5, out=w4)
             np.multiply(b0, w4, out=b0)
         else:
+            low = _lowest(xb)
+            lowest = min(lowest, low)
+            if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+                np.maximum(xb, c1, out=w7)
+                xb = w7
             np.minimum(xb, c0, out=w0)
             np.exp(w0, out=w1)
             np.add(w1, k0, out=w2)
@@ -1501,14 +1499,9 @@ def mish_and_grad(x):
     k0, k1, k2 = _numbers(2.0, 4.0, 1.0)
     lowest = np.inf  # of all blocks
     for xb, (b0, b1), (w0, w1, w2, w3, w4, w5, w6, w7, c0, c1) in _blocks(x, (y0, y1), (*work, *constants), long=True):
-        low = _lowest(xb)
-        lowest = min(lowest, low)
-        high = _highest(xb)
-        if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
-            np.maximum(xb, c1, out=w7)
-            xb = w7
-        if high <= 20.0:  # every x ≤ 20: the clamp min(x, ·) is the identity
+        with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant
             np.exp(xb, out=w0)
+        if _lowest(w0) >= 2.225073860732336e-308 and _highest(w0) <= 485165195.4097903:  # e^x ≤ e^20, so every x ≤ 20: the clamp min(x, ·) is the identity, and no x is in a tail or clamped
             np.add(w0, k0, out=w1)
             np.multiply(w0, w1, out=w2)
             np.multiply(xb, k1, out=w3)
@@ -1528,6 +1521,11 @@ def mish_and_grad(x):
             np.add(w4, w5, out=w4)
             np.multiply(b1, w4, out=b1)
         else:
+            low = _lowest(xb)
+            lowest = min(lowest, low)
+            if low < -1e+300:  # x clamped to ±1e300: the limits at ±inf, not NaN
+                np.maximum(xb, c1, out=w7)
+                xb = w7
             np.minimum(xb, c0, out=w0)
             np.exp(w0, out=w1)
             np.add(w1, k0, out=w2)

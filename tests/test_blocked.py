@@ -1157,11 +1157,13 @@ def test_activation_values_do_not_depend_on_whether_every_x_is_tame(entry):
 
 def test_extremes_are_asked_of_each_block():
     # the clamp, the tame variant and the tails are chosen by the least and
-    # greatest x of each block (a reduction over a block in cache), and the
-    # tails by those of all blocks: an outlier in one block leaves the others
-    # on the short path, and a tail in any block is refined
+    # greatest e^x of each block (a reduction over a block in cache, where
+    # one over x waits for it to come from memory), the clamp and tails then
+    # by the least x of a block that is not tame, and the tails by those of
+    # all blocks: an outlier in one block leaves the others on the short
+    # path, and a tail in any block is refined
     source = inspect.getsource(numeric.silu_and_grad)
-    assert "low = _lowest(xb)" in source and "high = _highest(xb)" in source
+    assert "_lowest(w0) >= " in source and "_highest(w0) <= " in source and "low = _lowest(xb)" in source
     assert "_lowest(x)" not in source and "_highest(x)" not in source
     assert "long=True" in source and "long=True" in inspect.getsource(numeric.sigmoid_and_grad)
     size = _support.LONG_BLOCK  # (both loops call no kernel: long blocks)
@@ -1183,12 +1185,36 @@ def test_extremes_are_asked_of_each_block():
 
 def test_softplus_tame_path_is_taken_and_guarded():
     source = inspect.getsource(numeric.softplus_and_grad)
-    assert f"if high <= {TAME_BOUND!r}:" in source and "np.maximum(xb, w1, out=b0)" in source
+    assert f"if _highest(w0) <= {float(np.exp(TAME_BOUND))!r}:" in source and "np.maximum(xb, w1, out=b0)" in source
     # the property that makes the max the identity there, checked where it is tightest
     x = np.concatenate([np.linspace(0.0, TAME_BOUND, 200001), TAME_BOUND - np.arange(10000) * 1e-12])
     assert (np.log1p(np.exp(x)) >= x).all()
     # and the reason the general path keeps it: beyond 709.78 the clamped P gives log1p(P) < x
     assert numeric.softplus(np.array([800.0]))[0] == 800.0
+
+
+@pytest.mark.parametrize("name", ["sigmoid_and_grad", "softplus_and_grad", "silu_and_grad", "mish_and_grad"])
+def test_the_tried_exponential_chooses_the_variant_without_a_warning(name):
+    # the tame variant's first step, e^x of the whole block, is tried on every
+    # block: where it overflows (x > 709.78) or leaves an x in a tail or the
+    # clamp unseen (e^x subnormal or 0), the block takes the general variant,
+    # with no RuntimeWarning of the tried step, and gives what the block
+    # without the outlier gives elsewhere
+    fn = getattr(numeric, name)
+    rng = np.random.default_rng(5)
+    x = rng.normal(0.0, 3.0, 2 * _support.LONG_BLOCK)
+    alone = fn(x)
+    for outlier in (20.5, 400.0, 709.79, 800.0, 1e300, np.inf, -709.0, -746.0, -1e301, -np.inf):
+        y = x.copy()
+        y[-7] = outlier
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with_it = fn(y)
+        for a, b in zip(alone, with_it):
+            _assert_same(np.delete(b, -7), np.delete(a, -7), f"{name} beside {outlier}")
+        one = fn(np.array([outlier]))
+        for a, b in zip(one, with_it):
+            assert np.array_equal(a, b[-7:-6], equal_nan=True), (name, outlier)
 
 
 @pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)

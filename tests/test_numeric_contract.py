@@ -269,3 +269,30 @@ def test_relu_keeps_nan_as_numpy_maximum_does(dtype):
     few = np.full(150000, -1.0, dtype=dtype)
     few[[5, 70000, 149999]] = [np.nan, 2.0, np.nan]  # in the first, second and last of relu's long blocks
     assert np.array_equal(numeric.relu(few), np.maximum(few, dtype(0)), equal_nan=True)
+
+
+def test_a_long_dot_product_is_summed_on_this_thread_and_keeps_the_zero_convention():
+    # np.vdot of more than 10,000 terms runs on OpenBLAS's threads, and the
+    # next write to either factor then waits for the other core's cache lines
+    # (see numeric._kernels.SERIAL_DOT): a long one is multiplied and summed
+    # pairwise instead, as accurately, and a masked logit (−inf with a target
+    # of 0) still adds nothing to a cross-entropy of many rows
+    from numeric._kernels import SERIAL_DOT, serial_dot, zero_safe_dot
+
+    rng = np.random.default_rng(8)
+    for n in (SERIAL_DOT, SERIAL_DOT + 1, 40960):
+        a, b = rng.normal(size=n), rng.normal(size=n)
+        total = float(serial_dot(a, b, np.empty(n)))
+        reference = float(np.sum(a.astype(np.longdouble) * b.astype(np.longdouble)))
+        assert abs(total - reference) <= 1e-13 * float(np.sum(np.abs(a * b)))
+    y = np.zeros(40960); y[::3] = 1.0
+    z = rng.normal(size=40960); z[1::3] = -np.inf
+    assert zero_safe_dot(y, z) == pytest.approx(float(np.sum(z[::3])), rel=1e-13)
+    logits = rng.normal(0.0, 3.0, (4096, 10))
+    target = np.eye(10)[rng.integers(0, 10, 4096)]
+    logits[target == 0] = np.where(rng.random(np.count_nonzero(target == 0)) < 0.2, -np.inf, logits[target == 0])
+    loss, grad = numeric.softmax_cross_entropy_and_grad(logits, target)
+    finite = np.where(np.isneginf(logits), 0.0, np.exp(logits - logits.max(axis=1, keepdims=True)))
+    reference = -np.mean(np.log(np.sum(finite * target, axis=1) / np.sum(finite, axis=1)))
+    assert np.isfinite(loss) and loss == pytest.approx(reference, rel=1e-12)
+    assert np.isfinite(grad).all()

@@ -954,11 +954,11 @@ def quotient_with_limit(n, d, limit):
 #: them waits for each line to come back: after np.vdot of 40,960 terms a
 #: pass that fills one of its factors took 76 µs, against 6 (0.5 ns a term
 #: more for every write that follows, a third of softmax_cross_entropy's time)
-SERIAL_DOT = 8192
+_SERIAL_DOT = 8192
 
 
-def serial_dot(a, b, terms=None):
-    """Σ a·b over every element, on this thread alone (see SERIAL_DOT).
+def _serial_dot(a, b, terms=None):
+    """Σ a·b over every element, on this thread alone (see _SERIAL_DOT).
 
     np.vdot for a few terms; for more, the products (into ``terms``, a work
     array of their shape, if given) and their pairwise sum, np.add.reduce.
@@ -966,10 +966,10 @@ def serial_dot(a, b, terms=None):
     Examples
     --------
     >>> a = np.arange(20000.0)
-    >>> float(serial_dot(a, np.ones(20000))) == float(np.vdot(a, np.ones(20000))) == 199990000.0
+    >>> float(_serial_dot(a, np.ones(20000))) == float(np.vdot(a, np.ones(20000))) == 199990000.0
     True
     """
-    if np.size(a) <= SERIAL_DOT:
+    if np.size(a) <= _SERIAL_DOT:
         return np.vdot(a, b)
     with np.errstate(invalid="ignore"):  # 0·inf: NaN, as np.vdot's, and no warning
         terms = np.multiply(a, b, out=terms)
@@ -979,8 +979,9 @@ def serial_dot(a, b, terms=None):
 def zero_safe_dot(a, b, terms=None, split=None):
     """Σ a·b over every element, where a term with a factor 0 counts 0 (the xlogy convention).
 
-    serial_dot (into ``terms``, if given, for many); or, given ``split`` (a work array of the terms' shape), the
-    products (into ``terms`` if given) summed nearly exactly by split_sum,
+    _serial_dot (into ``terms``, if given, for many terms); or, given
+    ``split`` (a work array of the terms' shape), the products (into
+    ``terms`` if given) summed nearly exactly by split_sum,
     for many terms in a row (a plain sum erred by 4 ULP on the 100 terms of a
     cross-entropy with logits of ±1e4 and a label-smoothed target).  Where
     the sum is NaN, again with 0·(±inf) taken as 0, so that a target of 0 on
@@ -995,7 +996,7 @@ def zero_safe_dot(a, b, terms=None, split=None):
     -inf
     """
     if split is None:
-        total = serial_dot(a, b, terms)
+        total = _serial_dot(a, b, terms)
     else:
         with np.errstate(invalid="ignore"):
             terms = np.multiply(a, b, out=terms)
@@ -1199,7 +1200,7 @@ def _members(wanted, targets, shifted, lost, e, s, top, spare, labels=None, divi
             # rows of more than 32 classes: their terms summed nearly exactly
             # (with 100, a plain sum erred by 4 ULP; with 10 to 32, 2.6 at most)
             wide = classes and e.shape[classes[0]] > 32
-            target[...] = (zero_safe_dot(labels, shifted, row, spare if wide else None) + serial_dot(labels, lost, row)
+            target[...] = (zero_safe_dot(labels, shifted, row, spare if wide else None) + _serial_dot(labels, lost, row)
                            - zero_safe_dot(weights, log1p_s))
         elif name == "softmax_residual":
             # two contiguous rows, then one operation on the target; ``spare``

@@ -274,15 +274,15 @@ def test_relu_keeps_nan_as_numpy_maximum_does(dtype):
 def test_a_long_dot_product_is_summed_on_this_thread_and_keeps_the_zero_convention():
     # np.vdot of more than 10,000 terms runs on OpenBLAS's threads, and the
     # next write to either factor then waits for the other core's cache lines
-    # (see numeric._kernels.SERIAL_DOT): a long one is multiplied and summed
+    # (see numeric._kernels._SERIAL_DOT): a long one is multiplied and summed
     # pairwise instead, as accurately, and a masked logit (−inf with a target
     # of 0) still adds nothing to a cross-entropy of many rows
-    from numeric._kernels import SERIAL_DOT, serial_dot, zero_safe_dot
+    from numeric._kernels import _SERIAL_DOT, _serial_dot, zero_safe_dot
 
     rng = np.random.default_rng(8)
-    for n in (SERIAL_DOT, SERIAL_DOT + 1, 40960):
+    for n in (_SERIAL_DOT, _SERIAL_DOT + 1, 40960):
         a, b = rng.normal(size=n), rng.normal(size=n)
-        total = float(serial_dot(a, b, np.empty(n)))
+        total = float(_serial_dot(a, b, np.empty(n)))
         reference = float(np.sum(a.astype(np.longdouble) * b.astype(np.longdouble)))
         assert abs(total - reference) <= 1e-13 * float(np.sum(np.abs(a * b)))
     y = np.zeros(40960); y[::3] = 1.0

@@ -155,14 +155,31 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         raise UsageError("--verify needs numbers for every symbol but the variable: "
                          "substitute them in EXPR")
     if args.verify:
-        from .verify import certificate_table, verify_expression
+        from .verify import certificate_table, verify_expression, verify_gradient
 
-        if len(variables) != 1:
-            raise UsageError("--verify checks expressions of one variable; give one --wrt VAR")
         try:
             lo, hi = (float(v) for v in args.domain.split(","))
         except ValueError:
             raise UsageError(f"--domain must be LO,HI (two numbers), got {args.domain!r}")
+        if len(variables) > 1:  # the box [lo, hi]^k: f and each partial derivative
+            try:
+                certs = verify_gradient(expr, variables, domain=(lo, hi), points=args.points)
+            except ValueError as exc:
+                raise UsageError(str(exc))
+            print()
+            print(f"certificate of f and its gradient on [{lo:g}, {hi:g}]^{len(variables)} "
+                  f"({certs[0].forward.points} points, mpmath reference):")
+            print("\n".join(certificate_table(certs).splitlines()[2:2 + len(certs)]))
+            jumps = [f"{m.function} {m.at_jumps}" for m in [certs[0].forward] + [c.derivative for c in certs]
+                     if m.at_jumps]
+            if jumps:
+                print(f"  left out at a jump, within the rounding of its argument: {', '.join(jumps)} point(s)")
+            shown = set()
+            for line in (line for c in certs for line in c.exceptions):
+                if line not in shown:
+                    shown.add(line)
+                    print(f"  {line}")
+            return 0 if all(c.passed for c in certs) else 1
         cert = verify_expression(expr, variables[0], domain=(lo, hi), points=args.points)
         print()
         of = "" if order == 1 else f" of the derivatives of order {order - 1} and {order}"

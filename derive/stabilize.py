@@ -1415,13 +1415,21 @@ def _exponential_pair(node):
 
 def _x_times_sign(node):
     # u·sign(u) → |u| (SymPy's derivative of |u| is sign(u)): so that a
-    # derivative such as 1/(1 + |x|) − x·sign(x)/(1 + |x|)² can cancel exactly
+    # derivative such as 1/(1 + |x|) − x·sign(x)/(1 + |x|)² can cancel exactly.
+    # u may be a product whose factors are factors of the node: w·x·sign(w·x)
+    # → |w·x| (∂/∂x of x/(1 + |w·x|) erred by 619 ULP, (|wx| + 1 − wx·sign(wx))/(|wx| + 1)²)
     if not isinstance(node, Mul):
         return None
     factors = list(node.args)
     for f in factors:
-        if isinstance(f, sp.sign) and f.args[0] in factors:
-            rest = [g for g in factors if g is not f and g != f.args[0]]
+        if not isinstance(f, sp.sign):
+            continue
+        rest = [g for g in factors if g is not f]
+        for part in Mul.make_args(f.args[0]):
+            if part not in rest:
+                break
+            rest.remove(part)
+        else:
             return Mul(*rest, sp.Abs(f.args[0]))
     return None
 

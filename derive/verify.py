@@ -196,6 +196,9 @@ class Measurement:
     bound: float = ULP_BOUND
     #: errors above ULP_BOUND but within ``bound``, a stated exception's
     stated: list[str] = field(default_factory=list)
+    #: points left out at a jump of the output, within the rounding of its argument
+    #: (a certificate of several variables, see verify_gradient)
+    at_jumps: int = 0
 
     @property
     def passed(self) -> bool:
@@ -394,7 +397,8 @@ def _interior_zeros(f_mp: Callable, xs: np.ndarray, refs: list) -> list[float]:
 def _measure(name: str, computed: np.ndarray, refs: list, inputs: list[str],
              xs_for_zero: np.ndarray | None, zeros: Sequence[float], dtype=np.float64,
              caught: Sequence[str] = (),
-             zeros_at: Sequence[Sequence[float]] | None = None) -> Measurement:
+             zeros_at: Sequence[Sequence[float]] | None = None,
+             scales: Sequence[float] | None = None) -> Measurement:
     worst, worst_i = -1.0, 0
     nonfinite = 0
     near_points, near_abs, near_ulp = 0, 0.0, 0.0
@@ -420,7 +424,8 @@ def _measure(name: str, computed: np.ndarray, refs: list, inputs: list[str],
                     None)
         if zero is not None:
             near_points += 1
-            absolute = float(abs(r - float(c))) / (eps * max(1.0, abs(x)))
+            # (``scales``: the size of the terms that cancel there, where it is larger)
+            absolute = float(abs(r - float(c))) / (eps * max(1.0, abs(x), scales[i] if scales is not None else 0.0))
             near_abs = max(near_abs, absolute)
             near_ulp = max(near_ulp, err)
             if err > ULP_BOUND and absolute > ZERO_BOUND:
@@ -574,7 +579,8 @@ def _screen_ulps(computed: np.ndarray, true: np.ndarray, dtype=np.float64) -> np
     unit = np.where(rounded < tiny, tiny, np.spacing(rounded)).astype(np.longdouble)
     with np.errstate(invalid="ignore", over="ignore"):  # inf − inf where true is not finite: −inf below
         error = np.abs(computed.astype(np.longdouble) - true) / unit
-    return np.where(finite, np.where(np.isfinite(error), error, np.inf), -np.inf).astype(np.float64)
+    with np.errstate(over="ignore"):  # an error beyond float64: inf, as a non-finite result's
+        return np.where(finite, np.where(np.isfinite(error), error, np.inf), -np.inf).astype(np.float64)
 
 
 def screened_points(expr: sp.Expr, variable: sp.Symbol, fn: Callable,
@@ -1468,6 +1474,310 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
     return cert
 
 
+#: points of the grid of a gradient's certificate (see verify_gradient), of
+#: its long-double screen, and the worst points of each output that the
+#: screen adds to the grid
+GRADIENT_POINTS = 1500
+GRADIENT_SCREEN = 60_000
+GRADIENT_SCREEN_KEPT = 24
+
+
+def gradient_grid(count: int, variables: int, domain: tuple[float, float],
+                  seed: int = 20261207) -> np.ndarray:
+    """``count`` points of the box domain^variables, a row each, float64.
+
+    A third uniform in the box, a third whose coordinates have magnitudes
+    spread evenly in log scale (from 1e−10 to the domain's edge, either
+    sign), and a third whose coordinates are the special points
+    (SPECIAL_POINTS and their negatives) inside the domain, mixed; the
+    origin and the corners too.
+
+    Examples
+    --------
+    >>> grid = gradient_grid(30, 2, (-20.0, 20.0))
+    >>> grid.shape[1], bool((np.abs(grid) <= 20).all()), bool((grid == 0).all(axis=1).any())
+    (2, True, True)
+    """
+    lo, hi = domain
+    rng = np.random.default_rng(seed)
+    third = count // 3
+    special = np.array([s * v for v in SPECIAL_POINTS for s in (1, -1)])
+    special = np.unique(special[(special >= lo) & (special <= hi)])
+    top = math.log10(max(abs(lo), abs(hi), 1e-9))
+    spread = rng.choice([-1.0, 1.0], (third, variables)) * 10.0 ** rng.uniform(-10, top, (third, variables))
+    rows = [rng.uniform(lo, hi, (third, variables)), np.clip(spread, lo, hi),
+            rng.choice(special, (count - 2 * third, variables)) if special.size else np.empty((0, variables)),
+            np.clip(np.zeros((1, variables)), lo, hi), np.full((1, variables), lo), np.full((1, variables), hi)]
+    return np.unique(np.concatenate(rows), axis=0)
+
+
+def _zero_along_an_axis(g_mp: Callable, point: np.ndarray, value) -> tuple[float, float] | None:
+    """(the coordinate of ``point``, the zero) where ``g_mp`` changes sign along one axis
+    within ZERO_WINDOW·max(1, |coordinate|) of the point, or None.
+
+    A point of several variables is next to an interior zero of g if it is
+    so along some coordinate axis: the one-variable rule (judged by absolute
+    error) on the line through it.  ``value`` is g at the point (mpmath).
+    """
+    for j, coordinate in enumerate(point):
+        width = ZERO_WINDOW * max(1.0, abs(float(coordinate)))
+        for side in (-width, width):
+            args = [mpmath.mpf(float(c)) for c in point]
+            with mpmath.workdps(30):
+                lo, hi = mpmath.mpf(float(coordinate)), mpmath.mpf(float(coordinate)) + side
+                args[j] = hi
+                try:
+                    far = g_mp(*args)
+                except (ZeroDivisionError, ValueError, OverflowError):
+                    continue
+                if not (mpmath.isfinite(far) and mpmath.im(far) == 0) or value == 0 or far == 0 \
+                        or (far > 0) == (value > 0):
+                    if value == 0:
+                        return float(coordinate), float(coordinate)
+                    continue
+                f_lo = value
+                try:
+                    for _ in range(80):
+                        mid = (lo + hi) / 2
+                        args[j] = mid
+                        f_mid = g_mp(*args)
+                        if (f_mid > 0) == (f_lo > 0):
+                            lo, f_lo = mid, f_mid
+                        else:
+                            hi = mid
+                except (ZeroDivisionError, ValueError, OverflowError):  # a pole on the way
+                    continue
+                if not abs(f_mid) <= abs(value):  # a sign change at a pole (1/s at s = 0), not a zero
+                    continue
+                return float(coordinate), float((lo + hi) / 2)
+    return None
+
+
+def _jump_arguments(output: sp.Expr, variables: Sequence[sp.Symbol]) -> list[tuple[Callable, Callable]]:
+    """For each place where ``output`` may jump (the argument of a Heaviside, sign or |·|,
+    the difference of two arguments of a max or min, the sides of a Piecewise
+    condition): its value and the size of its terms, Σ|term| (mpmath functions)."""
+    arguments = []
+    for node in sp.preorder_traversal(output):
+        if isinstance(node, (sp.Heaviside, sp.sign, sp.Abs)):
+            arguments.append(node.args[0])
+        elif isinstance(node, (sp.Max, sp.Min)):
+            arguments += [a - b for i, a in enumerate(node.args) for b in node.args[i + 1:]]
+        elif isinstance(node, sp.Piecewise):
+            arguments += [r.lhs - r.rhs for _, c in node.args if c not in (sp.true, sp.false)
+                          for r in c.atoms(sp.core.relational.Relational)]
+    found = []
+    for argument in dict.fromkeys(arguments):
+        argument = primitives.expand_primitives(argument)
+        size = sp.Add(*[sp.Abs(t) for t in sp.Add.make_args(sp.expand(argument))])
+        found.append((_mp_function(argument, variables), _mp_function(size, variables)))
+    return found
+
+
+def _at_a_jump(jumps: list[tuple[Callable, Callable]], point: np.ndarray) -> bool:
+    """Whether the point is within the rounding of a jump's argument of the jump (see verify_gradient).
+
+    There the code's rounded argument decides the side, as any floating-point
+    code's does: the derivative of max(0, w·x + b) at w = x = −1e−300, b = −0
+    is x (w·x + b = 1e−600 > 0), and 0 where w·x has underflowed to 0.  Within
+    rounding: |argument| ≤ 4·(eps·Σ|term| + 2^-1074).
+    """
+    eps, smallest = float(np.finfo(np.float64).eps), 2.0**-1074
+    args = [float(c) for c in point]
+    for value, size in jumps:
+        try:
+            v, total = reference(value, args), reference(size, args)
+        except (ZeroDivisionError, ValueError, OverflowError):
+            continue
+        if not (mpmath.isnan(v) or mpmath.isnan(total)) and abs(v) <= 4 * (eps * total + smallest):
+            return True
+    return False
+
+
+def _screened_rows(exprs: Sequence[sp.Expr], variables: Sequence[sp.Symbol], fns: Sequence[Callable],
+                   domain: tuple[float, float], count: int = GRADIENT_SCREEN,
+                   kept: int = GRADIENT_SCREEN_KEPT) -> tuple[np.ndarray, int]:
+    """The points of a ``count``-point screen (gradient_grid's mix) where each of ``fns``
+    looks worst against its expression in long double: ``kept`` of each; none
+    where long double is only a double or NumPy lacks a function of one."""
+    grid = gradient_grid(count, len(variables), domain, seed=20261208)
+    columns = [grid[:, j] for j in range(grid.shape[1])]
+    found = []
+    for expr, fn in zip(exprs, fns):
+        wide = _wide_function(expr, variables)
+        if wide is None:
+            return np.empty((0, len(variables))), 0
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            computed = np.broadcast_to(np.asarray(fn(*columns), dtype=np.float64), grid.shape[:1])
+        error = _screen_ulps(computed, np.broadcast_to(wide(*columns), grid.shape[:1]))
+        found.append(grid[np.argsort(error)[-kept:]])
+    return np.concatenate(found), int(grid.shape[0])
+
+
+def verify_gradient(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
+                    domain: tuple[float, float] = (-20.0, 20.0),
+                    points: int = GRADIENT_POINTS, screen: bool = True) -> list[Certificate]:
+    """Certificates of a user's expression of several variables and of its gradient, one per variable.
+
+    The code is what ``derive.codegen.compile_expression`` generates for f
+    and its gradient; the references are the expression and SymPy's partial
+    derivatives of it in mpmath, on the points of :func:`gradient_grid` in
+    the box domain^k and the worst points of a long-double screen of it.
+    Each certificate holds the measurement of f (the same in every one) and
+    that of ∂f/∂v, and the finite differences of f along v.  A point next to
+    an interior zero of an output along some coordinate axis is judged, as a
+    point of one variable is, by its absolute error, in units of
+    eps·max(1, |coordinate|, Σ|term|) (the terms of the output, which cancel
+    there: (x − m)²/(2s²) + log s is 0 where its terms are ±13.5 at
+    s = 1.35e−6); one at a jump of an
+    output (a step of max, sign, Heaviside), within the rounding of its
+    argument, is left out and counted (Measurement.at_jumps, see _at_a_jump).
+
+    Examples
+    --------
+    >>> from sympy import Symbol, exp
+    >>> w, x, b = (Symbol(n, real=True) for n in "wxb")
+    >>> certs = verify_gradient(1 / (1 + exp(-(w * x + b))), [w, x, b], points=60, screen=False)
+    >>> [c.name for c in certs], all(c.passed for c in certs)
+    (['∂f/∂w', '∂f/∂x', '∂f/∂b'], True)
+    """
+    from .codegen import compile_expression, derivative_of
+
+    lo, hi = float(domain[0]), float(domain[1])
+    if not lo < hi:
+        raise ValueError(f"empty domain [{lo}, {hi}]")
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo > np.finfo(np.float64).max:
+        raise ValueError(f"the domain [{lo}, {hi}] must be finite and narrower than 1.8e308")
+    variables = list(variables)
+    forward, grad = compile_expression(expr, variables, derivative=True)
+    partials = [derivative_of(expr, v) for v in variables]
+
+    def gradient_part(j):
+        return lambda *columns: grad(*columns)[j]
+
+    grid = gradient_grid(points, len(variables), (lo, hi))
+    screened = 0
+    if screen:
+        worst, screened = _screened_rows([expr, *partials], variables,
+                                         [forward, *[gradient_part(j) for j in range(len(variables))]], (lo, hi))
+        grid = np.unique(np.concatenate([grid, worst]), axis=0)
+    columns = [grid[:, j] for j in range(grid.shape[1])]
+    inputs = [", ".join(f"{v.name}={c!r}" for v, c in zip(variables, row)) for row in grid]
+    size = np.max(np.abs(grid), axis=1)
+    outputs = [("f", expr, forward)] + [(f"∂f/∂{v.name}", d, gradient_part(j))
+                                        for j, (v, d) in enumerate(zip(variables, partials))]
+    measured = []
+    functions = [_mp_function(primitives.expand_primitives(output), variables) for _, output, _ in outputs]
+    all_refs = [[reference(g_mp, list(row)) for row in grid] for g_mp in functions]
+    big = float(np.finfo(np.float64).max)
+    # one call gives every partial derivative: its warning is a fault only at a point
+    # where each of them is finite (∂/∂s of (x − m)²/(2s²) + log s at s = 5e−324 is
+    # beyond float64, and its overflow report is right, beside ∂/∂x = 0)
+    every_partial = [mpmath.mpf(0) if all(not mpmath.isnan(r[i]) and abs(r[i]) <= big for r in all_refs[1:])
+                     else mpmath.nan for i in range(len(grid))]
+    for (name, output, fn), g_mp, refs in zip(outputs, functions, all_refs):
+        computed, caught = _call(fn, *columns)
+        computed = np.broadcast_to(np.asarray(computed, dtype=np.float64), grid.shape[:1])
+        caught = _warnings_at_rows(fn, grid, refs if name == "f" else every_partial, caught)
+        # points next to an interior zero along an axis: the coordinate and the zero
+        at, zeros = size.copy(), [[] for _ in refs]
+        jumps = _jump_arguments(output, variables)
+        terms = _mp_function(sp.Add(*[sp.Abs(t) for t in sp.Add.make_args(primitives.expand_primitives(output))]),
+                             variables)
+        at_jumps, scales = 0, np.ones(len(refs))
+        for i, (c, r) in enumerate(zip(computed, refs)):
+            if not mpmath.isnan(r) and ulp_error(float(c), r) > ULP_BOUND:
+                if jumps and _at_a_jump(jumps, grid[i]):
+                    refs[i], at_jumps = mpmath.mpf(float(c)), at_jumps + 1  # either side: left out
+                    continue
+                near = _zero_along_an_axis(g_mp, grid[i], r)
+                if near is not None:
+                    at[i], zeros[i] = near[0], [near[1]]
+                    total = reference(terms, [float(v) for v in grid[i]])
+                    scales[i] = float(total) if not mpmath.isnan(total) else 1.0
+        m = _measure(name, computed, refs, inputs, at, (), caught=caught, zeros_at=zeros, scales=scales)
+        m.at_jumps = at_jumps
+        measured.append(m)
+    f_measure = measured[0]
+    certificates = []
+    for j, (v, m) in enumerate(zip(variables, measured[1:])):
+        check = _fd_along(forward, np.asarray(_call(gradient_part(j), *columns)[0], dtype=np.float64),
+                          grid, j, expr, variables)
+        cert = Certificate(m.function, "gradient", "", "", f_measure, m, check, [], screened=screened)
+        cert.exceptions += [f"{n.function}: {failure}" for n in (f_measure, m) for failure in n.failures[:3]]
+        if not check.passed:
+            cert.exceptions.append(f"{m.function}: finite differences along {v.name}: relative error "
+                                   f"{check.max_relative_error:.3g} at {check.worst_input}")
+        certificates.append(cert)
+    return certificates
+
+
+def _warnings_at_rows(fn: Callable, grid: np.ndarray, refs: list, caught: list[str]) -> list[str]:
+    """_warnings_where_finite for points of several variables (rows of ``grid``)."""
+    if not caught:
+        return caught
+    big = float(np.finfo(np.float64).max)
+    found = set()
+    for row, r in zip(grid, refs):
+        if mpmath.isnan(r) or abs(r) > big:
+            continue
+        _, w = _call(fn, *[np.array([c]) for c in row])
+        found.update(f"{message} (at {tuple(float(c) for c in row)})" for message in w)
+        if len(found) >= 3:
+            break
+    return sorted(found)
+
+
+def _fd_along(forward: Callable, partial: np.ndarray, grid: np.ndarray, j: int, expr: sp.Expr,
+              variables: Sequence[sp.Symbol]) -> GradientCheck:
+    """∂f/∂v (v the j-th variable) against finite differences of f along v, at the points within ±20.
+
+    A point whose estimate disagrees is left out if f has a kink, jump or
+    pole along that axis within two steps of it (expression_kinks of f with
+    the other coordinates put in).
+    """
+    points = grid[np.max(np.abs(grid), axis=1) <= CORE_RANGE]
+    yd = np.broadcast_to(partial, grid.shape[:1])[np.max(np.abs(grid), axis=1) <= CORE_RANGE]
+    if not yd.size:
+        return GradientCheck(points=0, unresolvable=0, skipped_kinks=0, max_relative_error=0.0, worst_input="")
+
+    def along(v):
+        return forward(*[v if i == j else points[:, i] for i in range(points.shape[1])])
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        estimate, bound = (np.broadcast_to(a, yd.shape) for a in fd_derivative(along, points[:, j]))
+        # a step far longer than the scale on which f changes (a density of s = 1.7e−6:
+        # f is 0 at every point of the stencil, and the estimate 0) resolves nothing:
+        # f within a quarter step of the point must be within a factor 2 of f there
+        quarter = 2.0**-10 * np.maximum(1, np.abs(points[:, j])) / 4
+        here, sides = along(points[:, j]), [along(points[:, j] + quarter), along(points[:, j] - quarter)]
+        steady = np.ones(yd.shape, bool)
+        for side in sides:
+            steady &= np.broadcast_to(np.abs(side - here) <= 0.5 * (np.abs(here) + np.abs(side)), yd.shape)
+    scale = np.abs(yd)
+    resolvable = (bound <= 1e-9 * scale) & np.isfinite(yd) & np.isfinite(estimate) & steady
+    # a derivative of 0 is checked where finite differences resolve 0 (f NaN beside the
+    # point, log s at s < 0, or f steep within the step, a density of s = 1e−5, do not)
+    flat = (yd == 0) & np.isfinite(estimate) & (bound <= 1e-9) & steady
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        rel = np.where(resolvable, np.abs(estimate - yd) / np.where(scale > 0, scale, 1), 0.0)
+    rel = np.where(flat, np.abs(estimate), rel)
+    kinks = np.zeros(yd.shape, bool)
+    h = 2.0**-10 * np.maximum(1, np.abs(points[:, j]))
+    for i in np.flatnonzero(rel > FD_BOUND):
+        line = expr.xreplace({v: sp.Float(float(points[i, k])) for k, v in enumerate(variables) if k != j})
+        near = expression_kinks(line, variables[j], (float(points[i, j] - 4 * h[i]), float(points[i, j] + 4 * h[i])))
+        kinks[i] = any(abs(k - points[i, j]) <= 2 * h[i] for k in near)
+    rel = np.where(kinks, 0.0, rel)
+    i = int(np.argmax(rel))
+    return GradientCheck(points=int(((resolvable | flat) & ~kinks).sum()),
+                         unresolvable=int((~resolvable & ~flat & ~kinks).sum()),
+                         skipped_kinks=int(kinks.sum()), max_relative_error=float(rel[i]),
+                         worst_input=", ".join(f"{v.name}={c!r}" for v, c in zip(variables, points[i])))
+
+
 # ------------------------------------------------------------------ driver
 
 
@@ -1529,12 +1839,18 @@ _SCREEN_NOTES = {
                   "{screened:,}-row screen (2,048 of the loss) in long double",
     "vector maps": f"the grid also holds the {SCREEN_ROWS_KEPT} worst rows by forward and by VJP of a "
                    "{screened:,}-row screen against the definition in long double (see _screened_vector_rows)",
+    "gradients": f"the grid also holds the {GRADIENT_SCREEN_KEPT} worst points of f and of each partial "
+                 "derivative of a {screened:,}-point screen of the box against the definition in long double "
+                 "(see verify_gradient)",
 }
 
 
 def screen_group(cert: Certificate) -> str:
     """Which screen a certificate had: "activations" (a user's expression too),
-    "elementwise losses", "row losses" or "vector maps" (the last two screen rows)."""
+    "elementwise losses", "row losses", "vector maps" (the last two screen rows) or
+    "gradients" (a user's expression of several variables)."""
+    if cert.kind == "gradient":
+        return "gradients"
     if cert.kind == "vector_map":
         return "vector maps"
     if cert.kind == "loss":
@@ -1588,7 +1904,7 @@ def certificates_json(certificates: Sequence[Certificate]) -> str:
     return json.dumps([c.to_dict() for c in certificates], indent=2, default=str)
 
 
-__all__ = ["Certificate", "Measurement", "GradientCheck", "certify", "verify", "verify_expression",
+__all__ = ["Certificate", "Measurement", "GradientCheck", "certify", "verify", "verify_expression", "verify_gradient",
            "certificate_table", "certificates_json", "scalar_grid", "reference",
            "screen_grid", "screened_points", "ULP_BOUND", "FD_BOUND", "STATED_EXCEPTIONS",
            "CANCELLED", "N"]

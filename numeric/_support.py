@@ -306,15 +306,21 @@ class _QuietOverflow:
 
     def __enter__(self):
         self.happened = False
+        self.underflowed = False  # some operation underflowed (seen where the caller ignores underflow)
         self.finite = False  # _again_wide found every result finite: nothing for _overflowed to report
         caller = np.geterr()
         self.mode, self.invalid_mode = caller["over"], caller["invalid"]
-        self._state = np.errstate(over="call", invalid="call", call=self._record)
+        # underflow is watched only where the caller ignores it (NumPy's default),
+        # so that a caller who asked for its report still gets NumPy's own
+        watched = {"under": "call"} if caller["under"] == "ignore" else {}
+        self._state = np.errstate(over="call", invalid="call", call=self._record, **watched)
         self._state.__enter__()
         return self
 
     def _record(self, kind, flag):
-        if not kind.startswith("invalid"):  # (a NaN that reaches y is reported by _overflowed)
+        if kind.startswith("underflow"):
+            self.underflowed = True
+        elif not kind.startswith("invalid"):  # (a NaN that reaches y is reported by _overflowed)
             self.happened = True
 
     def __exit__(self, *exc):
@@ -332,8 +338,17 @@ def _all_finite(y):
         return bool(np.isfinite(np.add.reduce(np.asarray(y), axis=None)))
 
 
+#: below this magnitude a result computed where an operation underflowed may
+#: hold a subnormal intermediate's few digits (see _again_wide): 2^-600, so
+#: that a subnormal times a factor up to 2^474 is caught (∂/∂w of
+#: x/(1 + |w·x|) at w = −2.1e115, x = −2.7e46 is −x²·(1/(1 + |wx|))², a
+#: subnormal square times 7e92: 3.6e−231 where the truth is 2.3e−231)
+TINY_RESULT = 2.0**-600
+
+
 def _again_wide(ys, wide, quiet, *inputs):
-    """ys, computed again in np.longdouble where one is NaN or ±inf though every input is finite.
+    """ys, computed again in np.longdouble where one is NaN or ±inf though every input is finite,
+    or tiny where an operation underflowed.
 
     ``wide(*inputs)`` is the same formula as gave ys (a tuple of float64
     results), with np.longdouble inputs; ``quiet`` the _QuietOverflow they
@@ -346,7 +361,17 @@ def _again_wide(ys, wide, quiet, *inputs):
     −y·(w·x) is −0·inf at y = 0, w·x = 1e600.  Only those elements are
     computed again; a value that is NaN in np.longdouble too stays as it
     was, and one beyond float64 rounds to ±inf (which _overflowed reports).
-    Where np.longdouble is only a double (_WIDE false), ys are unchanged.
+
+    Where an operation underflowed (``quiet.underflowed``), a result below
+    TINY_RESULT in magnitude may be a subnormal intermediate's few digits
+    times a factor: ∂/∂x of exp(−(x² + y²)/2) is −x·e^{−711.5} at x = 37.69,
+    y = 1.588, 6.0e−308 from a subnormal e^{−711.5} of 43 bits (23 ULP).
+    Those are computed again too.  In place of a tiny or infinite result the
+    long double value is taken where it is not 0: a plain formula that
+    cancels in long double, log(1 + e^x) at x = −700, gives 0 there
+    (1 + e^{−700} is 1), not a wrong tiny value, since two terms of long
+    double that differ do so by at least 2^-64 of themselves.  Where
+    np.longdouble is only a double (_WIDE false), ys are unchanged.
 
     Examples
     --------
@@ -359,18 +384,18 @@ def _again_wide(ys, wide, quiet, *inputs):
     >>> _again_wide(y, wide, quiet, x)[0].tolist()  # (x86-64 Linux: np.longdouble is wider)
     [0.0, 0.5413411329464508]
     """
-    if all(_all_finite(y) for y in ys):  # the common case: one sum of each result
-        quiet.finite = True
+    finite_results = all(_all_finite(y) for y in ys)  # the common case: one sum of each result
+    quiet.finite = finite_results
+    if finite_results and not quiet.underflowed or not _WIDE:
         return ys
-    if not _WIDE:
-        return ys
-    nonfinite = [~np.isfinite(y) for y in ys]
+    with np.errstate(invalid="ignore"):
+        tiny = [np.abs(y) < TINY_RESULT if quiet.underflowed else np.zeros(np.shape(y), bool) for y in ys]
     arrays = [np.asarray(a) for a in inputs]
     shape = np.broadcast_shapes(*(a.shape for a in arrays), *(np.shape(y) for y in ys))
     finite = np.ones(shape, dtype=bool)
     for a in arrays:
         finite &= np.isfinite(a)
-    wrong = [m & finite for m in nonfinite]
+    wrong = [(~np.isfinite(y) | small) & finite for y, small in zip(ys, tiny)]
     index = np.flatnonzero(np.logical_or.reduce(wrong)) if wrong else np.zeros(0, dtype=np.intp)
     if not index.size:
         return ys
@@ -378,10 +403,16 @@ def _again_wide(ys, wide, quiet, *inputs):
     with np.errstate(all="ignore"):
         values = wide(*picked)
         again = []
-        for y, bad, value in zip(ys, wrong, values):
+        for y, bad, small, value in zip(ys, wrong, tiny, values):
             y = np.array(np.broadcast_to(y, shape), dtype=np.float64)  # a copy, of the full shape
             value = np.broadcast_to(np.asarray(value, dtype=np.longdouble), index.shape)
-            keep = bad.reshape(-1)[index] & ~np.isnan(value)
+            # the long double value where it is not NaN, and, in place of a ±inf or a
+            # tiny result (not a NaN), where it is not 0 either (see above): the plain
+            # formula of ∂/∂s of (x − m)²/(2s²) + log s is 0 in long double at
+            # x = m = −1, s = 5e−324 (1 − s − 1 cancels), its truth 1/s, beyond float64
+            was = y.reshape(-1)[index]
+            keep = bad.reshape(-1)[index] & ~np.isnan(value) & (np.isnan(was) | (value != 0))
+            keep &= ~np.broadcast_to(small, shape).reshape(-1)[index] | np.isfinite(value)
             rounded = value[keep].astype(np.float64)
             # finite in np.longdouble, beyond float64: _overflowed reports it (a pole's inf is NumPy's)
             quiet.happened |= bool((np.isinf(rounded) & np.isfinite(value[keep])).any())

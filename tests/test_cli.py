@@ -174,3 +174,16 @@ def test_diff_order_n_codegen_and_verify_are_of_the_nth_derivative(capsys):
 def test_diff_verify_rejects_a_bad_domain(capsys):
     assert main(["diff", "x*sin(x)", "--wrt", "x", "--verify", "--domain", "ten"]) == 2
     assert "--domain must be LO,HI" in capsys.readouterr().err
+
+
+def test_diff_verify_certifies_a_gradient_of_several_variables(capsys):
+    # --verify with several --wrt variables: f and each ∂f/∂v on the box
+    # [lo, hi]^k against mpmath (it stopped with "checks expressions of one
+    # variable" before); a neuron's gradient code is within 4 ULP
+    assert main(["diff", "sigmoid(w*x + b)", "--wrt", "w,x,b", "--verify", "--points", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "certificate of f and its gradient on [-20, 20]^3" in out
+    rows = [line for line in out.splitlines() if line.startswith("∂f/∂")]
+    assert [r.split()[0] for r in rows] == ["∂f/∂w", "∂f/∂x", "∂f/∂b"] and all(r.endswith("ok") for r in rows)
+    assert main(["diff", "x*y", "--wrt", "x,y", "--verify", "--domain", "-1e300,inf"]) == 2
+    assert "must be finite" in capsys.readouterr().err

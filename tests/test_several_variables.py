@@ -308,3 +308,24 @@ def test_a_nan_left_at_finite_inputs_is_reported_as_invalid():
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("error")
         f(0.5)
+
+
+def test_a_tiny_result_over_a_subnormal_intermediate_is_computed_again_in_long_double():
+    # ∂/∂x of exp(−(x² + y²)/2) is −x·e^{−711.5} at x = 37.69, y = 1.588: 6.0e−308,
+    # a normal number made of a subnormal e^{−711.5}'s 43 bits, 23 ULP off (found by
+    # the certificate of several variables); where an operation underflowed, a
+    # result below 2^-900 is computed again in np.longdouble (_again_wide)
+    from numeric._support import _WIDE
+
+    if not _WIDE:
+        pytest.skip("np.longdouble is a double here")
+    _assert_within("exp(-(x^2 + y^2)/2)", [(37.69076129698574, 1.588271450161784),
+                                          (-15.941374763139802, -34.19604570624998), (0.5, -1.5)], 4)
+    # where the plain formula cancels in long double (1 + e^{−700} is 1 there too), its
+    # 0 is not taken: log(1 + e^{x + y}) keeps float64's log1p, 1.0e−304
+    _assert_within("log(1 + exp(x + y))", [(-350.0, -350.0), (-400.0, -345.5), (1.0, 2.0)], 4)
+    # a caller who asked for underflow reports still gets NumPy's own
+    expr = parse_expression("exp(-(x^2 + y^2)/2)")
+    f = compile_expression(expr, sorted(expr.free_symbols, key=lambda v: v.name))
+    with np.errstate(under="raise"), pytest.raises(FloatingPointError):
+        f(37.69, 1.59)

@@ -122,6 +122,9 @@ CASES = [
     ("exponential_pair", (sp.exp(x) - sp.exp(-x)) / 2, {x: 1e-12}),
     ("together", -x * sp.sign(x) / (sp.Abs(x) + 1) ** 2 + 1 / (sp.Abs(x) + 1), {x: 725.8232582325822}),
     ("sign_product", -x * sp.sign(x) / (sp.Abs(x) + 1) ** 2 + 1 / (sp.Abs(x) + 1), {x: -731.4025910913954}),
+    # ∂/∂x of x/(1 + |y·x|): (|xy| + 1 − xy·sign(xy))/(|xy| + 1)², the sign of a product
+    # (619 ULP at y = 19.5, x = −19.7 from the rounding of |xy| + 1 before)
+    ("sign_product", sp.diff(x / (1 + sp.Abs(y * x)), x), {x: -19.69558358176183, y: 19.517610282816577}),
     # e^x/(e^x + 2): inf/inf = NaN past 709.78; its derivative 2e^x/(e^x + 2)² past 354.9
     ("exponential_rational", sp.exp(x) / (sp.exp(x) + 2), {x: 800.0}),
     ("exponential_rational", sp.diff(sp.exp(x) / (sp.exp(x) + 2), x), {x: 400.0}),

@@ -510,3 +510,68 @@ def test_a_users_normal_tails_are_certified(text):
     cert = verify_expression(expr, next(iter(expr.free_symbols)), points=401, screen=2000)
     assert cert.passed, cert.exceptions
     assert cert.forward.max_ulp <= ULP_BOUND and cert.derivative.max_ulp <= ULP_BOUND
+
+
+def test_a_gradient_of_several_variables_is_certified_output_by_output():
+    import sympy as sp
+
+    from derive.verify import gradient_grid, verify_gradient
+
+    w, x, b = (sp.Symbol(n, real=True) for n in "wxb")
+    grid = gradient_grid(300, 3, (-20.0, 20.0))
+    assert grid.shape[1] == 3 and (np.abs(grid) <= 20).all()
+    assert {0.0, 1e-300, -20.0, 20.0} <= set(grid.ravel().tolist())  # special points mixed in
+    certs = verify_gradient(sp.tanh(w * x + b), [w, x, b], points=300, screen=False)
+    assert [c.name for c in certs] == ["∂f/∂w", "∂f/∂x", "∂f/∂b"]
+    assert all(c.passed for c in certs) and all(c.forward is certs[0].forward for c in certs)
+    assert all(c.gradient_check.points > 50 for c in certs)
+
+
+def test_a_gradient_certificate_fails_where_the_code_errs(monkeypatch):
+    # the certificate measures the code it is given: a gradient off by 1e−14
+    # (about 45 ULP) in ∂f/∂x alone fails that row and no other
+    import sympy as sp
+
+    import derive.codegen
+    from derive.verify import verify_gradient
+
+    real = derive.codegen.compile_expression
+
+    def off(expr, variables, derivative=False):
+        f, grad = real(expr, variables, derivative=True)
+        return f, lambda *a: tuple(g * (1 + 1e-14) if i == 1 else g for i, g in enumerate(grad(*a)))
+
+    monkeypatch.setattr(derive.codegen, "compile_expression", off)
+    w, x, b = (sp.Symbol(n, real=True) for n in "wxb")
+    certs = verify_gradient(sp.tanh(w * x + b), [w, x, b], points=120, screen=False)
+    assert [c.passed for c in certs] == [True, False, True]
+    assert certs[1].derivative.max_ulp > 20 and certs[1].exceptions
+
+
+def test_a_jump_within_the_rounding_of_its_argument_is_left_out():
+    # relu′ of w·x + b at w = x = −1e−300, b = −0: w·x + b = 1e−600 > 0, so the
+    # derivative is x; the code's w·x underflows to 0, whose side of the jump
+    # is 0's; a point away from the jump is not left out
+    import sympy as sp
+
+    from derive.verify import _at_a_jump, _jump_arguments
+
+    w, x, b = (sp.Symbol(n, real=True) for n in "wxb")
+    partial = sp.diff(sp.Max(0, w * x + b), w)
+    jumps = _jump_arguments(partial, [w, x, b])
+    assert jumps
+    assert _at_a_jump(jumps, np.array([-1e-300, -1e-300, -0.0]))
+    assert not _at_a_jump(jumps, np.array([1.0, 2.0, -1.5]))
+    assert not _at_a_jump(jumps, np.array([1e-8, 1e-8, -1e-17]))  # w·x + b = 9e−17: far beyond rounding
+
+
+def test_a_zero_of_an_output_is_found_along_an_axis():
+    import sympy as sp
+
+    from derive.verify import _mp_function, _zero_along_an_axis
+
+    x, y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
+    g = _mp_function(y - sp.cos(x), [x, y])
+    point = np.array([0.5, float(np.cos(0.5)) + 3e-17])
+    coordinate, zero = _zero_along_an_axis(g, point, g(*[mpmath.mpf(v) for v in point]))
+    assert zero == pytest.approx(point[0] if coordinate == point[0] else float(mpmath.cos(0.5)), abs=1e-12)

@@ -1904,7 +1904,7 @@ def certificates_json(certificates: Sequence[Certificate]) -> str:
     return json.dumps([c.to_dict() for c in certificates], indent=2, default=str)
 
 
-__all__ = ["Certificate", "Measurement", "GradientCheck", "certify", "verify", "verify_expression", "verify_gradient",
-           "certificate_table", "certificates_json", "scalar_grid", "reference",
+__all__ = ["Certificate", "Measurement", "GradientCheck", "certify", "verify", "verify_expression",
+           "verify_gradient", "gradient_grid", "certificate_table", "certificates_json", "scalar_grid", "reference",
            "screen_grid", "screened_points", "ULP_BOUND", "FD_BOUND", "STATED_EXCEPTIONS",
            "CANCELLED", "N"]

@@ -306,21 +306,15 @@ class _QuietOverflow:
 
     def __enter__(self):
         self.happened = False
-        self.underflowed = False  # some operation underflowed (seen where the caller ignores underflow)
         self.finite = False  # _again_wide found every result finite: nothing for _overflowed to report
         caller = np.geterr()
         self.mode, self.invalid_mode = caller["over"], caller["invalid"]
-        # underflow is watched only where the caller ignores it (NumPy's default),
-        # so that a caller who asked for its report still gets NumPy's own
-        watched = {"under": "call"} if caller["under"] == "ignore" else {}
-        self._state = np.errstate(over="call", invalid="call", call=self._record, **watched)
+        self._state = np.errstate(over="call", invalid="call", call=self._record)
         self._state.__enter__()
         return self
 
     def _record(self, kind, flag):
-        if kind.startswith("underflow"):
-            self.underflowed = True
-        elif not kind.startswith("invalid"):  # (a NaN that reaches y is reported by _overflowed)
+        if not kind.startswith("invalid"):  # (a NaN that reaches y is reported by _overflowed)
             self.happened = True
 
     def __exit__(self, *exc):
@@ -338,17 +332,22 @@ def _all_finite(y):
         return bool(np.isfinite(np.add.reduce(np.asarray(y), axis=None)))
 
 
-#: below this magnitude a result computed where an operation underflowed may
-#: hold a subnormal intermediate's few digits (see _again_wide): 2^-600, so
+#: below this magnitude (and not 0) a result may hold a subnormal
+#: intermediate's few digits (see _again_wide): 2^-600, so
 #: that a subnormal times a factor up to 2^474 is caught (∂/∂w of
 #: x/(1 + |w·x|) at w = −2.1e115, x = −2.7e46 is −x²·(1/(1 + |wx|))², a
 #: subnormal square times 7e92: 3.6e−231 where the truth is 2.3e−231)
 TINY_RESULT = 2.0**-600
 
 
+#: an input above this magnitude can overflow a product of a few of them
+#: (2^256: a product of three such passes float64's range)
+HUGE_INPUT = 2.0**256
+
+
 def _again_wide(ys, wide, quiet, *inputs):
     """ys, computed again in np.longdouble where one is NaN or ±inf though every input is finite,
-    or tiny where an operation underflowed.
+    or tiny but not 0.
 
     ``wide(*inputs)`` is the same formula as gave ys (a tuple of float64
     results), with np.longdouble inputs; ``quiet`` the _QuietOverflow they
@@ -362,11 +361,16 @@ def _again_wide(ys, wide, quiet, *inputs):
     computed again; a value that is NaN in np.longdouble too stays as it
     was, and one beyond float64 rounds to ±inf (which _overflowed reports).
 
-    Where an operation underflowed (``quiet.underflowed``), a result below
-    TINY_RESULT in magnitude may be a subnormal intermediate's few digits
-    times a factor: ∂/∂x of exp(−(x² + y²)/2) is −x·e^{−711.5} at x = 37.69,
-    y = 1.588, 6.0e−308 from a subnormal e^{−711.5} of 43 bits (23 ULP).
-    Those are computed again too.  In place of a tiny or infinite result the
+    A result below TINY_RESULT in magnitude, but not 0, may be a subnormal
+    intermediate's few digits times a factor: ∂/∂x of exp(−(x² + y²)/2) is
+    −x·e^{−711.5} at x = 37.69, y = 1.588, 6.0e−308 from a subnormal
+    e^{−711.5} of 43 bits (23 ULP).  Those are computed again too, each on
+    its own value alone (not on a flag of the call, which another element
+    may raise), and not the 0s, which a branch (relu's) gives by the
+    thousand; but where an overflow occurred, a 0 of an input above
+    HUGE_INPUT is (x/(|w·x| + 1) at w·x = −3.9e417 is x/inf = 0, its truth
+    −1/w; a 0 that is right stays 0 in long double, so that the value does
+    not depend on which element overflowed).  In place of a tiny or infinite result the
     long double value is taken where it is not 0: a plain formula that
     cancels in long double, log(1 + e^x) at x = −700, gives 0 there
     (1 + e^{−700} is 1), not a wrong tiny value, since two terms of long
@@ -386,12 +390,19 @@ def _again_wide(ys, wide, quiet, *inputs):
     """
     finite_results = all(_all_finite(y) for y in ys)  # the common case: one sum of each result
     quiet.finite = finite_results
-    if finite_results and not quiet.underflowed or not _WIDE:
+    if not _WIDE:
         return ys
-    with np.errstate(invalid="ignore"):
-        tiny = [np.abs(y) < TINY_RESULT if quiet.underflowed else np.zeros(np.shape(y), bool) for y in ys]
     arrays = [np.asarray(a) for a in inputs]
     shape = np.broadcast_shapes(*(a.shape for a in arrays), *(np.shape(y) for y in ys))
+    with np.errstate(invalid="ignore"):
+        tiny = [(np.abs(y) < TINY_RESULT) & (y != 0) for y in ys]
+        if quiet.happened:  # an overflow: a 0 of huge inputs may be a finite number over an overflowed one
+            huge = np.zeros(shape, dtype=bool)
+            for a in arrays:
+                huge |= np.abs(a) > HUGE_INPUT
+            tiny = [small | ((y == 0) & huge) for y, small in zip(ys, tiny)]
+    if finite_results and not any(small.any() for small in tiny):
+        return ys
     finite = np.ones(shape, dtype=bool)
     for a in arrays:
         finite &= np.isfinite(a)

@@ -451,18 +451,22 @@ def _measure(name: str, computed: np.ndarray, refs: list, inputs: list[str],
     )
 
 
-def _warnings_where_finite(fn: Callable, xs: np.ndarray, refs: list, caught: list[str]) -> list[str]:
+def _warnings_where_finite(fn: Callable, xs: np.ndarray, refs: list, caught: list[str],
+                           names: Sequence[str] = ("x",)) -> list[str]:
     """Keep a warning only if it is raised at a point whose true value is finite
-    (an overflow warning where the true value overflows is the right answer)."""
+    (an overflow warning where the true value overflows is the right answer).
+    ``xs``: the points, or rows of the values of the variables ``names``."""
     if not caught:
         return caught
     big = float(np.finfo(np.float64).max)
     found = set()
-    for x, r in zip(xs, refs):
+    for point, r in zip(xs, refs):
         if mpmath.isnan(r) or abs(r) > big:
             continue
-        _, w = _call(fn, np.array([x]))
-        found.update(f"{message} (at x={x!r})" for message in w)
+        values = np.atleast_1d(point)
+        _, w = _call(fn, *[np.array([v]) for v in values])
+        where = ", ".join(f"{n}={float(v)!r}" for n, v in zip(names, values))
+        found.update(f"{message} (at {where})" for message in w)
         if len(found) >= 3:
             break
     return sorted(found)
@@ -1679,7 +1683,8 @@ def verify_gradient(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
     for (name, output, fn), g_mp, refs in zip(outputs, functions, all_refs):
         computed, caught = _call(fn, *columns)
         computed = np.broadcast_to(np.asarray(computed, dtype=np.float64), grid.shape[:1])
-        caught = _warnings_at_rows(fn, grid, refs if name == "f" else every_partial, caught)
+        caught = _warnings_where_finite(fn, grid, refs if name == "f" else every_partial, caught,
+                                        [v.name for v in variables])
         # points next to an interior zero along an axis: the coordinate and the zero
         at, zeros = size.copy(), [[] for _ in refs]
         jumps = _jump_arguments(output, variables)
@@ -1711,22 +1716,6 @@ def verify_gradient(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
                                    f"{check.max_relative_error:.3g} at {check.worst_input}")
         certificates.append(cert)
     return certificates
-
-
-def _warnings_at_rows(fn: Callable, grid: np.ndarray, refs: list, caught: list[str]) -> list[str]:
-    """_warnings_where_finite for points of several variables (rows of ``grid``)."""
-    if not caught:
-        return caught
-    big = float(np.finfo(np.float64).max)
-    found = set()
-    for row, r in zip(grid, refs):
-        if mpmath.isnan(r) or abs(r) > big:
-            continue
-        _, w = _call(fn, *[np.array([c]) for c in row])
-        found.update(f"{message} (at {tuple(float(c) for c in row)})" for message in w)
-        if len(found) >= 3:
-            break
-    return sorted(found)
 
 
 def _fd_along(forward: Callable, partial: np.ndarray, grid: np.ndarray, j: int, expr: sp.Expr,

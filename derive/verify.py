@@ -1634,9 +1634,9 @@ def verify_gradient(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
     point of one variable is, by its absolute error, in units of
     eps·max(1, |coordinate|, Σ|term|) (the terms of the output, which cancel
     there: (x − m)²/(2s²) + log s is 0 where its terms are ±13.5 at
-    s = 1.35e−6); one at a jump of an
-    output (a step of max, sign, Heaviside), within the rounding of its
-    argument, is left out and counted (Measurement.at_jumps, see _at_a_jump).
+    s = 1.35e−6); one at a jump of an output (a step of max, sign,
+    Heaviside), within the rounding of its argument, is left out and
+    counted (Measurement.at_jumps, see _at_a_jump).
 
     Examples
     --------
@@ -1667,12 +1667,16 @@ def verify_gradient(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
                                          [forward, *[gradient_part(j) for j in range(len(variables))]], (lo, hi))
         grid = np.unique(np.concatenate([grid, worst]), axis=0)
     columns = [grid[:, j] for j in range(grid.shape[1])]
-    inputs = [", ".join(f"{v.name}={c!r}" for v, c in zip(variables, row)) for row in grid]
+    inputs = [", ".join(f"{v.name}={float(c)!r}" for v, c in zip(variables, row)) for row in grid]
     size = np.max(np.abs(grid), axis=1)
-    outputs = [("f", expr, forward)] + [(f"∂f/∂{v.name}", d, gradient_part(j))
-                                        for j, (v, d) in enumerate(zip(variables, partials))]
+    # f, and every partial derivative from one call of the gradient
+    values, caught_f = _call(forward, *columns)
+    slopes, caught_grad = _call(grad, *columns)
+    computed_all = [np.broadcast_to(np.asarray(v, dtype=np.float64), grid.shape[:1]) for v in (values, *slopes)]
+    outputs = [("f", expr, forward, caught_f)] + [(f"∂f/∂{v.name}", d, gradient_part(j), caught_grad)
+                                                  for j, (v, d) in enumerate(zip(variables, partials))]
     measured = []
-    functions = [_mp_function(primitives.expand_primitives(output), variables) for _, output, _ in outputs]
+    functions = [_mp_function(primitives.expand_primitives(output), variables) for _, output, _, _ in outputs]
     all_refs = [[reference(g_mp, list(row)) for row in grid] for g_mp in functions]
     big = float(np.finfo(np.float64).max)
     # one call gives every partial derivative: its warning is a fault only at a point
@@ -1680,9 +1684,7 @@ def verify_gradient(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
     # beyond float64, and its overflow report is right, beside ∂/∂x = 0)
     every_partial = [mpmath.mpf(0) if all(not mpmath.isnan(r[i]) and abs(r[i]) <= big for r in all_refs[1:])
                      else mpmath.nan for i in range(len(grid))]
-    for (name, output, fn), g_mp, refs in zip(outputs, functions, all_refs):
-        computed, caught = _call(fn, *columns)
-        computed = np.broadcast_to(np.asarray(computed, dtype=np.float64), grid.shape[:1])
+    for (name, output, fn, caught), g_mp, refs, computed in zip(outputs, functions, all_refs, computed_all):
         caught = _warnings_where_finite(fn, grid, refs if name == "f" else every_partial, caught,
                                         [v.name for v in variables])
         # points next to an interior zero along an axis: the coordinate and the zero
@@ -1707,8 +1709,7 @@ def verify_gradient(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
     f_measure = measured[0]
     certificates = []
     for j, (v, m) in enumerate(zip(variables, measured[1:])):
-        check = _fd_along(forward, np.asarray(_call(gradient_part(j), *columns)[0], dtype=np.float64),
-                          grid, j, expr, variables)
+        check = _fd_along(forward, computed_all[1 + j], grid, j, expr, variables)
         cert = Certificate(m.function, "gradient", "", "", f_measure, m, check, [], screened=screened)
         cert.exceptions += [f"{n.function}: {failure}" for n in (f_measure, m) for failure in n.failures[:3]]
         if not check.passed:

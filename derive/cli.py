@@ -157,17 +157,17 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     if args.verify:
         from .verify import certificate_table, verify_expression, verify_gradient
 
-        try:
-            lo, hi = (float(v) for v in args.domain.split(","))
-        except ValueError:
-            raise UsageError(f"--domain must be LO,HI (two numbers), got {args.domain!r}")
-        if len(variables) > 1:  # the box [lo, hi]^k: f and each partial derivative
+        boxes = _domains(args.domain, [v.name for v in variables])
+        lo, hi = boxes[0]
+        if len(variables) > 1:  # the box: f and each partial derivative
             try:
-                certs = verify_gradient(expr, variables, domain=(lo, hi), points=args.points)
+                certs = verify_gradient(expr, variables, domain=boxes, points=args.points)
             except ValueError as exc:
                 raise UsageError(str(exc))
             print()
-            print(f"certificate of f and its gradient on [{lo:g}, {hi:g}]^{len(variables)} "
+            box = (f"[{lo:g}, {hi:g}]^{len(variables)}" if len(set(boxes)) == 1 else
+                   " × ".join(f"{v.name} ∈ [{a:g}, {b:g}]" for v, (a, b) in zip(variables, boxes)))
+            print(f"certificate of f and its gradient on {box} "
                   f"({certs[0].forward.points} points, mpmath reference):")
             print("\n".join(certificate_table(certs).splitlines()[2:2 + len(certs)]))
             jumps = [f"{m.function} {m.at_jumps}" for m in [certs[0].forward] + [c.derivative for c in certs]
@@ -189,6 +189,35 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             print(f"  {line}")
         return 0 if cert.passed else 1
     return 0
+
+
+def _domains(text: str, names: Sequence[str]) -> list[tuple[float, float]]:
+    """Each variable's interval from --domain: "LO,HI" for all of them, or parts
+    separated by ";", each "LO,HI" (the default for the variables not named;
+    else −20,20) or "NAME=LO,HI".
+
+    >>> _domains("-5,5", ["x"])
+    [(-5.0, 5.0)]
+    >>> _domains("y=0,1", ["w", "y"])
+    [(-20.0, 20.0), (0.0, 1.0)]
+    >>> _domains("-3,3; y=0,1", ["w", "y"])
+    [(-3.0, 3.0), (0.0, 1.0)]
+    """
+    default, named = (-20.0, 20.0), {}
+    for part in (p.strip() for p in text.split(";") if p.strip()):
+        name, _, bounds = part.rpartition("=")
+        try:
+            lo, hi = (float(v) for v in bounds.split(","))
+        except ValueError:
+            raise UsageError(f"--domain must be LO,HI or NAME=LO,HI (two numbers), got {part!r}")
+        if not name:
+            default = (lo, hi)
+        elif name.strip() not in names:
+            raise UsageError(f"--domain names {name.strip()!r}, which is not a --wrt variable "
+                             f"({', '.join(names)})")
+        else:
+            named[name.strip()] = (lo, hi)
+    return [named.get(n, default) for n in names]
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -246,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--verify", action="store_true",
                        help="certify that code against mpmath and finite differences")
         p.add_argument("--domain", default="-20,20", metavar="LO,HI",
-                       help="interval for --verify (default -20,20)")
+                       help="interval for --verify (default -20,20); with several variables, "
+                            "one for each as NAME=LO,HI, separated by ';' (e.g. 'y=0,1')")
         p.add_argument("--points", type=int, default=2001, help="grid size for --verify")
         p.set_defaults(func=_cmd_diff)
 

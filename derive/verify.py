@@ -1486,33 +1486,55 @@ GRADIENT_SCREEN = 60_000
 GRADIENT_SCREEN_KEPT = 24
 
 
-def gradient_grid(count: int, variables: int, domain: tuple[float, float],
-                  seed: int = 20261207) -> np.ndarray:
-    """``count`` points of the box domain^variables, a row each, float64.
+def _boxes(domain, variables: int) -> list[tuple[float, float]]:
+    """Each variable's interval: ``domain`` is one (lo, hi) for all, or one per variable.
+    Raises ValueError for an empty, infinite or too wide interval."""
+    boxes = [domain] * variables if len(domain) == 2 and np.isscalar(domain[0]) else list(domain)
+    if len(boxes) != variables:
+        raise ValueError(f"{len(boxes)} intervals for {variables} variables")
+    checked = []
+    for lo, hi in boxes:
+        lo, hi = float(lo), float(hi)
+        if not lo < hi:
+            raise ValueError(f"empty domain [{lo}, {hi}]")
+        if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo > np.finfo(np.float64).max:
+            raise ValueError(f"the domain [{lo}, {hi}] must be finite and narrower than 1.8e308")
+        checked.append((lo, hi))
+    return checked
 
-    A third uniform in the box, a third whose coordinates have magnitudes
-    spread evenly in log scale (from 1e−10 to the domain's edge, either
-    sign), and a third whose coordinates are the special points
-    (SPECIAL_POINTS and their negatives) inside the domain, mixed; the
-    origin and the corners too.
+
+def gradient_grid(count: int, variables: int, domain, seed: int = 20261207) -> np.ndarray:
+    """``count`` points of a box, a row each, float64: ``domain`` is one interval (lo, hi)
+    for every variable, or one per variable.
+
+    For each variable, a third of its values uniform in its interval, a third
+    with magnitudes spread evenly in log scale (from 1e−10 to the interval's
+    edge, either sign), and a third from the special points (SPECIAL_POINTS
+    and their negatives) inside it, mixed across the variables; the origin
+    (clipped into the box) and the two corners too.
 
     Examples
     --------
     >>> grid = gradient_grid(30, 2, (-20.0, 20.0))
     >>> grid.shape[1], bool((np.abs(grid) <= 20).all()), bool((grid == 0).all(axis=1).any())
     (2, True, True)
+    >>> grid = gradient_grid(30, 2, [(-20.0, 20.0), (0.0, 1.0)])  # a label y in [0, 1]
+    >>> bool((grid[:, 1] >= 0).all() and (grid[:, 1] <= 1).all())
+    True
     """
-    lo, hi = domain
     rng = np.random.default_rng(seed)
     third = count // 3
     special = np.array([s * v for v in SPECIAL_POINTS for s in (1, -1)])
-    special = np.unique(special[(special >= lo) & (special <= hi)])
-    top = math.log10(max(abs(lo), abs(hi), 1e-9))
-    spread = rng.choice([-1.0, 1.0], (third, variables)) * 10.0 ** rng.uniform(-10, top, (third, variables))
-    rows = [rng.uniform(lo, hi, (third, variables)), np.clip(spread, lo, hi),
-            rng.choice(special, (count - 2 * third, variables)) if special.size else np.empty((0, variables)),
-            np.clip(np.zeros((1, variables)), lo, hi), np.full((1, variables), lo), np.full((1, variables), hi)]
-    return np.unique(np.concatenate(rows), axis=0)
+    columns = []
+    for lo, hi in _boxes(domain, variables):
+        inside = np.unique(special[(special >= lo) & (special <= hi)])
+        top = math.log10(max(abs(lo), abs(hi), 1e-9))
+        spread = rng.choice([-1.0, 1.0], third) * 10.0 ** rng.uniform(-10, top, third)
+        rest = count - 2 * third
+        picked = rng.choice(inside, rest) if inside.size else rng.uniform(lo, hi, rest)
+        columns.append(np.concatenate([rng.uniform(lo, hi, third), np.clip(spread, lo, hi), picked,
+                                       [min(max(0.0, lo), hi), lo, hi]]))
+    return np.unique(np.stack(columns, axis=1), axis=0)
 
 
 def _zero_along_an_axis(g_mp: Callable, point: np.ndarray, value) -> tuple[float, float] | None:
@@ -1599,7 +1621,7 @@ def _at_a_jump(jumps: list[tuple[Callable, Callable]], point: np.ndarray) -> boo
 
 
 def _screened_rows(exprs: Sequence[sp.Expr], variables: Sequence[sp.Symbol], fns: Sequence[Callable],
-                   domain: tuple[float, float], count: int = GRADIENT_SCREEN,
+                   domain, count: int = GRADIENT_SCREEN,
                    kept: int = GRADIENT_SCREEN_KEPT) -> tuple[np.ndarray, int]:
     """The points of a ``count``-point screen (gradient_grid's mix) where each of ``fns``
     looks worst against its expression in long double: ``kept`` of each; none
@@ -1620,14 +1642,16 @@ def _screened_rows(exprs: Sequence[sp.Expr], variables: Sequence[sp.Symbol], fns
 
 
 def verify_gradient(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
-                    domain: tuple[float, float] = (-20.0, 20.0),
+                    domain=(-20.0, 20.0),
                     points: int = GRADIENT_POINTS, screen: bool = True) -> list[Certificate]:
     """Certificates of a user's expression of several variables and of its gradient, one per variable.
 
     The code is what ``derive.codegen.compile_expression`` generates for f
     and its gradient; the references are the expression and SymPy's partial
     derivatives of it in mpmath, on the points of :func:`gradient_grid` in
-    the box domain^k and the worst points of a long-double screen of it.
+    the box (``domain``: one interval (lo, hi) for every variable, or one per
+    variable, in their order) and the worst points of a long-double screen
+    of it.
     Each certificate holds the measurement of f (the same in every one) and
     that of ∂f/∂v, and the finite differences of f along v.  A point next to
     an interior zero of an output along some coordinate axis is judged, as a
@@ -1640,31 +1664,27 @@ def verify_gradient(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
 
     Examples
     --------
-    >>> from sympy import Symbol, exp
+    >>> from sympy import Symbol, tanh
     >>> w, x, b = (Symbol(n, real=True) for n in "wxb")
-    >>> certs = verify_gradient(1 / (1 + exp(-(w * x + b))), [w, x, b], points=60, screen=False)
+    >>> certs = verify_gradient(tanh(w * x + b), [w, x, b], points=60, screen=False)
     >>> [c.name for c in certs], all(c.passed for c in certs)
     (['∂f/∂w', '∂f/∂x', '∂f/∂b'], True)
     """
     from .codegen import compile_expression, derivative_of
 
-    lo, hi = float(domain[0]), float(domain[1])
-    if not lo < hi:
-        raise ValueError(f"empty domain [{lo}, {hi}]")
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo > np.finfo(np.float64).max:
-        raise ValueError(f"the domain [{lo}, {hi}] must be finite and narrower than 1.8e308")
     variables = list(variables)
+    boxes = _boxes(domain, len(variables))
     forward, grad = compile_expression(expr, variables, derivative=True)
     partials = [derivative_of(expr, v) for v in variables]
 
     def gradient_part(j):
         return lambda *columns: grad(*columns)[j]
 
-    grid = gradient_grid(points, len(variables), (lo, hi))
+    grid = gradient_grid(points, len(variables), boxes)
     screened = 0
     if screen:
         worst, screened = _screened_rows([expr, *partials], variables,
-                                         [forward, *[gradient_part(j) for j in range(len(variables))]], (lo, hi))
+                                         [forward, *[gradient_part(j) for j in range(len(variables))]], boxes)
         grid = np.unique(np.concatenate([grid, worst]), axis=0)
     columns = [grid[:, j] for j in range(grid.shape[1])]
     inputs = [", ".join(f"{v.name}={float(c)!r}" for v, c in zip(variables, row)) for row in grid]

@@ -179,11 +179,18 @@ def test_diff_verify_rejects_a_bad_domain(capsys):
 def test_diff_verify_certifies_a_gradient_of_several_variables(capsys):
     # --verify with several --wrt variables: f and each ∂f/∂v on the box
     # [lo, hi]^k against mpmath (it stopped with "checks expressions of one
-    # variable" before); a neuron's gradient code is within 4 ULP
-    assert main(["diff", "sigmoid(w*x + b)", "--wrt", "w,x,b", "--verify", "--points", "300"]) == 0
+    # variable" before); a tanh neuron's gradient code is within 4 ULP (σ's reaches 4.24:
+    # its σ(u)·σ(−u) rounds 1 + e^{−|u|} twice)
+    assert main(["diff", "tanh(w*x + b)", "--wrt", "w,x,b", "--verify", "--points", "300"]) == 0
     out = capsys.readouterr().out
     assert "certificate of f and its gradient on [-20, 20]^3" in out
     rows = [line for line in out.splitlines() if line.startswith("∂f/∂")]
     assert [r.split()[0] for r in rows] == ["∂f/∂w", "∂f/∂x", "∂f/∂b"] and all(r.endswith("ok") for r in rows)
     assert main(["diff", "x*y", "--wrt", "x,y", "--verify", "--domain", "-1e300,inf"]) == 2
     assert "must be finite" in capsys.readouterr().err
+    # one interval a variable: a label y in [0, 1] beside weights in [−20, 20]
+    assert main(["diff", "-y*log(sigmoid(w*x)) - (1 - y)*log(1 - sigmoid(w*x))", "--wrt", "w,x,y",
+                 "--verify", "--domain", "y=0,1", "--points", "300"]) in (0, 1)
+    assert "w ∈ [-20, 20] × x ∈ [-20, 20] × y ∈ [0, 1]" in capsys.readouterr().out
+    assert main(["diff", "x*y", "--wrt", "x,y", "--verify", "--domain", "z=0,1"]) == 2
+    assert "not a --wrt variable" in capsys.readouterr().err

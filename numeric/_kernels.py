@@ -81,9 +81,10 @@ def softplus(x):
 def logistic(u, *wanted):
     """The members of the logistic family asked for, sharing one e = e^{-|u|} per element.
 
-    The names ("sigmoid", "sigmoid_neg", "softplus", "softplus_neg") stand for σ(u), σ(−u), softplus(u) and
-    softplus(−u): σ(±u) = max(e, [±u ≥ 0])/(1 + e) and
-    softplus(±u) = max(±u, 0) + log1p(e), so nothing overflows.  Evaluated in
+    The names ("sigmoid", "sigmoid_neg", "softplus", "softplus_neg", "sigmoid_slope") stand for σ(u), σ(−u),
+    softplus(u), softplus(−u) and σ(u)·σ(−u): σ(±u) = max(e, [±u ≥ 0])/(1 + e),
+    softplus(±u) = max(±u, 0) + log1p(e) and σ(u)·σ(−u) = e/(1 + e(2 + e)) (one
+    rounding of 1 + e, not two), so nothing overflows.  Evaluated in
     blocks of 32768 elements, so that the temporaries stay in cache and the
     input and each output are streamed through memory once; one array per
     name is returned.
@@ -94,7 +95,7 @@ def logistic(u, *wanted):
     >>> s.tolist(), s_neg.tolist()
     ([0.0, 0.5, 1.0], [1.0, 0.5, 4.248354255291589e-18])
     """
-    known = ("sigmoid", "sigmoid_neg", "softplus", "softplus_neg")
+    known = ("sigmoid", "sigmoid_neg", "softplus", "softplus_neg", "sigmoid_slope")
     if set(wanted) - set(known):
         raise ValueError(f"logistic: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
     x = np.asarray(u)
@@ -126,6 +127,11 @@ def logistic(u, *wanted):
             elif name == "softplus":
                 np.maximum(xb, 0, out=yb)
                 yb += lb
+            elif name == "sigmoid_slope":
+                np.add(eb, 2, out=yb)
+                yb *= eb
+                yb += 1
+                np.divide(eb, yb, out=yb)
             else:
                 np.minimum(xb, 0, out=yb)
                 np.subtract(lb, yb, out=yb)

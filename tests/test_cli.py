@@ -179,8 +179,7 @@ def test_diff_verify_rejects_a_bad_domain(capsys):
 def test_diff_verify_certifies_a_gradient_of_several_variables(capsys):
     # --verify with several --wrt variables: f and each ∂f/∂v on the box
     # [lo, hi]^k against mpmath (it stopped with "checks expressions of one
-    # variable" before); a tanh neuron's gradient code is within 4 ULP (σ's reaches 4.24:
-    # its σ(u)·σ(−u) rounds 1 + e^{−|u|} twice)
+    # variable" before); a tanh neuron's gradient code is within 4 ULP
     assert main(["diff", "tanh(w*x + b)", "--wrt", "w,x,b", "--verify", "--points", "300"]) == 0
     out = capsys.readouterr().out
     assert "certificate of f and its gradient on [-20, 20]^3" in out

@@ -335,3 +335,18 @@ def test_a_tiny_result_over_a_subnormal_intermediate_is_computed_again_in_long_d
     f = compile_expression(expr, variables)
     with np.errstate(under="raise"), pytest.raises(FloatingPointError):
         f(37.69, 1.59)
+
+
+def test_a_neurons_sigmoid_slope_rounds_one_plus_e_once():
+    # σ(u)·σ(−u) of u = w·x + b was the product of the kernel's σ(hi) and σ(−hi), each
+    # divided by the rounded 1 + e^{−|hi|}, and two first-order factors: ∂f/∂w reached
+    # 4.24 ULP (w = 3.056, x = −5.427, b = 5.167); sigmoid_slope is e/(1 + e(2 + e)),
+    # and the factors are one (merge_first_order)
+    from derive.codegen import expression_source
+
+    expr = parse_expression("sigmoid(w*x + b)")
+    source = expression_source("f", expr, sorted(expr.free_symbols, key=lambda v: v.name), derivative=True)
+    assert "'sigmoid_slope'" in source
+    _assert_within("sigmoid(w*x + b)", [(5.167459846979018, 3.056467247054414, -5.427455490899465),
+                                        (9.38871020471747, -17.6148769653351, 2.3142006413746365),
+                                        (0.0, 1e-8, 3.0), (-700.0, 2.0, 3.0)], 3)

@@ -367,10 +367,10 @@ def _again_wide(ys, wide, quiet, *inputs):
     e^{−711.5} of 43 bits (23 ULP).  Those are computed again too, each on
     its own value alone (not on a flag of the call, which another element
     may raise), and not the 0s, which a branch (relu's) gives by the
-    thousand; but where an overflow occurred, a 0 of an input above
-    HUGE_INPUT is (x/(|w·x| + 1) at w·x = −3.9e417 is x/inf = 0, its truth
-    −1/w; a 0 that is right stays 0 in long double, so that the value does
-    not depend on which element overflowed).  In place of a tiny or infinite result the
+    thousand; but a 0 of an input above HUGE_INPUT is (x/(|w·x| + 1) at
+    w·x = −3.9e417 is x/inf = 0, its truth −1/w; w·σ′(800) at w = 1e300 is
+    1e300 times an underflowed e^{−800}, its truth 3.7e−48; a 0 that is
+    right stays 0 in long double).  In place of a tiny or infinite result the
     long double value is taken where it is not 0: a plain formula that
     cancels in long double, log(1 + e^x) at x = −700, gives 0 there
     (1 + e^{−700} is 1), not a wrong tiny value, since two terms of long
@@ -396,11 +396,12 @@ def _again_wide(ys, wide, quiet, *inputs):
     shape = np.broadcast_shapes(*(a.shape for a in arrays), *(np.shape(y) for y in ys))
     with np.errstate(invalid="ignore"):
         tiny = [(np.abs(y) < TINY_RESULT) & (y != 0) for y in ys]
-        if quiet.happened:  # an overflow: a 0 of huge inputs may be a finite number over an overflowed one
+        zeros = [y == 0 for y in ys]
+        if any(z.any() for z in zeros):  # a 0 of a huge input: a number over an overflowed one, or one times 0
             huge = np.zeros(shape, dtype=bool)
             for a in arrays:
                 huge |= np.abs(a) > HUGE_INPUT
-            tiny = [small | ((y == 0) & huge) for y, small in zip(ys, tiny)]
+            tiny = [small | (z & huge) for z, small in zip(zeros, tiny)]
     if finite_results and not any(small.any() for small in tiny):
         return ys
     finite = np.ones(shape, dtype=bool)

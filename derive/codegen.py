@@ -2252,15 +2252,14 @@ def _blocked_function(name, entry, docstring, outputs, keep, clamp=(None, None),
         reductions.append(f"{block} = {'_lowest' if side == 0 else '_highest'}(xb)")
         if overall[side]:
             reductions.append(f"{whole} = {'min' if side == 0 else 'max'}({whole}, {block})")
-    src += [indent + line for line in reductions]
     fast = _fast_check(tame, comment, regions, clamp) if tame is not None else None
     if fast is None:
+        src += [indent + line for line in reductions]
         src += [indent + line for line in first]
         src += _call_lines(calls, printer, indent)
         src += [indent + line for line in statements]
     else:  # e^x first, its extremes standing for those of x (see _fast_check)
         row, condition, why, negation = fast
-        src = src[:-len(reductions)] if reductions else src
         if not (clamp[1] is not None or overall[1]):  # the greatest x chose the variant only
             reductions = [line for line in reductions if not line.startswith("high = ")]
         src += [f"{indent}with np.errstate(over='ignore'):  # an e^x that overflows takes the general variant",

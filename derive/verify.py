@@ -379,19 +379,25 @@ def _interior_zeros(f_mp: Callable, xs: np.ndarray, refs: list) -> list[float]:
         if a == 0 or b == 0 or mpmath.isnan(a) or mpmath.isnan(b):
             continue
         if (a > 0) != (b > 0) and not (xs[i] <= 0 <= xs[i + 1]):
-            lo, hi = mpmath.mpf(xs[i]), mpmath.mpf(xs[i + 1])
+            lo = mpmath.mpf(xs[i])
             with mpmath.workdps(30):
-                f_lo = f_mp(lo)
-                for _ in range(80):
-                    mid = (lo + hi) / 2
-                    f_mid = f_mp(mid)
-                    if (f_mid > 0) == (f_lo > 0):
-                        lo, f_lo = mid, f_mid
-                    else:
-                        hi = mid
-                root = (lo + hi) / 2
+                root, _ = _bisect(f_mp, lo, mpmath.mpf(xs[i + 1]), f_mp(lo))
             zeros.append(float(root))
     return zeros
+
+
+def _bisect(f: Callable, lo, hi, f_lo):
+    """(the root, f at the last midpoint) of f between lo and hi, where f changes sign
+    (f(lo) = ``f_lo``): 80 halvings, at the caller's mpmath precision."""
+    f_mid = f_lo
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        f_mid = f(mid)
+        if (f_mid > 0) == (f_lo > 0):
+            lo, f_lo = mid, f_mid
+        else:
+            hi = mid
+    return (lo + hi) / 2, f_mid
 
 
 def _measure(name: str, computed: np.ndarray, refs: list, inputs: list[str],
@@ -1438,12 +1444,7 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
     """
     from .codegen import compile_expression, derivative_of
 
-    lo, hi = float(domain[0]), float(domain[1])
-    if not lo < hi:
-        raise ValueError(f"empty domain [{lo}, {hi}]")
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo > np.finfo(np.float64).max:
-        raise ValueError(f"the domain [{lo}, {hi}] must be finite and narrower than 1.8e308 "
-                         "(±1e300 is on the grid of any domain that holds it)")
+    (lo, hi), = _boxes(domain, 1)
     special = np.array([s * v for v in SPECIAL_POINTS for s in (1, -1)])
     xs = np.unique(np.concatenate([np.linspace(lo, hi, points),
                                    special[(special >= lo) & (special <= hi)]]))
@@ -1498,7 +1499,8 @@ def _boxes(domain, variables: int) -> list[tuple[float, float]]:
         if not lo < hi:
             raise ValueError(f"empty domain [{lo}, {hi}]")
         if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo > np.finfo(np.float64).max:
-            raise ValueError(f"the domain [{lo}, {hi}] must be finite and narrower than 1.8e308")
+            raise ValueError(f"the domain [{lo}, {hi}] must be finite and narrower than 1.8e308 "
+                             "(±1e300 is on the grid of any domain that holds it)")
         checked.append((lo, hi))
     return checked
 
@@ -1545,37 +1547,29 @@ def _zero_along_an_axis(g_mp: Callable, point: np.ndarray, value) -> tuple[float
     so along some coordinate axis: the one-variable rule (judged by absolute
     error) on the line through it.  ``value`` is g at the point (mpmath).
     """
+    if value == 0:  # the point is the zero
+        return float(point[0]), float(point[0])
     for j, coordinate in enumerate(point):
         width = ZERO_WINDOW * max(1.0, abs(float(coordinate)))
+        args = [mpmath.mpf(float(c)) for c in point]
+
+        def along(v):  # g on the line through the point along axis j
+            args[j] = v
+            return g_mp(*args)
+
         for side in (-width, width):
-            args = [mpmath.mpf(float(c)) for c in point]
             with mpmath.workdps(30):
-                lo, hi = mpmath.mpf(float(coordinate)), mpmath.mpf(float(coordinate)) + side
-                args[j] = hi
+                lo = mpmath.mpf(float(coordinate))
                 try:
-                    far = g_mp(*args)
-                except (ZeroDivisionError, ValueError, OverflowError):
-                    continue
-                if not (mpmath.isfinite(far) and mpmath.im(far) == 0) or value == 0 or far == 0 \
-                        or (far > 0) == (value > 0):
-                    if value == 0:
-                        return float(coordinate), float(coordinate)
-                    continue
-                f_lo = value
-                try:
-                    for _ in range(80):
-                        mid = (lo + hi) / 2
-                        args[j] = mid
-                        f_mid = g_mp(*args)
-                        if (f_mid > 0) == (f_lo > 0):
-                            lo, f_lo = mid, f_mid
-                        else:
-                            hi = mid
+                    far = along(lo + side)
+                    if not (mpmath.isfinite(far) and mpmath.im(far) == 0) or far == 0 or (far > 0) == (value > 0):
+                        continue
+                    root, f_mid = _bisect(along, lo, lo + side, value)
                 except (ZeroDivisionError, ValueError, OverflowError):  # a pole on the way
                     continue
                 if not abs(f_mid) <= abs(value):  # a sign change at a pole (1/s at s = 0), not a zero
                     continue
-                return float(coordinate), float((lo + hi) / 2)
+                return float(coordinate), float(root)
     return None
 
 

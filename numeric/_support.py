@@ -394,9 +394,10 @@ def _again_wide(ys, wide, quiet, *inputs):
         return ys
     arrays = [np.asarray(a) for a in inputs]
     shape = np.broadcast_shapes(*(a.shape for a in arrays), *(np.shape(y) for y in ys))
+    results = [np.asarray(y) for y in ys]  # (a result may be a Python number: f′ of x is 1)
     with np.errstate(invalid="ignore"):
-        tiny = [(np.abs(y) < TINY_RESULT) & (np.asarray(y) != 0) for y in ys]
-        zeros = [np.asarray(y) == 0 for y in ys]  # (a result may be a Python number: f′ of x is 1)
+        tiny = [(np.abs(y) < TINY_RESULT) & (y != 0) for y in results]
+        zeros = [y == 0 for y in results]
         if any(z.any() for z in zeros):  # a 0 of a huge input: a number over an overflowed one, or one times 0
             huge = np.zeros(shape, dtype=bool)
             for a in arrays:

@@ -266,6 +266,14 @@ class _Emitter:
             self.into(target, numerator)
             self.into(target, denominator)
             return
+        if name == "_QuietProduct":  # a·c where −inf is the value wanted (see codegen)
+            factor = self.operand_in(expr.args[0], target)
+            constant = self.operand(expr.args[1])
+            emit("with np.errstate(over='ignore'):  # a·c = ±inf: its limit")
+            emit(f"    np.multiply({factor[0]}, {constant[0]}, out={target})")
+            self.into(target, factor)
+            self.into(target, constant)
+            return
         if name == "_Sum":
             self.fold("add", list(expr.args), target)
             return

@@ -70,6 +70,17 @@ class _QuietQuotient(sp.Function):
     numpy_kernel = "quiet_divide"
 
 
+class _QuietProduct(sp.Function):
+    """a·c where a·c may overflow and ±inf is the value wanted: multiplied with
+    NumPy's overflow warning silenced (−2|u| of sech²'s e^{−2|u|}: past
+    |u| = 8.99e307 it is −inf, and e^{−inf} = 0 is sech²'s limit; a clamp
+    min(|u|, 400) did the same at the cost of a pass).  Blocked code multiplies
+    in place inside ``np.errstate``; whole-array code calls the kernel
+    ``quiet_multiply``."""
+
+    numpy_kernel = "quiet_multiply"
+
+
 class _Sum(sp.Function):
     """a + b + … added left to right as written (SymPy's Add would reorder and
     put a number last); printed as a sum."""
@@ -955,8 +966,8 @@ TANH_FROM_EXPONENTIAL = 0.55
 
 
 def _tanh_exponential(u: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
-    """(e₂, q): e₂ = e^{-2 min(|u|, 400)} and q = e₂/(1 + e₂) = σ(−2|u|)."""
-    e = sp.exp(-2 * _Minimum(sp.Abs(u), 400))
+    """(e₂, q): e₂ = e^{-2|u|} and q = e₂/(1 + e₂) = σ(−2|u|)."""
+    e = sp.exp(_QuietProduct(sp.Abs(u), -2))
     return e, _Quotient(e, 1 + e)
 
 
@@ -981,7 +992,8 @@ def tanh_from_exponential(outputs: Sequence[sp.Expr], arguments: Collection[sp.E
     {tanh(Abs(x))}
     >>> [float(forward.subs(x, v).replace(_CopySign, lambda a, b: sp.sign(b) * abs(a))
     ...        .replace(_Gathered, lambda f, c, b: f if c else b)
-    ...        .replace(_Quotient, lambda a, b: a / b).replace(_Minimum, sp.Min)) for v in (-2, 0.25)]
+    ...        .replace(_Quotient, lambda a, b: a / b).replace(_QuietProduct, lambda a, c: a * c))
+    ...  for v in (-2, 0.25)]
     [-0.9640275800758169, 0.24491866240370913]
     """
     if not arguments:
@@ -1039,7 +1051,7 @@ def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = (),
     elimination.  The operations are the kernels' own (see
     :mod:`numeric._kernels`): σ(u) = max(e, [u ≥ 0])/(1 + e),
     softplus(u) = max(u, 0) + log1p(e), sech²(u) = e₂·(1 + a(2 + a)) with
-    e₂ = e^{-2 min(|u|, 400)} and a = |tanh u| (= 4e₂/(1 + e₂)², since
+    e₂ = e^{-2|u|} and a = |tanh u| (= 4e₂/(1 + e₂)², since
     1 + a = 2/(1 + e₂): no division, and tanh(u) is shared with the
     forward of tanh); and σ(u)·σ(−u) = e/(1 + e)², since one of
     max(e, [u ≥ 0]) and max(e, [−u ≥ 0]) is 1 and the other e.  For the u in
@@ -1084,10 +1096,10 @@ def lower_primitives(expr: sp.Expr, clamped: Collection[sp.Expr] = (),
         # 4e₂/(1 + e₂)² with 2/(1 + e₂) = 1 + a, a = |tanh u|: no division, and
         # (1 + a)² as 1 + a(2 + a), which rounds no 1 + a to be squared (near
         # u = 0.13 that rounding, counted twice, made 3.8 ULP; now 2.8 at most)
-        # (min(|u|, 400): −2|u| would overflow, with a RuntimeWarning, past |u| = 8.99e307,
-        # and e^{−800} is 0 already: a pass of tanh_and_grad's ten, kept for the warning)
+        # (−2|u| overflows past |u| = 8.99e307, to −inf and e₂ = 0, its limit: multiplied
+        # with the overflow warning silenced, where min(|u|, 400) took a pass of ten)
         a = sp.Abs(sp.tanh(u))
-        return sp.exp(-2 * _Minimum(sp.Abs(u), 400)) * _Sum(a * (2 + a), 1)
+        return sp.exp(_QuietProduct(sp.Abs(u), -2)) * _Sum(a * (2 + a), 1)
 
     def pair(node):
         """σ(u)·σ(−u) inside a product → e/(1 + e)²."""
@@ -1177,7 +1189,7 @@ def tame_outputs(outputs: Sequence[sp.Expr], x: sp.Symbol) -> list[sp.Expr] | No
     >>> x = sp.Symbol("x", real=True)
     >>> tame_outputs([lower_primitives(primitives.softplus(x), clamped={x})], x)
     [log1p(exp(x))]
-    >>> tame_outputs([lower_primitives(primitives.sech2(x))], x) is None  # min(|x|, 400): not x
+    >>> tame_outputs([lower_primitives(primitives.sigmoid(x))], x) is None  # e^{−|x|}: no clamp
     True
     """
     def unclamp(node):

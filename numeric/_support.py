@@ -88,15 +88,19 @@ _SCALAR_MATH = _scalar_math()
 BLOCK = 16000
 
 #: elements per block of the elementwise functions whose loop makes no array
-#: (every operation writes into a work row or an output): a quarter as many
-#: blocks, so a quarter of the per-block Python work (3.5 µs a block for
-#: sigmoid_and_grad), and each output written in runs of 500 kB, not 125 kB.
+#: (every operation writes into a work row or an output): an eighth as many
+#: blocks as BLOCK, so an eighth of the per-block Python work (3.5 µs a block
+#: for sigmoid_and_grad), and each output written in runs of 1 MB, not 125 kB.
 #: Measured on 1e6 float64 with recycled memory (benchmarks/README.md): 0.83
 #: to 0.99 of the time with BLOCK (sigmoid, tanh, softplus, silu, mish), and
-#: the same time with fresh pages, although the rows now spill from L2 to L3.
-#: A kernel's body keeps BLOCK: its 500 kB results would be mapped afresh by
-#: glibc for every block (gelu_and_grad took 1.6 times as long)
-LONG_BLOCK = 62500
+#: the same time with fresh pages, although the rows now spill from L2 to L3;
+#: 125,000 against 62,500 (2026-12-07, three runs of 25–40 rounds, one
+#: process): sigmoid 0.83–0.90 against 0.89–1.01 of hand NumPy, softplus
+#: 0.93–0.96 against 0.99–1.03, the rest the same; 250,000 no faster, and
+#: from 500,000 on slower.  A function keeps up to eight 1 MB work rows per
+#: thread.  A kernel's body keeps BLOCK: its results would be mapped afresh by
+#: glibc for every block (gelu_and_grad took 1.6 times as long with 62,500)
+LONG_BLOCK = 125000
 
 
 _SCRATCH = threading.local()

@@ -232,12 +232,12 @@ def _tanh_on_scalar_math(x):
     """tanh on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH)."""
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, masks, constants = _work(x, 4, 1, (400.0,), long=True)
+    work, masks, _ = _work(x, 4, 1, long=True)
     k0, k1, k2, k3 = _numbers(-2.0, 1.0, 2.0, 0.55)
-    for xb, (b0,), (w0, w1, w2, w3, m0, c0) in _blocks(x, (y0,), (*work, *masks, *constants), long=True):
+    for xb, (b0,), (w0, w1, w2, w3, m0) in _blocks(x, (y0,), (*work, *masks), long=True):
         np.abs(xb, out=w0)
-        np.minimum(w0, c0, out=w1)
-        np.multiply(w1, k0, out=w1)
+        with np.errstate(over='ignore'):  # a·c = ±inf: its limit
+            np.multiply(w0, k0, out=w1)
         np.exp(w1, out=w1)
         np.add(w1, k1, out=w3)
         np.divide(w1, w3, out=w2)
@@ -266,17 +266,17 @@ def tanh_grad(x):
         return _tanh_grad_on_scalar_math(x)
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 2, 0, (400.0,), long=True)
+    work, _, _ = _work(x, 2, 0, long=True)
     k0, k1, k2 = _numbers(2.0, 1.0, -2.0)
-    for xb, (b0,), (w0, w1, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
+    for xb, (b0,), (w0, w1) in _blocks(x, (y0,), (*work,), long=True):
         np.tanh(xb, out=w0)
         np.abs(w0, out=w1)
         np.add(w1, k0, out=w0)
         np.multiply(w1, w0, out=b0)
         np.add(b0, k1, out=b0)
         np.abs(xb, out=w0)
-        np.minimum(w0, c0, out=w0)
-        np.multiply(w0, k2, out=w0)
+        with np.errstate(over='ignore'):  # a·c = ±inf: its limit
+            np.multiply(w0, k2, out=w0)
         np.exp(w0, out=w0)
         np.multiply(b0, w0, out=b0)
     return _result(y0, x)
@@ -286,12 +286,12 @@ def _tanh_grad_on_scalar_math(x):
     """tanh_grad on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH)."""
     x = _float_array(x)
     y0, = _outputs(x, 1)
-    work, _, constants = _work(x, 3, 0, (400.0,), long=True)
+    work, _, _ = _work(x, 3, 0, long=True)
     k0, k1, k2 = _numbers(-2.0, 1.0, 4.0)
-    for xb, (b0,), (w0, w1, w2, c0) in _blocks(x, (y0,), (*work, *constants), long=True):
+    for xb, (b0,), (w0, w1, w2) in _blocks(x, (y0,), (*work,), long=True):
         np.abs(xb, out=w0)
-        np.minimum(w0, c0, out=w1)
-        np.multiply(w1, k0, out=w1)
+        with np.errstate(over='ignore'):  # a·c = ±inf: its limit
+            np.multiply(w0, k0, out=w1)
         np.exp(w1, out=w1)
         np.add(w1, k1, out=w2)
         np.divide(w1, w2, out=w0)
@@ -315,17 +315,17 @@ def tanh_and_grad(x):
         return _tanh_and_grad_on_scalar_math(x)
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, _, constants = _work(x, 2, 0, (400.0,), long=True)
+    work, _, _ = _work(x, 2, 0, long=True)
     k0, k1, k2 = _numbers(2.0, 1.0, -2.0)
-    for xb, (b0, b1), (w0, w1, c0) in _blocks(x, (y0, y1), (*work, *constants), long=True):
+    for xb, (b0, b1), (w0, w1) in _blocks(x, (y0, y1), (*work,), long=True):
         np.tanh(xb, out=b0)
         np.abs(b0, out=w0)
         np.add(w0, k0, out=w1)
         np.multiply(w0, w1, out=b1)
         np.add(b1, k1, out=b1)
         np.abs(xb, out=w1)
-        np.minimum(w1, c0, out=w1)
-        np.multiply(w1, k2, out=w1)
+        with np.errstate(over='ignore'):  # a·c = ±inf: its limit
+            np.multiply(w1, k2, out=w1)
         np.exp(w1, out=w1)
         np.multiply(b1, w1, out=b1)
     return _result(y0, x), _result(y1, x)
@@ -335,12 +335,12 @@ def _tanh_and_grad_on_scalar_math(x):
     """tanh_and_grad on a CPU where NumPy's tanh and log1p are scalar libm calls (see _SCALAR_MATH)."""
     x = _float_array(x)
     y0, y1 = _outputs(x, 2)
-    work, masks, constants = _work(x, 4, 1, (400.0,), long=True)
+    work, masks, _ = _work(x, 4, 1, long=True)
     k0, k1, k2, k3, k4 = _numbers(-2.0, 1.0, 2.0, 0.55, 4.0)
-    for xb, (b0, b1), (w0, w1, w2, w3, m0, c0) in _blocks(x, (y0, y1), (*work, *masks, *constants), long=True):
+    for xb, (b0, b1), (w0, w1, w2, w3, m0) in _blocks(x, (y0, y1), (*work, *masks), long=True):
         np.abs(xb, out=w0)
-        np.minimum(w0, c0, out=w1)
-        np.multiply(w1, k0, out=w1)
+        with np.errstate(over='ignore'):  # a·c = ±inf: its limit
+            np.multiply(w0, k0, out=w1)
         np.exp(w1, out=w1)
         np.add(w1, k1, out=w3)
         np.divide(w1, w3, out=w2)

@@ -34,6 +34,7 @@ from derive.codegen import (
     _Minimum,
     _NonNegative,
     _Product,
+    _QuietProduct,
     _QuietQuotient,
     _Quotient,
     _Sum,
@@ -55,6 +56,7 @@ LOSSES = [e for e in ENTRIES if e.kind == "loss"]
 OPAQUE = {
     "_Maximum": np.maximum,
     "_Minimum": np.minimum,
+    "_QuietProduct": np.multiply,
     "_NonNegative": lambda u: np.greater_equal(u, 0).astype(np.float64),
     "_CopySign": np.copysign,
     "_Gathered": lambda branch, condition, default: np.where(condition, branch, default),
@@ -165,6 +167,7 @@ HAND_PICKED = [
     _Maximum(sp.exp(-sp.Abs(XB)), _NonNegative(-XB)) / (1 + sp.exp(-sp.Abs(XB))),
     4 * sp.exp(-2 * _Minimum(sp.Abs(XB), 400)) / (1 + sp.exp(-2 * _Minimum(sp.Abs(XB), 400))) ** 2,
     sp.exp(-2 * _Minimum(sp.Abs(XB), 400)) * (1 + sp.Abs(sp.tanh(XB)) * (2 + sp.Abs(sp.tanh(XB)))),
+    sp.exp(_QuietProduct(sp.Abs(XB), -2)) * (1 + sp.Abs(sp.tanh(XB)) * (2 + sp.Abs(sp.tanh(XB)))),
     primitives.sigmoid(XB**2 - 1) * XB,  # a kernel, printed whole
     _CopySign(_Gathered(sp.tanh(sp.Abs(XB)), sp.Abs(XB) < 0.55, 1 - XB**2), XB),  # gathered
     sp.exp(XB) - sp.exp(XB) ** 2,  # a − b of a held a: one subtraction, no copy
@@ -479,6 +482,7 @@ def _meaning(expr):
         .replace(_NonNegative, lambda u: sp.Piecewise((1, u >= 0), (0, True))) \
         .replace(_Quotient, lambda a, b: a / b) \
         .replace(_QuietQuotient, lambda a, b: a / b) \
+        .replace(_QuietProduct, lambda a, b: a * b) \
         .replace(_Sum, lambda *terms: sp.Add(*terms)) \
         .replace(_Product, lambda *factors: sp.Mul(*factors))
 
@@ -1059,11 +1063,11 @@ def test_activation_forms_agree_bit_for_bit(entry):
 
 def _forms_agree_bit_for_bit(entry):
     f, df, both = (getattr(numeric, n) for n in contract_names(entry))
-    x = _activation_inputs(160000)
+    x = _activation_inputs(360000)
     assert x.size > 2 * _support.LONG_BLOCK > 2 * _support.BLOCK  # several blocks of either length
-    inputs = [x, x[::2], x.reshape(400, 400), x[::-1], x[:_support.BLOCK + 1], x[:_support.LONG_BLOCK + 1],
+    inputs = [x, x[::2], x.reshape(600, 600), x[::-1], x[:_support.BLOCK + 1], x[:_support.LONG_BLOCK + 1],
               np.float64(-0.75), np.array(2.5), np.empty(0), np.empty((3, 0)), _f32(x), _f32(x)[1::3],
-              np.float32(0.25), np.asfortranarray(x.reshape(800, 200)),
+              np.float32(0.25), np.asfortranarray(x.reshape(1800, 200)),
               np.broadcast_to(np.float64(1.5), (_support.LONG_BLOCK + 1000,))]
     for kwargs in _params(entry):
         for a in inputs:
@@ -1217,6 +1221,26 @@ def test_the_tried_exponential_chooses_the_variant_without_a_warning(name):
             assert np.array_equal(a, b[-7:-6], equal_nan=True), (name, outlier)
 
 
+def test_sech2_past_the_overflow_of_minus_2x_is_zero_without_a_warning():
+    # −2|x| overflows to −inf past |x| = 8.99e307 (3.4e38 / 2 in float32): the
+    # product is taken with the overflow warning silenced (_QuietProduct), e^{−inf}
+    # = 0 is sech²'s limit, and nothing else in the call is silenced
+    activations = sys.modules["numeric.activations"]
+    functions = [numeric.tanh_grad, lambda x: numeric.tanh_and_grad(x)[1], _kernels.sech2,
+                 activations._tanh_grad_on_scalar_math, lambda x: activations._tanh_and_grad_on_scalar_math(x)[1]]
+    for dtype, huge in ((np.float64, 1.7e308), (np.float32, 3e38)):
+        x = np.array([huge, -huge, np.inf, -np.inf, 0.3, -20.0], dtype)
+        want = np.array([0.0, 0.0, 0.0, 0.0, float(mpmath.sech(0.3) ** 2), float(mpmath.sech(-20.0) ** 2)])
+        for fn in functions:
+            with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+                warnings.simplefilter("error")
+                got = fn(x)
+            assert got.dtype == dtype
+            np.testing.assert_allclose(got, want.astype(dtype), rtol=4 * np.finfo(dtype).eps, atol=0)
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):  # the caller's state is kept
+        np.multiply(np.float64(1.7e308), -2.0)
+
+
 @pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
 def test_activation_float32_is_float64_rounded_once(entry):
     x32 = _f32(_activation_inputs(5000, 10))
@@ -1234,7 +1258,7 @@ def test_activation_float32_is_float64_rounded_once(entry):
 @pytest.mark.parametrize("entry", ACTIVATIONS, ids=lambda e: e.name)
 def test_activation_blocks_match_elementwise_evaluation(entry):
     """A block boundary changes nothing: the whole array equals its pieces evaluated alone."""
-    x = _activation_inputs(130000, 11)
+    x = _activation_inputs(2 * _support.LONG_BLOCK + 10000, 11)
     y, dy = getattr(numeric, entry.name + "_and_grad")(x[np.isfinite(x)])
     xs = x[np.isfinite(x)]
     edges = [k * n for n in (_support.BLOCK, _support.LONG_BLOCK) for k in (1, 2)]  # either length's

@@ -3100,7 +3100,7 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
 
     public = {s.name: parameter(s.name) for s in [*variables, *extra]}
     names = [v.name for v in variables]
-    like = names[0] if len(names) == 1 else "_shape"  # what _like shapes the results as
+    like = "_shape"  # what _like shapes the results as: the inputs' broadcast shape and type
     input_names = names + [s.name for s in extra]  # what _overflowed asks to be finite
     inputs = ", ".join(input_names)
     body = []
@@ -3175,7 +3175,7 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
                 f"    if {_may_reach(low, high, f'_lowest({given})', f'_highest({given})')}:",
                 f"        _refine_tail({given}, (y,), _{function_name}_tail, (0,), {low!r}, {high!r})")]
         checked = ", ".join([given, *input_names[1:]])  # the inputs as given
-        return before, lines + again_wide(checked) + [f"    return _like(_overflowed(y, overflow, {checked}), {given})"]
+        return before, lines + again_wide(checked) + [f"    return _like(_overflowed(y, overflow, {checked}), {like})"]
 
     def near_text(near):
         return "".join(f"\n    Near {names[0]} = {p.point!r} (closer than {p.radius:.3g}): its Taylor polynomial "
@@ -3195,13 +3195,16 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
     kernels |= used
     formula = _formula_text(given_expr)
     args = ", ".join([public[n] for n in names] + [f"{public[s.name]}=1.0" for s in extra])
+    # float16 and float32 inputs are computed in float64 and the results rounded once into
+    # their type (as the catalogue's are): the clamps, patches and refined stretches are
+    # float64's, and in float32 x/(eˣ − 1) erred by 1.7e7 float32 ULP
     setup = [f"    {n} = _float_array({public[n]})" for n in names]
+    setup.append(f"    _shape = _broadcast_like({', '.join(names)})  # the results' shape and type")
+    setup += [f"    {n} = _wide({n})" for n in names]
     setup += [f"    {s.name} = {public[s.name]}" for s in extra if public[s.name] != s.name]
     renamed_note = "".join(f"\n    The parameter {k.name} is {a} here ({k.name} is a Python keyword)." if keyword.iskeyword(k.name)
                            else f"\n    The parameter {k.name} is {a} here (np is NumPy in the code)." if k.name == "np" else ""
                            for k, a in aliases.items())
-    if len(names) > 1:  # the results take the broadcast shape of all the inputs, not the first's
-        setup.append(f"    _shape = _broadcast_like({', '.join(names)})")
     before, ending = refined(name, stable_code(expr), texts[0], patches.get("f", ()), stretches.get("f", ()),
                              stretches.get("f_safe"))
     notes = near_text(patches.get("f", ())) + again_text(stretches.get("f", ()))

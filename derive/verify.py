@@ -458,19 +458,19 @@ def _measure(name: str, computed: np.ndarray, refs: list, inputs: list[str],
 
 
 def _warnings_where_finite(fn: Callable, xs: np.ndarray, refs: list, caught: list[str],
-                           names: Sequence[str] = ("x",)) -> list[str]:
+                           names: Sequence[str] = ("x",), dtype=np.float64) -> list[str]:
     """Keep a warning only if it is raised at a point whose true value is finite
-    (an overflow warning where the true value overflows is the right answer).
-    ``xs``: the points, or rows of the values of the variables ``names``."""
+    in ``dtype`` (an overflow warning where the true value overflows is the right
+    answer).  ``xs``: the points, or rows of the values of the variables ``names``."""
     if not caught:
         return caught
-    big = float(np.finfo(np.float64).max)
+    big = float(np.finfo(dtype).max)
     found = set()
     for point, r in zip(xs, refs):
         if mpmath.isnan(r) or abs(r) > big:
             continue
         values = np.atleast_1d(point)
-        _, w = _call(fn, *[np.array([v]) for v in values])
+        _, w = _call(fn, *[np.array([v], dtype) for v in values])
         where = ", ".join(f"{n}={float(v)!r}" for n, v in zip(names, values))
         found.update(f"{message} (at {where})" for message in w)
         if len(found) >= 3:
@@ -1473,10 +1473,34 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
     probe = Entry("expression", "activation", str(expr), expr, (variable,),
                   kinks=expression_kinks(expr, variable, (lo, hi)))
     check = _fd_activation(forward, yd, xs, xs[np.abs(xs) <= max(20.0, 0.0)], probe)
-    cert = Certificate("expression", "expression", "", "", m_f, m_d, check, [], screened=screened)
-    for m in (m_f, m_d):
+    narrow = _float32_measurements(forward, grad, xs, f_mp, df_mp, variable.name,
+                                   (_interior_zeros(f_mp, xs, refs_f), _interior_zeros(df_mp, xs, refs_d)))
+    cert = Certificate("expression", "expression", "", "", m_f, m_d, check, narrow, screened=screened)
+    for m in (m_f, m_d, *narrow):
         cert.exceptions += [f"{m.function}: {f}" for f in m.failures[:3]]
     return cert
+
+
+def _float32_measurements(forward: Callable, grad: Callable, xs: np.ndarray, f_mp: Callable,
+                          df_mp: Callable, name: str, zeros) -> list[Measurement]:
+    """f and f′ of float32 inputs (the grid's points that are float32 numbers, or round to
+    one), in float32 ULPs against the references at those inputs: the code computes them
+    in float64 and rounds once, so they are within about half a float32 ULP, and return
+    float32."""
+    xs32 = np.unique(xs[np.abs(xs) < float(np.finfo(np.float32).max)].astype(np.float32))
+    inputs = [f"{name}={float(v)!r} (float32)" for v in xs32]
+    wide = xs32.astype(np.float64)
+    measured = []
+    for label, fn, g_mp, found in (("f (float32)", forward, f_mp, zeros[0]), ("f' (float32)", grad, df_mp, zeros[1])):
+        refs = [reference(g_mp, [v]) for v in wide]
+        computed, caught = _call(fn, xs32)
+        caught = _warnings_where_finite(fn, wide, refs, caught, (name,), np.float32)
+        m = _measure(label, np.asarray(computed, dtype=np.float64), refs, inputs, wide, found,
+                     np.float32, caught)
+        if np.asarray(computed).dtype != np.float32:
+            m.failures.append(f"float32 in, {np.asarray(computed).dtype} out")
+        measured.append(m)
+    return measured
 
 
 #: points of the grid of a gradient's certificate (see verify_gradient), of

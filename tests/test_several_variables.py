@@ -120,6 +120,17 @@ def test_results_take_the_broadcast_shape_of_all_inputs():
     assert value.shape == (2,) and np.allclose(value, np.tanh([3.5, 8.5]))
     assert all(d.shape == (2,) for d in g(0.5, np.array([1.0, 2.0]), 3.0))
     assert f(np.float32(0.5), np.float32([1.0, 2.0]), np.float32(3.0)).dtype == np.float32
+    # float32 inputs computed in float64 and rounded once: w·x + b = 1e30·1e30 − 1e30
+    # is past float32, its tanh is not
+    narrow = np.float32([-1e30, 0.25]), np.float32([1e30, 3.0]), np.float32([1e30, -2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = f(*narrow), g(*narrow)
+    want = f(*(a.astype(np.float64) for a in narrow)), g(*(a.astype(np.float64) for a in narrow))
+    assert got[0].dtype == np.float32 and all(d.dtype == np.float32 for d in got[1])
+    np.testing.assert_array_equal(got[0], want[0].astype(np.float32))
+    for a, b in zip(got[1], want[1]):
+        np.testing.assert_array_equal(a, b.astype(np.float32))
     assert isinstance(f(0.5, 1.0, 2.0), np.float64)
 
 

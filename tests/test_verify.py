@@ -289,6 +289,30 @@ def test_a_users_mish_goes_through_the_catalogues_lowering():
     cert = verify_expression(x * sp.tanh(sp.log(1 + sp.exp(x))), x, domain=(-40.0, 40.0))
     assert cert.passed and cert.screened > 0, cert.exceptions
     assert cert.derivative.max_ulp <= ULP_BOUND and cert.forward.max_ulp <= ULP_BOUND
+    # float32 inputs are measured too, in float32 ULPs: computed in float64, rounded once
+    assert [m.function for m in cert.float32] == ["f (float32)", "f' (float32)"]
+    assert all(m.passed and m.points > 1000 and m.max_ulp <= 0.51 for m in cert.float32)
+
+
+def test_a_users_float32_results_are_certified_in_float32_ulps():
+    # a float32 result that is wrong (here: the formula computed in float32, e^x past
+    # 88.7 overflowing) fails the float32 measurement, not the float64 ones
+    import sympy as sp
+
+    from derive.verify import _float32_measurements, _mp_function
+
+    x = sp.Symbol("x", real=True)
+    expr = x / (sp.exp(x) - 1)
+    f_mp, df_mp = _mp_function(expr, [x]), _mp_function(sp.diff(expr, x), [x])
+    xs = np.linspace(1.0, 100.0, 200)
+    naive = [lambda v: v / np.expm1(v), lambda v: (np.expm1(v) - v * np.exp(v)) / np.expm1(v) ** 2]
+    with np.errstate(all="ignore"):
+        bad = _float32_measurements(*naive, xs, f_mp, df_mp, "x", ((), ()))
+    assert not bad[1].passed and bad[1].nonfinite > 0  # inf/inf past 88.7 in float32
+    wide = [lambda v: (v.astype(np.float64) / np.expm1(v.astype(np.float64))).astype(v.dtype),
+            lambda v: ((np.expm1(w := v.astype(np.float64)) - w * np.exp(w)) / np.expm1(w) ** 2).astype(v.dtype)]
+    good = _float32_measurements(*wide, xs, f_mp, df_mp, "x", ((), ()))
+    assert all(m.passed and m.max_ulp <= 0.51 for m in good), [m.failures for m in good]
 
 
 @pytest.mark.parametrize("text, negative", [("sqrt(x)", True), ("x*log(x)", True), ("log(1 + x^2)", False)])

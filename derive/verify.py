@@ -1704,27 +1704,59 @@ def verify_gradient(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
         worst, screened = _screened_rows([expr, *partials], variables,
                                          [forward, *[gradient_part(j) for j in range(len(variables))]], boxes)
         grid = np.unique(np.concatenate([grid, worst]), axis=0)
+    outputs = [("f", expr, forward)] + [(f"∂f/∂{v.name}", d, gradient_part(j))
+                                        for j, (v, d) in enumerate(zip(variables, partials))]
+    functions = [_mp_function(primitives.expand_primitives(output), variables) for _, output, _ in outputs]
+    measured, computed_all = _measure_outputs(outputs, functions, forward, grad, grid, variables)
+    # float32 inputs (the grid's rows rounded to float32), in float32 ULPs: the code
+    # computes them in float64 and rounds once
+    narrow = grid.astype(np.float32)
+    narrow = np.unique(narrow[np.isfinite(narrow).all(axis=1)], axis=0)
+    narrow_measured, narrow_computed = _measure_outputs(outputs, functions, forward, grad, narrow, variables,
+                                                        np.float32)
+    for m, computed in zip(narrow_measured, narrow_computed):
+        m.function += " (float32)"
+        if computed.dtype != np.float32:
+            m.failures.append(f"float32 in, {computed.dtype} out")
+    f_measure = measured[0]
+    certificates = []
+    for j, (v, m) in enumerate(zip(variables, measured[1:])):
+        check = _fd_along(forward, computed_all[1 + j], grid, j, expr, variables)
+        float32 = [narrow_measured[0], narrow_measured[1 + j]]
+        cert = Certificate(m.function, "gradient", "", "", f_measure, m, check, float32, screened=screened)
+        cert.exceptions += [f"{n.function}: {failure}" for n in (f_measure, m, *float32) for failure in n.failures[:3]]
+        if not check.passed:
+            cert.exceptions.append(f"{m.function}: finite differences along {v.name}: relative error "
+                                   f"{check.max_relative_error:.3g} at {check.worst_input}")
+        certificates.append(cert)
+    return certificates
+
+
+def _measure_outputs(outputs, functions, forward: Callable, grad: Callable, grid: np.ndarray,
+                     variables: Sequence[sp.Symbol], dtype=np.float64) -> tuple[list[Measurement], list[np.ndarray]]:
+    """The measurements of f and of each partial derivative (``outputs``: name, expression,
+    function; ``functions``: their mpmath references) at the rows of ``grid`` given as
+    ``dtype``, and the values computed (see verify_gradient)."""
     columns = [grid[:, j] for j in range(grid.shape[1])]
     inputs = [", ".join(f"{v.name}={float(c)!r}" for v, c in zip(variables, row)) for row in grid]
-    size = np.max(np.abs(grid), axis=1)
+    wide = grid.astype(np.float64)
+    size = np.max(np.abs(wide), axis=1)
     # f, and every partial derivative from one call of the gradient
     values, caught_f = _call(forward, *columns)
     slopes, caught_grad = _call(grad, *columns)
-    computed_all = [np.broadcast_to(np.asarray(v, dtype=np.float64), grid.shape[:1]) for v in (values, *slopes)]
-    outputs = [("f", expr, forward, caught_f)] + [(f"∂f/∂{v.name}", d, gradient_part(j), caught_grad)
-                                                  for j, (v, d) in enumerate(zip(variables, partials))]
-    measured = []
-    functions = [_mp_function(primitives.expand_primitives(output), variables) for _, output, _, _ in outputs]
-    all_refs = [[reference(g_mp, list(row)) for row in grid] for g_mp in functions]
-    big = float(np.finfo(np.float64).max)
+    computed_all = [np.broadcast_to(np.asarray(v), grid.shape[:1]) for v in (values, *slopes)]
+    all_refs = [[reference(g_mp, list(row)) for row in wide] for g_mp in functions]
+    big = float(np.finfo(dtype).max)
     # one call gives every partial derivative: its warning is a fault only at a point
     # where each of them is finite (∂/∂s of (x − m)²/(2s²) + log s at s = 5e−324 is
     # beyond float64, and its overflow report is right, beside ∂/∂x = 0)
     every_partial = [mpmath.mpf(0) if all(not mpmath.isnan(r[i]) and abs(r[i]) <= big for r in all_refs[1:])
                      else mpmath.nan for i in range(len(grid))]
-    for (name, output, fn, caught), g_mp, refs, computed in zip(outputs, functions, all_refs, computed_all):
-        caught = _warnings_where_finite(fn, grid, refs if name == "f" else every_partial, caught,
-                                        [v.name for v in variables])
+    measured = []
+    for (name, output, fn), caught, g_mp, refs, computed in zip(
+            outputs, [caught_f] + [caught_grad] * (len(outputs) - 1), functions, all_refs, computed_all):
+        caught = _warnings_where_finite(fn, wide, refs if name == "f" else every_partial, caught,
+                                        [v.name for v in variables], dtype)
         # points next to an interior zero along an axis: the coordinate and the zero
         at, zeros = size.copy(), [[] for _ in refs]
         jumps = _jump_arguments(output, variables)
@@ -1732,29 +1764,20 @@ def verify_gradient(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
                              variables)
         at_jumps, scales = 0, np.ones(len(refs))
         for i, (c, r) in enumerate(zip(computed, refs)):
-            if not mpmath.isnan(r) and ulp_error(float(c), r) > ULP_BOUND:
-                if jumps and _at_a_jump(jumps, grid[i]):
+            if not mpmath.isnan(r) and ulp_error(float(c), r, dtype) > ULP_BOUND:
+                if jumps and _at_a_jump(jumps, wide[i]):
                     refs[i], at_jumps = mpmath.mpf(float(c)), at_jumps + 1  # either side: left out
                     continue
-                near = _zero_along_an_axis(g_mp, grid[i], r)
+                near = _zero_along_an_axis(g_mp, wide[i], r)
                 if near is not None:
                     at[i], zeros[i] = near[0], [near[1]]
-                    total = reference(terms, [float(v) for v in grid[i]])
+                    total = reference(terms, [float(v) for v in wide[i]])
                     scales[i] = float(total) if not mpmath.isnan(total) else 1.0
-        m = _measure(name, computed, refs, inputs, at, (), caught=caught, zeros_at=zeros, scales=scales)
+        m = _measure(name, np.asarray(computed, dtype=np.float64), refs, inputs, at, (), dtype, caught=caught,
+                     zeros_at=zeros, scales=scales)
         m.at_jumps = at_jumps
         measured.append(m)
-    f_measure = measured[0]
-    certificates = []
-    for j, (v, m) in enumerate(zip(variables, measured[1:])):
-        check = _fd_along(forward, computed_all[1 + j], grid, j, expr, variables)
-        cert = Certificate(m.function, "gradient", "", "", f_measure, m, check, [], screened=screened)
-        cert.exceptions += [f"{n.function}: {failure}" for n in (f_measure, m) for failure in n.failures[:3]]
-        if not check.passed:
-            cert.exceptions.append(f"{m.function}: finite differences along {v.name}: relative error "
-                                   f"{check.max_relative_error:.3g} at {check.worst_input}")
-        certificates.append(cert)
-    return certificates
+    return measured, [np.asarray(c) for c in computed_all]
 
 
 def _fd_along(forward: Callable, partial: np.ndarray, grid: np.ndarray, j: int, expr: sp.Expr,

@@ -549,6 +549,36 @@ def test_a_gradient_of_several_variables_is_certified_output_by_output():
     assert [c.name for c in certs] == ["∂f/∂w", "∂f/∂x", "∂f/∂b"]
     assert all(c.passed for c in certs) and all(c.forward is certs[0].forward for c in certs)
     assert all(c.gradient_check.points > 50 for c in certs)
+    # float32 inputs: f and the certificate's partial, in float32 ULPs
+    assert [m.function for m in certs[1].float32] == ["f (float32)", "∂f/∂x (float32)"]
+    assert all(m.passed and m.points > 250 and m.max_ulp <= 0.51 for c in certs for m in c.float32)
+
+
+def test_a_gradient_certificate_measures_float32_results(monkeypatch):
+    # a partial derivative off by 1e−5 (about 84 float32 ULP) for float32 inputs
+    # alone fails its row through its float32 measurement, and no other
+    import sympy as sp
+
+    import derive.codegen
+    from derive.verify import verify_gradient
+
+    real = derive.codegen.compile_expression
+
+    def off(expr, variables, derivative=False):
+        f, grad = real(expr, variables, derivative=True)
+
+        def narrow_off(*a):
+            parts = grad(*a)
+            return tuple(g * np.float32(1 + 1e-5) if i == 1 and g.dtype == np.float32 else g
+                         for i, g in enumerate(parts))
+        return f, narrow_off
+
+    monkeypatch.setattr(derive.codegen, "compile_expression", off)
+    w, x, b = (sp.Symbol(n, real=True) for n in "wxb")
+    certs = verify_gradient(sp.tanh(w * x + b), [w, x, b], points=120, screen=False)
+    assert [c.passed for c in certs] == [True, False, True]
+    assert certs[1].derivative.passed and not certs[1].float32[1].passed
+    assert certs[1].float32[1].max_ulp > 20 and "(float32)" in certs[1].exceptions[0]
 
 
 def test_a_gradient_certificate_fails_where_the_code_errs(monkeypatch):

@@ -309,30 +309,34 @@ def _refine_tail(x, outputs, tail, which, low, high):
 
 
 class _QuietOverflow:
-    """``with _QuietOverflow() as overflow:``: NumPy's overflow and invalid-value reports off
-    inside; ``overflow.happened`` tells whether an overflow occurred (see _again_wide and
+    """``with _QuietOverflow() as overflow:``: NumPy's overflow, division-by-zero and
+    invalid-value reports off inside; ``overflow.happened`` tells whether an overflow
+    occurred, ``overflow.divided`` whether a division by zero did (see _again_wide and
     _overflowed).
 
     The code generated for a user's expression computes its formula so,
     since an overflow on the way need not reach the result: e^{800} in
     exp(−e^{−x}) at x = −800, which is 0; nor need the 0·inf it may meet,
-    which _again_wide computes again in np.longdouble.  What reaches the
-    result is reported by _overflowed, as the caller's ``np.errstate`` asks
-    (read here, on entry).  Division by zero is NumPy's to report, as set by
-    the caller.
+    which _again_wide computes again in np.longdouble; nor a division by
+    zero: log(x² + y²) at x = −1e−300, y = 0 is log 0 in float64, where x²
+    underflows, and −1381.6 in long double.  What reaches the result is
+    reported by _overflowed, as the caller's ``np.errstate`` asks (read here,
+    on entry).
     """
 
     def __enter__(self):
-        self.happened = False
+        self.happened = self.divided = False
         self.finite = False  # _again_wide found every result finite: nothing for _overflowed to report
         caller = np.geterr()
-        self.mode, self.invalid_mode = caller["over"], caller["invalid"]
-        self._state = np.errstate(over="call", invalid="call", call=self._record)
+        self.mode, self.invalid_mode, self.divide_mode = caller["over"], caller["invalid"], caller["divide"]
+        self._state = np.errstate(over="call", invalid="call", divide="call", call=self._record)
         self._state.__enter__()
         return self
 
     def _record(self, kind, flag):
-        if not kind.startswith("invalid"):  # (a NaN that reaches y is reported by _overflowed)
+        if kind.startswith("divide"):
+            self.divided = True
+        elif not kind.startswith("invalid"):  # (a NaN that reaches y is reported by _overflowed)
             self.happened = True
 
     def __exit__(self, *exc):
@@ -454,7 +458,8 @@ def _again_wide(ys, wide, quiet, *inputs):
 
 def _overflowed(y, overflow, *inputs):
     """y, reported as NumPy reports an overflow where it is ±inf from one (``overflow``, a _QuietOverflow)
-    though every input is finite: the result is beyond float64; and an invalid operation where it is
+    though every input is finite: the result is beyond float64; a division by zero where it is ±inf
+    from one and no overflow occurred (a pole: log 0, 1/0); and an invalid operation where it is
     NaN though every input is finite (0·inf that np.longdouble did not mend either, see _again_wide,
     or log of a negative), whether or not NumPy saw it (a kernel may compute with its reports off).
 
@@ -473,6 +478,8 @@ def _overflowed(y, overflow, *inputs):
         return y
     for happened, mode, wrong, what in (
             (overflow.happened, overflow.mode, np.isinf, "overflow: the result is beyond float64 (±inf)"),
+            (overflow.divided and not overflow.happened, overflow.divide_mode, np.isinf,
+             "divide by zero: the result is ±inf"),
             (True, overflow.invalid_mode, np.isnan, "invalid value: the result is NaN")):
         if not happened or mode == "ignore":
             continue

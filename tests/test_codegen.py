@@ -103,7 +103,17 @@ def test_an_overflow_on_the_way_is_silent_and_one_in_the_result_is_reported():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert pole(1.0) == -np.inf
-    assert [str(w.message) for w in caught] == ["divide by zero encountered in log1p"]
+    assert [str(w.message) for w in caught] == ["divide by zero: the result is ±inf at 1 point of finite input"]
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError, match="divide by zero"):
+        pole(1.0)
+    # a division by zero on the way that does not reach the result is not reported:
+    # log(x² + y²) at x = −1e−300, y = 0 is log 0 in float64 (x² underflows), −1381.6
+    x_, y_ = sp.symbols("x_ y_", real=True)
+    radial, radial_slope = compile_expression(sp.log(x_**2 + y_**2), [x_, y_], derivative=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert float(radial(-1e-300, 0.0)) == pytest.approx(-1381.551055796427, rel=1e-15)
+        assert float(radial_slope(-1e-300, 0.0)[0]) == pytest.approx(-2e300, rel=1e-15)
 
 
 def test_a_typed_gelu_derivative_is_the_catalogues_kernel_member():

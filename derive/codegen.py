@@ -333,6 +333,10 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
         primitives.gauss: lambda hi, lo, hi_lo: primitives.gauss(hi) * (1 - hi_lo),
         primitives.gaussian: lambda hi, lo, hi_lo: primitives.gaussian(hi) * (1 - 2 * hi_lo),
         primitives.ndtr: lambda hi, lo, _: primitives.ndtr(hi) + lo * primitives.gauss(hi),
+        # sin and cos of a rounded w·x + b (a sinusoidal network's unit) erred by
+        # |w·x + b|·eps absolute, 1.3e6 ULP where sin(x·y) is near a zero
+        sp.sin: lambda hi, lo, _: sp.sin(hi) + lo * sp.cos(hi),
+        sp.cos: lambda hi, lo, _: sp.cos(hi) - lo * sp.sin(hi),
     }
 
     def parts(u):

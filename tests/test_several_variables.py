@@ -367,3 +367,25 @@ def test_a_neurons_sigmoid_slope_rounds_one_plus_e_once():
 
     if _WIDE:
         _assert_within("sigmoid(w*x + b)", [(800.0, 1e300, 0.0), (-800.0, 0.0, -1e300)], 3)
+
+
+@pytest.mark.parametrize("text", ["sin(w*x + b)", "cos(w*x + b)"])
+def test_a_sinusoidal_unit_takes_its_argument_in_double_double(text):
+    # sin of a rounded w·x + b errs by |w·x + b|·eps absolute: 1.3e6 ULP of
+    # sin(x·y) at x = −9.6148, y = −14.3768, where x·y is near 44π; with
+    # w·x + b = hi + lo, sin(hi) + lo·cos(hi) (cos(hi) − lo·sin(hi))
+    expr = parse_expression(text)
+    b, w, x = sorted(expr.free_symbols, key=lambda s: s.name)
+    f, g = compile_expression(expr, [b, w, x], derivative=True)
+    truth = [_mp_function(e, [b, w, x]) for e in (expr, *(sp.diff(expr, v) for v in (b, w, x)))]
+    rng = np.random.default_rng(8)
+    points = [(0.0, -9.614803268357704, -14.37680348747012)]  # w·x ≈ 44π
+    for _ in range(200):  # w·x + b within 1e−6 of a multiple of π/2, where sin or cos is 1e−6
+        w_, x_ = rng.uniform(-20, 20, 2)
+        k = np.round(w_ * x_ / (np.pi / 2))
+        points.append((float(k * np.pi / 2 - w_ * x_ + rng.choice([-1e-6, 1e-6])), w_, x_))
+    for point in points:
+        values = [f(*point), *g(*point)]
+        for value, t in zip(values, truth):
+            true = reference(t, list(point))
+            assert ulp_error(float(value), true) <= 4, (text, point)

@@ -1468,13 +1468,13 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
     yd, wd = _call(grad, xs)
     wf = _warnings_where_finite(forward, xs, refs_f, wf)
     wd = _warnings_where_finite(grad, xs, refs_d, wd)
-    m_f = _measure("f", yf, refs_f, inputs, xs, _interior_zeros(f_mp, xs, refs_f), caught=wf)
-    m_d = _measure("f'", yd, refs_d, inputs, xs, _interior_zeros(df_mp, xs, refs_d), caught=wd)
+    zeros = _interior_zeros(f_mp, xs, refs_f), _interior_zeros(df_mp, xs, refs_d)  # (float32's too)
+    m_f = _measure("f", yf, refs_f, inputs, xs, zeros[0], caught=wf)
+    m_d = _measure("f'", yd, refs_d, inputs, xs, zeros[1], caught=wd)
     probe = Entry("expression", "activation", str(expr), expr, (variable,),
                   kinks=expression_kinks(expr, variable, (lo, hi)))
     check = _fd_activation(forward, yd, xs, xs[np.abs(xs) <= max(20.0, 0.0)], probe)
-    narrow = _float32_measurements(forward, grad, xs, f_mp, df_mp, variable.name,
-                                   (_interior_zeros(f_mp, xs, refs_f), _interior_zeros(df_mp, xs, refs_d)))
+    narrow = _float32_measurements(forward, grad, xs, f_mp, df_mp, variable.name, zeros)
     cert = Certificate("expression", "expression", "", "", m_f, m_d, check, narrow, screened=screened)
     for m in (m_f, m_d, *narrow):
         cert.exceptions += [f"{m.function}: {f}" for f in m.failures[:3]]

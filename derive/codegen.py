@@ -371,6 +371,18 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
 
     for function, expand in expansions.items():
         expr = expr.replace(function, compensated(function, expand))
+
+    def residual(u, target):
+        # σ(hi + lo) − y = (σ(hi) − y) + lo·σ′(hi): the kernel keeps σ(hi) − y whole, where
+        # σ(u)(1 − y) − y·σ(−u) of a rounded w·x + b cancelled (the squared error of a
+        # logistic neuron, (σ(w·x + b) − y)², 17.1 ULP at w·x + b ≈ 4e−5, y = 0.4865)
+        carried = parts(u)
+        if carried is None:
+            return _SigmoidResidual(u, target)
+        hi, lo, _ = carried
+        return _SigmoidResidual(hi, target) + lo * primitives.sigmoid(hi) * primitives.sigmoid(-hi)
+
+    expr = expr.replace(_SigmoidResidual, residual)
     expr = merge_first_order(sigmoid_pairs(expr), (SumLo, QuotientLo, ProductLo))
 
     def quotient(top, bottom):
@@ -1475,8 +1487,9 @@ def _fuse(outputs: Sequence[sp.Expr]) -> tuple[list[tuple[list[sp.Symbol], str, 
                 member, arg = member + "_neg", -arg
             groups.setdefault((kernel, arg, node.args[1:]), {})[member] = node
     # poly_dd returns its two parts from one evaluation, even where one is used
+    # (σ′ alone too: it has no kernel of its own)
     fused = [(kernel, arg, extra, members) for (kernel, arg, extra), members in groups.items()
-             if len(members) > 1 or kernel in _DOUBLE_DOUBLE_KERNELS]
+             if len(members) > 1 or kernel in _DOUBLE_DOUBLE_KERNELS or "sigmoid_slope" in members]
     fused.sort(key=lambda g: (sp.count_ops(g[1]), g[0], sp.default_sort_key(g[1]), str(g[2])))
     names = sp.numbered_symbols("f")
     calls, replace = [], {}
@@ -2400,7 +2413,7 @@ class _SigmoidResidual(sp.Function):
 
 
 def lower_sigmoid_difference(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
-    """Write σ(u)·(1 − y) − y·σ(−u) as the kernel ``sigmoid_residual``.
+    """Write σ(u)·(1 − y) − y·σ(−u), and σ(u) − y, as the kernel ``sigmoid_residual``.
 
     The stabilize rule ``probability_difference`` turns σ(u) − y into that
     form, which keeps its digits where σ(u) and y are both close to 1, but
@@ -2415,6 +2428,8 @@ def lower_sigmoid_difference(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
     >>> s = primitives.sigmoid
     >>> lower_sigmoid_difference((-y * s(-z) + (1 - y) * s(z)) / 4, y)
     _SigmoidResidual(pred, target)/4
+    >>> lower_sigmoid_difference(2 * y - 2 * s(z), y)
+    -2*_SigmoidResidual(pred, target)
     >>> lower_sigmoid_difference(y * s(-z) + (1 - y) * s(z), y)  # not the difference: kept
     target*sigmoid(-pred) + (1 - target)*sigmoid(pred)
     """
@@ -2426,9 +2441,10 @@ def lower_sigmoid_difference(expr: sp.Expr, target: sp.Symbol) -> sp.Expr:
             if u.could_extract_minus_sign():
                 continue
             complement = primitives.sigmoid(-u)
-            ratio = sp.cancel(node / (member * (1 - target) - target * complement))
-            if not ratio.has(member, complement, target):  # c·(σ(u)(1 − y) − y·σ(−u))
-                return ratio * _SigmoidResidual(u, target)
+            for form in (member * (1 - target) - target * complement, member - target):
+                ratio = sp.cancel(node / form)
+                if not ratio.has(member, complement, target):  # c·(σ(u)(1 − y) − y·σ(−u)), c·(σ(u) − y)
+                    return ratio * _SigmoidResidual(u, target)
         return node
 
     return expr.replace(lambda n: isinstance(n, sp.Add), lower)
@@ -3134,6 +3150,8 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
                 rational = rational_in_exp([e], variables[0])
             e = rational[0] if rational else compensate_arguments(e, variables[0])
         if len(variables) > 1 or extra:  # σ(w·x + b) in double-double (a parameter is an input as a variable is)
+            for target in sorted(e.free_symbols, key=lambda s: s.name) if e.has(primitives.sigmoid) else ():
+                e = lower_sigmoid_difference(e, target)  # σ(u) − y: the kernel, as the losses'
             e = compensate_sums(e, [*variables, *extra])
         return _fold_constants(lower_normal_slope(e))  # a typed GELU′, Φ(x) + x·φ(x), as the catalogue's
 

@@ -1591,10 +1591,33 @@ def _zero_along_an_axis(g_mp: Callable, point: np.ndarray, value) -> tuple[float
                     root, f_mid = _bisect(along, lo, lo + side, value)
                 except (ZeroDivisionError, ValueError, OverflowError):  # a pole on the way
                     continue
-                if not abs(f_mid) <= abs(value):  # a sign change at a pole (1/s at s = 0), not a zero
+                # a sign change at a pole (1/s at s = 0), not a zero: g beyond its values at both
+                # ends (not beyond the point's alone: the point may be closer to the zero than
+                # the halvings get, (eˣ − y)·eˣ at x = 1e−300, y = 1)
+                if not abs(f_mid) <= max(abs(value), abs(far)):
                     continue
                 return float(coordinate), float(root)
     return None
+
+
+def _even_factors(output: sp.Expr) -> list[sp.Expr]:
+    """The bases of the factors of ``output`` raised to an even power: where one is 0, output
+    has a zero it does not change sign at, which a sign change along an axis cannot find.
+
+    The squared error of a logistic neuron, (σ(w·x + b) − y)², is 0 all along
+    σ(w·x + b) = y; next to it, its relative error is twice that of
+    σ(w·x + b) − y, whose cancellation the one-variable rule judges by
+    absolute error (as BCE's gradient σ(z) − y in the catalogue).
+
+    Examples
+    --------
+    >>> from sympy import Symbol, sin
+    >>> x, y = Symbol("x", real=True), Symbol("y", real=True)
+    >>> _even_factors(3 * (x - y)**2 * sin(x)), _even_factors(x**3)
+    ([x - y], [])
+    """
+    return [base for factor in sp.Mul.make_args(output) for base, power in [factor.as_base_exp()]
+            if power.is_Integer and power > 0 and power % 2 == 0 and base.free_symbols]
 
 
 def _jump_arguments(output: sp.Expr, variables: Sequence[sp.Symbol]) -> list[tuple[Callable, Callable]]:
@@ -1763,12 +1786,18 @@ def _measure_outputs(outputs, functions, forward: Callable, grad: Callable, grid
         terms = _mp_function(sp.Add(*[sp.Abs(t) for t in sp.Add.make_args(primitives.expand_primitives(output))]),
                              variables)
         at_jumps, scales = 0, np.ones(len(refs))
+        factors = [_mp_function(primitives.expand_primitives(h), variables) for h in _even_factors(output)]
         for i, (c, r) in enumerate(zip(computed, refs)):
             if not mpmath.isnan(r) and ulp_error(float(c), r, dtype) > ULP_BOUND:
                 if jumps and _at_a_jump(jumps, wide[i]):
                     refs[i], at_jumps = mpmath.mpf(float(c)), at_jumps + 1  # either side: left out
                     continue
                 near = _zero_along_an_axis(g_mp, wide[i], r)
+                for h_mp in factors if near is None else ():  # a zero of f without a sign change
+                    h = reference(h_mp, [float(v) for v in wide[i]])
+                    near = None if mpmath.isnan(h) else _zero_along_an_axis(h_mp, wide[i], h)
+                    if near is not None:
+                        break
                 if near is not None:
                     at[i], zeros[i] = near[0], [near[1]]
                     total = reference(terms, [float(v) for v in wide[i]])

@@ -389,3 +389,28 @@ def test_a_sinusoidal_unit_takes_its_argument_in_double_double(text):
         for value, t in zip(values, truth):
             true = reference(t, list(point))
             assert ulp_error(float(value), true) <= 4, (text, point)
+
+
+def test_a_logistic_neurons_squared_error_keeps_sigma_minus_y_whole():
+    # (σ(w·x + b) − y)²: σ(u)(1 − y) − y·σ(−u) of a double-double u erred by 4.43 ULP at
+    # σ ≈ 1, y ≈ −2.6e−5, and ∂f/∂y = 2(y − σ) by 25.9 where σ − y cancels; the kernel
+    # sigmoid_residual keeps σ(hi) − y whole, and lo·σ′(hi) adds the rest of u
+    expr = parse_expression("(sigmoid(w*x+b) - y)^2")
+    b, w, x, y = sorted(expr.free_symbols, key=lambda s: s.name)
+    variables = [w, x, b, y]
+    f, g = compile_expression(expr, variables, derivative=True)
+    truth = [_mp_function(e, variables) for e in (expr, *(sp.diff(expr, v) for v in variables))]
+    for point, outputs in [((8.490501588192696, 0.7810663439626603, 3.412907900898618e-05, -2.6488204612938698e-05),
+                            range(5)),
+                           ((-1.887148522713285e-06, 7.334731517619647e-09, 4.037249230878066e-05,
+                             0.48651903086808956), range(1, 5))]:
+        values = [f(*point), *g(*point)]
+        for k in outputs:
+            assert ulp_error(float(values[k]), reference(truth[k], list(point))) <= 4, (point, k)
+    # where σ − y cancels (y within 20 % of σ), the errors of ∂f/∂y are halved and more
+    rng = np.random.default_rng(5)
+    w_, x_, b_ = rng.uniform(-3, 3, 400), rng.uniform(-3, 3, 400), rng.uniform(-1, 1, 400)
+    y_ = 1 / (1 + np.exp(-(w_ * x_ + b_))) * (1 + rng.uniform(-0.2, 0.2, 400))
+    slopes = g(w_, x_, b_, y_)[3]
+    errors = [ulp_error(float(s), reference(truth[4], [p, q, r, t])) for s, p, q, r, t in zip(slopes, w_, x_, b_, y_)]
+    assert np.median(errors) <= 2  # (3.9 with σ(u)(1 − y) − y·σ(−u))

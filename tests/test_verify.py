@@ -629,3 +629,30 @@ def test_a_zero_of_an_output_is_found_along_an_axis():
     point = np.array([0.5, float(np.cos(0.5)) + 3e-17])
     coordinate, zero = _zero_along_an_axis(g, point, g(*[mpmath.mpf(v) for v in point]))
     assert zero == pytest.approx(point[0] if coordinate == point[0] else float(mpmath.cos(0.5)), abs=1e-12)
+
+
+def test_a_zero_without_a_sign_change_is_judged_by_absolute_error(monkeypatch):
+    # (eˣ − y)² is 0 all along eˣ = y without changing sign there: next to it, its
+    # relative error is twice that of eˣ − y, which cancels (1.8e8 ULP at x = 1e−8,
+    # y = 1); its absolute error is what the rule for interior zeros measures.  And
+    # ∂f/∂x = 2eˣ(eˣ − y) at x = 1e−300, y = 1 is nearer its zero than the halvings
+    # along x get (it was taken for a pole).  Code off by 1e−9 far from the zero still fails.
+    import sympy as sp
+
+    import derive.codegen
+    from derive.verify import verify_gradient
+
+    x, y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
+    certs = verify_gradient((sp.exp(x) - y) ** 2, [x, y], points=300, screen=False)
+    assert all(c.passed for c in certs), [c.exceptions for c in certs]
+    assert certs[0].forward.near_zero_points > 0 and certs[0].derivative.near_zero_points > 0
+
+    real = derive.codegen.compile_expression
+
+    def off(expr, variables, derivative=False):
+        f, grad = real(expr, variables, derivative=True)
+        return (lambda *a: f(*a) * (1 + 1e-9)), grad
+
+    monkeypatch.setattr(derive.codegen, "compile_expression", off)
+    certs = verify_gradient((sp.exp(x) - y) ** 2, [x, y], points=300, screen=False)
+    assert not certs[0].forward.passed and certs[0].forward.max_ulp > 1e5

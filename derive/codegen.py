@@ -187,12 +187,26 @@ def _double_double(poly: sp.Poly, value: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     return PolyHi(*args), PolyLo(*args)
 
 
+def _powers_of_two(c: float) -> list[float] | None:
+    """c as a sum of at most three signed powers of two (its set bits), else None.
+
+    >>> _powers_of_two(-3.0), _powers_of_two(0.75), _powers_of_two(7.0), _powers_of_two(0.1)
+    ([-2.0, -1.0], [0.5, 0.25], [4.0, 2.0, 1.0], None)
+    """
+    mantissa, exponent = math.frexp(abs(c))
+    digits = int(mantissa * 2**53)
+    if c == 0 or bin(digits).count("1") > 3:
+        return None
+    return [math.copysign(math.ldexp(1.0, exponent - 53 + k), c) for k in reversed(range(54)) if digits >> k & 1]
+
+
 def _sum_terms(arg: sp.Expr, variables: Sequence[sp.Symbol], always: bool = False) -> sp.Tuple | None:
     """arg = Σ cₖ·aₖ·bₖ as ``sum_dd``'s terms, where its float64 sum would round (else None);
     ``always``: also where it would not (a quotient's numerator).
 
     Each term is a number, a number times a variable, or ±2ᵏ times a product
-    of two or three variables (x² included); a number that is no float64 is
+    of two or three variables (x² included), or a sum of up to three such
+    (3·y² as 2·y² + y²); a number that is no float64 is
     split into two (c = c_hi + c_lo).  The largest or smallest of some
     variables counts as a variable (it is one of them, unrounded: the shift
     x − max(x, y, z) of a log-sum-exp's derivative).
@@ -215,9 +229,10 @@ def _sum_terms(arg: sp.Expr, variables: Sequence[sp.Symbol], always: bool = Fals
         c_hi, c_lo = _split(coeff)
         exact_scale = c_lo == 0 and abs(float(np.frexp(c_hi)[0])) == 0.5  # ±2^k: c·v rounds nothing
         if len(factors) >= 2:
-            if not exact_scale:
+            bits = _powers_of_two(c_hi) if c_lo == 0 else None
+            if bits is None:
                 return None  # c·a·b: three roundings, not one exact product
-            terms.append(sp.Tuple(sp.Float(c_hi, 17), *factors))
+            terms += [sp.Tuple(sp.Float(c, 17), *factors) for c in bits]  # 3·y² = 2·y² + y², each exact
             rounds = True
             continue
         a = factors[0] if factors else sp.Float(1.0, 17)
@@ -337,6 +352,10 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
         # |w·x + b|·eps absolute, 1.3e6 ULP where sin(x·y) is near a zero
         sp.sin: lambda hi, lo, _: sp.sin(hi) + lo * sp.cos(hi),
         sp.cos: lambda hi, lo, _: sp.cos(hi) - lo * sp.sin(hi),
+        # log of a rounded x² + y² near 1 erred by its rounding over its distance from 1
+        # (837 ULP); lo/hi is 0 where lo is (x = y = 0: −inf, not NaN), and so for log1p
+        sp.log: lambda hi, lo, _: sp.log(hi) + primitives.xdivy(lo, hi),
+        sp.codegen.cfunctions.log1p: lambda hi, lo, _: sp.codegen.cfunctions.log1p(hi) + primitives.xdivy(lo, 1 + hi),
     }
 
     def parts(u):
@@ -393,6 +412,24 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
 
     expr = expr.replace(ratio, quotient)
 
+    def multiplied_out(*factors):
+        # a product of sums of products (or a sum's square) whose expansion is again such a sum,
+        # rounded once: ∂/∂x of (x + y)/(1 + x·y) is −(y − 1)(y + 1)/(x·y + 1)², whose
+        # factors rounded on their own reached 5.9 ULP where 1 − y² is the exact sum rounded
+        node = sp.Mul(*factors)
+        if not isinstance(node, sp.Mul):
+            return node
+        sums = [f for f in node.args if isinstance(f, sp.Add) or (isinstance(f, sp.Pow) and f.exp == 2
+                                                                 and isinstance(f.base, sp.Add))]
+        if sum(2 if isinstance(f, sp.Pow) else 1 for f in sums) < 2:
+            return node
+        terms = _sum_terms(sp.expand(sp.Mul(*sums)), variables)
+        if terms is None or len(terms) > 6:
+            return node
+        return sp.Mul(*[f for f in node.args if f not in sums], SumHi(terms))
+
+    expr = expr.replace(sp.Mul, multiplied_out)
+
     def rounded_once(*addends):
         # any other sum of three terms or more, or with a product in it, rounded once:
         # sum_dd's hi is the exact sum rounded (a linear model's residual y − w·x − b
@@ -403,7 +440,20 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
             return node
         return SumHi(terms)
 
-    return expr.replace(sp.Add, rounded_once)
+    def over_a_square(*factors):
+        # c·N/D² as (c·N/D)/D: two roundings where c·N·(1/D)² took four (with the
+        # numerator rounded once, ∂/∂x of (x + y)/(1 + x·y) 4.7 → 3.4 ULP); no new
+        # overflow or underflow: |c·N/D| lies between |c·N| and |c·N/D²|
+        node = sp.Mul(*factors)
+        if not isinstance(node, sp.Mul):
+            return node
+        squares = [f for f in node.args if isinstance(f, sp.Pow) and f.exp == -2 and not f.base.is_number]
+        if len(squares) != 1:
+            return node
+        rest = sp.Mul(*[f for f in node.args if f is not squares[0]])
+        return ratio(ratio(rest, squares[0].base), squares[0].base)
+
+    return expr.replace(sp.Add, rounded_once).replace(sp.Mul, over_a_square)
 
 
 def compensate_arguments(expr: sp.Expr, variable: sp.Symbol) -> sp.Expr:

@@ -414,3 +414,33 @@ def test_a_logistic_neurons_squared_error_keeps_sigma_minus_y_whole():
     slopes = g(w_, x_, b_, y_)[3]
     errors = [ulp_error(float(s), reference(truth[4], [p, q, r, t])) for s, p, q, r, t in zip(slopes, w_, x_, b_, y_)]
     assert np.median(errors) <= 2  # (3.9 with σ(u)(1 − y) − y·σ(−u))
+
+
+@pytest.mark.parametrize("text, output, point, before", [
+    # −(y − 1)(y + 1)/(x·y + 1)²: 1 − y² as the exact sum rounded once, then two divisions
+    ("(x+y)/(1+x*y)", 1, (1.3564989800111086e-05, -0.037583468306429925), 5.73),
+    # (x + y)(x − 3y)/(x − y)²: 3y rounded on its own, x − 3y then cancelled
+    ("(x+y)^2/(x-y)", 1, (5.988840116224387e-06, 1.997034580288407e-06), 980),
+    # log of x² + y² near 1, and of x·y near 1: log(hi) + lo/hi
+    ("log(x^2+y^2)", 0, (0.04551739569098658, 0.9993332812404798), 837),
+    ("log(x*y)", 0, (5.7153340690200665, 0.17520589788318217), 473),
+])
+def test_products_of_sums_and_logarithms_of_sums_are_rounded_once(text, output, point, before):
+    # the errors ``before`` were measured on the code that rounded each factor (or the
+    # logarithm's argument) on its own
+    expr = parse_expression(text)
+    x, y = sorted(expr.free_symbols, key=lambda s: s.name)
+    f, g = compile_expression(expr, [x, y], derivative=True)
+    value = [f(*point), *g(*point)][output]
+    truth = [expr, sp.diff(expr, x), sp.diff(expr, y)][output]
+    assert ulp_error(float(value), reference(_mp_function(truth, [x, y]), list(point))) <= 4 < before
+
+
+def test_a_logarithm_of_a_sum_that_is_zero_is_minus_infinity_not_nan():
+    f = compile_expression(parse_expression("log(x^2+y^2)"), [sp.Symbol("x", real=True), sp.Symbol("y", real=True)])
+    g = compile_expression(parse_expression("log(1+x*y)"), [sp.Symbol("x", real=True), sp.Symbol("y", real=True)])
+    with pytest.warns(RuntimeWarning, match="divide by zero"):
+        assert f(0.0, 0.0) == -np.inf and g(-1.0, 1.0) == -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert f(1e-300, 0.0) == pytest.approx(-1381.551055796427) and g(3.0, 1e-17) == pytest.approx(3e-17)

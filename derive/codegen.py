@@ -366,6 +366,9 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
         if u.could_extract_minus_sign():
             flipped = parts(-u)
             return None if flipped is None else (-flipped[0], -flipped[1], flipped[2])
+        if isinstance(u, sp.Abs):  # |hi + lo| = |hi| + sign(hi)·lo: e^{−|x − y|} erred by |x − y|·eps (31 ULP)
+            inner = parts(u.args[0])
+            return None if inner is None else (sp.Abs(inner[0]), sp.sign(inner[0]) * inner[1], inner[2])
         top, bottom = u.args if isinstance(u, ratio) else u.as_numer_denom()
         scaled = None
         if bottom != 1 and bottom in variables:
@@ -402,6 +405,16 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
         return _SigmoidResidual(hi, target) + lo * primitives.sigmoid(hi) * primitives.sigmoid(-hi)
 
     expr = expr.replace(_SigmoidResidual, residual)
+
+    def xlogy(a, u):
+        # a·log(hi + lo) = xlogy(a, hi) + a·lo/hi: x·log(x/y) of a rounded x/y near 1 erred by
+        # its rounding over log(x/y) (1.9e3 ULP)
+        carried = parts(u)
+        if carried is None:
+            return primitives.xlogy(a, u)
+        return primitives.xlogy(a, carried[0]) + a * primitives.xdivy(carried[1], carried[0])
+
+    expr = expr.replace(primitives.xlogy, xlogy)
     expr = merge_first_order(sigmoid_pairs(expr), (SumLo, QuotientLo, ProductLo))
 
     def quotient(top, bottom):
@@ -3200,6 +3213,9 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
                 rational = rational_in_exp([e], variables[0])
             e = rational[0] if rational else compensate_arguments(e, variables[0])
         if len(variables) > 1 or extra:  # σ(w·x + b) in double-double (a parameter is an input as a variable is)
+            # common factors taken out: ∂/∂x of x·e^{−x·y} is e^{−x·y} − x·y·e^{−x·y}, which
+            # cancelled where x·y is near 1 (252 ULP); as e^{−x·y}·(1 − x·y), 1 − x·y is rounded once
+            e = sp.factor_terms(e)
             for target in sorted(e.free_symbols, key=lambda s: s.name) if e.has(primitives.sigmoid) else ():
                 e = lower_sigmoid_difference(e, target)  # σ(u) − y: the kernel, as the losses'
             e = compensate_sums(e, [*variables, *extra])

@@ -444,3 +444,31 @@ def test_a_logarithm_of_a_sum_that_is_zero_is_minus_infinity_not_nan():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert f(1e-300, 0.0) == pytest.approx(-1381.551055796427) and g(3.0, 1e-17) == pytest.approx(3e-17)
+
+
+@pytest.mark.parametrize("text, output, point, before", [
+    # e^{−x·y} − x·y·e^{−x·y} as e^{−x·y}·(1 − x·y), 1 − x·y rounded once
+    ("x*exp(-x*y)", 1, (1.5607437948361211, 0.6393286576594217), 252),
+    ("x*y*exp(-(x^2+y^2)/2)", 1, (-0.9999476445399276, 0.21900289574627266), 2896),
+    # e^{−|hi + lo|} = e^{−|hi|}·(1 − sign(hi)·lo)
+    ("exp(-abs(x-y))", 0, (-17.373410202080233, 15.243776112187518), 30.8),
+    # x·log(hi + lo) = xlogy(x, hi) + x·lo/hi, x/y in double-double
+    ("x*log(x/y)", 0, (10.918987869744514, 10.915388784497702), 1906),
+])
+def test_common_factors_absolute_values_and_xlogy_keep_the_sums_digits(text, output, point, before):
+    expr = parse_expression(text)
+    x, y = sorted(expr.free_symbols, key=lambda s: s.name)
+    f, g = compile_expression(expr, [x, y], derivative=True)
+    value = [f(*point), *g(*point)][output]
+    truth = [expr, sp.diff(expr, x), sp.diff(expr, y)][output]
+    assert ulp_error(float(value), reference(_mp_function(truth, [x, y]), list(point))) <= 4 < before
+
+
+def test_xlogy_of_a_quotient_in_double_double_is_zero_where_its_factor_is():
+    expr = parse_expression("x*log(x/y)")
+    x, y = sorted(expr.free_symbols, key=lambda s: s.name)
+    f = compile_expression(expr, [x, y])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert f(np.array([0.0, 0.0]), np.array([3.0, 0.7])).tolist() == [0.0, 0.0]
+        assert f(1e300, 1e-300) == pytest.approx(1e300 * 600 * np.log(10))  # x/y = 1e600: long double

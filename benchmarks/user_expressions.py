@@ -23,12 +23,22 @@ A third, ``--several``, does the same for expressions of several variables
 log-density, a linear model's squared residual) at 250 points (all 144 for two variables) of a grid of their
 values, f and every partial derivative.
 
+A fourth, ``--random``, measures expressions of two or three variables (a
+neuron's pieces, densities, distances, logarithms of sums and quotients) on
+100,000 random points whose coordinates have random signs and magnitudes
+from 1e−6 to 20: f and every partial derivative against np.longdouble, the
+eight worst of each confirmed against mpmath, for the generated code and
+for naive ``sympy.lambdify``.  The certificates' grids hold a few thousand
+points; this is where cancellations along a curve (x·y = 1, x² + y² = 1)
+show.
+
 Usage::
 
     python benchmarks/user_expressions.py            # the table (about 3 minutes)
     python benchmarks/user_expressions.py --json results.json
     python benchmarks/user_expressions.py --tails    # the second table (about 2 minutes)
     python benchmarks/user_expressions.py --several  # the third table (several variables)
+    python benchmarks/user_expressions.py --random   # the fourth (random points, about 5 minutes)
 """
 
 from __future__ import annotations
@@ -77,6 +87,14 @@ SEVERAL = [
     "exp(a)/(exp(a) + exp(b))", "log(exp(a) + exp(b))", "log(exp(-(x - m)^2/(2*s^2))/(s*sqrt(2*pi)))",
     "(y - w*x - b)^2", "exp(-(x - m)^2/(2*s^2))/(s*sqrt(2*pi))", "log(1 + exp(-y*(w*x + b)))",
     "log(exp(x) + exp(y) + exp(z))",
+]
+
+#: expressions of two or three variables measured on random points (``--random``)
+RANDOM = [
+    "(x + y)/(1 + x*y)", "x*y/(x^2 + y^2)", "log(x^2 + y^2)", "log(x*y)", "log(1 + x*y)", "sqrt(x^2 + y^2)",
+    "1/sqrt(x^2 + y^2)", "(x + y)^2/(x - y)", "(x - y)^2/(x^2 + y^2)", "x*exp(-x*y)", "x*y*exp(-(x^2 + y^2)/2)",
+    "exp(-abs(x - y))", "x*log(x/y)", "tanh(x*y)", "x*sigmoid(x*y)", "log(1 + exp(x - y))", "1 - exp(-x*y)",
+    "sin(x)*cos(y)", "(a - b)*(c - d)", "exp(x)/(exp(x) + exp(y) + exp(z))", "(sigmoid(w*x + b) - y)^2",
 ]
 
 #: each variable's values in the --several grid (its points: up to 250 of their combinations, drawn once)
@@ -134,6 +152,54 @@ def tails(text: str) -> dict:
     return result
 
 
+def random_points(text: str, count: int = 100_000) -> dict:
+    """Worst ULP of f and of each partial derivative at ``count`` random points: lambdify and nnderive.
+
+    Each coordinate is ±10^u, u uniform in [−6, 1.3].  Each output is screened
+    against the same formula in np.longdouble, and its eight worst points are
+    measured against mpmath; points where the truth is not a real number are
+    left out.
+    """
+    import numpy as np
+    import sympy as sp
+
+    from derive import primitives
+    from derive.codegen import compile_expression
+    from derive.verify import _mp_function, reference
+    from numeric.accuracy import ulp_error
+
+    expr = parse_expression(text)
+    variables = sorted(expr.free_symbols, key=lambda s: s.name)
+    plain = primitives.expand_primitives(expr)
+    exprs = [plain] + [sp.diff(plain, v) for v in variables]
+    rng = np.random.default_rng(4)
+    columns = [rng.choice([-1.0, 1.0], count) * 10 ** rng.uniform(-6, 1.3, count) for _ in variables]
+    wide = [c.astype(np.longdouble) for c in columns]
+    f, g = compile_expression(expr, variables, derivative=True)
+    generated = [f] + ([g] if len(variables) == 1 else [lambda *c, i=i: g(*c)[i] for i in range(len(variables))])
+    naive = [sp.lambdify(variables, e, modules="numpy") for e in exprs]
+    result = {"points": count}
+    for name, functions in (("lambdify", naive), ("nnderive", generated)):
+        worst = []
+        for fn, e in zip(functions, exprs):
+            screen, truth = sp.lambdify(variables, e, modules="numpy"), _mp_function(e, variables)
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                values = np.broadcast_to(np.asarray(fn(*columns), dtype=np.float64), (count,))
+                close = np.asarray(screen(*wide), dtype=np.longdouble)
+                spread = np.abs((values - close) / np.spacing(np.abs(close).astype(np.float64))).astype(float)
+            spread[~np.isfinite(spread) & ~np.isfinite(values) & np.isfinite(close)] = np.inf
+            spread[np.isnan(spread)] = 0.0
+            errors = [0.0]
+            for i in np.argsort(spread)[-8:]:
+                true = reference(truth, [float(c[i]) for c in columns])
+                if not np.isnan(float(true)):
+                    errors.append(ulp_error(float(values[i]), true))
+            worst.append(max(errors))
+        result[name] = worst
+    return result
+
+
 def _tail_cell(result: dict) -> str:
     text = f"{result['max_ulp']:.3g}"
     return f"{text:>9s} {result['nonfinite']:>3d}"
@@ -180,9 +246,25 @@ def main(argv=None) -> int:
                         help="the second table: typed-out expressions at the grid's special points")
     parser.add_argument("--several", action="store_true",
                         help="the third table: typed-out expressions of several variables on a grid of their values")
+    parser.add_argument("--random", action="store_true",
+                        help="the fourth table: expressions of several variables at 100,000 random points")
     args = parser.parse_args(argv)
     if args.json and args.json.exists():
         parser.error(f"{args.json} exists; not overwritten")
+    if args.random:
+        texts = args.only or RANDOM
+        print("f, then each partial derivative: the worst ULP against mpmath of the eight worst of 100,000 random "
+              "points (coordinates ±1e−6 to ±20) against np.longdouble\n")
+        width = max(len(t) for t in texts)
+        print(f"{'expression':{width}s}  {'lambdify':30s} nnderive")
+        results = {}
+        for text in texts:
+            results[text] = random_points(text)
+            cells = [" ".join(f"{v:.3g}" for v in results[text][k]) for k in ("lambdify", "nnderive")]
+            print(f"{text:{width}s}  {cells[0]:30s} {cells[1]}", flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return 0
     if args.tails or args.several:
         texts = args.only or (SEVERAL if args.several else TYPED_OUT)
         print("f and f′ at ±0, ±5e−324, ±1e−300, … ±1e300" if args.tails else

@@ -472,3 +472,29 @@ def test_xlogy_of_a_quotient_in_double_double_is_zero_where_its_factor_is():
         warnings.simplefilter("error")
         assert f(np.array([0.0, 0.0]), np.array([3.0, 0.7])).tolist() == [0.0, 0.0]
         assert f(1e300, 1e-300) == pytest.approx(1e300 * 600 * np.log(10))  # x/y = 1e600: long double
+
+
+@pytest.mark.parametrize("text, point, before", [
+    # (hi + lo)^p = hi^p·(1 + p·lo/hi): the rounded sum's error is no longer counted p times
+    ("1/sqrt(x^2+y^2)", (-2.3772836971108755, -7.482319635835066), 5.31),  # hypot(x, y)^-3 as (x² + y²)^(-3/2)
+    ("x/(x^2+y^2)^3", (0.0025581757405729443, 0.002715729745841013), 7.13),
+    ("x/(x^2+y^2)^2", (0.695559137287949, -0.0012177245704254997), 5.40),
+    ("1/(1+x*y)^2", (-0.945510564536352, -0.00017926190493614628), 4.44),
+])
+def test_a_power_of_a_sum_takes_the_sum_in_double_double(text, point, before):
+    expr = parse_expression(text)
+    x, y = sorted(expr.free_symbols, key=lambda s: s.name)
+    _, g = compile_expression(expr, [x, y], derivative=True)
+    truth = _mp_function(sp.diff(expr, y), [x, y])
+    assert ulp_error(float(g(*point)[1]), reference(truth, list(point))) <= 4 < before
+
+
+def test_a_power_of_a_sum_past_float64_is_computed_again_in_long_double():
+    # x² + y² underflows (x = 1e−110) or overflows (x = 1e160), where ∂/∂x of 1/√(x² + y²) is finite
+    expr = parse_expression("1/sqrt(x^2+y^2)")
+    x, y = sorted(expr.free_symbols, key=lambda s: s.name)
+    _, g = compile_expression(expr, [x, y], derivative=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        slope = g(np.array([1e-110, 1e160, -2.0]), np.array([0.0, 0.0, 0.0]))[0]
+    assert slope.tolist() == pytest.approx([-1e220, -1e-320, 0.25], rel=1e-15)

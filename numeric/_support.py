@@ -325,17 +325,23 @@ class _QuietOverflow:
     """
 
     def __enter__(self):
-        self.happened = self.divided = False
+        self.happened = self.divided = self.underflowed = False
         self.finite = False  # _again_wide found every result finite: nothing for _overflowed to report
         caller = np.geterr()
         self.mode, self.invalid_mode, self.divide_mode = caller["over"], caller["invalid"], caller["divide"]
-        self._state = np.errstate(over="call", invalid="call", divide="call", call=self._record)
+        # underflow: recorded for _again_wide, unless the caller asked for NumPy's own reports
+        # (then they come as asked, and the results of tiny inputs are looked at in any case)
+        self.underflowed = caller["under"] != "ignore"
+        quiet_under = {} if self.underflowed else {"under": "call"}
+        self._state = np.errstate(over="call", invalid="call", divide="call", call=self._record, **quiet_under)
         self._state.__enter__()
         return self
 
     def _record(self, kind, flag):
         if kind.startswith("divide"):
             self.divided = True
+        elif kind.startswith("underflow"):  # (only told to _again_wide: tiny inputs may have lost digits)
+            self.underflowed = True
         elif not kind.startswith("invalid"):  # (a NaN that reaches y is reported by _overflowed)
             self.happened = True
 
@@ -366,6 +372,11 @@ TINY_RESULT = 2.0**-600
 #: (2^256: a product of three such passes float64's range)
 HUGE_INPUT = 2.0**256
 
+#: an input (not 0) below this magnitude can underflow a product of a few of them
+#: to 0 where the result is not: ∂/∂x of (x + y)²/(x − y) at x = −5e−324,
+#: y = −1e−300 is (x² − 2xy − 3y²)/(x − y)/(x − y) with y² = 0 in float64, its truth −3
+TINY_INPUT = 2.0**-256
+
 
 def _again_wide(ys, wide, quiet, *inputs):
     """ys, computed again in np.longdouble where one is NaN or ±inf though every input is finite,
@@ -392,7 +403,12 @@ def _again_wide(ys, wide, quiet, *inputs):
     thousand; but a 0 of an input above HUGE_INPUT is (x/(|w·x| + 1) at
     w·x = −3.9e417 is x/inf = 0, its truth −1/w; w·σ′(800) at w = 1e300 is
     1e300 times an underflowed e^{−800}, its truth 3.7e−48; a 0 that is
-    right stays 0 in long double).  In place of a tiny or infinite result the
+    right stays 0 in long double), and so is a 0 of an input below
+    TINY_INPUT, not 0 (an underflowed y² over (x − y)² at y = −1e−300).
+    Where an operation underflowed (``quiet.underflowed``), every result of
+    an input below TINY_INPUT, not 0, is computed again: (x² − y²)/(x² + y²)
+    at x = 1e−170, y = 2e−170 is a ratio of subnormal squares of a few
+    digits in float64 (4e10 ULP), −0.6 in long double.  In place of a tiny or infinite result the
     long double value is taken where it is not 0: a plain formula that
     cancels in long double, log(1 + e^x) at x = −700, gives 0 there
     (1 + e^{−700} is 1), not a wrong tiny value, since two terms of long
@@ -420,11 +436,19 @@ def _again_wide(ys, wide, quiet, *inputs):
     with np.errstate(invalid="ignore"):
         tiny = [(np.abs(y) < TINY_RESULT) & (y != 0) for y in results]
         zeros = [y == 0 for y in results]
-        if any(z.any() for z in zeros):  # a 0 of a huge input: a number over an overflowed one, or one times 0
-            huge = np.zeros(shape, dtype=bool)
+        if any(z.any() for z in zeros):  # a 0 of a huge input: a number over an overflowed one, or one times 0;
+            extreme = np.zeros(shape, dtype=bool)  # of a tiny one: an underflowed product over a small number
             for a in arrays:
-                huge |= np.abs(a) > HUGE_INPUT
-            tiny = [small | (z & huge) for z, small in zip(zeros, tiny)]
+                magnitude = np.abs(a)
+                extreme |= (magnitude > HUGE_INPUT) | ((magnitude < TINY_INPUT) & (magnitude != 0))
+            tiny = [small | (z & extreme) for z, small in zip(zeros, tiny)]
+        if getattr(quiet, "underflowed", False):  # every result of a tiny input (not 0): x² + y² of
+            lost = np.zeros(shape, dtype=bool)     # subnormal squares at x = 1e−170 kept a few digits
+            for a in arrays:
+                magnitude = np.abs(a)
+                lost |= (magnitude < TINY_INPUT) & (magnitude != 0)
+            if lost.any():
+                tiny = [small | lost for small in tiny]
     if finite_results and not any(small.any() for small in tiny):
         return ys
     finite = np.ones(shape, dtype=bool)

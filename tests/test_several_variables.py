@@ -498,3 +498,21 @@ def test_a_power_of_a_sum_past_float64_is_computed_again_in_long_double():
         warnings.simplefilter("error")
         slope = g(np.array([1e-110, 1e160, -2.0]), np.array([0.0, 0.0, 0.0]))[0]
     assert slope.tolist() == pytest.approx([-1e220, -1e-320, 0.25], rel=1e-15)
+
+
+def test_results_of_tiny_inputs_whose_products_underflowed_are_computed_again_in_long_double():
+    # x² + y² of subnormal squares keeps a few digits (4e10 ULP for (x² − y²)/(x² + y²) at
+    # x = 1e−170, y = 2e−170), and y² = 0 made ∂/∂x of (x + y)²/(x − y) 0 at x = −5e−324,
+    # y = −1e−300, where it is −3
+    x, y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
+    xs, ys = np.array([1e-170, 3e-165, 1e-155, -5e-324, 0.6]), np.array([2e-170, 1e-165, 3.3e-155, -1e-300, 0.8])
+    for text in ["(x^2-y^2)/(x^2+y^2)", "x*y/(x^2+y^2)", "log(x^2+y^2)", "(x+y)^2/(x-y)"]:
+        expr = parse_expression(text)
+        f, g = compile_expression(expr, [x, y], derivative=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            values = [f(xs, ys), *g(xs, ys)]
+        for value, truth in zip(values, [expr, sp.diff(expr, x), sp.diff(expr, y)]):
+            mp_truth = _mp_function(truth, [x, y])
+            for k in range(len(xs)):
+                assert ulp_error(float(value[k]), reference(mp_truth, [xs[k], ys[k]])) <= 4, (text, xs[k], ys[k])

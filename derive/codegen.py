@@ -3255,7 +3255,10 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
         body.append(source[0])
         kernels.update(source[1])
         ys = ", ".join(f"y{i}" for i in range(len(codes))) if len(codes) > 1 else "y"
-        return lambda checked: [f"    {ys}, = _again_wide(({ys},), _{function_name}_wide, overflow, {checked})"]
+        # (several variables: every result of a tiny input too; one variable's Taylor patches near
+        # a removable point, which the plain formula lacks, stay)
+        flag = ", tiny_inputs=True" if len(variables) > 1 else ""
+        return lambda checked: [f"    {ys}, = _again_wide(({ys},), _{function_name}_wide, overflow, {checked}{flag})"]
 
     def refined(function_name, code, text, near=(), again=(), safe=None):
         """The lines before the formula's, and those that return ``text``, with the

@@ -325,23 +325,17 @@ class _QuietOverflow:
     """
 
     def __enter__(self):
-        self.happened = self.divided = self.underflowed = False
+        self.happened = self.divided = False
         self.finite = False  # _again_wide found every result finite: nothing for _overflowed to report
         caller = np.geterr()
         self.mode, self.invalid_mode, self.divide_mode = caller["over"], caller["invalid"], caller["divide"]
-        # underflow: recorded for _again_wide, unless the caller asked for NumPy's own reports
-        # (then they come as asked, and the results of tiny inputs are looked at in any case)
-        self.underflowed = caller["under"] != "ignore"
-        quiet_under = {} if self.underflowed else {"under": "call"}
-        self._state = np.errstate(over="call", invalid="call", divide="call", call=self._record, **quiet_under)
+        self._state = np.errstate(over="call", invalid="call", divide="call", call=self._record)
         self._state.__enter__()
         return self
 
     def _record(self, kind, flag):
         if kind.startswith("divide"):
             self.divided = True
-        elif kind.startswith("underflow"):  # (only told to _again_wide: tiny inputs may have lost digits)
-            self.underflowed = True
         elif not kind.startswith("invalid"):  # (a NaN that reaches y is reported by _overflowed)
             self.happened = True
 
@@ -378,7 +372,27 @@ HUGE_INPUT = 2.0**256
 TINY_INPUT = 2.0**-256
 
 
-def _again_wide(ys, wide, quiet, *inputs):
+def _tiny_inputs(arrays, shape):
+    """Where one of ``arrays`` is below TINY_INPUT in magnitude but not 0 (broadcast to ``shape``),
+    or None where none is: one reduction per array in the common case.
+
+    >>> _tiny_inputs([np.array([0.0, 1e-300, 2.0]), np.array(3.0)], (3,)).tolist()
+    [False, True, False]
+    >>> _tiny_inputs([np.array([0.0, 1.0])], (2,)) is None
+    True
+    """
+    found = None
+    for a in arrays:
+        magnitude = np.abs(a)
+        if not magnitude.size or np.min(magnitude) >= TINY_INPUT:
+            continue
+        small = (magnitude < TINY_INPUT) & (magnitude != 0)
+        if small.any():
+            found = np.broadcast_to(small, shape) if found is None else found | small
+    return found
+
+
+def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False):
     """ys, computed again in np.longdouble where one is NaN or ±inf though every input is finite,
     or tiny but not 0.
 
@@ -403,12 +417,14 @@ def _again_wide(ys, wide, quiet, *inputs):
     thousand; but a 0 of an input above HUGE_INPUT is (x/(|w·x| + 1) at
     w·x = −3.9e417 is x/inf = 0, its truth −1/w; w·σ′(800) at w = 1e300 is
     1e300 times an underflowed e^{−800}, its truth 3.7e−48; a 0 that is
-    right stays 0 in long double), and so is a 0 of an input below
-    TINY_INPUT, not 0 (an underflowed y² over (x − y)² at y = −1e−300).
-    Where an operation underflowed (``quiet.underflowed``), every result of
-    an input below TINY_INPUT, not 0, is computed again: (x² − y²)/(x² + y²)
-    at x = 1e−170, y = 2e−170 is a ratio of subnormal squares of a few
-    digits in float64 (4e10 ULP), −0.6 in long double.  In place of a tiny or infinite result the
+    right stays 0 in long double), and, with ``tiny_inputs`` (the code of
+    several variables: that of one patches its removable points with their
+    series, which the plain formula lacks), every result of an
+    input below TINY_INPUT (not 0), whatever the other elements are:
+    (x² − y²)/(x² + y²) at x = 1e−170, y = 2e−170 is a ratio of subnormal
+    squares of a few digits in float64 (4e10 ULP), −0.6 in long double, and
+    an underflowed y² made ∂/∂x of (x + y)²/(x − y) 0 at y = −1e−300, where
+    it is −3.  In place of a tiny or infinite result the
     long double value is taken where it is not 0: a plain formula that
     cancels in long double, log(1 + e^x) at x = −700, gives 0 there
     (1 + e^{−700} is 1), not a wrong tiny value, since two terms of long
@@ -436,19 +452,14 @@ def _again_wide(ys, wide, quiet, *inputs):
     with np.errstate(invalid="ignore"):
         tiny = [(np.abs(y) < TINY_RESULT) & (y != 0) for y in results]
         zeros = [y == 0 for y in results]
-        if any(z.any() for z in zeros):  # a 0 of a huge input: a number over an overflowed one, or one times 0;
-            extreme = np.zeros(shape, dtype=bool)  # of a tiny one: an underflowed product over a small number
+        if any(z.any() for z in zeros):  # a 0 of a huge input: a number over an overflowed one, or one times 0
+            huge = np.zeros(shape, dtype=bool)
             for a in arrays:
-                magnitude = np.abs(a)
-                extreme |= (magnitude > HUGE_INPUT) | ((magnitude < TINY_INPUT) & (magnitude != 0))
-            tiny = [small | (z & extreme) for z, small in zip(zeros, tiny)]
-        if getattr(quiet, "underflowed", False):  # every result of a tiny input (not 0): x² + y² of
-            lost = np.zeros(shape, dtype=bool)     # subnormal squares at x = 1e−170 kept a few digits
-            for a in arrays:
-                magnitude = np.abs(a)
-                lost |= (magnitude < TINY_INPUT) & (magnitude != 0)
-            if lost.any():
-                tiny = [small | lost for small in tiny]
+                huge |= np.abs(a) > HUGE_INPUT
+            tiny = [small | (z & huge) for z, small in zip(zeros, tiny)]
+        lost = _tiny_inputs(arrays, shape) if tiny_inputs else None  # every result of a tiny input
+        if lost is not None:  # (not 0): x² + y² of subnormal squares at x = 1e−170 kept a few digits
+            tiny = [small | lost for small in tiny]
     if finite_results and not any(small.any() for small in tiny):
         return ys
     finite = np.ones(shape, dtype=bool)

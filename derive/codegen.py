@@ -3255,9 +3255,13 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
         body.append(source[0])
         kernels.update(source[1])
         ys = ", ".join(f"y{i}" for i in range(len(codes))) if len(codes) > 1 else "y"
-        # (several variables: every result of a tiny input too; one variable's Taylor patches near
-        # a removable point, which the plain formula lacks, stay)
-        flag = ", tiny_inputs=True" if len(variables) > 1 else ""
+        # several variables: every result of a tiny input too (one variable's Taylor patches near
+        # a removable point, which the plain formula lacks, stay), and of a huge one where no sine
+        # or cosine takes an argument that long double would round (sin(w·x) at w = 1e300, x = 1.1)
+        flag = ""
+        if len(variables) > 1:
+            periodic = any(c.has(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc) for c in codes)
+            flag = ", tiny_inputs=True" + ("" if periodic else ", huge_inputs=True")
         return lambda checked: [f"    {ys}, = _again_wide(({ys},), _{function_name}_wide, overflow, {checked}{flag})"]
 
     def refined(function_name, code, text, near=(), again=(), safe=None):

@@ -372,27 +372,39 @@ HUGE_INPUT = 2.0**256
 TINY_INPUT = 2.0**-256
 
 
-def _tiny_inputs(arrays, shape):
-    """Where one of ``arrays`` is below TINY_INPUT in magnitude but not 0 (broadcast to ``shape``),
-    or None where none is: one reduction per array in the common case.
+def _extreme_inputs(arrays, shape, tiny=True, huge=False):
+    """Where one of ``arrays`` is below TINY_INPUT in magnitude but not 0 (``tiny``), or above
+    HUGE_INPUT and finite (``huge``), broadcast to ``shape``; None where none is: two
+    reductions per array in the common case.
 
-    >>> _tiny_inputs([np.array([0.0, 1e-300, 2.0]), np.array(3.0)], (3,)).tolist()
-    [False, True, False]
-    >>> _tiny_inputs([np.array([0.0, 1.0])], (2,)) is None
+    >>> _extreme_inputs([np.array([0.0, 1e-300, 2.0, 1e300]), np.array(3.0)], (4,)).tolist()
+    [False, True, False, False]
+    >>> _extreme_inputs([np.array([0.0, 1e-300, 2.0, 1e300])], (4,), tiny=False, huge=True).tolist()
+    [False, False, False, True]
+    >>> _extreme_inputs([np.array([0.0, 1.0, np.inf])], (3,), huge=True) is None
     True
     """
     found = None
     for a in arrays:
         magnitude = np.abs(a)
-        if not magnitude.size or np.min(magnitude) >= TINY_INPUT:
+        if not magnitude.size:
             continue
-        small = (magnitude < TINY_INPUT) & (magnitude != 0)
-        if small.any():
-            found = np.broadcast_to(small, shape) if found is None else found | small
+        with np.errstate(invalid="ignore"):
+            low = tiny and np.min(magnitude) < TINY_INPUT
+            high = huge and np.max(magnitude) > HUGE_INPUT
+            if not (low or high):
+                continue
+            beyond = np.zeros(magnitude.shape, dtype=bool)
+            if low:
+                beyond |= (magnitude < TINY_INPUT) & (magnitude != 0)
+            if high:
+                beyond |= (magnitude > HUGE_INPUT) & (magnitude != np.inf)
+        if beyond.any():
+            found = np.broadcast_to(beyond, shape) if found is None else found | beyond
     return found
 
 
-def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False):
+def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False, huge_inputs=False):
     """ys, computed again in np.longdouble where one is NaN or ±inf though every input is finite,
     or tiny but not 0.
 
@@ -420,7 +432,9 @@ def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False):
     right stays 0 in long double), and, with ``tiny_inputs`` (the code of
     several variables: that of one patches its removable points with their
     series, which the plain formula lacks), every result of an
-    input below TINY_INPUT (not 0), whatever the other elements are:
+    input below TINY_INPUT (not 0), whatever the other elements are, and
+    with ``huge_inputs`` every result of a finite input above HUGE_INPUT
+    (x·log(x/y) at x = 1.7e−74, y = 5.6e249, a subnormal x/y, 4e12 ULP):
     (x² − y²)/(x² + y²) at x = 1e−170, y = 2e−170 is a ratio of subnormal
     squares of a few digits in float64 (4e10 ULP), −0.6 in long double, and
     an underflowed y² made ∂/∂x of (x + y)²/(x − y) 0 at y = −1e−300, where
@@ -457,8 +471,8 @@ def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False):
             for a in arrays:
                 huge |= np.abs(a) > HUGE_INPUT
             tiny = [small | (z & huge) for z, small in zip(zeros, tiny)]
-        lost = _tiny_inputs(arrays, shape) if tiny_inputs else None  # every result of a tiny input
-        if lost is not None:  # (not 0): x² + y² of subnormal squares at x = 1e−170 kept a few digits
+        lost = _extreme_inputs(arrays, shape, tiny_inputs, huge_inputs)  # every result of a tiny input (not
+        if lost is not None:  # 0): x² + y² of subnormal squares at x = 1e−170 kept a few digits; of a huge one
             tiny = [small | lost for small in tiny]
     if finite_results and not any(small.any() for small in tiny):
         return ys

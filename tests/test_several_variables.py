@@ -500,13 +500,15 @@ def test_a_power_of_a_sum_past_float64_is_computed_again_in_long_double():
     assert slope.tolist() == pytest.approx([-1e220, -1e-320, 0.25], rel=1e-15)
 
 
-def test_results_of_tiny_inputs_whose_products_underflowed_are_computed_again_in_long_double():
+def test_results_of_tiny_or_huge_inputs_are_computed_again_in_long_double():
     # x² + y² of subnormal squares keeps a few digits (4e10 ULP for (x² − y²)/(x² + y²) at
     # x = 1e−170, y = 2e−170), and y² = 0 made ∂/∂x of (x + y)²/(x − y) 0 at x = −5e−324,
     # y = −1e−300, where it is −3
     x, y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
     xs, ys = np.array([1e-170, 3e-165, 1e-155, -5e-324, 0.6]), np.array([2e-170, 1e-165, 3.3e-155, -1e-300, 0.8])
-    for text in ["(x^2-y^2)/(x^2+y^2)", "x*y/(x^2+y^2)", "log(x^2+y^2)", "(x+y)^2/(x-y)"]:
+    for text in ["(x^2-y^2)/(x^2+y^2)", "x*y/(x^2+y^2)", "log(x^2+y^2)", "(x+y)^2/(x-y)", "x*log(x/y)"]:
+        if text == "x*log(x/y)":  # and of a huge input: x/y subnormal at x = 1.7e−74, y = 5.6e249 (4e12 ULP)
+            xs, ys = np.array([1.6683883239705016e-74, 2.0]), np.array([5.566414053076104e+249, 3.0])
         expr = parse_expression(text)
         f, g = compile_expression(expr, [x, y], derivative=True)
         with warnings.catch_warnings():
@@ -516,3 +518,9 @@ def test_results_of_tiny_inputs_whose_products_underflowed_are_computed_again_in
             mp_truth = _mp_function(truth, [x, y])
             for k in range(len(xs)):
                 assert ulp_error(float(value[k]), reference(mp_truth, [xs[k], ys[k]])) <= 4, (text, xs[k], ys[k])
+    # not for a huge input to a sine: long double would round w·x, where sum_dd keeps it whole
+    from derive.codegen import expression_source
+
+    assert "huge_inputs=True" in expression_source("f", parse_expression("x*log(x/y)"), [x, y])
+    assert "huge_inputs=True" not in expression_source("f", parse_expression("sin(x*y)"), [x, y])
+    assert "tiny_inputs=True" in expression_source("f", parse_expression("sin(x*y)"), [x, y])

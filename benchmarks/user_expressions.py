@@ -38,7 +38,8 @@ Usage::
     python benchmarks/user_expressions.py --json results.json
     python benchmarks/user_expressions.py --tails    # the second table (about 2 minutes)
     python benchmarks/user_expressions.py --several  # the third table (several variables)
-    python benchmarks/user_expressions.py --random   # the fourth (random points, about 5 minutes)
+    python benchmarks/user_expressions.py --random   # the fourth (random points, a few seconds)
+    python benchmarks/user_expressions.py --random --wide  # the same over ±1e−300 to ±1e300
 """
 
 from __future__ import annotations
@@ -152,10 +153,10 @@ def tails(text: str) -> dict:
     return result
 
 
-def random_points(text: str, count: int = 100_000) -> dict:
+def random_points(text: str, count: int = 100_000, wide: bool = False) -> dict:
     """Worst ULP of f and of each partial derivative at ``count`` random points: lambdify and nnderive.
 
-    Each coordinate is ±10^u, u uniform in [−6, 1.3].  Each output is screened
+    Each coordinate is ±10^u, u uniform in [−6, 1.3] (``wide``: [−300, 300]).  Each output is screened
     against the same formula in np.longdouble, and its eight worst points are
     measured against mpmath; points where the truth is not a real number are
     left out.
@@ -173,7 +174,8 @@ def random_points(text: str, count: int = 100_000) -> dict:
     plain = primitives.expand_primitives(expr)
     exprs = [plain] + [sp.diff(plain, v) for v in variables]
     rng = np.random.default_rng(4)
-    columns = [rng.choice([-1.0, 1.0], count) * 10 ** rng.uniform(-6, 1.3, count) for _ in variables]
+    low, high = (-300, 300) if wide else (-6, 1.3)
+    columns = [rng.choice([-1.0, 1.0], count) * 10 ** rng.uniform(low, high, count) for _ in variables]
     wide = [c.astype(np.longdouble) for c in columns]
     f, g = compile_expression(expr, variables, derivative=True)
     generated = [f] + ([g] if len(variables) == 1 else [lambda *c, i=i: g(*c)[i] for i in range(len(variables))])
@@ -248,18 +250,20 @@ def main(argv=None) -> int:
                         help="the third table: typed-out expressions of several variables on a grid of their values")
     parser.add_argument("--random", action="store_true",
                         help="the fourth table: expressions of several variables at 100,000 random points")
+    parser.add_argument("--wide", action="store_true",
+                        help="with --random: coordinates over the whole float64 range, ±1e−300 to ±1e300")
     args = parser.parse_args(argv)
     if args.json and args.json.exists():
         parser.error(f"{args.json} exists; not overwritten")
     if args.random:
         texts = args.only or RANDOM
         print("f, then each partial derivative: the worst ULP against mpmath of the eight worst of 100,000 random "
-              "points (coordinates ±1e−6 to ±20) against np.longdouble\n")
+              f"points (coordinates {'±1e−300 to ±1e300' if args.wide else '±1e−6 to ±20'}) against np.longdouble\n")
         width = max(len(t) for t in texts)
         print(f"{'expression':{width}s}  {'lambdify':30s} nnderive")
         results = {}
         for text in texts:
-            results[text] = random_points(text)
+            results[text] = random_points(text, wide=args.wide)
             cells = [" ".join(f"{v:.3g}" for v in results[text][k]) for k in ("lambdify", "nnderive")]
             print(f"{text:{width}s}  {cells[0]:30s} {cells[1]}", flush=True)
         if args.json:

@@ -3245,7 +3245,7 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
     if any(patches.values()):
         kernels |= {"away_from", "taylor_near"}
 
-    def wide(function_name, codes):
+    def wide(function_name, codes, near=()):
         """The line that computes the results y… of ``codes`` again in np.longdouble where
         float64 gave NaN or ±inf at finite inputs (see _again_wide), given the inputs'
         names; [] where a primitive has no plain form there."""
@@ -3262,13 +3262,15 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
         if len(variables) > 1:
             periodic = any(c.has(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc) for c in codes)
             flag = ", tiny_inputs=True" + ("" if periodic else ", huge_inputs=True")
+        if near:  # the Taylor patches' elements stay as the series gave them
+            flag += f", series=({''.join(f'near{i}, ' for i in range(len(near)))})"
         return lambda checked: [f"    {ys}, = _again_wide(({ys},), _{function_name}_wide, overflow, {checked}{flag})"]
 
     def refined(function_name, code, text, near=(), again=(), safe=None):
         """The lines before the formula's, and those that return ``text``, with the
         stretches ``again`` and its subnormal tails computed again in np.longdouble
         and the ``near`` patches (and where float64 gave NaN or ±inf, see wide)."""
-        again_wide = wide(function_name, [code])
+        again_wide = wide(function_name, [code], near)
         gaps = [p for p in near if p.reach > p.radius]  # the formula again in np.longdouble there
         source = _tail_function(f"_{function_name}_tail", [code]) if tails or gaps or again else None
         if source is None and not near:

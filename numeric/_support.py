@@ -366,6 +366,11 @@ TINY_RESULT = 2.0**-600
 #: (2^256: a product of three such passes float64's range)
 HUGE_INPUT = 2.0**256
 
+#: a 0 of an input above this magnitude may be an underflowed factor times a large one:
+#: ∂/∂y of x·σ(x·y) at x = −4.45e19, y = 1.77e−17 is x²·σ′(−788), 2e39 times a σ′ that
+#: is 1e−342 (0 in float64), its truth 1.2e−303 (2^26: two such inputs lift e^{−745} to a normal number)
+LARGE_INPUT = 2.0**26
+
 #: an input (not 0) below this magnitude can underflow a product of a few of them
 #: to 0 where the result is not: ∂/∂x of (x + y)²/(x − y) at x = −5e−324,
 #: y = −1e−300 is (x² − 2xy − 3y²)/(x − y)/(x − y) with y² = 0 in float64, its truth −3
@@ -404,7 +409,7 @@ def _extreme_inputs(arrays, shape, tiny=True, huge=False):
     return found
 
 
-def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False, huge_inputs=False):
+def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False, huge_inputs=False, series=()):
     """ys, computed again in np.longdouble where one is NaN or ±inf though every input is finite,
     or tiny but not 0.
 
@@ -426,10 +431,11 @@ def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False, huge_inputs=False):
     e^{−711.5} of 43 bits (23 ULP).  Those are computed again too, each on
     its own value alone (not on a flag of the call, which another element
     may raise), and not the 0s, which a branch (relu's) gives by the
-    thousand; but a 0 of an input above HUGE_INPUT is (x/(|w·x| + 1) at
+    thousand; but a 0 of an input above LARGE_INPUT is (x/(|w·x| + 1) at
     w·x = −3.9e417 is x/inf = 0, its truth −1/w; w·σ′(800) at w = 1e300 is
-    1e300 times an underflowed e^{−800}, its truth 3.7e−48; a 0 that is
-    right stays 0 in long double), and, with ``tiny_inputs`` (the code of
+    1e300 times an underflowed e^{−800}, its truth 3.7e−48, and x²·σ′(x·y)
+    at x = −4.45e19, y = 1.77e−17 is 2e39 times an underflowed σ′(−788), its
+    truth 1.2e−303; a 0 that is right stays 0 in long double), and, with ``tiny_inputs`` (the code of
     several variables: that of one patches its removable points with their
     series, which the plain formula lacks), every result of an
     input below TINY_INPUT (not 0), whatever the other elements are, and
@@ -442,7 +448,11 @@ def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False, huge_inputs=False):
     long double value is taken where it is not 0: a plain formula that
     cancels in long double, log(1 + e^x) at x = −700, gives 0 there
     (1 + e^{−700} is 1), not a wrong tiny value, since two terms of long
-    double that differ do so by at least 2^-64 of themselves.  Where
+    double that differ do so by at least 2^-64 of themselves.  The elements
+    of ``series`` (masks, or None) are left as they are: there the code took
+    a removable point's series, which the plain formula lacks
+    (the derivative of (x − sin x)/x³ is −x/30 + … at x = 1e−300, a tiny
+    result, and 5e299 by the plain formula in long double, which cancels).  Where
     np.longdouble is only a double (_WIDE false), ys are unchanged.
 
     Examples
@@ -466,11 +476,11 @@ def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False, huge_inputs=False):
     with np.errstate(invalid="ignore"):
         tiny = [(np.abs(y) < TINY_RESULT) & (y != 0) for y in results]
         zeros = [y == 0 for y in results]
-        if any(z.any() for z in zeros):  # a 0 of a huge input: a number over an overflowed one, or one times 0
-            huge = np.zeros(shape, dtype=bool)
+        if any(z.any() for z in zeros):  # a 0 of a large input: a number over an overflowed one, or one times 0
+            large = np.zeros(shape, dtype=bool)
             for a in arrays:
-                huge |= np.abs(a) > HUGE_INPUT
-            tiny = [small | (z & huge) for z, small in zip(zeros, tiny)]
+                large |= np.abs(a) > LARGE_INPUT
+            tiny = [small | (z & large) for z, small in zip(zeros, tiny)]
         lost = _extreme_inputs(arrays, shape, tiny_inputs, huge_inputs)  # every result of a tiny input (not
         if lost is not None:  # 0): x² + y² of subnormal squares at x = 1e−170 kept a few digits; of a huge one
             tiny = [small | lost for small in tiny]
@@ -479,6 +489,9 @@ def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False, huge_inputs=False):
     finite = np.ones(shape, dtype=bool)
     for a in arrays:
         finite &= np.isfinite(a)
+    for near in series:  # a removable point's series is the value there, not the plain formula
+        if near is not None:
+            finite &= ~np.broadcast_to(near, shape)
     wrong = [(~np.isfinite(y) | small) & finite for y, small in zip(ys, tiny)]
     index = np.flatnonzero(np.logical_or.reduce(wrong)) if wrong else np.zeros(0, dtype=np.intp)
     if not index.size:

@@ -113,3 +113,7 @@ def test_user_expressions_random_points_table(tmp_path, capsys):
     assert "lambdify" in capsys.readouterr().out
     with pytest.raises(SystemExit):  # the JSON file is there now: not overwritten
         module.main(["--random", "--only", "log(x*y)", "--json", str(out)])
+    wide = tmp_path / "wide.json"  # over the whole range: lambdify's x·y overflows to inf, ours does not
+    assert module.main(["--random", "--wide", "--only", "log(x*y)", "--json", str(wide)]) == 0
+    result = json.loads(wide.read_text())["log(x*y)"]
+    assert result["lambdify"][0] == float("inf") and max(result["nnderive"]) <= 2

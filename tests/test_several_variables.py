@@ -503,3 +503,15 @@ def test_results_of_tiny_or_huge_inputs_are_computed_again_in_long_double():
     assert "huge_inputs=True" in expression_source("f", parse_expression("x*log(x/y)"), [x, y])
     assert "huge_inputs=True" not in expression_source("f", parse_expression("sin(x*y)"), [x, y])
     assert "tiny_inputs=True" in expression_source("f", parse_expression("sin(x*y)"), [x, y])
+
+
+def test_a_zero_of_a_large_input_is_computed_again_in_long_double():
+    # ∂/∂y of x·σ(x·y) at x = −4.45e19, y = 1.77e−17 is x²·σ′(−788): 2e39 times a σ′ of
+    # 1e−342, 0 in float64, its truth 1.17e−303; a 0 that is right stays 0
+    expr = parse_expression("x*sigmoid(x*y)")
+    x, y = sorted(expr.free_symbols, key=lambda s: s.name)
+    _, g = compile_expression(expr, [x, y], derivative=True)
+    point = (-4.4517457961478185e+19, 1.7701095501028345e-17)
+    truth = reference(_mp_function(sp.diff(expr, y), [x, y]), list(point))
+    assert ulp_error(float(g(*point)[1]), truth) <= 4 and float(truth) > 1e-304
+    assert g(-4.4517457961478185e+19, 1e-10)[1] == 0.0  # x²·σ′(−4.5e9): 0 in long double too

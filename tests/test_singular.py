@@ -196,3 +196,18 @@ def test_beyond_the_series_the_formula_in_long_double(expr, gap):
     derivative = sp.diff(expr, x)
     assert _ulps(plain_g(points), derivative, points).max() >= 5  # the formula in double
     assert _ulps(g(points), derivative, points).max() <= 3
+
+
+def test_a_tiny_value_of_the_series_is_not_computed_again_by_the_plain_formula():
+    # the derivative of (x − sin x)/x³ is −x/30 + … near 0: at x = ±1e−300 a result below
+    # 2^-600, which _again_wide computed again in long double by the plain formula, whose
+    # x − sin x cancels there: 5e299 (found by benchmarks/user_expressions.py)
+    from derive.verify import _mp_function, reference
+    from numeric.accuracy import ulp_error
+
+    expr = (x - sp.sin(x)) / x**3
+    f, g = compile_expression(expr, [x], derivative=True)
+    points = np.array([-1e-300, 1e-300, -5e-324, 1e-200, 3.0])
+    slope = _mp_function(sp.diff(expr, x), [x])
+    for point, value in zip(points, g(points)):
+        assert ulp_error(float(value), reference(slope, [point])) <= 4, point

@@ -108,12 +108,17 @@ def test_user_expressions_random_points_table(tmp_path, capsys):
     out = tmp_path / "random.json"
     assert module.main(["--random", "--only", "log(x*y)", "--json", str(out)]) == 0
     result = json.loads(out.read_text())["log(x*y)"]
-    assert result["points"] == 100_000 and len(result["nnderive"]) == 3
-    assert result["lambdify"][0] > 100 and max(result["nnderive"]) <= 2
+    assert result["points"] == 100_000 and len(result["nnderive"]["ulp"]) == len(result["nnderive"]["abs"]) == 3
+    assert result["lambdify"]["ulp"][0] > 100 and max(result["nnderive"]["ulp"]) <= 2
     assert "lambdify" in capsys.readouterr().out
     with pytest.raises(SystemExit):  # the JSON file is there now: not overwritten
         module.main(["--random", "--only", "log(x*y)", "--json", str(out)])
     wide = tmp_path / "wide.json"  # over the whole range: lambdify's x·y overflows to inf, ours does not
     assert module.main(["--random", "--wide", "--only", "log(x*y)", "--json", str(wide)]) == 0
     result = json.loads(wide.read_text())["log(x*y)"]
-    assert result["lambdify"][0] == float("inf") and max(result["nnderive"]) <= 2
+    assert result["lambdify"]["ulp"][0] == float("inf") and max(result["nnderive"]["ulp"]) <= 2
+    # where it cancels, absolute error: 1 − e^{−x·y} next to x·y = 0 keeps its digits in ours
+    near = tmp_path / "near.json"
+    assert module.main(["--random", "--only", "1 - exp(-x*y)", "--json", str(near)]) == 0
+    result = json.loads(near.read_text())["1 - exp(-x*y)"]
+    assert max(result["nnderive"]["ulp"]) <= 4 and max(result["nnderive"]["abs"]) <= 8

@@ -431,6 +431,8 @@ def test_a_logistic_neurons_squared_error_keeps_sigma_minus_y_whole():
     ("exp(-abs(x-y))", 0, (-17.373410202080233, 15.243776112187518), 30.8),
     # x·log(hi + lo) = xlogy(x, hi) + x·lo/hi, x/y in double-double
     ("x*log(x/y)", 0, (10.918987869744514, 10.915388784497702), 1906),
+    # expm1(hi + lo) = expm1(hi) + lo·e^{hi}: e^{302} of a rounded x·y
+    ("1 - exp(-x*y)", 0, (-19.329109466235415, 15.626156858245093), 208),
     # (hi + lo)^p = hi^p·(1 + p·lo/hi): the rounded sum's error is no longer counted p times
     ("1/sqrt(x^2+y^2)", 2, (-2.3772836971108755, -7.482319635835066), 5.31),  # hypot(x, y)^-3 as (x² + y²)^(-3/2)
     ("x/(x^2+y^2)^3", 2, (0.0025581757405729443, 0.002715729745841013), 7.13),

@@ -295,7 +295,7 @@ def sum_dd(*items):
 
 def _check_parts(wanted, kernel):
     """ValueError unless every name ``wanted`` is a member of a double-double kernel."""
-    known = ("hi", "lo", "hi_lo")
+    known = ("hi", "lo", "hi_lo", "lo_whole")
     if set(wanted) - set(known):
         raise ValueError(f"{kernel}: unknown member(s) {sorted(set(wanted) - set(known))}; known: {known}")
 
@@ -312,10 +312,14 @@ def _renormalise(hi, lo, out, t):
 
 def _parts(hi, lo, wanted):
     """The members ``wanted`` of a double-double hi + lo: lo set to 0 where |hi| > 1e6 or
-    lo is not finite, and "hi_lo" the product hi·lo (0 where hi is not finite)."""
+    lo is not finite, "lo_whole" lo set to 0 only where it is not finite (for a function
+    that does not saturate: sin(hi + lo) needs lo whole at any hi), and "hi_lo" the
+    product hi·lo (0 where hi is not finite)."""
     with np.errstate(invalid="ignore"):  # NaN compared, inf·0 (replaced)
-        lo[~np.isfinite(lo) | ~(np.abs(hi) <= 1e6)] = 0
-        members = {"hi": hi, "lo": lo}
+        lo[~np.isfinite(lo)] = 0
+        members = {"lo_whole": lo.copy()} if "lo_whole" in wanted else {}
+        lo[~(np.abs(hi) <= 1e6)] = 0
+        members.update({"hi": hi, "lo": lo})
         if "hi_lo" in wanted:
             members["hi_lo"] = np.where(np.isfinite(hi), hi * lo, 0.0)
     return tuple(members[name] for name in wanted)

@@ -517,3 +517,16 @@ def test_a_zero_of_a_large_input_is_computed_again_in_long_double():
     truth = reference(_mp_function(sp.diff(expr, y), [x, y]), list(point))
     assert ulp_error(float(g(*point)[1]), truth) <= 4 and float(truth) > 1e-304
     assert g(-4.4517457961478185e+19, 1e-10)[1] == 0.0  # x²·σ′(−4.5e9): 0 in long double too
+
+
+def test_a_sine_of_a_large_sum_of_products_takes_its_low_part_whole():
+    # past |w·x + b| = 1e6 sum_dd's lo is 0 (σ and exp have saturated there), but a sine
+    # does not saturate: sin(x·y) at x = 1e10 + 1, y = 1.1e10 + 3 was sin(hi) = 0.060 for
+    # −0.898; sin(hi)cos(lo) + cos(hi)sin(lo) with lo whole
+    expr = parse_expression("sin(x*y)")
+    x, y = sorted(expr.free_symbols, key=lambda s: s.name)
+    f, g = compile_expression(expr, [x, y], derivative=True)
+    truths = [_mp_function(e, [x, y]) for e in (expr, sp.diff(expr, x), sp.diff(expr, y))]
+    for point in [(10000000001.0, 11000000003.0), (3.3e8, 77000000.3), (12345.678, 98765.4321), (0.3, 2.0)]:
+        for value, truth in zip([f(*point), *g(*point)], truths):
+            assert ulp_error(float(value), reference(truth, list(point))) <= 4, point

@@ -206,7 +206,7 @@ def test_a_tiny_value_of_the_series_is_not_computed_again_by_the_plain_formula()
     from numeric.accuracy import ulp_error
 
     expr = (x - sp.sin(x)) / x**3
-    f, g = compile_expression(expr, [x], derivative=True)
+    _, g = compile_expression(expr, [x], derivative=True)
     points = np.array([-1e-300, 1e-300, -5e-324, 1e-200, 3.0])
     slope = _mp_function(sp.diff(expr, x), [x])
     for point, value in zip(points, g(points)):

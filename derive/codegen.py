@@ -399,36 +399,25 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
         terms = _sum_terms(u, variables)
         return None if terms is None else (SumHi(terms), SumLo(terms), SumHiLo(terms))
 
-    def compensated(function, expand):
-        def rewrite(u):
-            carried = parts(u)
-            return function(u) if carried is None else expand(*carried)
+    def compensated(function, expand, at=0):
+        # function(…, u, …) with its argument number ``at`` in double-double: expand(hi, lo,
+        # hi·lo, the other arguments), or as it was where u is no such sum
+        def rewrite(*args):
+            carried = parts(args[at])
+            return function(*args) if carried is None else expand(*carried, *args[:at], *args[at + 1:])
         return rewrite
 
     for function, expand in expansions.items():
         expr = expr.replace(function, compensated(function, expand))
-
-    def residual(u, target):
-        # σ(hi + lo) − y = (σ(hi) − y) + lo·σ′(hi): the kernel keeps σ(hi) − y whole, where
-        # σ(u)(1 − y) − y·σ(−u) of a rounded w·x + b cancelled (the squared error of a
-        # logistic neuron, (σ(w·x + b) − y)², 17.1 ULP at w·x + b ≈ 4e−5, y = 0.4865)
-        carried = parts(u)
-        if carried is None:
-            return _SigmoidResidual(u, target)
-        hi, lo, _ = carried
-        return _SigmoidResidual(hi, target) + lo * primitives.sigmoid(hi) * primitives.sigmoid(-hi)
-
-    expr = expr.replace(_SigmoidResidual, residual)
-
-    def xlogy(a, u):
-        # a·log(hi + lo) = xlogy(a, hi) + a·lo/hi: x·log(x/y) of a rounded x/y near 1 erred by
-        # its rounding over log(x/y) (1.9e3 ULP)
-        carried = parts(u)
-        if carried is None:
-            return primitives.xlogy(a, u)
-        return primitives.xlogy(a, carried[0]) + a * primitives.xdivy(carried[1], carried[0])
-
-    expr = expr.replace(primitives.xlogy, xlogy)
+    # σ(hi + lo) − y = (σ(hi) − y) + lo·σ′(hi): the kernel keeps σ(hi) − y whole, where
+    # σ(u)(1 − y) − y·σ(−u) of a rounded w·x + b cancelled (the squared error of a
+    # logistic neuron, (σ(w·x + b) − y)², 17.1 ULP at w·x + b ≈ 4e−5, y = 0.4865)
+    expr = expr.replace(_SigmoidResidual, compensated(_SigmoidResidual, lambda hi, lo, _, target: (
+        _SigmoidResidual(hi, target) + lo * primitives.sigmoid(hi) * primitives.sigmoid(-hi))))
+    # a·log(hi + lo) = xlogy(a, hi) + a·lo/hi: x·log(x/y) of a rounded x/y near 1 erred by
+    # its rounding over log(x/y) (1.9e3 ULP)
+    expr = expr.replace(primitives.xlogy, compensated(primitives.xlogy, lambda hi, lo, _, a: (
+        primitives.xlogy(a, hi) + a * primitives.xdivy(lo, hi)), at=1))
     expr = merge_first_order(sigmoid_pairs(expr), (SumLo, QuotientLo, ProductLo))
 
     def quotient(top, bottom):

@@ -377,10 +377,10 @@ LARGE_INPUT = 2.0**26
 TINY_INPUT = 2.0**-256
 
 
-def _extreme_inputs(arrays, shape, tiny=True, huge=False):
-    """Where one of ``arrays`` is below TINY_INPUT in magnitude but not 0 (``tiny``), or above
-    HUGE_INPUT and finite (``huge``), broadcast to ``shape``; None where none is: two
-    reductions per array in the common case.
+def _extreme_inputs(magnitudes, shape, tiny=True, huge=False):
+    """Where one of the arrays of ``magnitudes`` (the inputs' |·|) is below TINY_INPUT but not 0
+    (``tiny``), or above HUGE_INPUT and finite (``huge``), broadcast to ``shape``; None where
+    none is: two reductions per array in the common case.
 
     >>> _extreme_inputs([np.array([0.0, 1e-300, 2.0, 1e300]), np.array(3.0)], (4,)).tolist()
     [False, True, False, False]
@@ -390,8 +390,7 @@ def _extreme_inputs(arrays, shape, tiny=True, huge=False):
     True
     """
     found = None
-    for a in arrays:
-        magnitude = np.abs(a)
+    for magnitude in magnitudes:
         if not magnitude.size:
             continue
         with np.errstate(invalid="ignore"):
@@ -435,16 +434,17 @@ def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False, huge_inputs=False, 
     w·x = −3.9e417 is x/inf = 0, its truth −1/w; w·σ′(800) at w = 1e300 is
     1e300 times an underflowed e^{−800}, its truth 3.7e−48, and x²·σ′(x·y)
     at x = −4.45e19, y = 1.77e−17 is 2e39 times an underflowed σ′(−788), its
-    truth 1.2e−303; a 0 that is right stays 0 in long double), and, with ``tiny_inputs`` (the code of
-    several variables: that of one patches its removable points with their
-    series, which the plain formula lacks), every result of an
-    input below TINY_INPUT (not 0), whatever the other elements are, and
-    with ``huge_inputs`` every result of a finite input above HUGE_INPUT
-    (x·log(x/y) at x = 1.7e−74, y = 5.6e249, a subnormal x/y, 4e12 ULP):
-    (x² − y²)/(x² + y²) at x = 1e−170, y = 2e−170 is a ratio of subnormal
-    squares of a few digits in float64 (4e10 ULP), −0.6 in long double, and
-    an underflowed y² made ∂/∂x of (x + y)²/(x − y) 0 at y = −1e−300, where
-    it is −3.  In place of a tiny or infinite result the
+    truth 1.2e−303; a 0 that is right stays 0 in long double).  With
+    ``tiny_inputs`` (the code of several variables: that of one patches its
+    removable points with their series, which the plain formula lacks), so
+    is every result of an input below TINY_INPUT (not 0), whatever the other
+    elements are: (x² − y²)/(x² + y²) at x = 1e−170, y = 2e−170 is a ratio
+    of subnormal squares of a few digits in float64 (4e10 ULP), −0.6 in long
+    double, and an underflowed y² made ∂/∂x of (x + y)²/(x − y) 0 at
+    y = −1e−300, where it is −3.  With ``huge_inputs``, so is every result of
+    a finite input above HUGE_INPUT: x·log(x/y) at x = 1.7e−74, y = 5.6e249
+    is the log of a subnormal x/y in float64 (4e12 ULP).  In place of a tiny
+    or infinite result the
     long double value is taken where it is not 0: a plain formula that
     cancels in long double, log(1 + e^x) at x = −700, gives 0 there
     (1 + e^{−700} is 1), not a wrong tiny value, since two terms of long
@@ -476,13 +476,15 @@ def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False, huge_inputs=False, 
     with np.errstate(invalid="ignore"):
         tiny = [(np.abs(y) < TINY_RESULT) & (y != 0) for y in results]
         zeros = [y == 0 for y in results]
-        if any(z.any() for z in zeros):  # a 0 of a large input: a number over an overflowed one, or one times 0
+        any_zero = any(z.any() for z in zeros)
+        magnitudes = [np.abs(a) for a in arrays] if any_zero or tiny_inputs or huge_inputs else []
+        if any_zero:  # a 0 of a large input: a number over an overflowed one, or one times 0
             large = np.zeros(shape, dtype=bool)
-            for a in arrays:
-                large |= np.abs(a) > LARGE_INPUT
+            for magnitude in magnitudes:
+                large |= magnitude > LARGE_INPUT
             tiny = [small | (z & large) for z, small in zip(zeros, tiny)]
-        lost = _extreme_inputs(arrays, shape, tiny_inputs, huge_inputs)  # every result of a tiny input (not
-        if lost is not None:  # 0): x² + y² of subnormal squares at x = 1e−170 kept a few digits; of a huge one
+        lost = _extreme_inputs(magnitudes, shape, tiny_inputs, huge_inputs)  # every result of an extreme input
+        if lost is not None:
             tiny = [small | lost for small in tiny]
     if finite_results and not any(small.any() for small in tiny):
         return ys

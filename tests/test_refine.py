@@ -99,13 +99,14 @@ def test_a_formula_that_keeps_its_digits_is_left_alone():
 
 @wide_only
 def test_the_dense_screen_finds_what_the_probes_miss():
-    """x/(1 + x²)′ rounds to more than 4 ULP near x = −16 only now and then (5 of 200,000 random
-    points of [−16, −8]; 4.74 at most), where the probes see less.  (x/(eˣ − 1)′, 5.0 ULP at
-    x = 16.68, was the example until the stabilize rule exp_over_expm1 made its formula accurate.)"""
-    expr = x / (1 + x**2)
+    """x²·σ(x)′ typed as x²/(1 + e^{−x}) rounds to more than 4 ULP on [−64, −16) only now and then
+    (42 of 200,000 random points of [−64, −32); 5.56 at most), where the probes see less.
+    (x/(1 + x²)′ was the example until its sum x² + 1 was rounded once, and x/(eˣ − 1)′
+    before it, until the stabilize rule exp_over_expm1 made its formula accurate.)"""
+    expr = x**2 / (1 + sp.exp(-x))
     _, plain = compile_expression_plain(expr)
     _, g = compile_expression(expr, [x], derivative=True)
-    points = np.array([-15.998263444507186, -15.98269278142502, -15.98693585920435])
+    points = np.array([-32.56296055540069, -32.56136533371195, -32.56420508942986])
     derivative = sp.diff(expr, x)
     assert _errors(plain, derivative, points).max() > 4.0
     assert _errors(g, derivative, points).max() <= 1.0

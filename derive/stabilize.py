@@ -254,11 +254,20 @@ def _exp_negative_square(node):
 
 
 def _log_one_plus(node):
-    # log(1 + u) -> log1p(u)
+    # log(1 + u) -> log1p(u); and the log of a polynomial P in σ(u) that is 1 at an end,
+    # log1p(P − 1) with P − 1 in sigmoid_polynomial's form: log(2 − σ(x)), as log(σ(x) + 2σ(−x)),
+    # is log1p(σ(−x)) (the log of a rounded sum near 1 erred by 4e8 ULP at x = 20)
     if isinstance(node, log) and isinstance(node.args[0], Add):
         terms = node.args[0].args
         if S.One in terms:
             return log1p(Add(*[t for t in terms if t != 1]))
+        found = _sigmoid_monomials(node.args[0])
+        if found is not None:
+            s = sp.Dummy("s")
+            poly = sp.expand(sum(c * s**a * (1 - s) ** b for c, a, b in found[1]))
+            if any(poly.subs(s, end) == 1 for end in (0, 1)):
+                rest = node.args[0] - 1
+                return log1p(_sigmoid_polynomial(rest) or rest)
     return None
 
 
@@ -586,10 +595,15 @@ def _sigmoid_polynomial(node):
     def vanishes(p, at):
         return sp.expand(p.eval(at)) == 0
 
-    def cancel_at_end(weights):  # the terms left at s = 0 (or 1): does their sum lose terms?
-        size = sum(len(Add.make_args(sp.expand(c))) for c in weights)
-        total = sp.expand(Add(*weights))
-        return len(weights) >= 2 and (total == 0 or len(Add.make_args(total)) < size)
+    def cancel_at_end(weights):
+        # the terms left at s = 0 (or 1): does their sum cancel, a monomial of the weights met
+        # with both signs (1 + x − x)?  Not where like terms add: 1 + σ(x) is 2 at s = 1, and
+        # as 2σ(x) + σ(−x), a sum near 1, its log lost what log1p(σ(x)) keeps (4e8 ULP at x = −20)
+        signs: dict[sp.Expr, set] = {}
+        for c in weights:
+            for monomial, coefficient in sp.expand(c).as_coefficients_dict().items():
+                signs.setdefault(monomial, set()).add(sp.sign(coefficient))
+        return len(weights) >= 2 and any(len(found) > 1 for found in signs.values())
 
     low_a, low_b = min(a for _, a, _ in monomials), min(b for _, _, b in monomials)  # common factors aside
     cancels = cancel_at_end([c for c, a, _ in monomials if a == low_a]) \

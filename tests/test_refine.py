@@ -113,6 +113,18 @@ def test_the_dense_screen_finds_what_the_probes_miss():
     assert "Computed again in np.longdouble" in expression_source("f", expr, [x], derivative=True)
 
 
+@wide_only
+def test_the_dense_screen_reaches_below_two_to_the_minus_twelve():
+    """σ(x)³ near x = −1e−6 is just below 1/8, where an ulp is half σ³'s size: three times σ's
+    rounding came to 4.4 ULP there, and one probe in each 32 octaves below 2^-12 saw 1.9."""
+    expr = 1 / (1 + sp.exp(-x)) ** 3
+    plain, _ = compile_expression_plain(expr)
+    f = compile_expression(expr, [x])
+    points = np.array([-1.1193763302285364e-06, -2.3781742778942674e-06, -3.4182855874241e-06])
+    assert _errors(plain, expr, points).max() > 4.0
+    assert _errors(f, expr, points).max() <= 1.0
+
+
 def test_dense_stretches_trust_only_cells_the_probes_checked():
     xs, errors = np.array([5.0, 20.0]), np.array([4.0, 9.0])
     # the long-double code was within 1 ULP at the probe of [4, 8), 3 ULP at that of [16, 32)

@@ -99,6 +99,10 @@ CASES = [
     ("probability_difference", 1 / (1 + sp.exp(-x)) - y, {x: 40.0, y: 1.0}),
     ("expm1", sp.exp(x) - 1, {x: 1e-10}),
     ("log1p", sp.log(1 + x), {x: 1e-20}),
+    # log(1 + σ(x)): sigmoid_polynomial took 1 + σ as 2σ(x) + σ(−x) (1 + 1 = 2 is no cancellation),
+    # whose log near 1 erred by 4e8 ULP at x = −20; log(2 − σ(x)) is log1p(σ(−x))
+    ("log1p", sp.log(1 + 1 / (1 + sp.exp(-x))), {x: -40.0}),
+    ("log1p", sp.log(2 - 1 / (1 + sp.exp(-x))), {x: 40.0}),
     ("xlogy", y * sp.log(x), {x: 0.0, y: 0.0}),
     ("linear_zero", x / 6 + sp.Rational(1, 2), {x: -2.9999}),
     ("log_ratio", p * sp.log(p) - p * sp.log(q), {q: 0.7000000001, p: 0.7}),

@@ -530,3 +530,15 @@ def test_a_sine_of_a_large_sum_of_products_takes_its_low_part_whole():
     for point in [(10000000001.0, 11000000003.0), (3.3e8, 77000000.3), (12345.678, 98765.4321), (0.3, 2.0)]:
         for value, truth in zip([f(*point), *g(*point)], truths):
             assert ulp_error(float(value), reference(truth, list(point))) <= 4, point
+
+
+@pytest.mark.parametrize("m, x, before", [(1.3537367123451203, -1.4305387847991138, 5.50),
+                                          (9.361296437308465e-05, 9.134857584798851, 5.28)])
+def test_a_radial_basis_function_takes_its_gaussian_unscaled(m, x, before):
+    # e^{−(x − m)²/2} is the kernel's e^{−u²/2} (gaussian_half), not √(2π)·φ(u): φ's rounded
+    # 1/√(2π) and a rounded √(2π) cost two roundings more (``before``: ∂/∂x, that code)
+    expr = parse_expression("exp(-(x - m)^2/2)")
+    m_, x_ = sorted(expr.free_symbols, key=lambda s: s.name)
+    f, g = compile_expression(expr, [m_, x_], derivative=True)
+    for value, truth in ((f(m, x), expr), (g(m, x)[1], sp.diff(expr, x_))):
+        assert ulp_error(float(value), reference(_mp_function(truth, [m_, x_]), [m, x])) <= 4 < before

@@ -90,12 +90,17 @@ SEVERAL = [
     "log(exp(x) + exp(y) + exp(z))",
 ]
 
-#: expressions of two or three variables measured on random points (``--random``)
+#: expressions of two to four variables measured on random points (``--random``), then
+#: expressions of one variable whose errors the certificates' grids and the refine stage's
+#: probes had missed (powers of 1 + x², log(1 + σ), σ³ near 0) and a radial basis function
 RANDOM = [
     "(x + y)/(1 + x*y)", "x*y/(x^2 + y^2)", "log(x^2 + y^2)", "log(x*y)", "log(1 + x*y)", "sqrt(x^2 + y^2)",
     "1/sqrt(x^2 + y^2)", "(x + y)^2/(x - y)", "(x - y)^2/(x^2 + y^2)", "x*exp(-x*y)", "x*y*exp(-(x^2 + y^2)/2)",
     "exp(-abs(x - y))", "x*log(x/y)", "tanh(x*y)", "x*sigmoid(x*y)", "log(1 + exp(x - y))", "1 - exp(-x*y)",
     "sin(x)*cos(y)", "(a - b)*(c - d)", "exp(x)/(exp(x) + exp(y) + exp(z))", "(sigmoid(w*x + b) - y)^2",
+    "exp(-(x - m)^2/2)",
+    "(1 + x^2)^(-3/2)", "1/sqrt(1 + x^2)", "x/sqrt(1 + x^2)", "x/(1 + x^2)", "log(1 + sigmoid(x))",
+    "log(2 - sigmoid(x))", "sigmoid(x)^3", "x*sigmoid(x)^2", "sigmoid(sigmoid(x))",
 ]
 
 #: each variable's values in the --several grid (its points: up to 250 of their combinations, drawn once)
@@ -286,7 +291,7 @@ def main(argv=None) -> int:
     parser.add_argument("--several", action="store_true",
                         help="the third table: typed-out expressions of several variables on a grid of their values")
     parser.add_argument("--random", action="store_true",
-                        help="the fourth table: expressions of several variables at 100,000 random points")
+                        help="the fourth table: expressions of several variables (and some of one) at 100,000 random points")
     parser.add_argument("--wide", action="store_true",
                         help="with --random: coordinates over the whole float64 range, ±1e−300 to ±1e300")
     args = parser.parse_args(argv)

@@ -298,7 +298,26 @@ class normal_ratio_slope(Primitive):
         return -ratio * (self.args[0] + ratio)
 
 
-class gaussian(Primitive):
+class _SquareExponential(Primitive):
+    """e^{−x²/d} (d = ``divisor``), with x² formed exactly by the kernel ``normal``."""
+
+    fused_kernel = "normal"
+    divisor = 1
+
+    def _latex(self, printer, exp=None):  # noqa: D401 - SymPy printer hook
+        arg = printer.parenthesize(self.args[0], 1000, strict=True)  # a power's base
+        base = rf"e^{{-{arg}^{{2}}{'' if self.divisor == 1 else f'/{self.divisor}'}}}"
+        return base if exp is None else rf"\left({base}\right)^{{{exp}}}"
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return -2 * x / self.divisor * self.func(x)
+
+    def definition(self):
+        return exp(-self.args[0] ** 2 / self.divisor)
+
+
+class gaussian(_SquareExponential):
     r"""The Gaussian :math:`e^{-x^2}`, with x² formed exactly by its kernel.
 
     e^{-x²} of a rounded x² errs by up to x²/2 ULP (203 at x = 20.12);
@@ -313,24 +332,11 @@ class gaussian(Primitive):
     """
 
     numpy_kernel = "gaussian"
-    fused_kernel = "normal"
     latex_name = r"\operatorname{gaussian}"
     pretty_name = "gaussian"
 
-    def _latex(self, printer, exp=None):  # noqa: D401 - SymPy printer hook
-        arg = printer.parenthesize(self.args[0], 1000, strict=True)  # a power's base
-        base = rf"e^{{-{arg}^{{2}}}}"
-        return base if exp is None else rf"\left({base}\right)^{{{exp}}}"
 
-    def fdiff(self, argindex=1):
-        x = self.args[0]
-        return -2 * x * gaussian(x)
-
-    def definition(self):
-        return exp(-self.args[0] ** 2)
-
-
-class gaussian_half(Primitive):
+class gaussian_half(_SquareExponential):
     r"""The Gaussian :math:`e^{-x^2/2}` of the normal density, without its constant 1/√(2π).
 
     A user's e^{−(x − m)²/2} (a radial basis function) is this, not
@@ -347,21 +353,9 @@ class gaussian_half(Primitive):
     """
 
     numpy_kernel = "gaussian_half"
-    fused_kernel = "normal"
+    divisor = 2
     latex_name = r"\operatorname{gaussian\_half}"
     pretty_name = "gaussian_half"
-
-    def _latex(self, printer, exp=None):  # noqa: D401 - SymPy printer hook
-        arg = printer.parenthesize(self.args[0], 1000, strict=True)  # a power's base
-        base = rf"e^{{-{arg}^{{2}}/2}}"
-        return base if exp is None else rf"\left({base}\right)^{{{exp}}}"
-
-    def fdiff(self, argindex=1):
-        x = self.args[0]
-        return -x * gaussian_half(x)
-
-    def definition(self):
-        return exp(-self.args[0] ** 2 / 2)
 
 
 class xlogy(Function):

@@ -100,7 +100,7 @@ RANDOM = [
     "sin(x)*cos(y)", "(a - b)*(c - d)", "exp(x)/(exp(x) + exp(y) + exp(z))", "(sigmoid(w*x + b) - y)^2",
     "exp(-(x - m)^2/2)",
     "(1 + x^2)^(-3/2)", "1/sqrt(1 + x^2)", "x/sqrt(1 + x^2)", "x/(1 + x^2)", "log(1 + sigmoid(x))",
-    "log(2 - sigmoid(x))", "sigmoid(x)^3", "x*sigmoid(x)^2", "sigmoid(sigmoid(x))",
+    "log(2 - sigmoid(x))", "log(1 - tanh(x)^2)", "sigmoid(x)^3", "x*sigmoid(x)^2", "sigmoid(sigmoid(x))",
 ]
 
 #: each variable's values in the --several grid (its points: up to 250 of their combinations, drawn once)

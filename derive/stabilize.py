@@ -479,6 +479,17 @@ def _log_cosh(node):
                                     (a - sp.log(2) + log1p(exp(-2 * a)), True))
 
 
+def _log_sech2(node):
+    # log sech²(u) → −2·log cosh u, as log_cosh writes it: sech² u is 1 − u² and a little
+    # for small u, and log of it lost what it is the log of (log(1 − tanh² x), 1e12 ULP at
+    # x = 1e−6, where the value is −1e−12); a factor sech²(u)ᵏ of the argument likewise
+    def take(factor):
+        base, power = factor.as_base_exp()
+        return -2 * power * _log_cosh(log(sp.cosh(base.args[0]))) if isinstance(base, sech2) else None
+
+    return _log_of_factors(node, take)
+
+
 def _cosh_power(n: int, u: sp.Expr) -> sp.Expr:
     """1/coshⁿ(u): sech²(u)^(n/2) for an even n (0 where it underflows, no overflow), else as it is."""
     return sech2(u) ** (n // 2) if n % 2 == 0 else sp.cosh(u) ** -n
@@ -1578,6 +1589,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "a − b is exact there", _difference_of_squares),
     Rule("log_cosh", "log cosh(u) → log1p(2 sinh²(u/2)) for |u| < 3, |u| − log 2 + log1p(e^{−2|u|}) beyond",
          "cosh u rounds to 1 for |u| < 1e−8 and overflows for |u| > 710", _log_cosh),
+    Rule("log_sech2", "log sech²(u) → −2·log cosh u (as log_cosh)",
+         "sech² u rounds to 1 − u² for small u, and its log loses u²", _log_sech2),
     Rule("hyperbolic_ratio", "1/coshⁿ(u) → sech²(u)^(n/2) (n even), sinhᵐ(u)/coshⁿ(u) → tanhᵏ(u)·sinhᵐ⁻ᵏ(u)/coshⁿ⁻ᵏ(u)",
          "sinh and cosh overflow for |u| > 710 (inf/inf)", _hyperbolic_ratio),
     Rule("sigmoid_minus_half", "c − 2c·σ(u) → −c·tanh(u/2)", "2σ(u) − 1 cancels for |u| < 1",

@@ -117,6 +117,9 @@ CASES = [
     ("square_root_difference", sp.sqrt(x + 1) - sp.sqrt(x), {x: 1e12}),
     ("log_cosh", sp.log(sp.cosh(x)), {x: 1e-9}),
     ("log_cosh", sp.log(sp.cosh(x)), {x: -800.0}),
+    # log(1 − tanh² x) = log sech² x: −1e−12 at x = 1e−6, which the log of a rounded 1 − 1e−12 misses
+    ("log_sech2", sp.log(1 - sp.tanh(x) ** 2), {x: 1e-6}),
+    ("log_sech2", sp.log(1 - sp.tanh(x) ** 2), {x: 400.0}),
     ("hyperbolic_ratio", sp.sinh(x) / sp.cosh(x), {x: 800.0}),
     ("hyperbolic_ratio", 1 - sp.sinh(x) ** 2 / sp.cosh(x) ** 2, {x: 300.0}),
     ("hyperbolic_ratio", sp.sinh(x) ** 2 / sp.cosh(x), {x: 400.0}),

@@ -3215,6 +3215,9 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     >>> "_softplus(x)" in source
     True
     """
+    if not variables:
+        raise ValueError(f"expression_source: {expr} needs at least one variable (it has none: a constant "
+                         "needs no code)")
     key = (name, expr, tuple(variables), derivative, doc, tuple(wrt) if wrt is not None else None, removable, refine)
     if key in _SOURCES:  # the measurements take seconds: once per expression
         return _SOURCES[key]
@@ -3269,6 +3272,7 @@ def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
 
     def stable(e):
         e = stable_code(e)
+        rational = None
         if len(variables) == 1:  # σ and sech² of a polynomial: its argument in double-double
             rational = rational_in_exp_of_polynomial([e], variables[0])
             if rational is None:  # tanh and sech² of softplus(x), as the catalogue's mish

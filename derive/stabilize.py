@@ -1574,6 +1574,10 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          _probability_difference),
     Rule("expm1", "c·exp(u) − c → c·expm1(u)", "e^u − 1 cancels for |u| < 1",
          _constant_plus(exp, lambda c, u: -c * expm1(u), -1)),
+    # after the rule gaussian has written e^{−u²} as gaussian(u): 1 − e^{−x²} rounded gaussian(x)
+    # near 1 and cancelled (log(1 − e^{−x²})′ 6e11 ULP at x = 1e−6)
+    Rule("gaussian_expm1", "c·gaussian(u) − c → c·expm1(−u²)", "1 − e^{−u²} cancels for |u| < 1",
+         _constant_plus(gaussian, lambda c, u: -c * expm1(-u**2), -1)),
     Rule("log1p", "log(1 + u) → log1p(u)", "1 + u rounds away u when |u| < 1e−16",
          _log_one_plus),
     Rule("xlogy", "a·log(b) → xlogy(a, b)", "0·log 0 is 0, not NaN", _times_log),

@@ -162,3 +162,12 @@ def test_a_sum_in_one_variable_is_rounded_once_and_its_power_compensated(text, o
     value = [f, g][output](np.array([point]))[0]
     truth = [expr, sp.diff(expr, x)][output]
     assert ulp_error(float(value), reference(_mp_function(truth, [x]), [point])) <= 2.0 < before
+
+
+def test_an_expression_without_a_variable_is_refused_with_a_clear_error():
+    import sympy as sp
+
+    from derive.codegen import compile_expression
+
+    with pytest.raises(ValueError, match="at least one variable"):
+        compile_expression(sp.log(2), [])

@@ -98,6 +98,9 @@ CASES = [
     ("sech2", 1 - sp.tanh(x) ** 2, {x: 20.0}),
     ("probability_difference", 1 / (1 + sp.exp(-x)) - y, {x: 40.0, y: 1.0}),
     ("expm1", sp.exp(x) - 1, {x: 1e-10}),
+    # e^{−x²} is gaussian(x) first (a child is rewritten before its parent), so 1 − e^{−x²} has a rule
+    # of its own: 0 at x = 1e−9 as written, 1e−18
+    ("gaussian_expm1", 1 - sp.exp(-x**2), {x: 1e-9}),
     ("log1p", sp.log(1 + x), {x: 1e-20}),
     # log(1 + σ(x)): sigmoid_polynomial took 1 + σ as 2σ(x) + σ(−x) (1 + 1 = 2 is no cancellation),
     # whose log near 1 erred by 4e8 ULP at x = −20; log(2 − σ(x)) is log1p(σ(−x))

@@ -255,7 +255,8 @@ def _exp_negative_square(node):
 
 def _log_one_plus(node):
     # log(1 + u) -> log1p(u); and the log of a polynomial P in σ(u) that is 1 at an end,
-    # log1p(P − 1) with P − 1 in sigmoid_polynomial's form: log(2 − σ(x)), as log(σ(x) + 2σ(−x)),
+    # log1p(P − 1) (P − 1 is then rewritten as the children of any rewrite are, by
+    # sigmoid_polynomial): log(2 − σ(x)), as log(σ(x) + 2σ(−x)),
     # is log1p(σ(−x)) (the log of a rounded sum near 1 erred by 4e8 ULP at x = 20)
     if isinstance(node, log) and isinstance(node.args[0], Add):
         terms = node.args[0].args
@@ -264,10 +265,9 @@ def _log_one_plus(node):
         found = _sigmoid_monomials(node.args[0])
         if found is not None:
             s = sp.Dummy("s")
-            poly = sp.expand(sum(c * s**a * (1 - s) ** b for c, a, b in found[1]))
+            poly = sp.expand(_in_sigmoid(found[1], s))
             if any(poly.subs(s, end) == 1 for end in (0, 1)):
-                rest = node.args[0] - 1
-                return log1p(_sigmoid_polynomial(rest) or rest)
+                return log1p(node.args[0] - 1)
     return None
 
 
@@ -480,12 +480,12 @@ def _log_cosh(node):
 
 
 def _log_sech2(node):
-    # log sech²(u) → −2·log cosh u, as log_cosh writes it: sech² u is 1 − u² and a little
+    # log sech²(u) → −2·log cosh u (which log_cosh then rewrites): sech² u is 1 − u² and a little
     # for small u, and log of it lost what it is the log of (log(1 − tanh² x), 1e12 ULP at
     # x = 1e−6, where the value is −1e−12); a factor sech²(u)ᵏ of the argument likewise
     def take(factor):
         base, power = factor.as_base_exp()
-        return -2 * power * _log_cosh(log(sp.cosh(base.args[0]))) if isinstance(base, sech2) else None
+        return -2 * power * log(sp.cosh(base.args[0])) if isinstance(base, sech2) else None
 
     return _log_of_factors(node, take)
 
@@ -573,6 +573,11 @@ def _sigmoid_monomials(node: sp.Expr):
     return (u, monomials) if u is not None and len(monomials) >= 2 else None
 
 
+def _in_sigmoid(monomials, s: sp.Symbol) -> sp.Expr:
+    """Σ c·sᵃ(1 − s)ᵇ: the monomials (c, a, b) of c·σ(u)ᵃσ(−u)ᵇ as a polynomial in s = σ(u)."""
+    return sum(c * s**a * (1 - s) ** b for c, a, b in monomials)
+
+
 def _sigmoid_polynomial(node):
     # Σ cᵢ·σ(u)^aᵢ·σ(−u)^bᵢ is a polynomial P(s) in s = σ(u) (σ(−u) = 1 − s).  Where
     # it cancels as u → +∞ (the terms without σ(−u), which are what is left at
@@ -599,7 +604,7 @@ def _sigmoid_polynomial(node):
         # the terms that SymPy's caches gave one test run)
         return None
     s = sp.Dummy("s")
-    poly = sp.Poly(sum(c * s**a * (1 - s) ** b for c, a, b in monomials), s)
+    poly = sp.Poly(_in_sigmoid(monomials, s), s)
     if poly.is_zero:
         return S.Zero
 

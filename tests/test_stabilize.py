@@ -123,6 +123,10 @@ CASES = [
     # log(1 − tanh² x) = log sech² x: −1e−12 at x = 1e−6, which the log of a rounded 1 − 1e−12 misses
     ("log_sech2", sp.log(1 - sp.tanh(x) ** 2), {x: 1e-6}),
     ("log_sech2", sp.log(1 - sp.tanh(x) ** 2), {x: 400.0}),
+    # log cos x: 0 at x = 1e−9 (true −5e−19) and 5e11 ULP at 1e−6; next to 2π the same
+    ("log_cos", sp.log(sp.cos(x)), {x: 1e-9}),
+    ("log_cos", sp.log(sp.cos(x)), {x: 6.283185307179586}),
+    ("log_cos", sp.log(sp.cos(2 * x)), {x: 1e-6}),
     ("hyperbolic_ratio", sp.sinh(x) / sp.cosh(x), {x: 800.0}),
     ("hyperbolic_ratio", 1 - sp.sinh(x) ** 2 / sp.cosh(x) ** 2, {x: 300.0}),
     ("hyperbolic_ratio", sp.sinh(x) ** 2 / sp.cosh(x), {x: 400.0}),

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
+from sympy.codegen.cfunctions import log1p
 
 from . import primitives
 
@@ -146,6 +147,17 @@ def _taylor(f: sp.Expr, x: sp.Symbol, point: float) -> tuple[sp.Expr, ...] | Non
     return tuple(coefficients)
 
 
+def _cancels_to_zero(f: sp.Expr) -> bool:
+    """Whether f's value 0 may be what is left of terms that cancel: a sum, or the log of one (log(eˣ − x) at 0).
+
+    The log of a sum that is 1 there is that sum's 1 + (what cancels), and
+    a double rounded near 1 keeps nothing of it (2e12 ULP at x = 1e−6).
+    """
+    if isinstance(f, (sp.log, log1p)):
+        f = f.args[0]
+    return isinstance(f, sp.Add)
+
+
 def candidate_points(expr: sp.Expr, x: sp.Symbol, kinds: Collection[str] = ("0/0", "zero"),
                      skip: Collection[float] = ()) -> list[Candidate]:
     """The points where ``expr`` has a Taylor series and its formula cannot be trusted near it.
@@ -165,6 +177,8 @@ def candidate_points(expr: sp.Expr, x: sp.Symbol, kinds: Collection[str] = ("0/0
     []
     >>> [c.kind for c in candidate_points(sp.exp(x) - 1 - x, x)]
     ['zero']
+    >>> [(c.point, c.kind) for c in candidate_points(sp.log(sp.exp(x) - x), x)]  # the log of 1 + x²/2 + …
+    [(0.0, 'zero')]
     """
     f = primitives.expand_primitives(expr)
     found = []
@@ -178,7 +192,7 @@ def candidate_points(expr: sp.Expr, x: sp.Symbol, kinds: Collection[str] = ("0/0
             continue
         if value is sp.nan or value.has(sp.nan):
             kind = "0/0"
-        elif value == 0 and isinstance(f, sp.Add) and point in ZERO_POINTS:
+        elif value == 0 and _cancels_to_zero(f) and point in ZERO_POINTS:
             kind = "zero"  # terms that cancel: eˣ − 1 − x, x − sin x, log x − (x − 1) at 1
         else:
             continue  # defined there (or a pole, zoo): nothing to take the place of

@@ -95,6 +95,7 @@ def test_zeros_of_a_sum_are_candidates_of_their_own_kind():
     c, = candidate_points(sp.exp(x) - 1 - x, x)
     assert (c.point, c.kind) == (0.0, "zero") and c.coefficients[:4] == (0, 0, sp.Rational(1, 2), sp.Rational(1, 6))
     assert [(c.point, c.kind) for c in candidate_points(sp.log(x) - x + 1, x)] == [(1.0, "zero")]
+    assert [(c.point, c.kind) for c in candidate_points(sp.log(sp.exp(x) - x), x)] == [(0.0, "zero")]
     assert candidate_points(sp.sin(x), x) == [] and candidate_points(x * sp.sin(x), x) == []  # not sums
     # a sum that vanishes but keeps its digits is a candidate, and gets no patch
     assert [c.kind for c in candidate_points(x + x**3, x)] == ["zero"]
@@ -109,6 +110,9 @@ def test_zeros_of_a_sum_are_candidates_of_their_own_kind():
     (sp.sinh(x) - x, 0.0, 1e7),
     (sp.log(x) - x + 1, 1.0, 1e6),  # −(x − 1)²/2 + …
     (sp.cosh(x) - x**2 / 2, 0.0, 1e7),  # f(0) = 1; f′ = sinh x − x is the sum that cancels
+    # the log of a sum that is 1 there: 1 + x²/2 + … rounded, and its log kept nothing of x²/2
+    (sp.log(sp.exp(x) - x), 0.0, 1e7),
+    (sp.log(x - sp.sin(x) + 1), 0.0, 1e7),
 ])
 def test_a_sum_that_cancels_at_a_point_keeps_its_digits(expr, point, before):
     f, g = compile_expression(expr, [x], derivative=True)

@@ -254,21 +254,56 @@ def _exp_negative_square(node):
 
 
 def _log_one_plus(node):
-    # log(1 + u) -> log1p(u); and the log of a polynomial P in σ(u) that is 1 at an end,
-    # log1p(P − 1) (P − 1 is then rewritten as the children of any rewrite are, by
-    # sigmoid_polynomial): log(2 − σ(x)), as log(σ(x) + 2σ(−x)),
-    # is log1p(σ(−x)) (the log of a rounded sum near 1 erred by 4e8 ULP at x = 20)
+    # log(1 + u) -> log1p(u)
     if isinstance(node, log) and isinstance(node.args[0], Add):
         terms = node.args[0].args
         if S.One in terms:
             return log1p(Add(*[t for t in terms if t != 1]))
-        found = _sigmoid_monomials(node.args[0])
-        if found is not None:
-            s = sp.Dummy("s")
-            poly = sp.expand(_in_sigmoid(found[1], s))
-            if any(poly.subs(s, end) == 1 for end in (0, 1)):
-                return log1p(node.args[0] - 1)
     return None
+
+
+def _log_sigmoid_polynomial(node):
+    # the log of a polynomial P in σ(u) that is 1 at an end: log1p(P − 1) (log(2 − σ(x)),
+    # as log(σ(x) + 2σ(−x)), is log1p(σ(−x)): the log of a rounded sum near 1 erred by
+    # 4e8 ULP at x = 20), in branches where P falls to 0 at the other end.  Before
+    # log_sigmoid, which would take the factor σ(−u) of 1 − σ(u)² = σ(−u)(1 + σ(u)) apart
+    # on both sides
+    if isinstance(node, log) and isinstance(node.args[0], (Add, Mul)) and node.args[0].has(sigmoid):
+        return _log_of_sigmoid_polynomial(node.args[0])
+    return None
+
+
+def _log_of_sigmoid_polynomial(argument: sp.Expr):
+    """log P for a polynomial P in s = σ(u) that is 1 at an end: log1p(P − 1), in branches where P → 0 at the other.
+
+    log1p(P − 1) keeps the digits where P is near 1; where P falls to 0 at
+    the other end (1 − σ(u)² = σ(−u)(1 + σ(u)) as u → ∞), P − 1 nears −1 and
+    log1p of it cancels as the log of P rounded near 1 did at the first end,
+    so there the factors of P are taken apart (−softplus(u) + log1p(σ(u))),
+    whose logs are accurate on that side and cancel on the other (4e8 ULP at
+    u = −20).  Both branches are rewritten here: a Piecewise a rule writes is
+    settled (see _bottom_up).
+    """
+    expanded = sp.expand(argument) if isinstance(argument, Mul) else argument
+    found = _sigmoid_monomials(expanded) if isinstance(expanded, Add) else None
+    if found is None:
+        return None
+    u, monomials = found
+    s = sp.Dummy("s")
+    poly = sp.expand(_in_sigmoid(monomials, s))
+    ones = [end for end in (0, 1) if poly.subs(s, end) == 1]
+    if not ones:
+        return None
+    near_one = log1p(expanded - 1)
+    zeros = [end for end in (0, 1) if poly.subs(s, end) == 0]
+    if not zeros:
+        return near_one
+    factored = argument if isinstance(argument, Mul) else _sigmoid_polynomial(argument)
+    if factored is None or isinstance(factored, Add):
+        return None
+    apart = Add(*[power * log(base) for base, power in (f.as_base_exp() for f in Mul.make_args(factored))])
+    side = u < 0 if ones[0] == 0 else u > 0  # s = σ(u) is 0 as u → −∞
+    return sp.Piecewise((_bottom_up(near_one, RULES, None), side), (_bottom_up(apart, RULES, None), True))
 
 
 def _times_log(node):
@@ -507,6 +542,26 @@ def _log_cos(node):
                                     (log(rest), True))
 
 
+def _log_tanh(node):
+    # log|tanh u| (log(tanh² u) is 2·log|tanh u|, log_of_power) and log tanh u: tanh u rounds
+    # to 1 for |u| > 19 and its log is 0 there (−2e−17 at u = 20, 9e15 ULP); with
+    # e = e^{−2|u|}, |tanh u| = (1 − e)/(1 + e) and its log is log1p(−e) − log1p(e) =
+    # −2·atanh(e), which keeps e however small.  For |u| ≤ 1/2 (e > 0.37, where atanh(e)
+    # would take 1 − e's rounding) the log keeps the form given: tanh u < 0.47 there,
+    # nothing cancels (settled: see _bottom_up)
+    if not isinstance(node, log):
+        return None
+    inner = node.args[0]
+    absolute = isinstance(inner, sp.Abs)
+    if absolute:
+        inner = inner.args[0]
+    if not isinstance(inner, sp.tanh) or inner.args[0].is_number:
+        return None
+    u = inner.args[0]
+    far = sp.Abs(u) if absolute else u
+    return sp.Piecewise((-2 * sp.atanh(exp(-2 * far)), far > S.Half), (node, True))
+
+
 def _cosh_power(n: int, u: sp.Expr) -> sp.Expr:
     """1/coshⁿ(u): sech²(u)^(n/2) for an even n (0 where it underflows, no overflow), else as it is."""
     return sech2(u) ** (n // 2) if n % 2 == 0 else sp.cosh(u) ** -n
@@ -553,6 +608,11 @@ def _sigmoid_minus_half(node):
             return -a * sp.tanh(rest.args[0] / 2)
         return None
 
+    found = _sigmoid_monomials(node) if isinstance(node, Add) and len(node.args) > 2 else None
+    if found is not None and sp.expand(_in_sigmoid(found[1], S.Half)) != 0:
+        # 1 − 2σ(u) + σ(u)², which is σ(−u)²: a polynomial in σ(u) is sigmoid_polynomial's,
+        # whole (−tanh(u/2) + σ(u)² cancels as u → ∞); tanh(u/2) is its factor where P(1/2) = 0
+        return None
     return _pair_rewrite(node, combine)
 
 
@@ -1535,6 +1595,9 @@ RECOGNITION_RULES: tuple[Rule, ...] = (
     Rule("softplus", "log(1 + exp(u)) → softplus(u)",
          "exp overflows for u > 709 and 1 + e^u rounds to 1 for u < −37",
          _log_one_plus_exp),
+    Rule("log_sigmoid_polynomial", "log P(σ(u)) → log1p(P − 1) where P is 1 at an end (and the log of P's factors "
+         "on the side where P → 0)", "P rounded near 1 loses what its log is (log(1 + σ(x)), 4e8 ULP at x = −20)",
+         _log_sigmoid_polynomial),
     Rule("log_sigmoid", "log(σ(u)ᵏ·r) → −k·softplus(−u) + log r", "σ(u) underflows to 0 for u < −745",
          _log_of_sigmoid),
     Rule("erfc", "c + c·erf(u) → c·erfc(−u)",
@@ -1617,6 +1680,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "cosh u rounds to 1 for |u| < 1e−8 and overflows for |u| > 710", _log_cosh),
     Rule("log_cos", "log cos(u) → log1p(−2 sin²(u/2)) where cos u > 1/2",
          "cos u rounds to 1 − u²/2 for |u| < 1 and its log loses u² (0 for |u| < 1e−8)", _log_cos),
+    Rule("log_tanh", "log|tanh u| → −2·atanh(e^{−2|u|}) for |u| > 1/2",
+         "tanh u rounds to 1 for |u| > 19, and its log to 0 (−2e−17 at u = 20)", _log_tanh),
     Rule("log_sech2", "log sech²(u) → −2·log cosh u (as log_cosh)",
          "sech² u rounds to 1 − u² for small u, and its log loses u²", _log_sech2),
     Rule("hyperbolic_ratio", "1/coshⁿ(u) → sech²(u)^(n/2) (n even), sinhᵐ(u)/coshⁿ(u) → tanhᵏ(u)·sinhᵐ⁻ᵏ(u)/coshⁿ⁻ᵏ(u)",

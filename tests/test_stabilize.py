@@ -104,8 +104,12 @@ CASES = [
     ("log1p", sp.log(1 + x), {x: 1e-20}),
     # log(1 + σ(x)): sigmoid_polynomial took 1 + σ as 2σ(x) + σ(−x) (1 + 1 = 2 is no cancellation),
     # whose log near 1 erred by 4e8 ULP at x = −20; log(2 − σ(x)) is log1p(σ(−x))
-    ("log1p", sp.log(1 + 1 / (1 + sp.exp(-x))), {x: -40.0}),
-    ("log1p", sp.log(2 - 1 / (1 + sp.exp(-x))), {x: 40.0}),
+    ("log_sigmoid_polynomial", sp.log(1 + 1 / (1 + sp.exp(-x))), {x: -40.0}),
+    ("log_sigmoid_polynomial", sp.log(2 - 1 / (1 + sp.exp(-x))), {x: 40.0}),
+    # log(1 − σ(x)²): log1p(−σ²) for x < 0, −softplus(x) + log1p(σ(x)) for x > 0, where log1p(−σ²)
+    # would cancel (the two logs on both sides cancelled to 0 at x = −40, true −1.8e−35)
+    ("log_sigmoid_polynomial", sp.log(1 - 1 / (1 + sp.exp(-x)) ** 2), {x: -40.0}),
+    ("log_sigmoid_polynomial", sp.log(1 - 1 / (1 + sp.exp(-x)) ** 2), {x: 40.0}),
     ("xlogy", y * sp.log(x), {x: 0.0, y: 0.0}),
     ("linear_zero", x / 6 + sp.Rational(1, 2), {x: -2.9999}),
     ("log_ratio", p * sp.log(p) - p * sp.log(q), {q: 0.7000000001, p: 0.7}),
@@ -127,6 +131,9 @@ CASES = [
     ("log_cos", sp.log(sp.cos(x)), {x: 1e-9}),
     ("log_cos", sp.log(sp.cos(x)), {x: 6.283185307179586}),
     ("log_cos", sp.log(sp.cos(2 * x)), {x: 1e-6}),
+    # log tanh² x: tanh x rounds to 1 past 19, and its log to 0 (−2e−17 at x = 20)
+    ("log_tanh", sp.log(sp.tanh(x) ** 2), {x: -20.0}),
+    ("log_tanh", sp.log(sp.tanh(x)), {x: 30.0}),
     ("hyperbolic_ratio", sp.sinh(x) / sp.cosh(x), {x: 800.0}),
     ("hyperbolic_ratio", 1 - sp.sinh(x) ** 2 / sp.cosh(x) ** 2, {x: 300.0}),
     ("hyperbolic_ratio", sp.sinh(x) ** 2 / sp.cosh(x), {x: 400.0}),
@@ -281,6 +288,25 @@ def test_sigmoid_polynomial_leaves_what_does_not_cancel():
         assert "sigmoid_polynomial" not in applied, (expr, applied)
     # σ(−x) − σ(x) is −tanh(x/2) (0 at x = 1e−300 as a difference)
     assert stabilize(sigmoid(-x) - sigmoid(x)) == -sp.tanh(x / 2)
+
+
+def test_a_polynomial_in_sigmoid_is_taken_whole():
+    # (1 − σ(x))² expanded, as a user may type it: sigmoid_minus_half took 1 − 2σ as −tanh(x/2)
+    # and left −tanh(x/2) + σ², which cancels as x → ∞ (5e14 ULP in its log at random points);
+    # the polynomial whole is σ(−x)², and its log −2·softplus(x)
+    from derive.primitives import sigmoid
+
+    expr = sp.log(sigmoid(x) ** 2 - 2 * sigmoid(x) + 1)
+    applied = []
+    stabilize(expr, applied)
+    assert "sigmoid_minus_half" not in applied
+    f = compile_expression(expr, [x])
+    for point in (30.0, 2.5, -3.0):
+        with mpmath.workdps(60):
+            true = -2 * mpmath.log1p(mpmath.exp(mpmath.mpf(point)))
+        assert ulp_error(float(f(point)), true) <= 2, point
+    # where P(1/2) = 0 the pair is still tanh(u/2): 1 − 2σ(x) at 1e−300
+    assert stabilize(1 - 2 * sigmoid(x)) == -sp.tanh(x / 2)
 
 
 def test_user_expression_is_stabilized():

@@ -828,20 +828,32 @@ def _log_difference(node):
     # stays: 1/x overflows for x < 5.6e−309): log(e^x + 1) − log(e^x + 2) is softplus(x) − softplus(x −
     # log 2) − log 2, two logarithms of about x whose difference e^{−x} is lost
     # for x > 37; A − B = −1 is exact, and log1p(−1/(e^x + 2)) keeps it
+    # A B that is no positive number plus terms ≥ 0 but is ≥ 0 (x², as log_of_power wrote
+    # 2·log|x| from log x²) takes the quotient where B > 1 only, and the logs as they are
+    # elsewhere, where they do not cancel: log(x² + 1) − 2·log|x| was 0 at x = 1e10, where
+    # it is 1e−20 (log1p(1/x²)), and inf past 1.3e154, where x² overflowed
     def combine(a, b):
         ca, la = a.as_coeff_Mul()
         cb, lb = b.as_coeff_Mul()
-        if not (isinstance(la, log) and isinstance(lb, log)) or ca != -cb or ca.is_negative:
+        if not (isinstance(la, log) and isinstance(lb, log)) or ca.is_negative or ca == 0:
             return None
         first, second = la.args[0], lb.args[0]
+        if ca != -cb:  # c·log A − c·k·log|u| is c·(log A − log uᵏ) for an even k
+            k = -cb / ca
+            if not (isinstance(second, sp.Abs) and k.is_Integer and k.is_even and k > 0):
+                return None
+            second = second.args[0] ** k
         floor, rest = second.as_coeff_Add()  # B = c + (terms ≥ 0), c > 0: (A − B)/B stays finite
-        if first.is_number or second.is_number or not (floor > 0 and rest.is_nonnegative):
+        floored = floor > 0 and rest.is_nonnegative
+        if first.is_number or second.is_number or not (floored or second.is_nonnegative):
             return None
         difference = sp.expand(first - second)
         if difference == 0 or len(Add.make_args(difference)) >= max(
                 len(Add.make_args(sp.expand(first))), len(Add.make_args(sp.expand(second)))):
             return None
-        return ca * log1p(difference / second)
+        if floored:
+            return ca * log1p(difference / second)
+        return sp.Piecewise((ca * log1p(difference / second), second > 1), (a + b, True))
 
     return _pair_rewrite(node, combine)
 
@@ -1559,6 +1571,13 @@ def _x_times_sign(node):
             rest.remove(part)
         else:
             return Mul(*rest, sp.Abs(f.args[0]))
+        # sign(u)/|u|ᵏ → 1/uᵏ for an odd k (∂ log|u| is sign(u)/|u|, which no sum over it
+        # could cancel with: 2x/(x² + 1) − 2·sign(x)/|x|, ∂ of log(x² + 1) − 2·log|x|)
+        rest = [g for g in factors if g is not f]
+        for g in rest:
+            base, power = g.as_base_exp()
+            if base == sp.Abs(f.args[0]) and power.is_Integer and power.is_odd and power < 0:
+                return Mul(*[h for h in rest if h is not g], f.args[0] ** power)
     return None
 
 
@@ -1568,17 +1587,22 @@ def _together_if_cancels(node):
     # about 1/|x| whose difference is 1/(1 + |x|)² (1,600 ULP at x = 726);
     # together, (1 + |x| − |x|)/(1 + |x|)², the |x| cancel exactly.  Only where
     # two terms share a denominator's factor, and only if a term disappears
+    # (or two over no shared factor whose numerators cancel to a number: 2x/(x² + 1) − 2/x
+    # is −2/(x·(x² + 1)), where the two terms of about 2/x lost all of 2/x³)
     if not isinstance(node, Add) or not 2 <= len(node.args) <= 6:
         return None
     parts = [t.as_numer_denom() for t in node.args]
     bases = [set(Mul.make_args(d)) - {S.One} for _, d in parts]
     shared = any(bases[i] & bases[j] or {b.as_base_exp()[0] for b in bases[i]} & {b.as_base_exp()[0] for b in bases[j]}
                  for i in range(len(bases)) for j in range(i + 1, len(bases)))
-    if not shared:
+    if not shared and not (len(parts) == 2 and all(bases) and all(
+            d.is_polynomial() and n.is_polynomial() for n, d in parts)):
         return None
     numerator, denominator = sp.fraction(sp.together(node))
     numerator = sp.expand(numerator)
     if len(Add.make_args(numerator)) >= sum(len(Add.make_args(sp.expand(n))) for n, _ in parts):
+        return None
+    if not shared and not numerator.is_number:
         return None
     return numerator / denominator
 
@@ -1746,7 +1770,7 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "(x − m)²/s² is inf/inf past 1.3e154 where (x − m)/s is finite", _quotient_power),
     Rule("ratio_square_difference", "W·(A/B)² − W·k² → W·((A − kB)/B)·((A + kB)/B)",
          "((x − m)/s)² − 1 cancels where x − m ≈ ±s", _ratio_square_difference),
-    Rule("sign_product", "u·sign(u) → |u|", "lets a derivative of |u| cancel exactly", _x_times_sign),
+    Rule("sign_product", "u·sign(u) → |u|, sign(u)/|u|ᵏ → 1/uᵏ (k odd)", "lets a derivative of |u| cancel exactly", _x_times_sign),
     Rule("together", "a/d + b/dᵏ → (a·dᵏ⁻¹ + b)/dᵏ where terms cancel",
          "terms over a shared denominator that cancel exactly, not in floating point", _together_if_cancels),
     Rule("square_root_difference", "√A − √B → (A − B)/(√A + √B)", "√A − √B cancels for A ≈ B "

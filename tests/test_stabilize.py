@@ -110,6 +110,12 @@ CASES = [
     # would cancel (the two logs on both sides cancelled to 0 at x = −40, true −1.8e−35)
     ("log_sigmoid_polynomial", sp.log(1 - 1 / (1 + sp.exp(-x)) ** 2), {x: -40.0}),
     ("log_sigmoid_polynomial", sp.log(1 - 1 / (1 + sp.exp(-x)) ** 2), {x: 40.0}),
+    # log(x² + 1) − 2·log|x|, which is log1p(1/x²): 0 at x = 1e10 (true 1e−20), inf past 1.3e154;
+    # its derivative 2x/(x² + 1) − 2·sign(x)/|x| is −2/(x·(x² + 1)), 0 at 1e10 (true −2e−30)
+    ("log_difference", sp.log(x**2 + 1) - 2 * sp.log(sp.Abs(x)), {x: 1e10}),
+    ("log_difference", sp.log(x**2 + 1) - 2 * sp.log(sp.Abs(x)), {x: -1e200}),
+    ("together", sp.diff(sp.log(x**2 + 1) - 2 * sp.log(sp.Abs(x)), x), {x: 1e10}),
+    ("sign_product", sp.diff(sp.log(x**2 + 1) - 2 * sp.log(sp.Abs(x)), x), {x: -3e7}),
     ("xlogy", y * sp.log(x), {x: 0.0, y: 0.0}),
     ("linear_zero", x / 6 + sp.Rational(1, 2), {x: -2.9999}),
     ("log_ratio", p * sp.log(p) - p * sp.log(q), {q: 0.7000000001, p: 0.7}),

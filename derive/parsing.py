@@ -70,6 +70,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
 
 from .primitives import erfcx, gauss, ndtr, sigmoid, softplus
 
@@ -165,7 +166,13 @@ FUNCTIONS: dict[str, _Function] = {
     "cosh": _Function(sp.cosh),
     "sech": _Function(sp.sech),
     "asinh": _Function(sp.asinh),
+    "acosh": _Function(sp.acosh),
+    "atanh": _Function(sp.atanh),
+    "asin": _Function(sp.asin),
+    "acos": _Function(sp.acos),
     "atan": _Function(sp.atan),
+    "log1p": _Function(log1p),
+    "expm1": _Function(expm1),
     "erf": _Function(sp.erf),
     "erfc": _Function(sp.erfc),
     "erfcx": _Function(erfcx),

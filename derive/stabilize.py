@@ -1136,6 +1136,19 @@ def _inverse_hyperbolic(node):
     return _pair_rewrite(node, combine)
 
 
+def _acosh_one_plus(node):
+    # acosh(1 + u) → log1p(u + √u·√(u + 2)): 1 + u rounds away u for u < 1e−16 and
+    # acosh of it is 0 (acosh(1 + x²) at x = 1e−9, true 1.4e−9; 3.7e11 ULP at random
+    # points); √u·√(u + 2) is √(u² + 2u) without the overflow of u² past 1.3e154
+    if not (isinstance(node, sp.acosh) and isinstance(node.args[0], Add)):
+        return None
+    terms = node.args[0].args
+    if S.One not in terms:
+        return None
+    u = Add(*[t for t in terms if t != 1])
+    return log1p(u + sp.sqrt(u) * sp.sqrt(u + 2))
+
+
 def _root_sum_cancels(node):
     # N/(B + √A)ⁿ where N, put together, holds the factor B + √A: the derivative
     # of log(x + √(x² + 1)), (x/√(x² + 1) + 1)/(x + √(x² + 1)), is 1/√(x² + 1),
@@ -1732,6 +1745,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          _log_of_exponential),
     Rule("inverse_hyperbolic", "log(B + √(B² ± 1)) → asinh(B), acosh(B); log((1 + u)/(1 − u)) → 2·atanh(u)",
          "B + √(B² + 1) cancels for B < 0; 1 ± u rounds u away for |u| < 1e−16", _inverse_hyperbolic),
+    Rule("acosh_one_plus", "acosh(1 + u) → log1p(u + √u·√(u + 2))",
+         "1 + u rounds away u for u < 1e−16, and acosh of it is 0", _acosh_one_plus),
     Rule("root_sum_cancels", "N/(B + √A)ⁿ → N/(B + √A)ⁿ cancelled where N holds B + √A",
          "(x/√(x² + 1) + 1)/(x + √(x² + 1)) is 1/√(x² + 1); both sums cancel for x < −1", _root_sum_cancels),
     Rule("log_of_expm1", "log(−expm1(v)) → log1p(−eᵛ) for v < −log 2; log(expm1(v)) → v + log1p(−e⁻ᵛ) for v > 20",

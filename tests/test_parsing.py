@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -52,6 +53,8 @@ x, y, w, b = (sp.Symbol(n, real=True) for n in "xywb")
         ("min(x, y, 1)", sp.Min(x, y, 1)),
         ("sign(x)", sp.sign(x)),
         ("sech(x) + asinh(x) + atan(x)", sp.sech(x) + sp.asinh(x) + sp.atan(x)),
+        ("acosh(x) + atanh(x) + asin(x) + acos(x)", sp.acosh(x) + sp.atanh(x) + sp.asin(x) + sp.acos(x)),
+        ("log1p(x) - expm1(x)", log1p(x) - expm1(x)),
         ("erf(x) + erfc(x)", sp.erf(x) + sp.erfc(x)),
         ("sigmoid(x)", sigmoid(x)),
         ("softplus(x)", softplus(x)),

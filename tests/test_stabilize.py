@@ -166,6 +166,9 @@ CASES = [
     ("inverse_hyperbolic", sp.log(p + sp.sqrt(p**2 - 1)), {p: 1 + 2.0**-40}),
     ("inverse_hyperbolic", sp.log((1 + x) / (1 - x)) / 2, {x: 1e-300}),
     ("inverse_hyperbolic", sp.log(1 + x) - sp.log(1 - x), {x: 1e-20}),
+    # acosh(1 + x²): 1 + x² rounds to 1 and acosh to 0 at x = 1e−9 (true 1.4e−9)
+    ("acosh_one_plus", sp.acosh(1 + x**2), {x: 1e-9}),
+    ("acosh_one_plus", sp.acosh(1 + x**2), {x: 1e200}),
     # asinh′ typed: (x/√(x² + 1) + 1)/(x + √(x² + 1)), 0/0 at x = −1e9
     ("root_sum_cancels", sp.diff(sp.log(x + sp.sqrt(x**2 + 1)), x), {x: -1e9}),
     # log(1 − e^{−x}): 0 at x = 40 (true −4.2e−18); log(e^x − 1): inf at x = 800

@@ -98,9 +98,11 @@ RANDOM = [
     "1/sqrt(x^2 + y^2)", "(x + y)^2/(x - y)", "(x - y)^2/(x^2 + y^2)", "x*exp(-x*y)", "x*y*exp(-(x^2 + y^2)/2)",
     "exp(-abs(x - y))", "x*log(x/y)", "tanh(x*y)", "x*sigmoid(x*y)", "log(1 + exp(x - y))", "1 - exp(-x*y)",
     "sin(x)*cos(y)", "(a - b)*(c - d)", "exp(x)/(exp(x) + exp(y) + exp(z))", "(sigmoid(w*x + b) - y)^2",
-    "exp(-(x - m)^2/2)",
+    "exp(-(x - m)^2/2)", "(x - y)^2/(2*s^2) + log(s)",
     "(1 + x^2)^(-3/2)", "1/sqrt(1 + x^2)", "x/sqrt(1 + x^2)", "x/(1 + x^2)", "log(1 + sigmoid(x))",
     "log(2 - sigmoid(x))", "log(1 - tanh(x)^2)", "sigmoid(x)^3", "x*sigmoid(x)^2", "sigmoid(sigmoid(x))",
+    "log(cos(x))", "log(exp(x) - x)", "log(tanh(x)^2)", "log(1 - sigmoid(x)^2)", "log(x^2 + 1) - 2*log(abs(x))",
+    "acosh(1 + x^2)", "atanh(x)",
 ]
 
 #: each variable's values in the --several grid (its points: up to 250 of their combinations, drawn once)
@@ -158,6 +160,36 @@ def tails(text: str) -> dict:
     return result
 
 
+def _error_functions(long: bool) -> dict:
+    """erf and erfc for lambdify on arrays (NumPy has neither; lambdify's math.erf takes one number).
+
+    ``long``: each element through mpmath at 30 digits, its np.longdouble
+    argument carried whole (hi + lo), returned as np.longdouble, for the
+    screen; else SciPy's (float64), as a user's lambdify would call them, or
+    math's element by element where SciPy is not installed.
+    """
+    import math
+
+    import mpmath
+    import numpy as np
+
+    if long:
+        def through_mpmath(function):
+            def apply(v):
+                hi = float(v)
+                with mpmath.workdps(30):
+                    value = function(mpmath.mpf(hi) + mpmath.mpf(float(np.longdouble(v) - np.longdouble(hi))))
+                    hi_out = float(value)
+                    return np.longdouble(hi_out) + np.longdouble(float(value - hi_out))
+            return lambda u: np.vectorize(apply, otypes=[np.longdouble])(np.asarray(u, dtype=np.longdouble))
+        return {"erf": through_mpmath(mpmath.erf), "erfc": through_mpmath(mpmath.erfc)}
+    try:
+        from scipy import special
+        return {"erf": special.erf, "erfc": special.erfc}
+    except ImportError:
+        return {"erf": np.vectorize(math.erf, otypes=[float]), "erfc": np.vectorize(math.erfc, otypes=[float])}
+
+
 def random_points(text: str, count: int = 100_000, wide: bool = False) -> dict:
     """Worst errors of f and of each partial derivative at ``count`` random points: lambdify and nnderive.
 
@@ -192,15 +224,17 @@ def random_points(text: str, count: int = 100_000, wide: bool = False) -> dict:
     long = [c.astype(np.longdouble) for c in columns]
     f, g = compile_expression(expr, variables, derivative=True)
     generated = [f] + ([g] if len(variables) == 1 else [lambda *c, i=i: g(*c)[i] for i in range(len(variables))])
-    naive = [sp.lambdify(variables, e, modules="numpy") for e in exprs]
+    naive = [sp.lambdify(variables, e, modules=[_error_functions(long=False), "numpy"]) for e in exprs]
     eps = float(np.finfo(np.float64).eps)
     screens = []
+    screen_modules = [_error_functions(long=True), "numpy"]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         for e, scale in zip(exprs, scales):
-            close = np.broadcast_to(np.asarray(sp.lambdify(variables, e, "numpy")(*long), dtype=np.longdouble), (count,))
-            size = np.broadcast_to(np.asarray(sp.lambdify(variables, scale, "numpy")(*long), dtype=np.longdouble),
-                                   (count,))
+            close = np.broadcast_to(np.asarray(sp.lambdify(variables, e, screen_modules)(*long), dtype=np.longdouble),
+                                    (count,))
+            size = np.broadcast_to(np.asarray(sp.lambdify(variables, scale, screen_modules)(*long),
+                                              dtype=np.longdouble), (count,))
             screens.append((close, size, np.abs(close) < CANCELLED * size, _mp_function(e, variables),
                             _mp_function(scale, variables)))
     result = {"points": count}

@@ -360,6 +360,11 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol], pair_sigmoids
         primitives.gauss: lambda hi, lo, hi_lo: primitives.gauss(hi) * (1 - hi_lo),
         primitives.gaussian: lambda hi, lo, hi_lo: primitives.gaussian(hi) * (1 - 2 * hi_lo),
         primitives.ndtr: lambda hi, lo, _: primitives.ndtr(hi) + lo * primitives.gauss(hi),
+        # erfc(hi + lo) = erfc(hi) − lo·(2/√π)·e^{−hi²}: erfc(x − y) of a rounded x − y erred
+        # by 2·|x − y|²·eps relative in its tail (771 ULP at random points), and erf likewise
+        primitives.erfc: lambda hi, lo, _: primitives.erfc(hi) - lo * 2 / sp.sqrt(sp.pi) * primitives.gaussian(hi),
+        sp.erfc: lambda hi, lo, _: sp.erfc(hi) - lo * 2 / sp.sqrt(sp.pi) * primitives.gaussian(hi),
+        sp.erf: lambda hi, lo, _: sp.erf(hi) + lo * 2 / sp.sqrt(sp.pi) * primitives.gaussian(hi),
         # sin and cos of a rounded w·x + b (a sinusoidal network's unit) erred by
         # |w·x + b|·eps absolute, 1.3e6 ULP where sin(x·y) is near a zero; exactly
         # sin(hi)cos(lo) + cos(hi)sin(lo), with lo whole: a sine does not saturate, and
@@ -450,8 +455,13 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol], pair_sigmoids
         # (hi + lo)^p = hi^p·(1 + p·lo/hi): a rounded sum's error times p (x/(x² + y²)³'s
         # ∂/∂y 7.1 ULP); hypot(a, b)^p of two variables is (a² + b²)^{p/2} (hypot's rounding
         # counted |p| times: ∂ of 1/√(x² + y²) 5.3); lo/hi is 0 where lo is (hi = 0)
+        # A quotient by a variable squared too (multiplied_out rounds a sum's square once, not
+        # a quotient's): a Gaussian's negative log-likelihood ((x − m)/s)²/2 + log s, where
+        # the two terms cancel by up to half, erred by 4.8 ULP with (x − m)/s rounded
         node = sp.Pow(base, exponent)
-        if not isinstance(node, sp.Pow) or not exponent.is_number or exponent in (1, -1, 2, sp.S.Half):
+        if not isinstance(node, sp.Pow) or not exponent.is_number or exponent in (1, -1, sp.S.Half):
+            return node
+        if exponent == 2 and not (isinstance(base, ratio) or sp.fraction(base)[1] in variables):
             return node
         if isinstance(base, hypot) and all(a in variables or a.is_number for a in base.args):
             base, exponent = base.args[0] ** 2 + base.args[1] ** 2, exponent / 2

@@ -233,23 +233,36 @@ def _erfc_to_ndtr(node):
     return None
 
 
+def _square_base(term: sp.Expr) -> sp.Expr | None:
+    """v for a term that is v²: a square, or a product of even powers (x²·y² is (x·y)²), else None."""
+    factors = Mul.make_args(term)
+    roots = []
+    for factor in factors:
+        base, power = factor.as_base_exp()
+        if not (power.is_Integer and power.is_even and power > 0) or base.is_number:
+            return None
+        roots.append(base ** (power // 2))
+    return Mul(*roots) if roots else None
+
+
 def _exp_half_square(node):
     # exp(-v**2/2) -> sqrt(2*pi)*gauss(v)
     if isinstance(node, exp):
-        arg = node.args[0]
-        coeff, rest = arg.as_coeff_Mul()
-        if coeff == -S.Half and isinstance(rest, Pow) and rest.exp == 2:
-            return sp.sqrt(2 * sp.pi) * gauss(rest.base)
+        coeff, rest = node.args[0].as_coeff_Mul()
+        v = _square_base(rest) if coeff == -S.Half else None
+        if v is not None:
+            return sp.sqrt(2 * sp.pi) * gauss(v)
     return None
 
 
 def _exp_negative_square(node):
-    # exp(-v**2) -> gaussian(v)
+    # exp(-v**2) -> gaussian(v); v may be a product, x²·y² = (x·y)² (∂ of erf(x·y) is
+    # 2y·e^{−x²y²}/√π, 733 ULP where x²·y² was rounded; gaussian(x·y) takes x·y in double-double)
     if isinstance(node, exp):
-        arg = node.args[0]
-        coeff, rest = arg.as_coeff_Mul()
-        if coeff == S.NegativeOne and isinstance(rest, Pow) and rest.exp == 2:
-            return gaussian(rest.base)
+        coeff, rest = node.args[0].as_coeff_Mul()
+        v = _square_base(rest) if coeff == S.NegativeOne else None
+        if v is not None:
+            return gaussian(v)
     return None
 
 

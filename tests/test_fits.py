@@ -264,3 +264,26 @@ def test_gauss_over_ndtr_slope_takes_its_fit_below_zero():
         special = _kernels.gauss_over_ndtr_slope(np.array([-np.inf, np.inf, -1e308, 0.0]))
     assert special.tolist() == [-1.0, -0.0, -1.0, pytest.approx(-2 / np.pi, rel=1e-15)]
     assert np.isnan(_kernels.gauss_over_ndtr_slope(np.nan))
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant <= 52, reason="np.longdouble is a double here")
+def test_the_normal_kernels_take_a_long_double_argument_whole():
+    # computed in float64, they took a long double argument's rounding to a double: erfc of
+    # 22.1270121683990715 (= 19.08556213794861 + 3.0414500304504615) as erfc of 22.127012168399073,
+    # 270 ULP away; the first-order term in the rest puts it back
+    u = np.longdouble(19.08556213794861) + np.longdouble(3.0414500304504615)
+    with mpmath.workdps(40):
+        exact = mpmath.mpf(19.08556213794861) + mpmath.mpf(3.0414500304504615)
+        for argument, truth_at in ((u, exact), (-u / 7, -exact / 7), (u / 3, exact / 3)):
+            wanted = {
+                "erfc": (_kernels.erfc, mpmath.erfc(truth_at)),
+                "erf": (_kernels.erf, mpmath.erf(truth_at)),
+                "erfcx": (_kernels.erfcx, mpmath.exp(truth_at**2) * mpmath.erfc(truth_at)),
+                "gaussian": (_kernels.gaussian, mpmath.exp(-truth_at**2)),
+                "ndtr": (_kernels.ndtr, mpmath.ncdf(truth_at)),
+                "gauss": (_kernels.gauss, mpmath.npdf(truth_at)),
+            }
+            for name, (kernel, truth) in wanted.items():
+                value = kernel(np.array([argument]))
+                assert value.dtype == np.longdouble, name
+                assert ulp_error(float(value[0]), truth) <= 4.2, (name, float(argument))

@@ -542,3 +542,34 @@ def test_a_radial_basis_function_takes_its_gaussian_unscaled(m, x, before):
     f, g = compile_expression(expr, [m_, x_], derivative=True)
     for value, truth in ((f(m, x), expr), (g(m, x)[1], sp.diff(expr, x_))):
         assert ulp_error(float(value), reference(_mp_function(truth, [m_, x_]), [m, x])) <= 4 < before
+
+
+@pytest.mark.parametrize("s, x, y, before", [
+    (5.907337125657901e-06, 5.306629874552203e-05, -1.394632732849938e-06, 4.80),
+    (0.1601268696163879, -0.0001603526187430919, 0.6850258229967021, 4.69),
+])
+def test_a_gaussian_negative_log_likelihood_squares_its_quotient_compensated(s, x, y, before):
+    # ((x − y)/s)²/2 + log s: the quotient in double-double and its square hi²·(1 + 2·lo/hi),
+    # where the two terms cancel by up to half (``before``: the square of the rounded quotient)
+    expr = parse_expression("(x - y)^2/(2*s^2) + log(s)")
+    variables = sorted(expr.free_symbols, key=lambda v: v.name)
+    f = compile_expression(expr, variables)
+    truth = reference(_mp_function(expr, variables), [s, x, y])
+    assert ulp_error(float(f(s, x, y)), truth) <= 3 < before
+
+
+def test_the_error_functions_of_a_rounded_argument_are_compensated():
+    # erf(x·y)′ is 2y·e^{−x²y²}/√π: e^{−(x·y)²} is gaussian(x·y), x·y in double-double
+    # (103 ULP at x = 3.1, y = 5.3, where x²·y² was rounded); erfc(x − y) is erfc(hi) −
+    # lo·(2/√π)·e^{−hi²}, and its tiny result, computed again in long double, takes the
+    # long double argument to first order in the kernel (341 ULP at x − y = 22.1)
+    expr = parse_expression("erf(x*y)")
+    x_, y_ = sorted(expr.free_symbols, key=lambda v: v.name)
+    _, g = compile_expression(expr, [x_, y_], derivative=True)
+    for point in ((3.1, 5.3), (-2.3, 7.1)):
+        truth = reference(_mp_function(sp.diff(expr, x_), [x_, y_]), list(point))
+        assert ulp_error(float(g(*point)[0]), truth) <= 2
+    expr = parse_expression("erfc(x - y)")
+    f = compile_expression(expr, [x_, y_])
+    point = (19.08556213794861, -3.0414500304504615)
+    assert ulp_error(float(f(*point)), reference(_mp_function(expr, [x_, y_]), list(point))) <= 4.2

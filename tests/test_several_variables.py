@@ -27,6 +27,46 @@ def test_sum_dd_carries_the_sum_to_double_double():
     assert np.any(plain != hi) or np.all(lo == 0)
 
 
+def test_sum_dd_in_blocks_with_squares_numbers_and_broadcasting():
+    # computed in blocks of BLOCK elements: a square splits its factor once, the numbers are
+    # summed once, a (n, 1) and a (1, m) factor broadcast; every element as exact as one alone
+    from numeric._support import BLOCK
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(BLOCK * 2 + 17) * 10.0 ** rng.uniform(-8, 2.5, BLOCK * 2 + 17)  # lo is 0 past 1e6
+    hi, lo = sum_dd((1.0, x, x), (-1.0, 1.0, 1.0), (0.1, 3.0, 1.0), "hi", "lo")
+    picks = np.r_[0:5, BLOCK - 2:BLOCK + 3, x.size - 5:x.size]
+    with mpmath.workdps(80):
+        for k in picks:
+            exact = mpmath.mpf(x[k]) ** 2 - 1 + mpmath.mpf(0.1) * 3
+            assert abs(mpmath.mpf(hi[k]) + lo[k] - exact) <= abs(exact) * 2.0 ** -100
+            one_hi, one_lo = sum_dd((1.0, x[k:k + 1], x[k:k + 1]), (-1.0, 1.0, 1.0), (0.1, 3.0, 1.0), "hi", "lo")
+            assert (one_hi[0], one_lo[0]) == (hi[k], lo[k])
+    a, b = rng.standard_normal((300, 1)), rng.standard_normal((1, 70))
+    hi, lo = sum_dd((1.0, a, b), (2.0, b, b), "hi", "lo")
+    assert hi.shape == (300, 70)
+    with mpmath.workdps(80):
+        exact = mpmath.mpf(a[299, 0]) * b[0, 69] + 2 * mpmath.mpf(b[0, 69]) ** 2
+        assert abs(mpmath.mpf(hi[299, 69]) + lo[299, 69] - exact) <= abs(exact) * 2.0 ** -100
+
+
+def test_poly_dd_sums_its_small_terms_in_float64_and_keeps_double_double_accuracy():
+    # e^{−x} by its Taylor polynomial of degree 40 on |x| ≤ 8 (terms up to 3e3 beside a value
+    # of 3e−4: they cancel), in blocks: the leading coefficients whose terms are below 2^-80
+    # of the sum of the terms' magnitudes are summed in float64
+    from numeric._kernels import poly_dd
+
+    with mpmath.workdps(60):
+        exact = [mpmath.mpf(-1) ** k / mpmath.factorial(k) for k in range(40, -1, -1)]
+        coefficients = tuple((float(c), float(c - float(c))) for c in exact)
+        x = np.concatenate([np.linspace(-8, 8, 20001), np.random.default_rng(9).uniform(-1, 1, 20000)])
+        hi, lo = poly_dd(x, coefficients, "hi", "lo")
+        for k in range(0, x.size, 997):
+            truth = sum(c * mpmath.mpf(x[k]) ** (40 - j) for j, c in enumerate(exact))
+            terms = sum(abs(c) * abs(mpmath.mpf(x[k])) ** (40 - j) for j, c in enumerate(exact))
+            assert abs(mpmath.mpf(hi[k]) + lo[k] - truth) <= terms * 2.0 ** -78, x[k]
+
+
 def test_sum_dd_past_overflow_gives_the_plain_sum():
     hi, lo = sum_dd((1.0, np.array([1e300, -1e300, 3.0]), np.array([1e300, 1e300, 1e-8])), (1.0, 2.0, 1.0), "hi", "lo")
     assert hi.tolist()[:2] == [np.inf, -np.inf] and lo.tolist()[:2] == [0.0, 0.0]

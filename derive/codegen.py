@@ -3497,10 +3497,12 @@ _SOURCES: dict[tuple, str] = {}
 
 
 def compile_expression(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
-                       derivative: bool = False):
+                       derivative: bool = False, refine: bool = True):
     """The function (and, with ``derivative=True``, its gradient) that
     :func:`expression_source` prints, compiled.  Only generated source is
-    executed, never a user's string.
+    executed, never a user's string.  ``refine=False``: without the stretches
+    computed again in np.longdouble (faster where they are many; see
+    :mod:`derive.refine`).
 
     Examples
     --------
@@ -3510,7 +3512,7 @@ def compile_expression(expr: sp.Expr, variables: Sequence[sp.Symbol], *,
     >>> float(f(1000.0))
     1000.0
     """
-    source = expression_source("f", expr, variables, derivative=derivative)
+    source = expression_source("f", expr, variables, derivative=derivative, refine=refine)
     namespace: dict = {}
     exec(compile(source, "<nnderive generated>", "exec"), namespace)  # noqa: S102 - our own code
     return (namespace["f"], namespace["f_grad"]) if derivative else namespace["f"]

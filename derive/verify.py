@@ -692,7 +692,7 @@ def _activation_certificate(entry: Entry, points: int, screen: bool = True) -> C
     xs = np.unique(np.concatenate([xs, scan, underflow, worst_f, worst_d]))
     refs_f = [reference(f_mp, [v]) for v in xs]
     refs_d = [reference(df_mp, [v]) for v in xs]
-    inputs = [f"x={v!r}" for v in xs]
+    inputs = [f"x={float(v)!r}" for v in xs]
     zf = _interior_zeros(f_mp, xs, refs_f)
     zd = _interior_zeros(df_mp, xs, refs_d)
     yf, wf = _call(forward, xs)
@@ -1424,7 +1424,7 @@ def expression_kinks(expr: sp.Expr, variable: sp.Symbol, domain: tuple[float, fl
 
 def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
                       domain: tuple[float, float] = (-20.0, 20.0),
-                      points: int = 2001, screen: int = 200_000) -> Certificate:
+                      points: int = 2001, screen: int = 200_000, refine: bool = True) -> Certificate:
     """The catalogue's certificate for a user's expression of one variable.
 
     The code is what ``derive.codegen.compile_expression`` generates (the
@@ -1432,7 +1432,8 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
     and SymPy's derivative of it in mpmath.  The grid is ``points`` evenly on
     ``domain`` plus the special points inside it, and the worst points of a
     ``screen``-point screen of the domain against the expression in long
-    double (:func:`screened_points`; 0: no screen).
+    double (:func:`screened_points`; 0: no screen).  ``refine=False``
+certifies the code without its long-double stretches (``--fast``).
 
     Examples
     --------
@@ -1448,7 +1449,7 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
     special = np.array([s * v for v in SPECIAL_POINTS for s in (1, -1)])
     xs = np.unique(np.concatenate([np.linspace(lo, hi, points),
                                    special[(special >= lo) & (special <= hi)]]))
-    forward, grad = compile_expression(expr, [variable], derivative=True)
+    forward, grad = compile_expression(expr, [variable], derivative=True, refine=refine)
     derivative = derivative_of(expr, variable)  # (δ of a jump: 0, as the code takes it)
     screened = 0
     if screen:  # and the worst points of a dense screen of the domain (see screened_points)
@@ -1463,7 +1464,7 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
     df_mp = _mp_function(primitives.expand_primitives(derivative), [variable])
     refs_f = [reference(f_mp, [v]) for v in xs]
     refs_d = [reference(df_mp, [v]) for v in xs]
-    inputs = [f"{variable.name}={v!r}" for v in xs]
+    inputs = [f"{variable.name}={float(v)!r}" for v in xs]
     yf, wf = _call(forward, xs)
     yd, wd = _call(grad, xs)
     wf = _warnings_where_finite(forward, xs, refs_f, wf)

@@ -112,6 +112,20 @@ def test_diff_codegen_emits_stable_code(capsys):
     assert float(namespace["f"](1000.0)) == 1000.0  # naive log(1 + exp(x)) is inf
 
 
+def test_diff_fast_leaves_out_the_long_double_stretches_and_certifies_that_code(capsys):
+    # σ(x)²: its derivative's double code errs by up to 6.6 ULP (σ's rounding squared), which the
+    # default computes again in long double where it does; --fast leaves that out, and --verify
+    # says what it costs
+    assert main(["diff", "sigmoid(x)^2", "--codegen", "--verify", "--points", "401"]) == 0
+    refined = capsys.readouterr().out
+    assert "_refine_tail(x_given" in refined and "Computed again in np.longdouble" in refined
+    status = main(["diff", "sigmoid(x)^2", "--codegen", "--verify", "--points", "401", "--fast"])
+    fast = capsys.readouterr().out
+    assert "_refine_tail(x_given" not in fast and "Computed again in np.longdouble" not in fast
+    # the certificate measures the code printed: above 4 ULP, and says where
+    assert status == 1 and "EXCEPTION" in fast and "ULP at x=-" in fast and "x=np.float64" not in fast
+
+
 def test_diff_verify_certifies_a_user_expression(capsys):
     assert main(["diff", "x*sin(x)", "--wrt", "x", "--verify", "--domain=-10,10",
                  "--points", "301"]) == 0

@@ -1433,7 +1433,7 @@ def verify_expression(expr: sp.Expr, variable: sp.Symbol, *,
     ``domain`` plus the special points inside it, and the worst points of a
     ``screen``-point screen of the domain against the expression in long
     double (:func:`screened_points`; 0: no screen).  ``refine=False``
-certifies the code without its long-double stretches (``--fast``).
+    certifies the code without its long-double stretches (``--fast``).
 
     Examples
     --------

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, log1p
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sympy.codegen.cfunctions import expm1, log1p
 
 from derive import parsing
 from derive.parsing import ExpressionError, parse_expression, parse_variables

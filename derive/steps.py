@@ -79,6 +79,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, TypeVar
 
 import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
 from sympy.core.sorting import default_sort_key
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pretty.pretty_symbology import pretty_symbol
@@ -1043,6 +1044,8 @@ def _erf_derivative(u: sp.Expr) -> sp.Expr:
 _FUNCTION_RULES: dict[type, _FunctionRule] = {
     sp.exp: _FunctionRule("exp", sp.exp, "d/du eᵘ = eᵘ"),
     sp.log: _FunctionRule("log", lambda u: 1 / u, "d/du ln(u) = 1/u"),
+    log1p: _FunctionRule("log1p", lambda u: 1 / (1 + u), "d/du log1p(u) = d/du ln(1 + u) = 1/(1 + u)"),
+    expm1: _FunctionRule("expm1", sp.exp, "d/du expm1(u) = d/du (eᵘ − 1) = eᵘ"),
     sp.sin: _FunctionRule("sin", sp.cos, "d/du sin(u) = cos(u)"),
     sp.cos: _FunctionRule("cos", lambda u: -sp.sin(u), "d/du cos(u) = −sin(u)"),
     sp.tan: _FunctionRule("tan", lambda u: 1 + sp.tan(u)**2,

@@ -327,6 +327,18 @@ def test_quotient_rule_for_atan_over_x():
     assert "f = atan(x), g = x" in d.steps[0].justification
 
 
+@pytest.mark.parametrize("text, rule, result", [
+    ("log1p(x^2)", "d/du log1p(u) = d/du ln(1 + u) = 1/(1 + u)", 2 * x / (x**2 + 1)),
+    ("expm1(sin(x))", "d/du expm1(u) = d/du (eᵘ − 1) = eᵘ", sp.exp(sp.sin(x)) * sp.cos(x)),
+])
+def test_log1p_and_expm1_have_textbook_rules(text, rule, result):
+    # a user may type them (the parser takes both); their steps were "no textbook rule:
+    # derivative taken from SymPy"
+    d = derivation_steps(text, "x")
+    assert d.steps[0].rule == "chain" and rule in d.steps[0].justification
+    assert_proved_equal(d.result, result)
+
+
 def test_every_intermediate_step_equals_sympys_derivative():
     """Re-check each step here, independently of the module's verifier."""
     expr = parse_expression("exp(-x^2)*cos(3*x)")

@@ -190,8 +190,9 @@ def speed(text: str, count: int = 1_000_000, runs: int = 5) -> dict:
         raise SystemExit(f"--speed: {text!r} has {len(variables)} variables; one is timed")
     f, g = compile_expression(expr, variables, derivative=True)
     plain = primitives.expand_primitives(expr)
-    naive_f = sp.lambdify(variables, plain, modules=[_error_functions(long=False), "numpy"])
-    naive_g = sp.lambdify(variables, sp.diff(plain, variables[0]), modules=[_error_functions(long=False), "numpy"])
+    modules = [_error_functions(long=False), "numpy"]
+    naive_f = sp.lambdify(variables, plain, modules=modules)
+    naive_g = sp.lambdify(variables, sp.diff(plain, variables[0]), modules=modules)
     x = np.random.default_rng(0).normal(0.0, 3.0, count)
 
     def median_ms(first, second):
@@ -272,7 +273,8 @@ def random_points(text: str, count: int = 100_000, wide: bool = False) -> dict:
     long = [c.astype(np.longdouble) for c in columns]
     f, g = compile_expression(expr, variables, derivative=True)
     generated = [f] + ([g] if len(variables) == 1 else [lambda *c, i=i: g(*c)[i] for i in range(len(variables))])
-    naive = [sp.lambdify(variables, e, modules=[_error_functions(long=False), "numpy"]) for e in exprs]
+    modules = [_error_functions(long=False), "numpy"]
+    naive = [sp.lambdify(variables, e, modules=modules) for e in exprs]
     eps = float(np.finfo(np.float64).eps)
     screens = []
     screen_modules = [_error_functions(long=True), "numpy"]

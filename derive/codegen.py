@@ -346,6 +346,9 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol], pair_sigmoids
     >>> compensate_sums(primitives.sigmoid(w * x + b), [w, x, b]).atoms(SumHi)
     {SumHi(((1.0, b, 1.0), (1.0, w, x)))}
     """
+    def erfc_first_order(hi, lo, _):
+        return primitives.erfc(hi) - lo * 2 / sp.sqrt(sp.pi) * primitives.gaussian(hi)
+
     expansions = {
         primitives.sigmoid: lambda hi, lo, _: primitives.sigmoid(hi) * (1 + lo * primitives.sigmoid(-hi)),
         primitives.softplus: lambda hi, lo, _: primitives.softplus(hi) + lo * primitives.sigmoid(hi),
@@ -362,8 +365,8 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol], pair_sigmoids
         primitives.ndtr: lambda hi, lo, _: primitives.ndtr(hi) + lo * primitives.gauss(hi),
         # erfc(hi + lo) = erfc(hi) − lo·(2/√π)·e^{−hi²}: erfc(x − y) of a rounded x − y erred
         # by 2·|x − y|²·eps relative in its tail (771 ULP at random points), and erf likewise
-        primitives.erfc: lambda hi, lo, _: primitives.erfc(hi) - lo * 2 / sp.sqrt(sp.pi) * primitives.gaussian(hi),
-        sp.erfc: lambda hi, lo, _: sp.erfc(hi) - lo * 2 / sp.sqrt(sp.pi) * primitives.gaussian(hi),
+        primitives.erfc: erfc_first_order,
+        sp.erfc: erfc_first_order,  # as typed: the same kernel
         sp.erf: lambda hi, lo, _: sp.erf(hi) + lo * 2 / sp.sqrt(sp.pi) * primitives.gaussian(hi),
         # sin and cos of a rounded w·x + b (a sinusoidal network's unit) erred by
         # |w·x + b|·eps absolute, 1.3e6 ULP where sin(x·y) is near a zero; exactly

@@ -266,13 +266,17 @@ def _exp_negative_square(node):
     return None
 
 
+def _less_one(node: sp.Expr) -> sp.Expr | None:
+    """u for a sum 1 + u (the term 1 among its terms), else None."""
+    if isinstance(node, Add) and S.One in node.args:
+        return Add(*[t for t in node.args if t != 1])
+    return None
+
+
 def _log_one_plus(node):
     # log(1 + u) -> log1p(u)
-    if isinstance(node, log) and isinstance(node.args[0], Add):
-        terms = node.args[0].args
-        if S.One in terms:
-            return log1p(Add(*[t for t in terms if t != 1]))
-    return None
+    u = _less_one(node.args[0]) if isinstance(node, log) else None
+    return None if u is None else log1p(u)
 
 
 def _log_sigmoid_polynomial(node):
@@ -621,12 +625,13 @@ def _sigmoid_minus_half(node):
             return -a * sp.tanh(rest.args[0] / 2)
         return None
 
-    found = _sigmoid_monomials(node) if isinstance(node, Add) and len(node.args) > 2 else None
+    new = _pair_rewrite(node, combine)
+    found = _sigmoid_monomials(node) if new is not None and len(node.args) > 2 else None
     if found is not None and sp.expand(_in_sigmoid(found[1], S.Half)) != 0:
         # 1 − 2σ(u) + σ(u)², which is σ(−u)²: a polynomial in σ(u) is sigmoid_polynomial's,
         # whole (−tanh(u/2) + σ(u)² cancels as u → ∞); tanh(u/2) is its factor where P(1/2) = 0
         return None
-    return _pair_rewrite(node, combine)
+    return new
 
 
 def _sigmoid_monomial(term: sp.Expr, u: sp.Expr | None):
@@ -1153,13 +1158,8 @@ def _acosh_one_plus(node):
     # acosh(1 + u) → log1p(u + √u·√(u + 2)): 1 + u rounds away u for u < 1e−16 and
     # acosh of it is 0 (acosh(1 + x²) at x = 1e−9, true 1.4e−9; 3.7e11 ULP at random
     # points); √u·√(u + 2) is √(u² + 2u) without the overflow of u² past 1.3e154
-    if not (isinstance(node, sp.acosh) and isinstance(node.args[0], Add)):
-        return None
-    terms = node.args[0].args
-    if S.One not in terms:
-        return None
-    u = Add(*[t for t in terms if t != 1])
-    return log1p(u + sp.sqrt(u) * sp.sqrt(u + 2))
+    u = _less_one(node.args[0]) if isinstance(node, sp.acosh) else None
+    return None if u is None else log1p(u + sp.sqrt(u) * sp.sqrt(u + 2))
 
 
 def _root_sum_cancels(node):

@@ -265,9 +265,8 @@ def _horner_dd(x, coefficients, hi, lo, x1, x2, p, t, h1, h2, e, s):
             leading += sizes[start]
             start += 1
     hi[...] = float(coefficients[0][0])
-    lo[...] = float(coefficients[0][1])
+    lo[...] = float(coefficients[0][1]) if start == 1 else 0.0
     if start > 1:  # the terms of the degrees above steps − start + 1, in float64 (their lows below ulp)
-        lo[...] = 0.0
         for c_hi, _ in coefficients[1:start]:
             hi *= x
             hi += c_hi
@@ -389,34 +388,45 @@ def _exact_sum(terms, kernel):
 
     numbers, arrays = [], []
     for factors, scale in products:
-        values = [flat(v) for v in factors]
+        values = sorted((flat(v) for v in factors), key=np.ndim, reverse=True)  # an array first
         square = len(factors) == 2 and factors[0] is factors[1] and values[0].ndim > 0
-        (arrays if any(v.ndim > 0 for v in values) else numbers).append((values, scale, square))
+        if values[0].ndim == 0:
+            numbers.append((values, scale, square, None))
+        else:  # a number second factor is split here, once, not in every block
+            arrays.append((values, scale, square, _split_number(values[1]) if values[1].ndim == 0 else None))
     out_hi, out_lo = np.empty(size), np.empty(size)
     work = _scratch("sum_dd", (10, max(1, min(size, BLOCK))))
     with np.errstate(over="ignore", invalid="ignore"):  # a product past 1e300: lo is 0 there (below)
         base_hi, base_lo, *row = np.zeros((10, 1))
-        for values, scale, _ in numbers:  # the numbers' sum, exactly, once
+        for values, scale, _, _ in numbers:  # the numbers' sum, exactly, once
             base_hi, row[3] = _add_product(base_hi, base_lo, [np.broadcast_to(v, (1,)) for v in values], scale,
-                                           False, *row), base_hi
+                                           False, None, *row), base_hi
         for start in range(0, size, BLOCK):
             m = min(BLOCK, size - start)
             hi, lo, *rows = (r[:m] for r in work)
             hi[...] = base_hi
             lo[...] = base_lo
-            for values, scale, square in arrays:
+            for values, scale, square, b_parts in arrays:
                 block = [v if v.ndim == 0 else v[start:start + m] for v in values]
-                hi, rows[3] = _add_product(hi, lo, block, scale, square, *rows), hi  # hi is now the old total row
+                hi, rows[3] = _add_product(hi, lo, block, scale, square, b_parts, *rows), hi  # hi: the old total row
             total, lo = _renormalise(hi, lo, rows[0], rows[1])
             out_hi[start:start + m] = total
             out_lo[start:start + m] = lo
     return out_hi.reshape(shape), out_lo.reshape(shape)
 
 
-def _add_product(hi, lo, factors, scale, square, p, e, t, total, w1, w2, w3, w4):
+def _split_number(b):
+    """Veltkamp's halves (high, low) of one float64 number, as Python floats (see _two_product's b_parts)."""
+    high, low = np.empty(1), np.empty(1)
+    _veltkamp(np.broadcast_to(b, (1,)), high, low)
+    return float(high[0]), float(low[0])
+
+
+def _add_product(hi, lo, factors, scale, square, b_parts, p, e, t, total, w1, w2, w3, w4):
     """hi + lo + scale·Π factors: lo in place, and the new hi, which is the row ``total`` (the product
-    exact, Dekker's, the third factor's part rounded; the sum Knuth's TwoSum)."""
-    a, b, *more = sorted(factors, key=np.ndim, reverse=True)  # an array first: a number is split once
+    exact, Dekker's, the third factor's part rounded; the sum Knuth's TwoSum).  An array factor
+    comes first; ``b_parts`` are the halves of the second where it is a number (else None)."""
+    a, b, *more = factors
     if square:  # a·a: a split once, (ah·ah − p) + 2·ah·al + al·al
         np.multiply(a, a, out=p)
         _veltkamp(a, w1, w2)
@@ -428,12 +438,7 @@ def _add_product(hi, lo, factors, scale, square, p, e, t, total, w1, w2, w3, w4)
         np.multiply(w2, w2, out=w3)
         e += w3
     else:
-        parts = None
-        if np.ndim(b) == 0:
-            b_high, b_low = np.empty(1), np.empty(1)
-            _veltkamp(np.broadcast_to(b, (1,)), b_high, b_low)
-            parts = (float(b_high[0]), float(b_low[0]))
-        _two_product(a, b, p, e, w1, w2, w3, w4, b_parts=parts)
+        _two_product(a, b, p, e, w1, w2, w3, w4, b_parts=b_parts)
     for d in more:  # (p + e)·d = p·d exactly, + e·d rounded
         e *= d
         np.copyto(t, p)

@@ -462,8 +462,22 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol], pair_sigmoids
         # a quotient's): a Gaussian's negative log-likelihood ((x − m)/s)²/2 + log s, where
         # the two terms cancel by up to half, erred by 4.8 ULP with (x − m)/s rounded
         node = sp.Pow(base, exponent)
-        if not isinstance(node, sp.Pow) or not exponent.is_number or exponent in (1, -1, sp.S.Half):
+        if not isinstance(node, sp.Pow) or exponent in (1, sp.S.Half):
             return node
+        if not exponent.is_number:
+            # a variable exponent: (hi + lo)^e = hi^e·e^{e·lo/hi}, the exponential because e·lo/hi
+            # need not be small where hi^e is finite (hi = 1 + 2⁻⁵², e = 1e18); (1 + x/y)^y of a
+            # rounded 1 + x/y erred by |y| times its rounding (4.4e3 ULP at random points)
+            carried = parts(base)
+            if carried is None:
+                return node
+            hi, lo, _ = carried
+            return sp.Pow(hi, exponent) * sp.exp(exponent * primitives.xdivy(lo, hi))
+        if exponent == -1:
+            # 1/(hi + lo) as 1/hi: hi is the sum rounded once, where 1/(x/y + 1) rounded x/y
+            # first (∂/∂x of (1 + x/y)^y is (1 + x/y)^y/(1 + x/y): 508 ULP near x = −y)
+            carried = parts(base)
+            return node if carried is None else sp.Pow(carried[0], -1)
         if exponent == 2 and not (isinstance(base, ratio) or sp.fraction(base)[1] in variables):
             return node
         if isinstance(base, hypot) and all(a in variables or a.is_number for a in base.args):

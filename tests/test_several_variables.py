@@ -613,3 +613,21 @@ def test_the_error_functions_of_a_rounded_argument_are_compensated():
     f = compile_expression(expr, [x_, y_])
     point = (19.08556213794861, -3.0414500304504615)
     assert ulp_error(float(f(*point)), reference(_mp_function(expr, [x_, y_]), list(point))) <= 4.2
+
+
+@pytest.mark.parametrize("point, before", [
+    ((1.3, 700.1), 171.0),
+    ((-3.7, 150.3), 15.6),
+    ((-2.9999999, 3.0000001), 9.99e6),  # the base 1 + x/y near 0: 1/(1 + x/y) of a rounded x/y
+])
+def test_a_power_with_a_variable_exponent_takes_its_base_in_double_double(point, before):
+    # (1 + x/y)^y as hi^y·e^{y·lo/hi}, 1 + x/y = (x + y)/y = hi + lo in double-double: the
+    # rounded base's error was multiplied by |y| (``before``: f's ULP with the base rounded);
+    # its ∂/∂x (1 + x/y)^y/(1 + x/y) divides by hi, not by the rounded 1 + x/y
+    expr = parse_expression("(1 + x/y)^y")
+    variables = sorted(expr.free_symbols, key=lambda v: v.name)
+    f, g = compile_expression(expr, variables, derivative=True)
+    truth = reference(_mp_function(expr, variables), list(point))
+    slope = reference(_mp_function(sp.diff(expr, variables[0]), variables), list(point))
+    assert ulp_error(float(f(*point)), truth) <= 2 < before
+    assert ulp_error(float(g(*point)[0]), slope) <= 2

@@ -876,6 +876,31 @@ def _log_difference(node):
     return _pair_rewrite(node, combine)
 
 
+def _log_of_quotient_near_one(node):
+    # log(A/B) → log1p((A − B)/B) where |(A − B)/B| < 1/2 and a term of A cancels one of B
+    # (so A − B is exact, or nearly so, where A/B rounded is not): the Bernoulli KL
+    # divergence y·log(y/p) + (1 − y)·log((1 − y)/(1 − p)) took the log of a rounded
+    # quotient near 1, whose rounding is all of a log near 0 (2e7 eps of its terms at
+    # random points); elsewhere log(A/B) as it was (log1p of a quotient near −1 would
+    # lose what A/B keeps).  And xlogy(a, A/B) likewise, as xlogy where not: 0 at a = 0
+    if isinstance(node, log):
+        weight, quotient = None, node.args[0]
+    elif isinstance(node, xlogy):
+        weight, quotient = node.args
+    else:
+        return None
+    top, bottom = sp.fraction(quotient)
+    if quotient.is_number or not (isinstance(top, Add) or isinstance(bottom, Add)) or bottom.is_number:
+        return None
+    difference = sp.expand(top - bottom)
+    if difference == 0 or len(Add.make_args(difference)) >= len(Add.make_args(sp.expand(top))) \
+            + len(Add.make_args(sp.expand(bottom))):
+        return None
+    ratio_ = difference / bottom
+    near = log1p(ratio_) if weight is None else weight * log1p(ratio_)
+    return sp.Piecewise((near, sp.Abs(ratio_) < S.Half), (node, True))
+
+
 def _exp_over_expm1(node):
     # e^{ku}/expm1(u)ⁿ → (−1)ᵏ·expm1(u)ᵏ⁻ⁿ/expm1(−u)ᵏ for a whole k, 1 ≤ k ≤ n:
     # e^u/(e^u − 1) = −1/expm1(−u), so the derivative of x/(e^x − 1),
@@ -959,6 +984,17 @@ def _root_less(node):
         difference = sp.expand(inner - added**2)
         if len(Add.make_args(difference)) >= len(Add.make_args(sp.expand(inner))):
             return None
+        # the terms of A that C² does not take, as A holds them: a square (y − w·x)² written
+        # out as w²x² − 2wxy + y² cancels where y ≈ w·x (the pseudo-Huber loss
+        # √((y − w·x)² + d²) − d erred by 9e4 ULP); where C² is no term of A, the
+        # difference factored when that is shorter than it written out
+        kept = [t for t in Add.make_args(inner) if sp.expand(t - added**2) != 0]
+        if len(kept) < len(Add.make_args(inner)) and sp.expand(Add(*kept) - difference) == 0:
+            difference = Add(*kept)
+        elif len(Add.make_args(difference)) > 1:
+            factored = sp.factor(difference)
+            if sp.count_ops(factored) < sp.count_ops(difference):
+                difference = factored
         return sp.Piecewise((difference / (a - added), added < 0), (a + sp.Abs(added), True))
 
     return _pair_rewrite(node, combine)
@@ -1768,6 +1804,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "uⁿ underflows and overflows where its logarithm does not", _log_of_power),
     Rule("log_difference", "c·log A − c·log B → c·log1p((A − B)/B) where A − B is shorter",
          "two logarithms of nearly equal numbers cancel; A − B is exact", _log_difference),
+    Rule("log_of_quotient_near_one", "log(A/B) → log1p((A − B)/B) where |(A − B)/B| < 1/2 and terms cancel",
+         "A/B rounded near 1 is all of its log's error; A − B is exact", _log_of_quotient_near_one),
     Rule("exp_over_expm1", "e^{ku}/expm1(u)ⁿ → (−1)ᵏ·expm1(u)ᵏ⁻ⁿ/expm1(−u)ᵏ",
          "e^u/(e^u − 1)ⁿ is inf/inf for u > 709", _exp_over_expm1),
     Rule("expm1_reciprocals", "w/expm1(u)ᵏ + w/expm1(u)ᵏ⁺¹ → w·eᵘ/expm1(u)ᵏ⁺¹",

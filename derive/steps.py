@@ -313,6 +313,10 @@ def _textbook_factor_order(expr: sp.Expr) -> list[sp.Expr]:
     """Factors as a textbook orders them: numbers, then single factors, then
     sums (``σ(x)·(1 − σ(x))``, not ``(1 − σ(x))·σ(x)``)."""
     factors = expr.as_ordered_factors()
+    numbers = [f for f in factors if f.is_Number]
+    if len(numbers) > 1:  # a product SymPy left unevaluated, Mul(−1, 2, …): one number, −2
+        coefficient = sp.Mul(*numbers)
+        factors = ([coefficient] if coefficient != 1 else []) + [f for f in factors if not f.is_Number]
     return sorted(factors, key=lambda f: (not f.is_number, isinstance(f, sp.Derivative),
                                           _is_sum_factor(f)))
 

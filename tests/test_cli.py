@@ -207,3 +207,10 @@ def test_diff_verify_certifies_a_gradient_of_several_variables(capsys):
     assert "w ∈ [-20, 20] × x ∈ [-20, 20] × y ∈ [0, 1]" in capsys.readouterr().out
     assert main(["diff", "x*y", "--wrt", "x,y", "--verify", "--domain", "z=0,1"]) == 2
     assert "not a --wrt variable" in capsys.readouterr().err
+
+
+def test_a_product_sympy_left_unevaluated_prints_one_number(capsys):
+    # simplify left Mul(−1, 2, …) in f″ of x/(1 + |x|): it printed as "-1·2·sign(x)/(|x| + 1)³"
+    assert main(["diff", "x/(1 + abs(x))", "--order", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "= -2·sign(x)/(|x| + 1)³" in out and "1·2" not in out

@@ -271,8 +271,25 @@ def _mp_exp(a):
     return mpmath.exp(a)
 
 
+def _periodic(function: Callable) -> Callable:
+    """mpmath's sin, cos or tan, with no value (NaN: no reference) past an argument of 1e330.
+
+    Its argument reduction takes as many bits as the argument's exponent: sin(e^x) at a
+    probe x = 1e300 ran for minutes on e^{1e300}, and held gigabytes (``nnderive diff
+    'sin(exp(x))' --codegen`` never ended).  Only an exponential reaches such an argument,
+    and there float64's is inf, whose sine is NaN: a point with no reference is skipped.
+    """
+    def bounded(a):
+        return mpmath.mpf("nan") if abs(a) > -_BEYOND_FLOAT_ARGUMENTS else function(a)
+    return bounded
+
+
+_MP_FUNCTIONS = {"exp": _mp_exp, "sin": _periodic(mpmath.sin), "cos": _periodic(mpmath.cos),
+                 "tan": _periodic(mpmath.tan)}
+
+
 def _mp_function(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
-    return sp.lambdify(list(symbols), expr, modules=[{"exp": _mp_exp}, "mpmath"])
+    return sp.lambdify(list(symbols), expr, modules=[_MP_FUNCTIONS, "mpmath"])
 
 
 def _starting_digits(args: Sequence[float]) -> int:

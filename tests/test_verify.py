@@ -656,3 +656,23 @@ def test_a_zero_without_a_sign_change_is_judged_by_absolute_error(monkeypatch):
     monkeypatch.setattr(derive.codegen, "compile_expression", off)
     certs = verify_gradient((sp.exp(x) - y) ** 2, [x, y], points=300, screen=False)
     assert not certs[0].forward.passed and certs[0].forward.max_ulp > 1e5
+
+
+def test_a_sine_of_an_exponential_has_no_reference_past_float64s_arguments():
+    # sin(e^x) at the probe x = 1e300: mpmath reduced e^{1e300} for minutes (and gigabytes),
+    # and `nnderive diff 'sin(exp(x))' --codegen` never ended; past 1e330, where float64's
+    # e^x is inf and its sine NaN, there is no reference (the point is skipped)
+    import time
+
+    import sympy as sp
+
+    from derive.verify import _mp_function
+
+    x = sp.Symbol("x", real=True)
+    f = _mp_function(sp.sin(sp.exp(x)), [x])
+    start = time.perf_counter()
+    assert mpmath.isnan(reference(f, [1e300])) and mpmath.isnan(reference(f, [800.0]))
+    assert time.perf_counter() - start < 5
+    assert float(reference(f, [700.0])) == float(mpmath.sin(mpmath.exp(mpmath.mpf(700), prec=2000), prec=2000))
+    g = _mp_function(sp.cos(x) + sp.tan(x), [x])
+    assert float(reference(g, [1e300])) == float(mpmath.cos(mpmath.mpf(1e300)) + mpmath.tan(mpmath.mpf(1e300)))

@@ -136,9 +136,14 @@ def _taylor(f: sp.Expr, x: sp.Symbol, point: float) -> tuple[sp.Expr, ...] | Non
 
     t = sp.Dummy("t", real=True)
     shifted = f.subs(x, sp.Rational(point) + t)
-    done, series = run_with_time_limit(lambda: sp.series(shifted, t, 0, MAX_DEGREE + 2).removeO(),
-                                       SERIES_SECONDS)
-    if not done or series.has(sp.Order) or not series.is_polynomial(t):
+    def expand():
+        try:
+            return sp.series(shifted, t, 0, MAX_DEGREE + 2).removeO()
+        except (sp.PoleError, NotImplementedError, ValueError):  # sin(1/x) at 0: an essential singularity
+            return None
+
+    done, series = run_with_time_limit(expand, SERIES_SECONDS)
+    if not done or series is None or series.has(sp.Order) or not series.is_polynomial(t):
         return None  # a pole (1/x), a branch point (x·log x, √x), or too slow
     poly = sp.Poly(sp.expand(series), t)
     coefficients = [poly.coeff_monomial(t**k) for k in range(MAX_DEGREE + 2)]

@@ -268,7 +268,17 @@ def _mp_exp(a):
     # would recurse without end: there a fixed negligible value stands in
     if a < _BEYOND_FLOAT_ARGUMENTS:
         return _NEGLIGIBLE
+    if a > -_BEYOND_FLOAT_ARGUMENTS:  # e^{e^{1e300}} ran without end; past it every format's value is inf
+        return mpmath.inf
     return mpmath.exp(a)
+
+
+def _saturating(function: Callable, beyond: Callable) -> Callable:
+    """mpmath's sinh, cosh or tanh, with ``beyond(a)`` (±inf, or tanh's ±1) past |a| = 1e330,
+    where mpmath ran out of memory (sinh(e^x) and tanh(e^x) at the probe x = 1e300)."""
+    def bounded(a):
+        return beyond(a) if abs(a) > -_BEYOND_FLOAT_ARGUMENTS else function(a)
+    return bounded
 
 
 def _periodic(function: Callable) -> Callable:
@@ -285,7 +295,10 @@ def _periodic(function: Callable) -> Callable:
 
 
 _MP_FUNCTIONS = {"exp": _mp_exp, "sin": _periodic(mpmath.sin), "cos": _periodic(mpmath.cos),
-                 "tan": _periodic(mpmath.tan)}
+                 "tan": _periodic(mpmath.tan),
+                 "sinh": _saturating(mpmath.sinh, lambda a: mpmath.inf if a > 0 else -mpmath.inf),
+                 "cosh": _saturating(mpmath.cosh, lambda a: mpmath.inf),
+                 "tanh": _saturating(mpmath.tanh, lambda a: mpmath.mpf(1) if a > 0 else mpmath.mpf(-1))}
 
 
 def _mp_function(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:

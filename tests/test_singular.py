@@ -215,3 +215,9 @@ def test_a_tiny_value_of_the_series_is_not_computed_again_by_the_plain_formula()
     slope = _mp_function(sp.diff(expr, x), [x])
     for point, value in zip(points, g(points)):
         assert ulp_error(float(value), reference(slope, [point])) <= 4, point
+
+
+def test_an_essential_singularity_is_no_candidate():
+    # sin(1/x) has no series at 0: SymPy's PoleError went up through `nnderive diff --codegen`
+    x = sp.Symbol("x", real=True)
+    assert candidate_points(sp.sin(1 / x), x) == []

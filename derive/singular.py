@@ -163,6 +163,54 @@ def _cancels_to_zero(f: sp.Expr) -> bool:
     return isinstance(f, sp.Add)
 
 
+def _branch_at(f: sp.Expr, x: sp.Symbol, point: float) -> sp.Expr | None:
+    """f near ``point`` with each branch taken as it is there: a Piecewise's branch, a max or
+    min's argument, ±u for |u|, ±1 for sign(u), 0 or 1 for H(u); None where one of them
+    switches at the point (a kink or a jump: no Taylor series).  SymPy's series of a
+    Piecewise ran to the search's 40 s limit (f′ of relu(x)·σ(x) at −1, where it is 0).
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> _branch_at(sp.Max(x, 0) * sp.exp(x), x, 0.0) is None, _branch_at(sp.Abs(x - 1) * x, x, 0.0)
+    (True, x*(1 - x))
+    """
+    at = sp.Rational(point)
+
+    def sign_of(u):
+        value = u.subs(x, at)
+        if not value.is_number or value == 0 or not value.is_real:
+            raise _Kink
+        return 1 if value > 0 else -1
+
+    def piecewise(*pairs):
+        for value, condition in pairs:
+            if isinstance(condition, sp.core.relational.Relational):
+                sign_of(condition.lhs - condition.rhs)  # a condition that switches here: a kink
+            taken = condition.subs(x, at)
+            if taken not in (sp.true, sp.false):
+                raise _Kink
+            if taken == sp.true:
+                return value
+        raise _Kink
+
+    def extreme(pick, *args):
+        values = [a.subs(x, at) for a in args]
+        if not all(v.is_number and v.is_real for v in values) or len(set(values)) < len(values):
+            raise _Kink
+        return args[values.index(pick(values))]
+
+    try:
+        return (f.replace(sp.Piecewise, piecewise)
+                .replace(sp.Max, lambda *a: extreme(max, *a)).replace(sp.Min, lambda *a: extreme(min, *a))
+                .replace(sp.Abs, lambda u: sign_of(u) * u).replace(sp.sign, lambda u: sign_of(u))
+                .replace(sp.Heaviside, lambda u, *_: (sign_of(u) + 1) // 2))
+    except (_Kink, TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+class _Kink(Exception):
+    """A branch switches at the point."""
+
+
 def candidate_points(expr: sp.Expr, x: sp.Symbol, kinds: Collection[str] = ("0/0", "zero"),
                      skip: Collection[float] = ()) -> list[Candidate]:
     """The points where ``expr`` has a Taylor series and its formula cannot be trusted near it.
@@ -201,9 +249,10 @@ def candidate_points(expr: sp.Expr, x: sp.Symbol, kinds: Collection[str] = ("0/0
             kind = "zero"  # terms that cancel: eˣ − 1 − x, x − sin x, log x − (x − 1) at 1
         else:
             continue  # defined there (or a pole, zoo): nothing to take the place of
-        if kind not in kinds:
+        local = _branch_at(f, x, point) if kind in kinds else None
+        if local is None:
             continue
-        coefficients = _taylor(f, x, point)
+        coefficients = _taylor(local, x, point)
         if coefficients is not None:
             found.append(Candidate(point, coefficients, kind))
     return found

@@ -294,14 +294,32 @@ def _periodic(function: Callable) -> Callable:
     return bounded
 
 
+def _mp_pow(base, exponent):
+    """base**exponent in mpmath, as e^{exponent·log base} where base > 0 (_mp_exp's bounds):
+    gmp aborted the process ("overflow in mpz type") on x^(x^x) at the probe x = 1e300."""
+    if base > 0:
+        return _mp_exp(exponent * mpmath.log(base))
+    return base**exponent
+
+
+class _VariablePower(sp.Function):
+    """A power whose exponent is not a number, evaluated by _mp_pow (a reference's formula only)."""
+
+
 _MP_FUNCTIONS = {"exp": _mp_exp, "sin": _periodic(mpmath.sin), "cos": _periodic(mpmath.cos),
                  "tan": _periodic(mpmath.tan),
                  "sinh": _saturating(mpmath.sinh, lambda a: mpmath.inf if a > 0 else -mpmath.inf),
                  "cosh": _saturating(mpmath.cosh, lambda a: mpmath.inf),
-                 "tanh": _saturating(mpmath.tanh, lambda a: mpmath.mpf(1) if a > 0 else mpmath.mpf(-1))}
+                 "tanh": _saturating(mpmath.tanh, lambda a: mpmath.mpf(1) if a > 0 else mpmath.mpf(-1)),
+                 # gmp aborted the process on erfc(e^x) at x = 1e300 ("overflow in mpz type")
+                 "erf": _saturating(mpmath.erf, lambda a: mpmath.mpf(1) if a > 0 else mpmath.mpf(-1)),
+                 "erfc": _saturating(mpmath.erfc, lambda a: mpmath.mpf(0) if a > 0 else mpmath.mpf(2)),
+                 "_VariablePower": _mp_pow}
 
 
 def _mp_function(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable:
+    expr = expr.replace(lambda e: isinstance(e, sp.Pow) and not e.exp.is_number,
+                        lambda e: _VariablePower(e.base, e.exp))
     return sp.lambdify(list(symbols), expr, modules=[_MP_FUNCTIONS, "mpmath"])
 
 

@@ -221,3 +221,19 @@ def test_an_essential_singularity_is_no_candidate():
     # sin(1/x) has no series at 0: SymPy's PoleError went up through `nnderive diff --codegen`
     x = sp.Symbol("x", real=True)
     assert candidate_points(sp.sin(1 / x), x) == []
+
+
+def test_a_kink_is_no_candidate_and_a_branch_is_taken_whole():
+    # relu(x)·σ(x): SymPy's series of its Piecewise derivative ran to the search's 40 s limit
+    # (at −1, where f′ is a sum that is 0); a branch that switches at the point has no series
+    from derive.singular import _branch_at
+
+    x = sp.Symbol("x", real=True)
+    relu = sp.Piecewise((x, x > 0), (0, True))
+    assert _branch_at(relu / (1 + sp.exp(-x)), x, 0.0) is None
+    assert _branch_at(sp.diff(relu / (1 + sp.exp(-x)), x), x, -1.0) == 0
+    assert _branch_at(sp.Min(x, 1) * sp.exp(x) + sp.Abs(x - 2) + sp.Heaviside(x + 3), x, 0.0) \
+        == x * sp.exp(x) + 2 - x + 1
+    assert candidate_points(relu * sp.sin(x) / x, x) == []  # 0/0 at a kink: no series
+    c, = candidate_points(sp.Abs(x - 5) * sp.sin(x) / x, x)  # |x − 5| is 5 − x near 0
+    assert c.point == 0.0 and c.coefficients[:2] == (5, -1)

@@ -679,6 +679,12 @@ def test_a_sine_of_an_exponential_has_no_reference_past_float64s_arguments():
     assert reference(_mp_function(sp.tanh(sp.exp(x)), [x]), [1e300]) == 1
     for expr in (sp.exp(sp.exp(x)), sp.sinh(-sp.exp(x)), sp.log(sp.exp(sp.exp(x)) + 1)):
         assert mpmath.isnan(reference(_mp_function(expr, [x]), [1e300]))
+    # gmp aborted the whole process ("overflow in mpz type") on erfc(e^x) and x^(x^x) at 1e300
+    assert reference(_mp_function(sp.erfc(sp.exp(x)), [x]), [1e300]) == 0
+    assert mpmath.isnan(reference(_mp_function(x ** (x**x), [x]), [1e300]))
+    with mpmath.workprec(300):
+        assert float(reference(_mp_function(x ** (x**x), [x]), [1.5])) == float(
+            mpmath.mpf(1.5) ** (mpmath.mpf(1.5) ** mpmath.mpf(1.5)))
     assert time.perf_counter() - start < 10
     g = _mp_function(sp.cos(x) + sp.tan(x), [x])
     assert float(reference(g, [1e300])) == float(mpmath.cos(mpmath.mpf(1e300)) + mpmath.tan(mpmath.mpf(1e300)))

@@ -1198,6 +1198,17 @@ def _acosh_one_plus(node):
     return None if u is None else log1p(u + sp.sqrt(u) * sp.sqrt(u + 2))
 
 
+def _gudermannian(node):
+    # asin(tanh u) → atan(sinh u), acos(tanh u) → 2·atan(e^{−u}) (the Gudermannian function
+    # and its complement): tanh u rounds to 1 − 2e^{−2u}'s neighbour, where asin and acos
+    # magnify its rounding by 1/√(1 − tanh²) = cosh u (5.1e7 ULP at u = 19; tanh is 1
+    # from u = 19.1, and asin of it π/2 − 2e^{−u} to no digit)
+    if isinstance(node, (sp.asin, sp.acos)) and isinstance(node.args[0], sp.tanh):
+        u = node.args[0].args[0]
+        return sp.atan(sp.sinh(u)) if isinstance(node, sp.asin) else 2 * sp.atan(exp(-u))
+    return None
+
+
 def _root_sum_cancels(node):
     # N/(B + √A)ⁿ where N, put together, holds the factor B + √A: the derivative
     # of log(x + √(x² + 1)), (x/√(x² + 1) + 1)/(x + √(x² + 1)), is 1/√(x² + 1),
@@ -1796,6 +1807,8 @@ NUMERICAL_RULES: tuple[Rule, ...] = (
          "B + √(B² + 1) cancels for B < 0; 1 ± u rounds u away for |u| < 1e−16", _inverse_hyperbolic),
     Rule("acosh_one_plus", "acosh(1 + u) → log1p(u + √u·√(u + 2))",
          "1 + u rounds away u for u < 1e−16, and acosh of it is 0", _acosh_one_plus),
+    Rule("gudermannian", "asin(tanh u) → atan(sinh u), acos(tanh u) → 2·atan(e^{−u})",
+         "asin and acos magnify tanh's rounding by cosh u (tanh is 1 from u = 19.1)", _gudermannian),
     Rule("root_sum_cancels", "N/(B + √A)ⁿ → N/(B + √A)ⁿ cancelled where N holds B + √A",
          "(x/√(x² + 1) + 1)/(x + √(x² + 1)) is 1/√(x² + 1); both sums cancel for x < −1", _root_sum_cancels),
     Rule("log_of_expm1", "log(−expm1(v)) → log1p(−eᵛ) for v < −log 2; log(expm1(v)) → v + log1p(−e⁻ᵛ) for v > 20",

@@ -237,3 +237,13 @@ def test_a_kink_is_no_candidate_and_a_branch_is_taken_whole():
     assert candidate_points(relu * sp.sin(x) / x, x) == []  # 0/0 at a kink: no series
     c, = candidate_points(sp.Abs(x - 5) * sp.sin(x) / x, x)  # |x − 5| is 5 − x near 0
     assert c.point == 0.0 and c.coefficients[:2] == (5, -1)
+
+
+def test_a_jump_is_no_removable_point():
+    # SymPy's series is taken from the right: σ(1/x) about 0 was "1", and the code took that
+    # polynomial for |x| < 8.7e−19, 1 at x = −1e−300 where σ(−1e300) is 0
+    x = sp.Symbol("x", real=True)
+    expr = 1 / (1 + sp.exp(-1 / x))
+    assert candidate_points(expr, x) == []
+    f = compile_expression(expr, [x])
+    assert f(np.array([-1e-300, -5e-324, 1e-300, 5e-324])).tolist() == [0.0, 0.0, 1.0, 1.0]

@@ -44,6 +44,9 @@ CASES = [
     ("log_of_two_exponentials", sp.log(sp.exp(x) + sp.exp(2 * x)), {x: 1e4}),
     # √(x² + 1) − x: 4.6e5 ULP at x = 750 (1/(√(x² + 1) + x) there)
     ("root_less", sp.sqrt(x**2 + 1) - x, {x: 750.0}),
+    # the Gudermannian function typed as asin(tanh x): 5.1e7 ULP at x = 19; its complement
+    ("gudermannian", sp.asin(sp.tanh(x)), {x: 19.0}),
+    ("gudermannian", sp.acos(sp.tanh(x)), {x: 19.0}),
     # log of a rounded quotient near 1: (x + 1)/(x + 2) = 1 − 1e−10 rounded, 1e6 ULP in its log
     ("log_of_quotient_near_one", sp.log((x + 1) / (x + 2)), {x: 1e10}),
     # and with a weight (xlogy, the Bernoulli KL divergence's (1 − y)·log((1 − y)/(1 − p)))

@@ -143,7 +143,7 @@ def run_with_time_limit(func: Callable[[], T], seconds: float | None) -> tuple[b
     interrupted with ``SIGALRM`` (and the alarm repeats every 50 ms until the
     interruption gets through).  Elsewhere it runs in a daemon thread that is
     abandoned at the bound, so the work goes on in the background.  Inside
-    another bounded call the outer bound applies.
+    another bounded call the earlier of the two bounds applies.
 
     Examples
     --------
@@ -152,6 +152,8 @@ def run_with_time_limit(func: Callable[[], T], seconds: float | None) -> tuple[b
     >>> import time
     >>> run_with_time_limit(lambda: time.sleep(2), 0.05)
     (False, None)
+    >>> run_with_time_limit(lambda: run_with_time_limit(lambda: time.sleep(2), 0.05), 5.0)  # the inner bound
+    (True, (False, None))
     """
     global _alarm_depth
     if seconds is None or seconds == float("inf"):
@@ -167,7 +169,12 @@ def run_with_time_limit(func: Callable[[], T], seconds: float | None) -> tuple[b
         _alarm_depth += 1
     try:
         if nested:
-            return True, func()
+            # the outer bound applies, unless this one ends first: then this one, and the
+            # outer alarm is armed again with what is left of it (SymPy's series of a
+            # Taylor candidate, 15 s each, had run to the whole search's 40 s)
+            remaining = signal.getitimer(signal.ITIMER_REAL)[0]
+            if 0 < remaining <= seconds:
+                return True, func()
         return _run_with_alarm(func, seconds)
     finally:
         with _alarm_lock:

@@ -117,6 +117,13 @@ class _Gathered(sp.Function):
     """
 
 
+class _InLong(sp.Function):
+    """A variable as np.longdouble: the base of a power with a variable exponent is computed
+    in long double from it (see compensate_sums)."""
+
+    is_real = True
+
+
 class _CopySign(sp.Function):
     """|a| with the sign of b (``np.copysign``): tanh(u) from tanh|u|, ±0 and NaN kept."""
 
@@ -470,6 +477,11 @@ def compensate_sums(expr: sp.Expr, variables: Sequence[sp.Symbol], pair_sigmoids
             # rounded 1 + x/y erred by |y| times its rounding (4.4e3 ULP at random points)
             carried = parts(base)
             if carried is None:
+                # a base of functions (σ(x)^y, the focal loss's σ(−x)^γ) in long double: its
+                # float64 rounding was multiplied by |e| (43 ULP on [−20, 20]²); where
+                # np.longdouble is a double, as it was
+                if base.free_symbols and not base.is_Symbol and base.atoms(sp.Function):
+                    return sp.Pow(base.xreplace({v: _InLong(v) for v in base.free_symbols}), exponent)
                 return node
             hi, lo, _ = carried
             return sp.Pow(hi, exponent) * sp.exp(exponent * primitives.xdivy(lo, hi))
@@ -1514,6 +1526,9 @@ class StablePrinter(NumPyPrinter):
     def _print__Gathered(self, expr):
         branch, condition, default = (self._print(a) for a in expr.args)
         return f"np.where({condition}, {branch}, {default})"
+
+    def _print__InLong(self, expr):
+        return f"np.asarray({self._print(expr.args[0])}, np.longdouble)"
 
     def _print__CopySign(self, expr):
         return f"np.copysign({self._print(expr.args[0])}, {self._print(expr.args[1])})"

@@ -631,3 +631,22 @@ def test_a_power_with_a_variable_exponent_takes_its_base_in_double_double(point,
     slope = reference(_mp_function(sp.diff(expr, variables[0]), variables), list(point))
     assert ulp_error(float(f(*point)), truth) <= 2 < before
     assert ulp_error(float(g(*point)[0]), slope) <= 2
+
+
+@pytest.mark.parametrize("point, before", [
+    ((-18.656121489724296, 18.131784206854917), 34.2),
+    ((-7.25, 19.5), 7.69),
+    ((3.3, -18.1), 6.32),
+])
+def test_a_power_of_a_function_with_a_variable_exponent_takes_its_base_in_long_double(point, before):
+    # σ(x)^y: σ(x) rounded to float64 erred by its rounding times |y| (``before``); computed
+    # from x in np.longdouble, the power rounds once (where np.longdouble is a double: as before)
+    if np.finfo(np.longdouble).nmant <= 52:
+        pytest.skip("np.longdouble is a double here")
+    expr = parse_expression("sigmoid(x)^y")
+    variables = sorted(expr.free_symbols, key=lambda v: v.name)
+    f = compile_expression(expr, variables)
+    from derive import primitives
+
+    truth = reference(_mp_function(primitives.expand_primitives(expr), variables), list(point))
+    assert ulp_error(float(f(*point)), truth) <= 1 < before

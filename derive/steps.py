@@ -1480,7 +1480,12 @@ def _with_softplus(expr: sp.Expr) -> sp.Expr:
 
 
 def _with_abs(expr: sp.Expr) -> sp.Expr:
-    """``u·sign(u)`` → ``|u|`` (for real u)."""
+    """``u·sign(u)`` → ``|u|``, ``uᵏ·sign(u)`` → ``uᵏ⁻¹·|u|`` (for real u).
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> _with_abs(x**2 * sp.sign(x) + 2 * x * sp.Abs(x))
+    3*x*Abs(x)
+    """
     def rewrite(product: sp.Expr) -> sp.Expr:
         factors = list(product.args)
         for factor in factors:
@@ -1490,6 +1495,12 @@ def _with_abs(expr: sp.Expr) -> sp.Expr:
                     factors.remove(factor)
                     factors.remove(inner)
                     return sp.Mul(*factors, sp.Abs(inner))
+                for power in factors:  # x²·sign(x) (d/dx of x²·|x|): x·|x|
+                    if isinstance(power, sp.Pow) and power.base == inner and power.exp.is_Integer \
+                            and power.exp > 1:
+                        factors.remove(factor)
+                        factors.remove(power)
+                        return sp.Mul(*factors, inner ** (power.exp - 1), sp.Abs(inner))
         return product
 
     return expr.replace(lambda e: e.is_Mul, rewrite)

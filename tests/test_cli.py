@@ -214,3 +214,6 @@ def test_a_product_sympy_left_unevaluated_prints_one_number(capsys):
     assert main(["diff", "x/(1 + abs(x))", "--order", "2"]) == 0
     out = capsys.readouterr().out
     assert "= -2·sign(x)/(|x| + 1)³" in out and "1·2" not in out
+    # x²·sign(x) + 2x·|x|, d/dx of |x|³, is 3x·|x| (it printed x·(x·sign(x) + 2·|x|))
+    assert main(["diff", "abs(x)^3"]) == 0
+    assert "= 3·x·|x|" in capsys.readouterr().out

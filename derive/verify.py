@@ -274,8 +274,9 @@ def _mp_exp(a):
 
 
 def _saturating(function: Callable, beyond: Callable) -> Callable:
-    """mpmath's sinh, cosh or tanh, with ``beyond(a)`` (±inf, or tanh's ±1) past |a| = 1e330,
-    where mpmath ran out of memory (sinh(e^x) and tanh(e^x) at the probe x = 1e300)."""
+    """mpmath's sinh, cosh, tanh, erf or erfc, with ``beyond(a)`` (their limits) past |a| = 1e330,
+    where mpmath ran out of memory (sinh(e^x) and tanh(e^x) at the probe x = 1e300) or gmp
+    aborted the process (erfc(e^x))."""
     def bounded(a):
         return beyond(a) if abs(a) > -_BEYOND_FLOAT_ARGUMENTS else function(a)
     return bounded
@@ -297,9 +298,9 @@ def _periodic(function: Callable) -> Callable:
 def _mp_pow(base, exponent):
     """base**exponent in mpmath, as e^{exponent·log base} where base > 0 (_mp_exp's bounds):
     gmp aborted the process ("overflow in mpz type") on x^(x^x) at the probe x = 1e300."""
-    if base > 0:
+    if isinstance(base, mpmath.mpf) and isinstance(exponent, mpmath.mpf) and base > 0:
         return _mp_exp(exponent * mpmath.log(base))
-    return base**exponent
+    return base**exponent  # (a complex base or exponent, outside the real domain: as before)
 
 
 class _VariablePower(sp.Function):

@@ -650,3 +650,13 @@ def test_a_power_of_a_function_with_a_variable_exponent_takes_its_base_in_long_d
 
     truth = reference(_mp_function(primitives.expand_primitives(expr), variables), list(point))
     assert ulp_error(float(f(*point)), truth) <= 1 < before
+
+
+def test_a_sum_around_a_sum_is_rounded_once_as_a_whole():
+    # the squared hinge loss max(0, 1 − y·(w·x + b))²: bottom up, w·x + b was rounded on its own
+    # and 1 − y·(w·x + b) then cancelled next to the hinge (1.2e9 ULP here, y·(w·x + b) = 1 − 1e−9)
+    expr = parse_expression("max(0, 1 - y*(w*x + b))^2")
+    variables = sorted(expr.free_symbols, key=lambda v: v.name)
+    f = compile_expression(expr, variables)
+    point = (0.1, 3.7, 0.27, 1 / (3.7 * 0.27 + 0.1) * (1 - 1e-9))
+    assert ulp_error(float(f(*point)), reference(_mp_function(expr, variables), list(point))) <= 1

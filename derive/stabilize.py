@@ -38,6 +38,7 @@ Piecewise((1/(1 + 2*exp(-Min(1000, Abs(x)))), x > 0), (exp(-Min(1000, Abs(x)))/(
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import math
 from dataclasses import dataclass
@@ -83,6 +84,11 @@ class Rule:
 
     def __repr__(self) -> str:
         return f"Rule({self.name}: {self.pattern})"
+
+
+#: the list of applied rules of the stabilize call in progress: a rule that rewrites the
+#: branches it writes itself (log_sigmoid_polynomial) records their rules there too
+_APPLIED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("applied", default=None)
 
 
 # ----------------------------------------------------------------- helpers
@@ -320,7 +326,8 @@ def _log_of_sigmoid_polynomial(argument: sp.Expr):
         return None
     apart = Add(*[power * log(base) for base, power in (f.as_base_exp() for f in Mul.make_args(factored))])
     side = u < 0 if ones[0] == 0 else u > 0  # s = σ(u) is 0 as u → −∞
-    return sp.Piecewise((_bottom_up(near_one, RULES, None), side), (_bottom_up(apart, RULES, None), True))
+    applied = _APPLIED.get()  # the caller's list: the rules applied in the branches are its too
+    return sp.Piecewise((_bottom_up(near_one, RULES, applied), side), (_bottom_up(apart, RULES, applied), True))
 
 
 def _times_log(node):
@@ -2046,8 +2053,12 @@ def stabilize(expr: sp.Expr, applied: list[str] | None = None) -> sp.Expr:
     >>> stabilize(1 - tanh(x)**2, used), used
     (sech2(x), ['sech2'])
     """
-    expr = _pre_pass(sp.sympify(expr), applied)
-    return _bottom_up(_bottom_up(expr, RULES, applied), (HYPOT,), applied)
+    token = _APPLIED.set(applied)
+    try:
+        expr = _pre_pass(sp.sympify(expr), applied)
+        return _bottom_up(_bottom_up(expr, RULES, applied), (HYPOT,), applied)
+    finally:
+        _APPLIED.reset(token)
 
 
 __all__ = ["ratio", "Rule", "RULES", "HYPOT", "RECOGNITION_RULES", "NUMERICAL_RULES", "stabilize", "recognize",

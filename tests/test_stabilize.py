@@ -521,3 +521,15 @@ def test_root_less_keeps_a_square_of_a_difference_whole():
     assert _naive(expr, point)[0] == 0 != true
     f = compile_expression(expr, list(point))
     assert ulp_error(float(f(*point.values())), true) <= 2
+
+
+def test_the_rules_in_the_branches_a_rule_writes_are_listed():
+    # log_sigmoid_polynomial rewrites its two branches itself (a Piecewise a rule writes is
+    # settled); their rules were missing from the applied list: log σ(−x) = −softplus(x)
+    from derive.primitives import sigmoid
+
+    applied = []
+    stable = stabilize(sp.log(1 - sigmoid(x) ** 2), applied)
+    assert "log_sigmoid_polynomial" in applied and "log_sigmoid" in applied
+    assert stable.has(sp.Piecewise)
+    assert stabilize(sp.log(1 - sigmoid(x) ** 2)) == stable  # and with no list

@@ -273,26 +273,24 @@ def _mp_exp(a):
     return mpmath.exp(a)
 
 
-def _saturating(function: Callable, beyond: Callable) -> Callable:
-    """mpmath's sinh, cosh, tanh, erf or erfc, with ``beyond(a)`` (their limits) past |a| = 1e330,
-    where mpmath ran out of memory (sinh(e^x) and tanh(e^x) at the probe x = 1e300) or gmp
-    aborted the process (erfc(e^x))."""
+def _bounded(function: Callable, beyond: Callable) -> Callable:
+    """``function`` (one of mpmath's), with ``beyond(a)`` in its place past |a| = 1e330.
+
+    Only an exponential reaches such an argument (e^{1e300} at a probe x = 1e300), and
+    there float64's value is inf.  sin, cos and tan have no value there (NaN: no
+    reference, the point is skipped): their argument reduction takes as many bits as the
+    argument's exponent, and sin(e^x) ran for minutes and held gigabytes (``nnderive diff
+    'sin(exp(x))' --codegen`` never ended).  sinh, cosh, tanh, erf and erfc take their
+    limits: mpmath ran out of memory on sinh(e^x) and tanh(e^x), and gmp aborted the
+    process on erfc(e^x).
+    """
     def bounded(a):
         return beyond(a) if abs(a) > -_BEYOND_FLOAT_ARGUMENTS else function(a)
     return bounded
 
 
-def _periodic(function: Callable) -> Callable:
-    """mpmath's sin, cos or tan, with no value (NaN: no reference) past an argument of 1e330.
-
-    Its argument reduction takes as many bits as the argument's exponent: sin(e^x) at a
-    probe x = 1e300 ran for minutes on e^{1e300}, and held gigabytes (``nnderive diff
-    'sin(exp(x))' --codegen`` never ended).  Only an exponential reaches such an argument,
-    and there float64's is inf, whose sine is NaN: a point with no reference is skipped.
-    """
-    def bounded(a):
-        return mpmath.mpf("nan") if abs(a) > -_BEYOND_FLOAT_ARGUMENTS else function(a)
-    return bounded
+def _no_value(a):
+    return mpmath.mpf("nan")
 
 
 def _mp_pow(base, exponent):
@@ -307,14 +305,13 @@ class _VariablePower(sp.Function):
     """A power whose exponent is not a number, evaluated by _mp_pow (a reference's formula only)."""
 
 
-_MP_FUNCTIONS = {"exp": _mp_exp, "sin": _periodic(mpmath.sin), "cos": _periodic(mpmath.cos),
-                 "tan": _periodic(mpmath.tan),
-                 "sinh": _saturating(mpmath.sinh, lambda a: mpmath.inf if a > 0 else -mpmath.inf),
-                 "cosh": _saturating(mpmath.cosh, lambda a: mpmath.inf),
-                 "tanh": _saturating(mpmath.tanh, lambda a: mpmath.mpf(1) if a > 0 else mpmath.mpf(-1)),
-                 # gmp aborted the process on erfc(e^x) at x = 1e300 ("overflow in mpz type")
-                 "erf": _saturating(mpmath.erf, lambda a: mpmath.mpf(1) if a > 0 else mpmath.mpf(-1)),
-                 "erfc": _saturating(mpmath.erfc, lambda a: mpmath.mpf(0) if a > 0 else mpmath.mpf(2)),
+_MP_FUNCTIONS = {"exp": _mp_exp, "sin": _bounded(mpmath.sin, _no_value), "cos": _bounded(mpmath.cos, _no_value),
+                 "tan": _bounded(mpmath.tan, _no_value),
+                 "sinh": _bounded(mpmath.sinh, lambda a: mpmath.inf if a > 0 else -mpmath.inf),
+                 "cosh": _bounded(mpmath.cosh, lambda a: mpmath.inf),
+                 "tanh": _bounded(mpmath.tanh, lambda a: mpmath.mpf(1) if a > 0 else mpmath.mpf(-1)),
+                 "erf": _bounded(mpmath.erf, lambda a: mpmath.mpf(1) if a > 0 else mpmath.mpf(-1)),
+                 "erfc": _bounded(mpmath.erfc, lambda a: mpmath.mpf(0) if a > 0 else mpmath.mpf(2)),
                  "_VariablePower": _mp_pow}
 
 

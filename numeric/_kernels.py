@@ -417,8 +417,7 @@ def _exact_sum(terms, kernel):
 
 def _split_number(b):
     """Veltkamp's halves (high, low) of one float64 number, as Python floats (see _two_product's b_parts)."""
-    high, low = np.empty(1), np.empty(1)
-    _veltkamp(np.broadcast_to(b, (1,)), high, low)
+    high, low = _halves(np.reshape(np.asarray(b, dtype=np.float64), 1))
     return float(high[0]), float(low[0])
 
 

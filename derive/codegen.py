@@ -2156,16 +2156,35 @@ def _plain_texts(expressions: Sequence[sp.Expr], printer: StablePrinter) -> list
 def _wide_function(name: str, expressions: Sequence[sp.Expr], arguments: Sequence[str]) -> tuple[str, set[str]] | None:
     """Source of ``name``(arguments) = the ``expressions`` (a tuple), by their plain formulas, for
     np.longdouble arguments: what _again_wide computes again where float64 gave NaN or ±inf
-    at finite inputs (an intermediate past float64's range). None as _plain_texts gives it."""
+    at finite inputs (an intermediate past float64's range), its sums carried (CarriedSumPrinter).
+    None as _plain_texts gives it."""
     return _plain_function(name, expressions, arguments, "The formula in the dtype of its arguments "
-                           "(np.longdouble), where float64 gave NaN or ±inf (see _again_wide).")
+                           "(np.longdouble), where float64 gave NaN or ±inf (see _again_wide).",
+                           CarriedSumPrinter())
+
+
+class CarriedSumPrinter(StablePrinter):
+    """StablePrinter whose sums carry each addition's rounding (``numeric._kernels.sum_carried``).
+
+    For the formulas _again_wide computes again in np.longdouble, where an
+    input is tiny: there a term may be below the others' last digit even in
+    long double, and still be all of the sum once they cancel.
+
+    >>> s, x, y = sp.symbols("s x y")
+    >>> CarriedSumPrinter().doprint((x - y - s) * (x - y + s) / s**3)
+    '(_sum_carried(-s, x, -y))*(_sum_carried(s, x, -y))/s**3'
+    """
+
+    def _print_Add(self, expr, order=None):
+        self.kernels_used.add("sum_carried")
+        return f"_sum_carried({', '.join(self._print(t) for t in self._as_ordered_terms(expr, order=order))})"
 
 
 def _plain_function(name: str, expressions: Sequence[sp.Expr], arguments: Sequence[str],
-                    doc: str) -> tuple[str, set[str]] | None:
+                    doc: str, printer: StablePrinter | None = None) -> tuple[str, set[str]] | None:
     """Source of ``name``(arguments) returning the tuple of ``expressions`` by their plain formulas
     (see _plain_texts), and the kernels it calls; None where one has no plain form."""
-    printer = StablePrinter()
+    printer = printer or StablePrinter()
     written = _plain_texts(expressions, printer)
     if written is None:
         return None

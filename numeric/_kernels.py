@@ -46,6 +46,7 @@ __all__ = [
     "gaussian",
     "normal",
     "ndtr_wide",
+    "sum_carried",
     "xlogy",
     "xlog1py",
     "xdivy",
@@ -1513,6 +1514,36 @@ def _halves(a):
     hi, lo = np.empty_like(a), np.empty_like(a)
     _veltkamp(a, hi, lo)
     return hi, lo
+
+
+def sum_carried(*terms):
+    """Σ terms in their own floating type, each addition's rounding carried (Knuth's TwoSum).
+
+    For the formulas computed again in np.longdouble where float64 lost a
+    tiny input (see _again_wide): in (−s + x − y)·(s + x − y)/s³, the
+    derivative of the Gaussian NLL at x = y = −1, s = 1e−300, −s + x rounds
+    to x even in long double, and x − y is then 0, not −s.  Carried, the
+    sum is −s, and the derivative 1/s.  Where the sum is not finite it is
+    the plain one (inf − inf is no error to carry).
+
+    Examples
+    --------
+    >>> s = np.longdouble(1e-300)
+    >>> float(-s + np.longdouble(-1) - np.longdouble(-1))  # the plain sum loses s
+    0.0
+    >>> float(sum_carried(-s, np.longdouble(-1), np.longdouble(1)))
+    -1e-300
+    >>> sum_carried(np.array([1.0, np.inf]), np.array([2.0, 1.0])).tolist()
+    [3.0, inf]
+    """
+    total, carried = terms[0], 0
+    with np.errstate(invalid="ignore"):
+        for term in terms[1:]:
+            s = total + term
+            part = s - total
+            carried = carried + ((total - (s - part)) + (term - part))
+            total = s
+        return np.where(np.isfinite(total), total + carried, total)
 
 
 def _two_sum(a, b, s=None, err=None, t=None):

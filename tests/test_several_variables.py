@@ -652,6 +652,22 @@ def test_a_power_of_a_function_with_a_variable_exponent_takes_its_base_in_long_d
     assert ulp_error(float(f(*point)), truth) <= 1 < before
 
 
+def test_a_sum_computed_again_in_long_double_carries_a_tiny_input():
+    # ∂/∂s of the Gaussian NLL (x − y)²/(2s²) + log s is 1/s − (x − y)²/s³; at s = ±1e−300,
+    # x = y, s² underflows in float64, and long double's (−s + x − y)·(s + x − y)/s³ lost s
+    # in −s + x: the result was 0, its truth ±1e300.  The long double sums carry their rounding
+    from numeric._support import _WIDE
+
+    if not _WIDE:
+        pytest.skip("np.longdouble is a double here")
+    expr = parse_expression("(x - y)^2/(2*s^2) + log(s)")
+    variables = sorted(expr.free_symbols, key=lambda v: v.name)
+    slope = compile_expression(expr, variables, derivative=True)[1]
+    truth = _mp_function(sp.diff(expr, variables[0]), variables)
+    for point in [(1e-300, -1.0, -1.0), (-1e-300, 3.0, 3.0), (5e-300, 1e10, 1e10)]:
+        assert ulp_error(float(slope(*point)[0]), reference(truth, list(point))) <= 1, point
+
+
 def test_a_sum_around_a_sum_is_rounded_once_as_a_whole():
     # the squared hinge loss max(0, 1 − y·(w·x + b))²: bottom up, w·x + b was rounded on its own
     # and 1 − y·(w·x + b) then cancelled next to the hinge (1.2e9 ULP here, y·(w·x + b) = 1 − 1e−9)

@@ -2082,7 +2082,7 @@ def _long_constants(expr: sp.Expr) -> sp.Expr:
         return number.is_Rational and abs(number.p) < 2**53 and (number.q & (number.q - 1)) == 0
 
     def literal(number):
-        if exact(number):
+        if number is sp.nan or number.is_infinite or exact(number):  # (NaN and ±inf print as NumPy's)
             return number
         import mpmath
 
@@ -3296,6 +3296,23 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     key = (name, expr, tuple(variables), derivative, doc, tuple(wrt) if wrt is not None else None, removable, refine)
     if key in _SOURCES:  # the measurements take seconds: once per expression
         return _SOURCES[key]
+    source = None
+    if removable and len(expr.free_symbols | set(variables)) > 1:
+        source = _composed_source(name, expr, variables, derivative=derivative, doc=doc, wrt=wrt, refine=refine)
+    if source is None:
+        source, _ = _patched_source(name, expr, variables, derivative=derivative, doc=doc, wrt=wrt,
+                                    removable=removable, refine=refine)
+    if len(_SOURCES) >= 128:
+        _SOURCES.clear()
+    _SOURCES[key] = source
+    return source
+
+
+def _patched_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *, derivative: bool,
+                    doc: str | None, wrt: Sequence[sp.Symbol] | None, removable: bool,
+                    refine: bool) -> tuple[str, dict[str, list]]:
+    """expression_source's source of ``expr`` as one formula, and its removable points' patches
+    (see _removable_patches: ``{}`` where it has none, or several variables)."""
     extra = [s for s in expr.free_symbols if s not in set(variables)]
     one_gradient = derivative and (wrt is None or list(wrt) == list(variables))
     stabilized: dict[sp.Expr, sp.Expr] = {}  # shared by the printings of the measurements
@@ -3303,10 +3320,185 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
     stretches = _refined_stretches(expr, variables, extra, one_gradient, patches, stabilized) if refine else {}
     source = _expression_code(name, expr, variables, derivative=derivative, doc=doc, wrt=wrt, patches=patches,
                               stretches=stretches, stabilized=stabilized)
-    if len(_SOURCES) >= 128:
-        _SOURCES.clear()
-    _SOURCES[key] = source
-    return source
+    return source, patches
+
+
+def inner_argument(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> tuple[sp.Expr, sp.Symbol, sp.Expr] | None:
+    """(g, t, u) with ``expr`` = g(u), u a subexpression of two or more of the ``variables`` and g
+    a function of t alone, or None where ``expr`` is no function of one such u.
+
+    The largest u is taken: sin(x·y)/(x·y) is sin(t)/t of u = x·y.  t is
+    named so that no symbol of ``expr`` has its name.
+
+    Examples
+    --------
+    >>> x, y, w, b = sp.symbols("x y w b", real=True)
+    >>> inner_argument(sp.sin(x * y) / (x * y), [x, y])
+    (sin(u)/u, u, x*y)
+    >>> inner_argument(sp.log(1 + sp.exp(w * x + b)) / (w * x + b), [b, w, x])
+    (log(exp(u) + 1)/u, u, b + w*x)
+    >>> inner_argument(sp.sin(x) / y, [x, y]) is None
+    True
+    """
+    names = {s.name for s in expr.free_symbols}
+    t = sp.Symbol(next(n for n in ("u", "t", "v", "s", *(f"u{k}" for k in range(len(names) + 1)))
+                       if n not in names), real=True)
+    wanted = expr.free_symbols
+    if not set(variables) >= wanted or len(wanted) < 2:
+        return None
+    for node in sp.preorder_traversal(expr):
+        if node is expr or node.is_Atom or node.free_symbols != wanted:
+            continue
+        g = expr.subs(node, t)
+        if g.free_symbols == {t}:
+            return g, t, node
+    return None
+
+
+#: |u| up to which expression_source computes a function g(u) of several variables as g of
+#: u = hi + lo (see _composed_source): there lo is below 2^-53·1e6, and g(hi) + g′(hi)·lo
+#: errs by g″·lo²/2; past it (a sine's argument of 1e10) by its one formula, as before
+COMPOSED_REACH = 1e6
+
+
+def _composed_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *, derivative: bool,
+                     doc: str | None, wrt: Sequence[sp.Symbol] | None, refine: bool) -> str | None:
+    """expression_source's source of an expression of several variables that is g(u) with g of
+    one variable that has removable points and u a sum of products (see inner_argument), or None
+    where it is not one.
+
+    Removable points are patched by Taylor polynomials for one variable only
+    (see :mod:`derive.singular`): as one formula sin(x·y)/(x·y) is 0/0 where
+    x·y underflows, and its partial derivatives cos(x·y)/x − sin(x·y)/(x²·y)
+    are inf − inf there, and cancel near x·y = 0.  Where |u| ≤
+    COMPOSED_REACH, u is taken in double-double, u = hi + lo (``sum_dd``),
+    and f is g(hi) + g′(hi)·lo, ∂f/∂v (g′(hi) + g″(hi)·lo)·∂u/∂v, with g, g′
+    and g″ each computed by the code expression_source prints for one
+    variable (``_NAME_outer``, ``_NAME_outer_slope``: patched about their
+    removable points, and computed again in np.longdouble where measured
+    inaccurate).  The rounding of u is so carried: sin(x·y) of a rounded
+    x·y errs by |x·y|·eps absolute, 1e6 ULP near a zero of the sine.  Past
+    the reach, and where hi is not finite, the one formula of before
+    (``_NAME_plain``).
+    """
+    extra = sorted((s for s in expr.free_symbols if s not in set(variables)), key=lambda s: s.name)
+    inputs = [*variables, *extra]  # (the parameters' order of the functions expression_source prints)
+    found = inner_argument(expr, inputs)
+    if found is None or any(keyword.iskeyword(v.name) or v.name == "np" for v in inputs):
+        return None
+    g, t, u = found
+    terms = _sum_terms(u, inputs, always=True)
+    if terms is None:
+        return None
+    wrt = list(wrt) if wrt is not None else list(variables)
+    outer, patches = _patched_source(f"_{name}_outer", g, [t], derivative=True, doc=None, wrt=None,
+                                     removable=True, refine=refine)
+    if not any(patches.values()):
+        return None
+    sources = [outer]
+    if derivative:
+        sources.append(_patched_source(f"_{name}_outer_slope", derivative_of(g, t), [t], derivative=True, doc=None,
+                                       wrt=None, removable=True, refine=refine)[0])
+        sources.append(_patched_source(f"_{name}_inner", u, variables, derivative=True, doc=None, wrt=wrt,
+                                       removable=False, refine=refine)[0])
+    sources.append(_patched_source(f"_{name}_plain", expr, variables, derivative=derivative, doc=None, wrt=wrt,
+                                   removable=False, refine=refine)[0])
+    names = [v.name for v in inputs]
+    arguments = ", ".join(names)
+    parameters = ", ".join([v.name for v in variables] + [f"{s.name}=1.0" for s in extra])
+    call = _print_block([SumHi(terms), SumLo(terms)])[0][0].split(" = ", 1)[1]
+    formula = _formula_text(expr)
+    setup = [*(f"    {v.name} = _float_array({v.name})" for v in variables),
+             f"    _shape = _broadcast_like({', '.join(v.name for v in variables)})  # the results' shape and type",
+             *(f"    {n} = _wide({n})" for n in names),
+             f"    _hi, _lo = {call}  # u in double-double",
+             f"    _hi, _lo, _near, _far = _composed_parts(_hi, _lo, {COMPOSED_REACH!r}, ({arguments},))"]
+    how = (f"Where |u| <= {COMPOSED_REACH:g} it is g(u) = {sp.sstr(g)} of u = {sp.sstr(u)} = hi + lo (double-double):\n"
+           f"    g(hi) + g′(hi)·lo, g by _{name}_outer (its removable points patched);\n"
+           f"    elsewhere the formula (_{name}_plain).")
+    functions = ["\n".join([
+        f"def {name}({parameters}):", f'    """{doc or formula}\n\n    f = {formula}.\n    {how}\n    """', *setup,
+        "    _y = np.empty(_near.shape)",
+        f"    _y[_near] = _first_order(_{name}_outer, _{name}_outer_grad, _hi[_near], _lo[_near])",
+        f"    _y[_far] = _{name}_plain(*_at(_far, ({arguments},)))",
+        "    return _like(_y, _shape)"])]
+    if derivative:
+        count = len(wrt)
+        ys = ", ".join(f"_y{i}" for i in range(count))
+        functions.append("\n".join([
+            f"def {name}_grad({parameters}):",
+            (f'    """Derivatives of {name} with respect to {", ".join(v.name for v in wrt)}: where |u| <= '
+             f'{COMPOSED_REACH:g},\n    (g′(hi) + g″(hi)·lo)·∂u/∂v, g′ by _{name}_outer_slope (see {name})."""'),
+            *setup,
+            *(f"    _y{i} = np.empty(_near.shape)" for i in range(count)),
+            f"    _slope = _first_order(_{name}_outer_slope, _{name}_outer_slope_grad, _hi[_near], _lo[_near])",
+            f"    _inner = _{name}_inner_grad(*_at(_near, ({arguments},)))" + ("," if count == 1 else ""),
+            f"    _plain = _{name}_plain_grad(*_at(_far, ({arguments},)))" + ("," if count == 1 else ""),
+            f"    for _y, _part, _value in zip(({ys},), _inner, _plain):",
+            "        with np.errstate(over='ignore', invalid='ignore'):  # (an inf of g′ or of ∂u/∂v, as it comes)",
+            "            _y[_near] = _slope * _part",
+            "        _y[_far] = _value",
+            f"    return {', '.join(f'_like(_y{i}, _shape)' for i in range(count))}"]))
+    helpers = '''def _composed_parts(hi, lo, reach, inputs):
+    """(hi, lo, near, far), of the inputs' broadcast shape: near masks the elements where
+    |hi| <= reach, far the others."""
+    shape = np.broadcast_shapes(np.shape(hi), *(np.shape(v) for v in inputs))
+    hi, lo = np.broadcast_to(hi, shape), np.broadcast_to(lo, shape)
+    near = np.abs(hi) <= reach  # (False where hi is NaN)
+    return hi, lo, near, ~near
+
+
+def _at(mask, inputs):
+    """The inputs at the elements of mask (broadcast to its shape)."""
+    return tuple(np.broadcast_to(v, mask.shape)[mask] for v in inputs)
+
+
+def _first_order(g, slope, hi, lo):
+    """g(hi + lo) = g(hi) + g′(hi)·lo, g′ only where lo is not 0 and g(hi) finite."""
+    value = np.array(g(hi), dtype=np.float64)
+    carried = np.isfinite(value) & (lo != 0)
+    if carried.any():
+        value[carried] += slope(hi[carried]) * lo[carried]
+    return value'''
+    merged = sources[0]
+    for other in sources[1:]:
+        merged = _merged_modules(merged, other)
+    return merged + "\n\n" + helpers + "\n\n\n" + "\n\n\n".join(functions) + "\n"
+
+
+def _merged_modules(first: str, second: str) -> str:
+    """The source ``first`` and the top-level statements of ``second`` that define a name
+    ``first`` does not (the support code and kernels both have come once).
+
+    >>> print(_merged_modules("import numpy as np\\n\\nA = 1\\n", "import numpy as np\\nA = 1\\nB = 2\\n"))
+    import numpy as np
+    <BLANKLINE>
+    A = 1
+    <BLANKLINE>
+    <BLANKLINE>
+    B = 2
+    <BLANKLINE>
+    """
+    import ast
+
+    def defined(node) -> set[str]:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            return {node.name}
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            return {(a.asname or a.name).split(".")[0] for a in node.names}
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        return set()
+
+    have = set().union(*(defined(n) for n in ast.parse(first).body))
+    added = []
+    for node in ast.parse(second).body:
+        names = defined(node)
+        if names and not names <= have:
+            added.append(ast.get_source_segment(second, node))
+            have |= names
+    return first.rstrip("\n") + "\n" + "".join(f"\n\n{text}\n" for text in added)
 
 
 def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *, derivative: bool,

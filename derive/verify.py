@@ -265,7 +265,11 @@ def _mp_exp(a):
     # digits left 1e−62 of e^x·e^{−x} − 1.  The price: the argument reduction
     # takes up to 50 ms at 1,600 digits (for −3.6e308).  Past −1e330, which only
     # an exponential of an exponential reaches (e^{−e^{1000}}), mpmath's reduction
-    # would recurse without end: there a fixed negligible value stands in
+    # would recurse without end: there a fixed negligible value stands in.  A complex
+    # argument (x·log y at y < 0: outside the real domain) has mpmath's value, which
+    # reference takes for no reference, or NaN past the same bound
+    if isinstance(a, mpmath.mpc):
+        return mpmath.exp(a) if abs(a) <= -_BEYOND_FLOAT_ARGUMENTS else mpmath.mpc(mpmath.nan, mpmath.nan)
     if a < _BEYOND_FLOAT_ARGUMENTS:
         return _NEGLIGIBLE
     if a > -_BEYOND_FLOAT_ARGUMENTS:  # e^{e^{1e300}} ran without end; past it every format's value is inf
@@ -335,11 +339,21 @@ def _starting_digits(args: Sequence[float]) -> int:
             digits = max(digits, 50 + int(min(a, 1e5) / 2.3))
     # beyond ~330 digits a cancellation can only hide values below the
     # smallest subnormal, which round to 0 anyway
-    return min(digits, 400)
+    digits = min(digits, 400)
+    if 2 <= len(args) <= 4:
+        # but a product of tiny arguments is tinier: 1 − cos(w·x) at w = x = −1e−300 is 0
+        # at 400 and 800 digits, and ∂/∂w of (1 − cos(w·x))/(w·x)² was −1e300 at both, its
+        # truth −(w·x)²/(12w) (see reference, which confirms a value that changes)
+        product = sum(-math.log10(abs(float(a))) for a in args if 0 < abs(float(a)) < 1e-8)
+        digits = max(digits, min(50 + int(product), 1400))
+    return digits
 
 
 #: the digits at which a denominator still 0 is taken to be 0 (a pole: no reference)
 _MOST_DIGITS_FOR_A_ZERO = 1600
+
+#: the most digits at which a value that still changes is evaluated again (see reference)
+_MOST_DIGITS_TO_CONFIRM = 6400
 
 
 def reference(f: Callable, args: Sequence[float]):
@@ -386,6 +400,7 @@ def reference(f: Callable, args: Sequence[float]):
         if previous is not None and _same_float(value, previous) and (value != 0 or dps >= zero_digits) \
                 and mpmath.isfinite(value):
             return value
+        changed = previous is not None and mpmath.isfinite(previous)  # (a finite value before, another now)
         previous = value
         if value == 0 or not mpmath.isfinite(value):
             needed = 2 * dps
@@ -401,8 +416,20 @@ def reference(f: Callable, args: Sequence[float]):
         # a zero is confirmed at twice the starting digits and more: at x = 1e−300
         # the derivative of (x − sin x)/x³ is −x/60 only at 1400 digits (x³/6
         # of 1e−900 left of x − sin x), and 0 at 700
-        if needed > 1600 or (value == 0 and needed > 2 * zero_digits):
+        if value == 0 and needed > 2 * zero_digits:
             return value
+        if needed > 1600:
+            # a finite value that has just changed is not yet confirmed: at x = y = 5e−324
+            # the derivative of (x·y − sin(x·y))/(x·y)³ is a difference of terms that each
+            # cancel, 0 at 400 and 800 digits, −2.6e123 at 1600 and −1.4e−970 (0 in float64)
+            # from 2600; past _MOST_DIGITS_TO_CONFIRM there is no reference (NaN: the point
+            # is skipped).  The first finite value after infinite ones is taken, as before
+            # (log(1 − σ(1e4)) is finite from 4343 digits, and right)
+            if not changed:
+                return value
+            if dps >= _MOST_DIGITS_TO_CONFIRM:
+                return mpmath.mpf("nan")
+            needed = min(max(needed, 2 * dps), _MOST_DIGITS_TO_CONFIRM)
         dps = needed
 
 
@@ -1624,9 +1651,10 @@ def _zero_along_an_axis(g_mp: Callable, point: np.ndarray, value) -> tuple[float
         width = ZERO_WINDOW * max(1.0, abs(float(coordinate)))
         args = [mpmath.mpf(float(c)) for c in point]
 
-        def along(v):  # g on the line through the point along axis j
+        def along(v):  # g on the line through the point along axis j (a complex g of no imaginary part: real)
             args[j] = v
-            return g_mp(*args)
+            g = g_mp(*args)
+            return mpmath.re(g) if isinstance(g, mpmath.mpc) and mpmath.im(g) == 0 else g
 
         for side in (-width, width):
             with mpmath.workdps(30):
@@ -1636,7 +1664,7 @@ def _zero_along_an_axis(g_mp: Callable, point: np.ndarray, value) -> tuple[float
                     if not (mpmath.isfinite(far) and mpmath.im(far) == 0) or far == 0 or (far > 0) == (value > 0):
                         continue
                     root, f_mid = _bisect(along, lo, lo + side, value)
-                except (ZeroDivisionError, ValueError, OverflowError):  # a pole on the way
+                except (ZeroDivisionError, ValueError, OverflowError, TypeError):  # a pole, or a complex g, on the way
                     continue
                 # a sign change at a pole (1/s at s = 0), not a zero: g beyond its values at both
                 # ends (not beyond the point's alone: the point may be closer to the zero than

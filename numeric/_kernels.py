@@ -564,6 +564,10 @@ def _long_parts(x):
     return hi, np.where(np.isfinite(hi) & (np.abs(hi) < 1e6), lo, 0.0)
 
 
+#: 2/√π, the derivative of erf at 0 (the first-order term of erf, erfc and erfcx of hi + lo)
+_TWO_OVER_ROOT_PI = 1.1283791670955126
+
+
 def erfc(x):
     """Complementary error function, from the normal tail of derive/fits.py (NumPy only).
 
@@ -585,7 +589,7 @@ def erfc(x):
     parts = _long_parts(x)
     if parts is not None:  # erfc(hi + lo) = erfc(hi) − lo·(2/√π)·e^{−hi²}
         hi, lo = parts
-        return erfc(hi).astype(x.dtype) - (lo * 1.1283791670955126 * gaussian(hi)).astype(x.dtype)
+        return erfc(hi).astype(x.dtype) - (lo * _TWO_OVER_ROOT_PI * gaussian(hi)).astype(x.dtype)
     out = np.empty(x.shape, np.result_type(x, 1.0))
     work = _scratch("erfc", (6, min(x.size, BLOCK)))
     work[5] = 28.0  # erfc(28) = 0 in float64 already (e^{-784})
@@ -631,7 +635,7 @@ def erfcx(x):
     if parts is not None:  # erfcx(hi + lo) = erfcx(hi) + lo·(2·hi·erfcx(hi) − 2/√π)
         hi, lo = parts
         value = erfcx(hi)
-        return value.astype(x.dtype) + (lo * (2 * hi * value - 1.1283791670955126)).astype(x.dtype)
+        return value.astype(x.dtype) + (lo * (2 * hi * value - _TWO_OVER_ROOT_PI)).astype(x.dtype)
     dtype = np.result_type(x, 1.0)
     v = np.array(x, dtype=np.float64).reshape(-1)
     a = np.abs(v)
@@ -681,7 +685,7 @@ def erf(x):
     parts = _long_parts(x)
     if parts is not None:  # erf(hi + lo) = erf(hi) + lo·(2/√π)·e^{−hi²}
         hi, lo = parts
-        return erf(hi).astype(x.dtype) + (lo * 1.1283791670955126 * gaussian(hi)).astype(x.dtype)
+        return erf(hi).astype(x.dtype) + (lo * _TWO_OVER_ROOT_PI * gaussian(hi)).astype(x.dtype)
     dtype = np.result_type(x, 1.0)
     x64 = x.astype(np.float64)
     out = np.empty(x64.shape)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from derive import codegen
 from derive.codegen import compile_expression
 from derive.parsing import parse_expression
 from derive.verify import _mp_function, reference
@@ -666,6 +667,50 @@ def test_a_sum_computed_again_in_long_double_carries_a_tiny_input():
     truth = _mp_function(sp.diff(expr, variables[0]), variables)
     for point in [(1e-300, -1.0, -1.0), (-1e-300, 3.0, 3.0), (5e-300, 1e10, 1e10)]:
         assert ulp_error(float(slope(*point)[0]), reference(truth, list(point))) <= 1, point
+
+
+@pytest.mark.parametrize("text, points", [
+    ("sin(x*y)/(x*y)", [(1e-200, 1e-200), (5e-324, 3.0), (-1e-300, 2.5), (1e-9, 2e-9), (0.03, -7.0),
+                        (3.0, 3.14159265358979 / 3.0 * (1 + 1e-12)), (1e300, 1e-300)]),
+    ("(1 - cos(w*x))/(w*x)^2", [(1e-170, 1e-170), (-1e-300, 7.0), (2e-5, 3e-4), (0.5, 2.0)]),
+])
+def test_a_function_of_one_product_is_patched_at_its_removable_point(text, points):
+    # sin(x·y)/(x·y) as one formula is 0/0 where x·y underflows, and its partial derivatives
+    # cos(x·y)/x − sin(x·y)/(x²·y) inf − inf there (5e291 ULP on the certificate), and cancel
+    # near x·y = 0; as g(u) of u = x·y in double-double, g patched about 0, each is within 2 ULP
+    expr = parse_expression(text)
+    variables = sorted(expr.free_symbols, key=lambda v: v.name)
+    assert codegen.inner_argument(expr, variables)[2] == variables[0] * variables[1]
+    f, g = compile_expression(expr, variables, derivative=True)
+    truths = [_mp_function(e, variables) for e in [expr, *(sp.diff(expr, v) for v in variables)]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for point in points:
+            values = [f(*point), *g(*point)]
+            for value, truth in zip(values, truths):
+                true = reference(truth, list(point))
+                tiny = np.finfo(np.float64).tiny
+                assert ulp_error(float(value), true) <= 2 or abs(float(value) - float(true)) <= 4 * tiny, point
+    # shapes broadcast, float32 is rounded once, a NaN stays NaN
+    assert f(np.zeros((2, 1)), np.array([0.0, 1e-300, 3.0])).shape == (2, 3)
+    assert g(np.float32(1e-20), np.float32(2.0))[0].dtype == np.float32
+    assert np.isnan(f(np.nan, 1.0))
+
+
+def test_a_function_of_a_parameter_times_the_variable_is_patched_too():
+    # sin(w·x)/(w·x) of x, w a parameter: removable points were patched for one variable with
+    # no parameter only; it was NaN at x = 0, 1.1e284 for its derivative at x = 1e−300 (truth
+    # −w²x/3), and its derivative cancelled near 0 (4e−11 relative at x = 1e−3, w = 2)
+    x, w = sp.symbols("x w", real=True)
+    expr = sp.sin(w * x) / (w * x)
+    f, g = compile_expression(expr, [x], derivative=True)
+    slope = _mp_function(sp.diff(expr, x), [x, w])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert float(f(0.0)) == 1.0 and float(f(1e-300, 3.0)) == 1.0
+        for point in [(1e-300, 1.0), (1e-3, 2.0), (-2.5, 1e-7), (4.0, 0.75)]:
+            assert ulp_error(float(g(*point)), reference(slope, list(point))) <= 2, point
+    assert f(np.float32(0.5)).dtype == np.float32
 
 
 def test_a_sum_around_a_sum_is_rounded_once_as_a_whole():

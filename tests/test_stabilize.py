@@ -46,6 +46,10 @@ CASES = [
     ("root_less", sp.sqrt(x**2 + 1) - x, {x: 750.0}),
     # the Gudermannian function typed as asin(tanh x): 5.1e7 ULP at x = 19; its complement
     ("gudermannian", sp.asin(sp.tanh(x)), {x: 19.0}),
+    # x^x typed out: exp of x·log x rounded, |x·log x|·eps relative (833 ULP here)
+    ("exp_of_a_log", sp.exp(x * sp.log(x)), {x: 118.57142857142857}),
+    # (1 + x²)^(−x) typed out: log(1 + x²) is log1p(x²) by then, and e^{−x·log1p(x²)} as rounded
+    ("exp_of_a_log", sp.exp(-x * sp.log(1 + x**2)), {x: -74.56140350877193}),
     ("gudermannian", sp.acos(sp.tanh(x)), {x: 19.0}),
     # log of a rounded quotient near 1: (x + 1)/(x + 2) = 1 − 1e−10 rounded, 1e6 ULP in its log
     ("log_of_quotient_near_one", sp.log((x + 1) / (x + 2)), {x: 1e10}),
@@ -219,6 +223,7 @@ CASES = [
 #: complex logarithms of atanh's typed forms take other branches beyond ±1), the
 #: proof substitutes a parametrisation of that domain
 REAL_DOMAIN = {
+    sp.exp(x * sp.log(x)): {x: sp.exp(y)},  # (b^a is exp(a·log b) for b > 0)
     sp.log((1 + x) / (1 - x)) / 2: {x: sp.tanh(y)},
     sp.log(1 + x) - sp.log(1 - x): {x: sp.tanh(y)},
 }

@@ -79,6 +79,27 @@ def test_reference_resolves_cancellation():
     assert float(value) == 5e-324
 
 
+def test_reference_resolves_a_cancellation_of_a_product_of_tiny_arguments():
+    # ∂/∂w of (1 − cos(w·x))/(w·x)² is x·g′(w·x) with g′(u) = −u/12 + …: at w = x = −1e−300 its
+    # two terms cancel to 1e−1200 of themselves, hidden at 400 and 800 digits alike (−1e300 at
+    # both, taken as the value); and ∂/∂x of (x·y − sin(x·y))/(x·y)³ at x = y = 5e−324,
+    # −x·y²/60, was −2.6e123, the first value at 1600 digits, taken unconfirmed
+    w, x = mpmath.mpf(-1e-300), mpmath.mpf(-1e-300)
+
+    def slope(w, x):
+        return mpmath.sin(w * x) / (w**2 * x) - 2 * (1 - mpmath.cos(w * x)) / (w**3 * x**2)
+
+    assert abs(reference(slope, [-1e-300, -1e-300]) / (-w * x**2 / 12) - 1) < 1e-12
+
+    def product_slope(x, y):
+        u = x * y
+        return (y - y * mpmath.cos(u)) / u**3 - 3 * (u - mpmath.sin(u)) / (x**4 * y**3)
+
+    tiny = mpmath.mpf(5e-324)
+    value = reference(product_slope, [5e-324, 5e-324])
+    assert abs(value / (-tiny**3 / 60) - 1) < 1e-12 and float(value) == 0.0
+
+
 def test_certificate_flags_a_bad_function(monkeypatch):
     import numeric
     import importlib

@@ -109,7 +109,8 @@ RANDOM = [
     "log(cos(x))", "log(exp(x) - x)", "log(tanh(x)^2)", "log(1 - sigmoid(x)^2)", "log(x^2 + 1) - 2*log(abs(x))",
     "acosh(1 + x^2)", "atanh(x)", "(1 + x/y)^y", "(x*y + 1)^z", "sqrt((y - w*x)^2 + d^2) - d",
     "y*log(y/p) + (1 - y)*log((1 - y)/(1 - p))", "(1 - sigmoid(x))^g*log(sigmoid(x))",
-    "max(0, 1 - y*(w*x + b))^2",
+    "max(0, 1 - y*(w*x + b))^2", "sin(x*y)/(x*y)", "(1 - cos(w*x))/(w*x)^2", "exp(x*log(y))",
+    "exp(-x*log(1 + y^2))",
 ]
 
 #: each variable's values in the --several grid (its points: up to 250 of their combinations, drawn once)

@@ -1407,6 +1407,9 @@ class StablePrinter(NumPyPrinter):
         self.kernels_used: set[str] = set()
 
     def _print_Function(self, expr):
+        generated = getattr(type(expr), "generated_function", "")
+        if generated:  # a function of one variable whose code is in the same source (see RemovableCall)
+            return f"{generated}({self._print(expr.args[0])})"
         kernel = getattr(type(expr), "numpy_kernel", "")
         if kernel:
             self.kernels_used.add(kernel)
@@ -3318,9 +3321,161 @@ def _patched_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *,
     stabilized: dict[sp.Expr, sp.Expr] = {}  # shared by the printings of the measurements
     patches = _removable_patches(expr, variables, extra, one_gradient, stabilized) if removable else {}
     stretches = _refined_stretches(expr, variables, extra, one_gradient, patches, stabilized) if refine else {}
+    calls: list[type] = []
+    given = expr
+    if removable and len(variables) + len(extra) > 1:
+        expr, calls = removable_subexpressions(expr, f"_{name}_removable", refine=refine)
     source = _expression_code(name, expr, variables, derivative=derivative, doc=doc, wrt=wrt, patches=patches,
-                              stretches=stretches, stabilized=stabilized)
+                              stretches=stretches, stabilized=stabilized, given=given)
+    for call in calls:  # each function of one variable the code calls, and its derivative for the gradient
+        for used in [call, *([call.slope] if derivative else [])]:
+            source = _merged_modules(source, used.source)
     return source, patches
+
+
+#: |u − p| below which a removable subexpression g(u) is computed by g's own code of one variable,
+#: p a removable point of g; beyond, by the formula as the user wrote it (see removable_subexpressions)
+REMOVABLE_REACH = 1.0
+
+
+def removable_subexpressions(expr: sp.Expr, prefix: str, refine: bool = True,
+                             most: int = 3) -> tuple[sp.Expr, list[type]]:
+    """``expr`` with each subexpression g(u) that is 0/0 at a removable point p of g computed, where
+    |u − p| < REMOVABLE_REACH, by a call of g's own code of one variable (patched there with its
+    Taylor polynomial, see :mod:`derive.singular`), and the calls' classes (RemovableCall).
+
+    Removable points are patched for an expression of one variable; inside a
+    larger one, of several, the 0/0 stayed: the squared error of a sinc
+    neuron, (sin(w·x + b)/(w·x + b) − y)², was NaN with its gradient at
+    w = b = 0, the usual first weights.  u is one symbol or an expression of
+    several (rounded: sin(x/y)/(x/y)); g is found as :func:`inner_argument`
+    finds it, among the quotients of ``expr`` (``expr`` itself too, where
+    :func:`_composed_source` has not taken it), the outermost first, at most
+    ``most`` of them tried (each search takes a second or more).  The
+    derivative of a call is the call of g′'s code (``.slope``), so that the
+    gradient is patched too.  Where |u − p| ≥ REMOVABLE_REACH the formula
+    stays as it was, with its double-double arguments (a rounded u is g's
+    condition number times half an ULP: large near a zero of g, sin(u)/u at
+    u = π).
+
+    >>> w, x, b, y = sp.symbols("w x b y", real=True)
+    >>> patched, calls = removable_subexpressions((sp.sin(w * x + b) / (w * x + b) - y)**2, "_f_removable")
+    >>> patched.atoms(RemovableCall) == {calls[0](b + w * x)}, calls[0].definition
+    (True, sin(u)/u)
+    """
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    calls: list[type] = []
+    replacements: dict[sp.Expr, sp.Expr] = {}
+    tried = 0
+
+    def patched(part: sp.Expr) -> sp.Expr | None:
+        # part as a call of g's code (near g's removable points, or everywhere where u is one
+        # symbol, which is exact), or None where it is no such g(u)
+        nonlocal tried
+        quotient = any(f.is_Pow and f.exp.is_negative and not f.base.is_number for f in part.args)
+        if not quotient or not part.has(sp.Function, sp.Pow) or part.is_rational_function(*symbols):
+            return None
+        for g, t, u in _one_arguments(part):  # the largest u first
+            if tried >= most:
+                return None
+            tried += 1
+            if not _has_removable_point(g, t):
+                continue
+            points = [p.point for p in _removable_patches(g, [t], [], True, {}).get("f", ())]
+            if points:
+                call = _removable_call(f"{prefix}{len(calls)}", g, t, refine)
+                calls.append(call)
+                if u.is_Symbol:  # ((1 − cos x)/x² + (1 − cos y)/y²: its formula's ∂ erred by 17 ULP at |x| > 1)
+                    return call(u)
+                return sp.Piecewise((call(u), sp.Or(*[sp.Abs(u - p) < REMOVABLE_REACH for p in points])), (part, True))
+        return None
+
+    for node in sp.preorder_traversal(expr):
+        if tried >= most:
+            break
+        if node.is_Atom or not isinstance(node, sp.Mul) or any(node.has(r) for r in replacements):
+            continue
+        # the factors in groups that share no symbol: y·sin(x)/x is y times sin(x)/x
+        groups = _connected_factors(node.args)
+        parts = [sp.Mul(*group) for group in groups]
+        new = [patched(part) if len(group) > 1 or len(groups) == 1 else None
+               for group, part in zip(groups, parts)] if len(groups) > 1 else [patched(node)]
+        if any(n is not None for n in new):
+            replacements[node] = sp.Mul(*[n if n is not None else p for n, p in zip(new, parts)])
+    return (expr.xreplace(replacements) if replacements else expr), calls
+
+
+def _connected_factors(factors: Sequence[sp.Expr]) -> list[list[sp.Expr]]:
+    """The factors in groups, two in one group where a chain of factors that share symbols joins
+    them (the numbers each alone).
+
+    >>> x, y, z = sp.symbols("x y z")
+    >>> _connected_factors([z, 1 / x, 1 / y, sp.sin(x * y), sp.Integer(2)])
+    [[z], [1/x, 1/y, sin(x*y)], [2]]
+    """
+    groups: list[tuple[set, list]] = []
+    for factor in factors:
+        free = set(factor.free_symbols)
+        joined = [g for g in groups if free & g[0]]
+        merged = (free.union(*(g[0] for g in joined)), [f for g in joined for f in g[1]] + [factor])
+        groups = [g for g in groups if not any(g is j for j in joined)] + [merged]
+    order = {id(f): k for k, f in enumerate(factors)}
+    return [sorted(g[1], key=lambda f: order[id(f)]) for g in sorted(groups, key=lambda g: min(order[id(f)] for f in g[1]))]
+
+
+def _has_removable_point(g: sp.Expr, t: sp.Symbol) -> bool:
+    """Whether g has a 0/0 point with a Taylor series (``derive.singular.candidate_points``): the
+    quick question before _removable_patches measures and fits the patches (seconds)."""
+    from .singular import SEARCH_SECONDS, candidate_points
+    from .steps import run_with_time_limit
+
+    try:
+        done, found = run_with_time_limit(lambda: candidate_points(g, t, ("0/0",)), SEARCH_SECONDS)
+    except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
+        return False
+    return bool(done and any(c.kind == "0/0" for c in found))
+
+
+def _one_arguments(node: sp.Expr) -> Iterable[tuple[sp.Expr, sp.Symbol, sp.Expr]]:
+    """Each (g, t, u) with ``node`` = g(u): u its one symbol, or as :func:`inner_arguments` finds them."""
+    free = sorted(node.free_symbols, key=lambda s: s.name)
+    if len(free) == 1:
+        t = sp.Symbol("u" if free[0].name != "u" else "t", real=True)
+        yield node.subs(free[0], t), t, free[0]
+    else:
+        yield from inner_arguments(node, free)
+
+
+class RemovableCall(sp.Function):
+    """A call g(u) of the code of one variable printed for g (``generated_function``, whose
+    ``source`` the code of the expression holds); its derivative is the call of g′'s (``slope``).
+    The classes are made by _removable_call, one per g."""
+
+    is_real = True
+    generated_function = ""
+    slope: type | None = None
+    definition: sp.Expr = sp.S.Zero
+    variable: sp.Symbol = sp.Symbol("u")
+    source = ""
+
+    def fdiff(self, argindex=1):
+        slope = type(self).slope
+        if slope is None:  # (g″ of g′'s call: its formula, unpatched)
+            return derivative_of(self.definition, self.variable).subs(self.variable, self.args[0])
+        return slope(self.args[0])
+
+    def _eval_evalf(self, prec):
+        return self.definition.subs(self.variable, self.args[0])._eval_evalf(prec)
+
+
+def _removable_call(name: str, g: sp.Expr, t: sp.Symbol, refine: bool, depth: int = 0) -> type:
+    """The RemovableCall class of g(t), printed as ``name``(u) with its source (and g′'s, lazily)."""
+    source, _ = _patched_source(name, g, [t], derivative=False, doc=None, wrt=None, removable=True, refine=refine)
+    call = type(f"RemovableCall_{name.strip('_')}", (RemovableCall,), {
+        "generated_function": name, "definition": g, "variable": t, "source": source, "__module__": __name__})
+    # g′'s call; its own derivative, g″, is its formula (a gradient's code asks for no more)
+    call.slope = _removable_call(f"{name}_slope", derivative_of(g, t), t, refine, depth + 1) if depth < 1 else None
+    return call
 
 
 def inner_argument(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> tuple[sp.Expr, sp.Symbol, sp.Expr] | None:
@@ -3337,22 +3492,40 @@ def inner_argument(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> tuple[sp.Ex
     (sin(u)/u, u, x*y)
     >>> inner_argument(sp.log(1 + sp.exp(w * x + b)) / (w * x + b), [b, w, x])
     (log(exp(u) + 1)/u, u, b + w*x)
+    >>> inner_argument((1 - sp.exp(-x * y)) / (x * y), [x, y])
+    ((1 - exp(-u))/u, u, x*y)
     >>> inner_argument(sp.sin(x) / y, [x, y]) is None
     True
     """
+    return next(inner_arguments(expr, variables), None)
+
+
+def inner_arguments(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> Iterable[tuple[sp.Expr, sp.Symbol, sp.Expr]]:
+    """Every (g, t, u) of :func:`inner_argument`, the largest u first: log(sin(x·y)/(x·y)) is
+    log(t) of u = sin(x·y)/(x·y), then log(sin(t)/t) of u = x·y."""
     names = {s.name for s in expr.free_symbols}
     t = sp.Symbol(next(n for n in ("u", "t", "v", "s", *(f"u{k}" for k in range(len(names) + 1)))
                        if n not in names), real=True)
     wanted = expr.free_symbols
     if not set(variables) >= wanted or len(wanted) < 2:
-        return None
+        return
+    seen = set()
     for node in sp.preorder_traversal(expr):
         if node is expr or node.is_Atom or node.free_symbols != wanted:
             continue
-        g = expr.subs(node, t)
-        if g.free_symbols == {t}:
-            return g, t, node
-    return None
+        # −x·y of e^{−x·y} is u = x·y (of 1/(x·y) too) with its sign
+        # and of 1/(w·x + b), u = w·x + b (not 1/u: log(1 + e^u)/u is no function of 1/u to patch)
+        candidates = [node.base] if node.is_Pow and node.exp == -1 and node.base.free_symbols == wanted else []
+        candidates += [node, *([node.as_coeff_Mul()[1]] if isinstance(node, sp.Mul) and node.as_coeff_Mul()[0] != 1 else [])]
+        for u in candidates:
+            if u in seen:
+                continue
+            seen.add(u)
+            g = expr.subs(u, t)
+            if g.free_symbols != {t}:  # y·sin(x/y)/x: y/x is 1/t too
+                g = expr.subs(1 / u, 1 / t).subs(u, t)
+            if g.free_symbols == {t}:
+                yield g, t, u
 
 
 #: |u| up to which expression_source computes a function g(u) of several variables as g of
@@ -3383,18 +3556,25 @@ def _composed_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
     """
     extra = sorted((s for s in expr.free_symbols if s not in set(variables)), key=lambda s: s.name)
     inputs = [*variables, *extra]  # (the parameters' order of the functions expression_source prints)
-    found = inner_argument(expr, inputs)
-    if found is None or any(keyword.iskeyword(v.name) or v.name == "np" for v in inputs):
+    if any(keyword.iskeyword(v.name) or v.name == "np" for v in inputs):
         return None
-    g, t, u = found
-    terms = _sum_terms(u, inputs, always=True)
-    if terms is None:
+    tried = 0
+    for g, t, u in inner_arguments(expr, inputs):
+        terms = _sum_terms(u, inputs, always=True)
+        if terms is None:
+            continue
+        if tried >= 3:  # (each search takes a second or more)
+            return None
+        tried += 1
+        if not _has_removable_point(g, t):
+            continue
+        outer, patches = _patched_source(f"_{name}_outer", g, [t], derivative=True, doc=None, wrt=None,
+                                         removable=True, refine=refine)
+        if patches.get("f"):  # (a removable point of g itself; not only a zero of g′ where its formula cancels)
+            break
+    else:
         return None
     wrt = list(wrt) if wrt is not None else list(variables)
-    outer, patches = _patched_source(f"_{name}_outer", g, [t], derivative=True, doc=None, wrt=None,
-                                     removable=True, refine=refine)
-    if not any(patches.values()):
-        return None
     sources = [outer]
     if derivative:
         sources.append(_patched_source(f"_{name}_outer_slope", derivative_of(g, t), [t], derivative=True, doc=None,
@@ -3415,11 +3595,14 @@ def _composed_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
              f"    _hi, _lo, _near, _far = _composed_parts(_hi, _lo, {COMPOSED_REACH!r}, ({arguments},))"]
     how = (f"Where |u| <= {COMPOSED_REACH:g} it is g(u) = {sp.sstr(g)} of u = {sp.sstr(u)} = hi + lo (double-double):\n"
            f"    g(hi) + g′(hi)·lo, g by _{name}_outer (its removable points patched);\n"
-           f"    elsewhere the formula (_{name}_plain).")
+           f"    elsewhere, and where that is not finite, the formula (_{name}_plain).")
     functions = ["\n".join([
         f"def {name}({parameters}):", f'    """{doc or formula}\n\n    f = {formula}.\n    {how}\n    """', *setup,
         "    _y = np.empty(_near.shape)",
-        f"    _y[_near] = _first_order(_{name}_outer, _{name}_outer_grad, _hi[_near], _lo[_near])",
+        "    with warnings.catch_warnings():  # (an overflow of g or g′ is computed again below)",
+        "        warnings.simplefilter('ignore')",
+        f"        _y[_near] = _first_order(_{name}_outer, _{name}_outer_grad, _hi[_near], _lo[_near])",
+        "    _far = _far | (_near & ~np.isfinite(_y))  # the formula, computed again in long double where it overflows",
         f"    _y[_far] = _{name}_plain(*_at(_far, ({arguments},)))",
         "    return _like(_y, _shape)"])]
     if derivative:
@@ -3431,12 +3614,15 @@ def _composed_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *
              f'{COMPOSED_REACH:g},\n    (g′(hi) + g″(hi)·lo)·∂u/∂v, g′ by _{name}_outer_slope (see {name})."""'),
             *setup,
             *(f"    _y{i} = np.empty(_near.shape)" for i in range(count)),
-            f"    _slope = _first_order(_{name}_outer_slope, _{name}_outer_slope_grad, _hi[_near], _lo[_near])",
-            f"    _inner = _{name}_inner_grad(*_at(_near, ({arguments},)))" + ("," if count == 1 else ""),
-            f"    _plain = _{name}_plain_grad(*_at(_far, ({arguments},)))" + ("," if count == 1 else ""),
-            f"    for _y, _part, _value in zip(({ys},), _inner, _plain):",
-            "        with np.errstate(over='ignore', invalid='ignore'):  # (an inf of g′ or of ∂u/∂v, as it comes)",
+            "    with warnings.catch_warnings(), np.errstate(over='ignore', invalid='ignore'):  # (see f)",
+            "        warnings.simplefilter('ignore')",
+            f"        _slope = _first_order(_{name}_outer_slope, _{name}_outer_slope_grad, _hi[_near], _lo[_near])",
+            f"        _inner = _{name}_inner_grad(*_at(_near, ({arguments},)))" + ("," if count == 1 else ""),
+            f"        for _y, _part in zip(({ys},), _inner):",
             "            _y[_near] = _slope * _part",
+            f"    _far = _far | (_near & ~({' & '.join(f'np.isfinite(_y{i})' for i in range(count))}))",
+            f"    _plain = _{name}_plain_grad(*_at(_far, ({arguments},)))" + ("," if count == 1 else ""),
+            f"    for _y, _value in zip(({ys},), _plain):",
             "        _y[_far] = _value",
             f"    return {', '.join(f'_like(_y{i}, _shape)' for i in range(count))}"]))
     helpers = '''def _composed_parts(hi, lo, reach, inputs):
@@ -3454,14 +3640,16 @@ def _at(mask, inputs):
 
 
 def _first_order(g, slope, hi, lo):
-    """g(hi + lo) = g(hi) + g′(hi)·lo, g′ only where lo is not 0 and g(hi) finite."""
+    """g(hi + lo) = g(hi) + g′(hi)·lo, g′ only where lo is not 0 and g(hi) finite (and the
+    correction only where it is finite: g′ past float64 has none to give)."""
     value = np.array(g(hi), dtype=np.float64)
     carried = np.isfinite(value) & (lo != 0)
     if carried.any():
-        value[carried] += slope(hi[carried]) * lo[carried]
+        step = slope(hi[carried]) * lo[carried]
+        value[carried] += np.where(np.isfinite(step), step, 0.0)
     return value'''
     merged = sources[0]
-    for other in sources[1:]:
+    for other in [*sources[1:], _kernel_source({"sum_dd"})]:  # (u's parts: none of them may call sum_dd)
         merged = _merged_modules(merged, other)
     return merged + "\n\n" + helpers + "\n\n\n" + "\n\n\n".join(functions) + "\n"
 
@@ -3503,13 +3691,13 @@ def _merged_modules(first: str, second: str) -> str:
 
 def _expression_code(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *, derivative: bool,
                      doc: str | None, wrt: Sequence[sp.Symbol] | None, patches: dict, stretches: dict,
-                     stabilized: dict) -> str:
+                     stabilized: dict, given: sp.Expr | None = None) -> str:
     """The source :func:`expression_source` prints, with the removable points' ``patches`` and the
     long-double ``stretches`` given (see _removable_patches, _refined_stretches); ``stabilized``
     keeps each expression's stabilized form between printings."""
     from .stabilize import stabilize
 
-    given_expr = expr  # as the user wrote it, for the docstrings
+    given_expr = expr if given is None else given  # as the user wrote it, for the docstrings
     extra = sorted((s for s in expr.free_symbols if s not in set(variables)),
                    key=lambda s: s.name)
     wrt = list(wrt) if wrt is not None else list(variables)

@@ -400,7 +400,7 @@ def reference(f: Callable, args: Sequence[float]):
         if previous is not None and _same_float(value, previous) and (value != 0 or dps >= zero_digits) \
                 and mpmath.isfinite(value):
             return value
-        changed = previous is not None and mpmath.isfinite(previous)  # (a finite value before, another now)
+        changed = previous is None or mpmath.isfinite(previous)  # (a first value, or a finite one before, another now)
         previous = value
         if value == 0 or not mpmath.isfinite(value):
             needed = 2 * dps
@@ -422,8 +422,9 @@ def reference(f: Callable, args: Sequence[float]):
             # a finite value that has just changed is not yet confirmed: at x = y = 5e−324
             # the derivative of (x·y − sin(x·y))/(x·y)³ is a difference of terms that each
             # cancel, 0 at 400 and 800 digits, −2.6e123 at 1600 and −1.4e−970 (0 in float64)
-            # from 2600; past _MOST_DIGITS_TO_CONFIRM there is no reference (NaN: the point
-            # is skipped).  The first finite value after infinite ones is taken, as before
+            # from 2600 (a first value at 996 digits, for three tiny arguments, is confirmed as
+            # well); past _MOST_DIGITS_TO_CONFIRM there is no reference (NaN: the point is
+            # skipped).  The first finite value after infinite ones is taken, as before
             # (log(1 − σ(1e4)) is finite from 4343 digits, and right)
             if not changed:
                 return value

@@ -99,6 +99,13 @@ def test_reference_resolves_a_cancellation_of_a_product_of_tiny_arguments():
     value = reference(product_slope, [5e-324, 5e-324])
     assert abs(value / (-tiny**3 / 60) - 1) < 1e-12 and float(value) == 0.0
 
+    # a first value at 996 digits (three tiny arguments) is confirmed too: 2e−300 there, 1e−300
+    def residual_slope(x, y, z):  # ∂/∂x of (x·y/(e^{x·y} − 1) − z)², 2(g − z)·g′(x·y)·y, g′(0) = −1/2
+        u, d = x * y, mpmath.exp(x * y) - 1
+        return (u / d - z) * (2 * y / d - 2 * x * y**2 * mpmath.exp(u) / d**2)
+
+    assert float(reference(residual_slope, [-5e-324, -1e-300, -5e-324])) == 1e-300
+
 
 def test_certificate_flags_a_bad_function(monkeypatch):
     import numeric

@@ -325,17 +325,24 @@ class _QuietOverflow:
     """
 
     def __enter__(self):
-        self.happened = self.divided = False
+        self.happened = self.divided = self.underflowed = False
         self.finite = False  # _again_wide found every result finite: nothing for _overflowed to report
         caller = np.geterr()
         self.mode, self.invalid_mode, self.divide_mode = caller["over"], caller["invalid"], caller["divide"]
-        self._state = np.errstate(over="call", invalid="call", divide="call", call=self._record)
+        self.under_mode = caller["under"]
+        self._state = np.errstate(over="call", invalid="call", divide="call", under="call", call=self._record)
         self._state.__enter__()
         return self
 
     def _record(self, kind, flag):
         if kind.startswith("divide"):
             self.divided = True
+        elif kind.startswith("underflow"):  # (a 0 of the results may be one: see _again_wide)
+            self.underflowed = True
+            if self.under_mode == "raise":  # a caller who asked for underflow reports gets NumPy's own
+                raise FloatingPointError(kind)
+            if self.under_mode == "warn":
+                warnings.warn(kind, RuntimeWarning, stacklevel=3)
         elif not kind.startswith("invalid"):  # (a NaN that reaches y is reported by _overflowed)
             self.happened = True
 
@@ -434,7 +441,10 @@ def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False, huge_inputs=False, 
     w·x = −3.9e417 is x/inf = 0, its truth −1/w; w·σ′(800) at w = 1e300 is
     1e300 times an underflowed e^{−800}, its truth 3.7e−48, and x²·σ′(x·y)
     at x = −4.45e19, y = 1.77e−17 is 2e39 times an underflowed σ′(−788), its
-    truth 1.2e−303; a 0 that is right stays 0 in long double).  With
+    truth 1.2e−303; a 0 that is right stays 0 in long double).  So is every
+    0 of a call in which something underflowed: ∂/∂m of a Gaussian density
+    at (x − m)/s = 38.3, s = 1.4e−7 is r·φ(r)/s², 0 in float64 from a
+    subnormal φ(r) and 4.4e−305 in long double.  With
     ``tiny_inputs`` (the code of several variables: that of one patches its
     removable points with their series, which the plain formula lacks), so
     is every result of an input below TINY_INPUT (not 0), whatever the other
@@ -477,6 +487,8 @@ def _again_wide(ys, wide, quiet, *inputs, tiny_inputs=False, huge_inputs=False, 
         tiny = [(np.abs(y) < TINY_RESULT) & (y != 0) for y in results]
         zeros = [y == 0 for y in results]
         any_zero = any(z.any() for z in zeros)
+        if any_zero and quiet.underflowed:  # a 0 of a call that underflowed on the way (see above)
+            tiny = [small | z for z, small in zip(zeros, tiny)]
         magnitudes = [np.abs(a) for a in arrays] if any_zero or tiny_inputs or huge_inputs else []
         if any_zero:  # a 0 of a large input: a number over an overflowed one, or one times 0
             large = np.zeros(shape, dtype=bool)

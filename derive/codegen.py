@@ -3187,28 +3187,19 @@ def _removable_patches(expr: sp.Expr, variables: Sequence[sp.Symbol], extra,
     Patches that overlap, or whose moved elements (see SeriesPatch.moved_to)
     would land in another's, are left out (the later ones).
     """
-    from .singular import SEARCH_SECONDS, candidate_points, fit_patch
-    from .steps import run_with_time_limit
+    from .singular import fit_patch
     from .verify import _mp_function
 
     if len(variables) != 1 or extra:
         return {}
     x = variables[0]
-
-    def search(e, kinds, skip=()):  # the candidates, or None if the search failed or ran out of time
-        try:
-            done, found = run_with_time_limit(lambda: candidate_points(e, x, kinds, skip), SEARCH_SECONDS)
-        except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
-            return None
-        return found if done else None
-
-    candidates = search(expr, ("0/0", "zero"))
+    candidates = _candidates(expr, x, ("0/0", "zero"))
     if candidates is None:
         return {}
     own = []
     if derivative:  # where f′ alone is a sum that cancels to 0 (cosh x − x²/2 at 0: f′ = sinh x − x)
         derivative_expr = derivative_of(expr, x)
-        own = search(derivative_expr, ("zero",), skip={c.point for c in candidates}) or []
+        own = _candidates(derivative_expr, x, ("zero",), skip={c.point for c in candidates}) or []
     if not candidates and not own:
         return {}
     plain = _compiled(expr, variables, derivative, {}, {}, stabilized)
@@ -3313,13 +3304,15 @@ def expression_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], 
 
 def _patched_source(name: str, expr: sp.Expr, variables: Sequence[sp.Symbol], *, derivative: bool,
                     doc: str | None, wrt: Sequence[sp.Symbol] | None, removable: bool,
-                    refine: bool) -> tuple[str, dict[str, list]]:
+                    refine: bool, patches: dict[str, list] | None = None) -> tuple[str, dict[str, list]]:
     """expression_source's source of ``expr`` as one formula, and its removable points' patches
-    (see _removable_patches: ``{}`` where it has none, or several variables)."""
+    (see _removable_patches: ``{}`` where it has none, or several variables; ``patches``, where
+    the caller has them already)."""
     extra = [s for s in expr.free_symbols if s not in set(variables)]
     one_gradient = derivative and (wrt is None or list(wrt) == list(variables))
     stabilized: dict[sp.Expr, sp.Expr] = {}  # shared by the printings of the measurements
-    patches = _removable_patches(expr, variables, extra, one_gradient, stabilized) if removable else {}
+    if patches is None:
+        patches = _removable_patches(expr, variables, extra, one_gradient, stabilized) if removable else {}
     stretches = _refined_stretches(expr, variables, extra, one_gradient, patches, stabilized) if refine else {}
     calls: list[type] = []
     given = expr
@@ -3381,9 +3374,10 @@ def removable_subexpressions(expr: sp.Expr, prefix: str, refine: bool = True,
             tried += 1
             if not _has_removable_point(g, t):
                 continue
-            points = [p.point for p in _removable_patches(g, [t], [], True, {}).get("f", ())]
+            patches = _removable_patches(g, [t], [], False, {})  # (as _removable_call's source takes them)
+            points = [p.point for p in patches.get("f", ())]
             if points:
-                call = _removable_call(f"{prefix}{len(calls)}", g, t, refine)
+                call = _removable_call(f"{prefix}{len(calls)}", g, t, refine, patches=patches)
                 calls.append(call)
                 if u.is_Symbol:  # ((1 − cos x)/x² + (1 − cos y)/y²: its formula's ∂ erred by 17 ULP at |x| > 1)
                     return call(u)
@@ -3398,8 +3392,7 @@ def removable_subexpressions(expr: sp.Expr, prefix: str, refine: bool = True,
         # the factors in groups that share no symbol: y·sin(x)/x is y times sin(x)/x
         groups = _connected_factors(node.args)
         parts = [sp.Mul(*group) for group in groups]
-        new = [patched(part) if len(group) > 1 or len(groups) == 1 else None
-               for group, part in zip(groups, parts)] if len(groups) > 1 else [patched(node)]
+        new = [patched(part) if len(group) > 1 else None for group, part in zip(groups, parts)]
         if any(n is not None for n in new):
             replacements[node] = sp.Mul(*[n if n is not None else p for n, p in zip(new, parts)])
     return (expr.xreplace(replacements) if replacements else expr), calls
@@ -3423,17 +3416,23 @@ def _connected_factors(factors: Sequence[sp.Expr]) -> list[list[sp.Expr]]:
     return [sorted(g[1], key=lambda f: order[id(f)]) for g in sorted(groups, key=lambda g: min(order[id(f)] for f in g[1]))]
 
 
-def _has_removable_point(g: sp.Expr, t: sp.Symbol) -> bool:
-    """Whether g has a 0/0 point with a Taylor series (``derive.singular.candidate_points``): the
-    quick question before _removable_patches measures and fits the patches (seconds)."""
+def _candidates(expr: sp.Expr, x: sp.Symbol, kinds: Collection[str], skip: Collection[float] = ()) -> list | None:
+    """``derive.singular.candidate_points`` within its time bound: None where the search failed or
+    ran out of time."""
     from .singular import SEARCH_SECONDS, candidate_points
     from .steps import run_with_time_limit
 
     try:
-        done, found = run_with_time_limit(lambda: candidate_points(g, t, ("0/0",)), SEARCH_SECONDS)
+        done, found = run_with_time_limit(lambda: candidate_points(expr, x, kinds, skip), SEARCH_SECONDS)
     except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
-        return False
-    return bool(done and any(c.kind == "0/0" for c in found))
+        return None
+    return found if done else None
+
+
+def _has_removable_point(g: sp.Expr, t: sp.Symbol) -> bool:
+    """Whether g has a 0/0 point with a Taylor series (see _candidates): the quick question before
+    _removable_patches measures and fits the patches (seconds)."""
+    return any(c.kind == "0/0" for c in _candidates(g, t, ("0/0",)) or ())
 
 
 def _one_arguments(node: sp.Expr) -> Iterable[tuple[sp.Expr, sp.Symbol, sp.Expr]]:
@@ -3468,9 +3467,12 @@ class RemovableCall(sp.Function):
         return self.definition.subs(self.variable, self.args[0])._eval_evalf(prec)
 
 
-def _removable_call(name: str, g: sp.Expr, t: sp.Symbol, refine: bool, depth: int = 0) -> type:
-    """The RemovableCall class of g(t), printed as ``name``(u) with its source (and g′'s, lazily)."""
-    source, _ = _patched_source(name, g, [t], derivative=False, doc=None, wrt=None, removable=True, refine=refine)
+def _removable_call(name: str, g: sp.Expr, t: sp.Symbol, refine: bool, depth: int = 0,
+                    patches: dict[str, list] | None = None) -> type:
+    """The RemovableCall class of g(t), printed as ``name``(u) with its source (and g′'s);
+    ``patches``: g's, where the caller has fitted them already (see _patched_source)."""
+    source, _ = _patched_source(name, g, [t], derivative=False, doc=None, wrt=None, removable=True, refine=refine,
+                                patches=patches)
     call = type(f"RemovableCall_{name.strip('_')}", (RemovableCall,), {
         "generated_function": name, "definition": g, "variable": t, "source": source, "__module__": __name__})
     # g′'s call; its own derivative, g″, is its formula (a gradient's code asks for no more)
